@@ -1,0 +1,50 @@
+/**
+ * The contract every way of answering a call implements (Gemini Live, the cascade, the echo agent).
+ *
+ * A CallSession owns one Agent per call. Caller audio goes in through `pushAudio` (16-bit little-endian
+ * mono PCM at `inputSampleRate`, one 20 ms frame at a time); everything the agent produces comes back
+ * through the `AgentSink` the session passes to `start`. Agents never touch FreeSWITCH, files or the
+ * media socket: the session turns their output into playback.
+ */
+
+export type Speaker = 'caller' | 'agent';
+
+export interface AgentSink {
+  /** Reply audio: 16-bit LE mono PCM at `sampleRate`. The buffer may be reused by the caller after return. */
+  audio(pcm: Buffer, sampleRate: number): void;
+  /** The agent has produced all audio of the current reply. */
+  replyDone(): void;
+  /** The caller spoke over the agent: drop everything of the current reply that has not been heard yet. */
+  interrupted(): void;
+  /** A piece of transcript. `final` is false for partial text that a later call will extend or replace. */
+  transcript(speaker: Speaker, text: string, final: boolean): void;
+  /** The agent wants the call to end (e.g. a "goodbye" tool call) once its last reply has been played. */
+  hangup(reason: string): void;
+  /** The agent can no longer answer (vendor closed, errored, timed out). The session ends the call. */
+  failed(cause: string): void;
+}
+
+export interface Agent {
+  /** Short name for logs and the calls API: 'gemini-live', 'cascade', 'echo'. */
+  readonly kind: string;
+  /** The sample rate this agent wants caller audio at; the session asks FreeSWITCH to stream at it. */
+  readonly inputSampleRate: 8000 | 16000;
+  /** Connect to the vendor(s). Rejects (with a clear message) on failure or timeout. */
+  start(sink: AgentSink): Promise<void>;
+  /** One frame of caller audio. Hot path: 50 calls a second per call; must not block or log. */
+  pushAudio(frame: Buffer): void;
+  /** Ask the agent to speak first (outbound calls, greetings). Optional text hints what to say. */
+  speakFirst?(hint?: string): void;
+  /** The session reports that everything queued for the caller has been played (echo/cascade use it). */
+  playbackIdle?(): void;
+  /** Release every resource. Idempotent; never throws. */
+  close(): Promise<void>;
+}
+
+/** Per-call settings an agent is built from (env defaults, later overridden per call). */
+export interface AgentSettings {
+  systemInstructions: string;
+  voice: string;
+  language: string;
+  greeting?: string;
+}
