@@ -16,7 +16,10 @@ export interface AgentSink {
   replyDone(): void;
   /** The caller spoke over the agent: drop everything of the current reply that has not been heard yet. */
   interrupted(): void;
-  /** A piece of transcript. `final` is false for partial text that a later call will extend or replace. */
+  /**
+   * Transcript of one utterance. `text` is the whole utterance so far: each call replaces the previous
+   * partial of the same speaker; `final: true` closes the utterance (the next call starts a new one).
+   */
   transcript(speaker: Speaker, text: string, final: boolean): void;
   /** The agent wants the call to end (e.g. a "goodbye" tool call) once its last reply has been played. */
   hangup(reason: string): void;

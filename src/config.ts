@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/**
+ * Every setting callbridge reads, from environment variables, validated once at start. A bad or missing
+ * value stops the process with one message that lists all of them (not the first one only).
+ * `.env.example` and the README table list the same names; a test keeps the three in step.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(1).max(65535);
+const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** A URL FreeSWITCH's mod_audio_stream accepts: ws/wss, host of letters, digits, dots and dashes only. */
+const streamBaseUrl = z
+  .string()
+  .regex(
+    /^wss?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/,
+    'must be ws://host[:port] or wss://host[:port] with a host of letters, digits, dots and dashes only (mod_audio_stream rejects underscores and IPv6 literals)',
+  )
+  .transform((v) => v.replace(/\/$/, ''));
+
+const absDir = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
+
+const schema = z.object({
+  GOOGLE_API_KEY: z.string().min(1).optional(),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  GEMINI_BASE_URL: z.url().optional(),
+  GEMINI_LIVE_MODEL: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('gemini-3.1-flash-live-preview'),
+  GEMINI_VOICE: z.string().regex(/^[A-Za-z0-9_-]+$/).default('Puck'),
+  AGENT_LANGUAGE: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/).default('en-US'),
+  SYSTEM_INSTRUCTIONS: z
+    .string()
+    .min(1)
+    .default(
+      'You are a helpful voice assistant on a phone call. Be concise, friendly and natural. ' +
+        'Keep answers short and conversational: the caller hears you, they cannot see text.',
+    ),
+  GEMINI_CONNECT_TIMEOUT_MS: ms(500, 60000).default(8000),
+
+  FREESWITCH_ESL_HOST: z.string().min(1).default('127.0.0.1'),
+  FREESWITCH_ESL_PORT: port.default(8021),
+  FREESWITCH_ESL_PASSWORD: z.string().min(1).default('ClueCon'),
+  ESL_COMMAND_TIMEOUT_MS: ms(100, 60000).default(5000),
+  ESL_RECONNECT_MAX_MS: ms(100, 300000).default(10000),
+
+  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  CALLBRIDGE_WS_URL: streamBaseUrl.default('ws://127.0.0.1:8080'),
+
+  STREAM_CONNECT_TIMEOUT_MS: ms(200, 30000).default(3000),
+  STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
+  MEDIA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(640).max(4 * 1024 * 1024).default(65536),
+
+  PLAYBACK_METHOD: z.enum(['sendmsg', 'broadcast']).default('sendmsg'),
+  PLAYBACK_TRANSPORT: z.enum(['shared-dir', 'stream']).default('shared-dir'),
+  PLAYBACK_DIR: absDir.default('/var/lib/callbridge/playback'),
+  PLAYBACK_DIR_FREESWITCH: absDir.optional(),
+  PLAYBACK_FORMAT: z.enum(['auto', 'l16', 'wav', 'native']).default('auto'),
+  PLAYBACK_FIRST_CHUNK_MS: ms(20, 1000).default(100),
+  PLAYBACK_CHUNK_MS: ms(20, 2000).default(400),
+  PLAYBACK_LOW_WATER_MS: ms(0, 2000).default(200),
+  PLAYBACK_MAX_AHEAD_MS: ms(100, 5000).default(1000),
+  RESAMPLER: z.enum(['SINC_FASTEST', 'SINC_MEDIUM_QUALITY', 'SINC_BEST_QUALITY', 'LINEAR']).default('SINC_FASTEST'),
+
+  LOG_FORMAT: z.enum(['json', 'text']).default('json'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: ms(0, 600000).default(10000),
+  ALLOW_MARKERLESS: bool.default(false),
+});
+
+export type Env = z.input<typeof schema>;
+type Parsed = z.output<typeof schema>;
+
+export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR_FREESWITCH'> {
+  /** GOOGLE_API_KEY, or GEMINI_API_KEY when only that one is set. */
+  GOOGLE_API_KEY: string | undefined;
+  /** Where FreeSWITCH sees PLAYBACK_DIR (the same path unless the shared volume is mounted elsewhere). */
+  PLAYBACK_DIR_FREESWITCH: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parse settings from an environment map (process.env by default). Empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') input[key] = v.trim();
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const name = i.path.join('.');
+      const shown = name in input ? ` (got ${JSON.stringify(input[name]).slice(0, 60)})` : '';
+      return `${name}: ${i.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const c = result.data;
+  if (c.PLAYBACK_FIRST_CHUNK_MS % 20 || c.PLAYBACK_CHUNK_MS % 20) {
+    throw new ConfigError(['PLAYBACK_FIRST_CHUNK_MS and PLAYBACK_CHUNK_MS must be multiples of 20 (FreeSWITCH pads other lengths with silence)']);
+  }
+  const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, ...rest } = c;
+  return {
+    ...rest,
+    GOOGLE_API_KEY: c.GOOGLE_API_KEY ?? GEMINI_API_KEY,
+    PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? c.PLAYBACK_DIR,
+  };
+}
+
+/** Names of every variable callbridge reads (for the docs test). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);

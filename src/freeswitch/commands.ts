@@ -1,0 +1,165 @@
+/**
+ * The only place that builds text for FreeSWITCH. ESL commands are single lines split on spaces, and
+ * originate/`{var=value}` blocks split on commas and braces: one stray space, comma, brace, quote, `&` or
+ * newline in a value rewrites the command. So every value is checked against a strict pattern here and
+ * anything else is refused with an `UnsafeEslValueError` before a byte reaches the socket.
+ *
+ * The result is a branded string: the ESL client accepts nothing that did not come from this module.
+ */
+
+declare const brand: unique symbol;
+export type EslCommand = string & { readonly [brand]: 'EslCommand' };
+
+/** A `sendmsg` to one channel: headers are written one per line, so values must not contain newlines. */
+export interface SendMsg {
+  readonly uuid: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly [brand]: 'SendMsg';
+}
+
+export class UnsafeEslValueError extends Error {
+  readonly field: string;
+  constructor(field: string, value: unknown, rule: string) {
+    super(`refusing ${field} ${JSON.stringify(String(value)).slice(0, 80)}: ${rule}`);
+    this.name = 'UnsafeEslValueError';
+    this.field = field;
+  }
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+// mod_audio_stream: ws/wss, host of letters/digits/./- (no underscore, no IPv6), path and query of URL-safe characters.
+const STREAM_URL = /^wss?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~/-]*)?(\?[A-Za-z0-9._~=-]*)?$/;
+const FILE_PATH = /^\/(?!.*\/\.\.?(\/|$))[A-Za-z0-9._/-]+$/;
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// Values that survive both `uuid_setvar` and `{a=b,c=d}`: no spaces, commas, braces, quotes, `&`, `;` or control characters.
+const VAR_VALUE = /^[A-Za-z0-9_.:@+/=*#-]{0,512}$/;
+const HANGUP_CAUSE = /^[A-Z][A-Z_]{1,48}$/;
+// Metadata travels after the rate as the rest of the line: compact JSON of safe keys and values only.
+const META_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+const META_VALUE = /^[A-Za-z0-9_.:@+/=-]{0,128}$/;
+
+function check(field: string, value: string, re: RegExp, rule: string): string {
+  if (typeof value !== 'string' || !re.test(value)) throw new UnsafeEslValueError(field, value, rule);
+  return value;
+}
+
+export const uuid = (v: string, field = 'uuid'): string => check(field, v, UUID, 'expected a UUID like 8-4-4-4-12 hex digits');
+export const streamUrl = (v: string): string =>
+  check('stream url', v, STREAM_URL, 'expected ws:// or wss:// with a host of letters, digits, dots, dashes and a URL-safe path/query');
+export const filePath = (v: string): string => check('file path', v, FILE_PATH, 'expected an absolute path of letters, digits, ".", "_", "-", "/" without .. segments');
+export const varName = (v: string): string => check('variable name', v, VAR_NAME, 'expected letters, digits and "_", starting with a letter or "_"');
+export const varValue = (v: string, name = 'value'): string =>
+  check(`variable ${name}`, v, VAR_VALUE, 'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)');
+export const hangupCause = (v: string): string => check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
+
+const cmd = (s: string) => s as EslCommand;
+
+export function answer(id: string): EslCommand {
+  return cmd(`uuid_answer ${uuid(id)}`);
+}
+
+/** Set several channel variables in one round trip. */
+export function setVariables(id: string, vars: Record<string, string>): EslCommand {
+  const pairs = Object.entries(vars).map(([k, v]) => `${varName(k)}=${varValue(v, k)}`);
+  if (pairs.length === 0) throw new UnsafeEslValueError('variables', '', 'at least one variable');
+  return cmd(`uuid_setvar_multi ${uuid(id)} ${pairs.join(';')}`);
+}
+
+export function getVariable(id: string, name: string): EslCommand {
+  return cmd(`uuid_getvar ${uuid(id)} ${varName(name)}`);
+}
+
+export function exists(id: string): EslCommand {
+  return cmd(`uuid_exists ${uuid(id)}`);
+}
+
+/**
+ * `uuid_audio_stream <uuid> start <url> mono <8k|16k> <metadata>`. `mono` is what the channel reads: the
+ * caller on inbound calls, the callee on outbound ones.
+ */
+export function audioStreamStart(id: string, url: string, sampleRate: 8000 | 16000, metadata: Record<string, string | number> = {}): EslCommand {
+  const rate = sampleRate === 16000 ? '16k' : sampleRate === 8000 ? '8k' : null;
+  if (!rate) throw new UnsafeEslValueError('sample rate', sampleRate, 'expected 8000 or 16000');
+  const meta: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(metadata)) {
+    check('metadata key', k, META_KEY, 'letters, digits and "_"');
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new UnsafeEslValueError('metadata value', v, 'finite number');
+    } else check(`metadata ${k}`, v, META_VALUE, 'URL-safe characters only');
+    meta[k] = v;
+  }
+  const tail = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : '';
+  return cmd(`uuid_audio_stream ${uuid(id)} start ${streamUrl(url)} mono ${rate}${tail}`);
+}
+
+export function audioStreamStop(id: string): EslCommand {
+  return cmd(`uuid_audio_stream ${uuid(id)} stop`);
+}
+
+/** Stop what the channel is playing; with `all`, also drop everything queued behind it. */
+export function breakPlayback(id: string, all = true): EslCommand {
+  return cmd(`uuid_break ${uuid(id)}${all ? ' all' : ''}`);
+}
+
+export function broadcast(id: string, path: string): EslCommand {
+  return cmd(`uuid_broadcast ${uuid(id)} ${filePath(path)} aleg`);
+}
+
+export function kill(id: string, cause = 'NORMAL_CLEARING'): EslCommand {
+  return cmd(`uuid_kill ${uuid(id)} ${hangupCause(cause)}`);
+}
+
+export function status(): EslCommand {
+  return cmd('status');
+}
+
+export function version(): EslCommand {
+  return cmd('version');
+}
+
+/**
+ * Play a fully written file with `execute playback` and `event-lock: true`: queued playbacks then run back
+ * to back in order with no lead frames (measured gapless on FreeSWITCH 1.10.12, unlike uuid_broadcast).
+ * `eventUuid` comes back as Application-UUID on CHANNEL_EXECUTE/_COMPLETE.
+ */
+export function playFile(id: string, path: string, eventUuid: string): SendMsg {
+  return {
+    uuid: uuid(id),
+    headers: {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': filePath(path),
+      'event-lock': 'true',
+      'event-uuid': uuid(eventUuid, 'event-uuid'),
+    },
+  } as unknown as SendMsg;
+}
+
+export function hangupMessage(id: string, cause = 'NORMAL_CLEARING'): SendMsg {
+  return { uuid: uuid(id), headers: { 'call-command': 'hangup', 'hangup-cause': hangupCause(cause) } } as unknown as SendMsg;
+}
+
+/** Events callbridge subscribes to, and nothing more (every event is ~6 KB of JSON to parse). */
+export const SUBSCRIBED_EVENTS = [
+  'CHANNEL_PARK',
+  'CHANNEL_HANGUP',
+  'PLAYBACK_START',
+  'CHANNEL_EXECUTE_COMPLETE',
+  'BACKGROUND_JOB',
+  'DTMF',
+] as const;
+
+export const SUBSCRIBED_SUBCLASSES = [
+  'mod_audio_stream::connect',
+  'mod_audio_stream::disconnect',
+  'mod_audio_stream::error',
+  'mod_audio_stream::play',
+  'mod_audio_stream::json',
+] as const;
+
+/** `event json <names...> CUSTOM <subclasses...>`: every word after CUSTOM is a subclass, so it goes last. */
+export function subscribe(names: readonly string[], subclasses: readonly string[]): EslCommand {
+  for (const n of names) check('event name', n, /^[A-Z_]+$/, 'upper-case event name');
+  for (const s of subclasses) check('event subclass', s, /^[A-Za-z0-9_:]+$/, 'subclass name');
+  return cmd(`event json ${names.join(' ')}${subclasses.length ? ` CUSTOM ${subclasses.join(' ')}` : ''}`);
+}

@@ -1,0 +1,116 @@
+/**
+ * Typed views of the few FreeSWITCH events callbridge acts on. Raw events carry ~150 headers; we read the
+ * handful we need, once, here, so no other module knows header names.
+ */
+
+/** What the ESL client hands over: one event as FreeSWITCH sent it (`event json`). */
+export interface RawEvent {
+  readonly name: string;
+  readonly subclass: string | undefined;
+  header(name: string): string | undefined;
+  readonly body: string;
+}
+
+export interface ChannelInfo {
+  uuid: string;
+  direction: 'inbound' | 'outbound';
+  answered: boolean;
+  callerNumber: string;
+  callerName: string;
+  destination: string;
+  /** Codec the channel writes to the caller (PCMU, PCMA, L16, G722, ...) and its rate, when media is up. */
+  writeCodec: string | undefined;
+  writeRate: number | undefined;
+  sipCallId: string | undefined;
+  /** A channel variable (`variable_<name>` header). */
+  variable(name: string): string | undefined;
+}
+
+export type CallEvent =
+  | { type: 'park'; uuid: string; channel: ChannelInfo }
+  | { type: 'hangup'; uuid: string; cause: string; disposition: string | undefined }
+  | { type: 'playback-start'; uuid: string; path: string }
+  | { type: 'execute-complete'; uuid: string; app: string; appData: string; appUuid: string | undefined; response: string }
+  | { type: 'dtmf'; uuid: string; digit: string }
+  | { type: 'stream-connect'; uuid: string; channel: ChannelInfo }
+  | { type: 'stream-disconnect'; uuid: string; code: number | undefined; reason: string }
+  | { type: 'stream-error'; uuid: string; code: number | undefined; reason: string }
+  | { type: 'stream-play'; uuid: string; file: string; data: Record<string, unknown> }
+  | { type: 'stream-json'; uuid: string; text: string }
+  | { type: 'background-job'; jobUuid: string; body: string };
+
+export function channelInfo(e: RawEvent): ChannelInfo {
+  const rate = Number(e.header('Channel-Write-Codec-Rate'));
+  return {
+    uuid: e.header('Unique-ID') ?? '',
+    direction: e.header('Call-Direction') === 'outbound' ? 'outbound' : 'inbound',
+    answered: e.header('Answer-State') === 'answered',
+    callerNumber: e.header('Caller-Caller-ID-Number') ?? '',
+    callerName: e.header('Caller-Caller-ID-Name') ?? '',
+    destination: e.header('Caller-Destination-Number') ?? '',
+    writeCodec: e.header('Channel-Write-Codec-Name'),
+    writeRate: Number.isFinite(rate) && rate > 0 ? rate : undefined,
+    sipCallId: e.header('variable_sip_call_id'),
+    variable: (name) => e.header(`variable_${name}`),
+  };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function streamMessage(body: string): { code: number | undefined; reason: string } {
+  const msg = parseJson(body)?.message as { code?: unknown; reason?: unknown; error?: unknown } | undefined;
+  const code = typeof msg?.code === 'number' ? msg.code : undefined;
+  const reason = String(msg?.reason ?? msg?.error ?? body);
+  return { code, reason };
+}
+
+/** Map a raw event to the typed event callbridge uses, or undefined for events it does not act on. */
+export function toCallEvent(e: RawEvent): CallEvent | undefined {
+  const uuid = e.header('Unique-ID') ?? '';
+  switch (e.name) {
+    case 'CHANNEL_PARK':
+      return { type: 'park', uuid, channel: channelInfo(e) };
+    case 'CHANNEL_HANGUP':
+    case 'CHANNEL_HANGUP_COMPLETE':
+      return { type: 'hangup', uuid, cause: e.header('Hangup-Cause') ?? 'UNKNOWN', disposition: e.header('variable_sip_hangup_disposition') };
+    case 'PLAYBACK_START':
+      return { type: 'playback-start', uuid, path: e.header('Playback-File-Path') ?? '' };
+    case 'CHANNEL_EXECUTE_COMPLETE':
+      return {
+        type: 'execute-complete',
+        uuid,
+        app: e.header('Application') ?? '',
+        appData: e.header('Application-Data') ?? '',
+        appUuid: e.header('Application-UUID'),
+        response: e.header('Application-Response') ?? '',
+      };
+    case 'DTMF':
+      return { type: 'dtmf', uuid, digit: e.header('DTMF-Digit') ?? '' };
+    case 'BACKGROUND_JOB':
+      return { type: 'background-job', jobUuid: e.header('Job-UUID') ?? '', body: e.body };
+    case 'CUSTOM':
+      switch (e.subclass) {
+        case 'mod_audio_stream::connect':
+          return { type: 'stream-connect', uuid, channel: channelInfo(e) };
+        case 'mod_audio_stream::disconnect':
+          return { type: 'stream-disconnect', uuid, ...streamMessage(e.body) };
+        case 'mod_audio_stream::error':
+          return { type: 'stream-error', uuid, ...streamMessage(e.body) };
+        case 'mod_audio_stream::play': {
+          const data = parseJson(e.body) ?? {};
+          return { type: 'stream-play', uuid, file: typeof data.file === 'string' ? data.file : '', data };
+        }
+        case 'mod_audio_stream::json':
+          return { type: 'stream-json', uuid, text: e.body };
+      }
+      return undefined;
+  }
+  return undefined;
+}

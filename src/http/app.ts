@@ -1,0 +1,18 @@
+import { Hono } from 'hono';
+
+/** What the HTTP API reads from the rest of callbridge (kept narrow so http/ stays a thin layer). */
+export interface ApiDeps {
+  health(): { eslConnected: boolean; activeCalls: number };
+}
+
+/** The Hono application: JSON endpoints on the same port as the media WebSocket. */
+export function createHttpApp(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.get('/health', (c) => {
+    const h = deps.health();
+    return c.json({ status: 'ok', esl: h.eslConnected ? 'connected' : 'disconnected', activeCalls: h.activeCalls });
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((err, c) => c.json({ error: { code: 'internal', message: err.message } }, 500));
+  return app;
+}

@@ -1,0 +1,45 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { MediaRouter } from '../calls/media-port.ts';
+import type { Logger } from '../log.ts';
+import { attachMediaSockets } from './media-socket.ts';
+
+export interface HttpServer {
+  readonly port: number;
+  readonly server: Server;
+  readonly media: ReturnType<typeof attachMediaSockets>;
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** One port for the HTTP API and the media WebSocket. */
+export async function startHttpServer(opts: { app: Hono; router: MediaRouter; host: string; port: number; maxMessageBytes: number; logger: Logger }): Promise<HttpServer> {
+  const server = createAdaptorServer({ fetch: opts.app.fetch }) as Server;
+  const media = attachMediaSockets(server, opts.router, { maxMessageBytes: opts.maxMessageBytes, logger: opts.logger });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    server,
+    media,
+    /** Close media sockets (1001) and the listener; force-close after `timeoutMs`. */
+    async close(timeoutMs: number): Promise<void> {
+      media.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        media.terminate();
+        server.closeAllConnections();
+      }, timeoutMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import { ResamplerPool, type ConverterName } from './resampler.ts';
+
+/** One converter pool per rate pair, created on first use. */
+export class ResamplerPools {
+  readonly #pools = new Map<string, ResamplerPool>();
+  readonly #converter: ConverterName;
+  readonly #minSpare: number;
+
+  constructor(opts: { converter: ConverterName; minSpare?: number }) {
+    this.#converter = opts.converter;
+    this.#minSpare = opts.minSpare ?? 2;
+  }
+
+  get(inRate: number, outRate: number): ResamplerPool {
+    const key = `${inRate}:${outRate}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare });
+      this.#pools.set(key, pool);
+      void pool.warm().catch(() => {});
+    }
+    return pool;
+  }
+
+  /** Create and warm the pools we know we will need before the first call arrives. */
+  async warm(pairs: ReadonlyArray<readonly [number, number]>): Promise<void> {
+    await Promise.all(pairs.map(([i, o]) => this.get(i, o).warm()));
+  }
+
+  destroy(): void {
+    for (const p of this.#pools.values()) p.destroy();
+    this.#pools.clear();
+  }
+}

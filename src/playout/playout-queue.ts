@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import { int16View } from '../media/pcm.ts';
+import type { Resampler, ResamplerPool } from '../media/resampler.ts';
+import { encodeChunk, type FileFormat } from './formats.ts';
+import type { ChunkTransport, OutgoingChunk } from './transport.ts';
+
+/** What the queue needs from FreeSWITCH (the call session provides it over ESL). */
+export interface PlaybackControl {
+  /** Queue a fully written file behind what is already playing. Rejects if FreeSWITCH refused it. */
+  play(path: string, chunkId: string): Promise<void>;
+  /** Stop the current file and drop everything queued (`uuid_break <uuid> all`). Fire and forget. */
+  stopAll(): void;
+}
+
+/** Timings the session logs and the benchmark reads. */
+export interface PlayoutObserver {
+  /** First playback command of a reply, `ms` after its first audio reached the queue. */
+  firstCommand?(ms: number): void;
+  /** A barge-in was handled; `broke` says a uuid_break was needed, `ms` how long handling took. */
+  interrupted?(broke: boolean, ms: number): void;
+  /** Everything queued has been played (or dropped) and no reply is arriving. */
+  idle?(): void;
+  /** FreeSWITCH could not play a chunk (FILE NOT FOUND, command refused, write failed). */
+  chunkFailed?(reason: string): void;
+}
+
+export interface PlayoutOptions {
+  format: FileFormat;
+  transport: ChunkTransport;
+  control: PlaybackControl;
+  /** Converter pool for agent audio at a rate other than the file's (leased per reply). */
+  resamplers: (inRate: number, outRate: number) => ResamplerPool;
+  /** Largest first file of a reply: it starts playing as soon as it is written. */
+  firstChunkMs: number;
+  /** Size of later files once FreeSWITCH has `lowWaterMs` queued. */
+  chunkMs: number;
+  /** With less than this queued ahead, whatever whole frames are buffered are sent at once. */
+  lowWaterMs: number;
+  /** Never queue more than this ahead of what has played: queued files keep playing if we die. */
+  maxAheadMs: number;
+  /** Time from a command to the start of its audio when FreeSWITCH was idle (measured 21–40 ms). */
+  startLatencyMs?: number;
+  observer?: PlayoutObserver;
+  now?: () => number;
+}
+
+/**
+ * Turns a stream of agent audio into a queue of small files that FreeSWITCH plays back to back.
+ *
+ * Audio is cut at 20 ms multiples (FreeSWITCH pads any other length with silence); the remainder waits for
+ * the next chunk and only a reply's last piece is padded. The first file of a reply goes out at once; later
+ * ones grow to `chunkMs` while enough is queued, but never more than `maxAheadMs` sits in FreeSWITCH. The
+ * queue tracks what FreeSWITCH has started (PLAYBACK_START) and finished (CHANNEL_EXECUTE_COMPLETE) to know
+ * how much is ahead, and deletes each file when it is done.
+ *
+ * Barge-in bumps the reply generation: queued audio is dropped, one `uuid_break all` clears FreeSWITCH, and
+ * anything of the old generation still being written or reported late is recognised and ignored.
+ */
+export class PlayoutQueue {
+  readonly format: FileFormat;
+  readonly #o: Required<Omit<PlayoutOptions, 'observer'>> & { observer: PlayoutObserver };
+  readonly #frame: number;
+  #reply = 0;
+  #replyOpen = false;
+  #replyFirstAudioAt = 0;
+  #replyCommanded = false;
+  #resampler: Resampler | undefined;
+  #pool: ResamplerPool | undefined;
+  /** Input held while a converter is being created (rare: only when the warm spares ran out). */
+  #waitingInput: Buffer[] | undefined;
+  #endAfterConverter = false;
+  /** Buffered samples at the file rate, not yet cut into a chunk. */
+  #acc = new Int16Array(0);
+  #accLen = 0;
+  #seq = 0;
+  /** Chunks written or commanded and not yet finished, in play order. */
+  #queue: OutgoingChunk[] = [];
+  #aheadEndsAt = 0;
+  #sendChain: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: PlayoutOptions) {
+    this.#o = { startLatencyMs: 30, now: () => performance.now(), observer: {}, ...opts };
+    this.format = opts.format;
+    this.#frame = opts.format.sampleRate / 50;
+    this.#acc = new Int16Array(this.#frame * 50);
+  }
+
+  /** Audio of this reply not yet played: buffered + queued in FreeSWITCH, in ms. */
+  get pendingMs(): number {
+    let ms = (this.#accLen / this.#frame) * 20;
+    for (const c of this.#queue) ms += c.ms;
+    return ms;
+  }
+
+  get idle(): boolean {
+    return !this.#replyOpen && this.#accLen === 0 && this.#queue.length === 0;
+  }
+
+  /** Agent audio: 16-bit LE mono PCM at `rate`. */
+  push(pcm: Buffer, rate: number): void {
+    if (this.#closed || pcm.length < 2) return;
+    if (!this.#replyOpen) this.#openReply();
+    if (rate === this.format.sampleRate) this.#append(int16View(pcm));
+    else if (this.#resampler?.inRate === rate) this.#append(this.#resampler.process(int16View(pcm)));
+    else return this.#needConverter(pcm, rate);
+    this.#pump();
+  }
+
+  /** The agent finished producing this reply: send what is left, the last frame padded. */
+  endReply(): void {
+    if (this.#closed || !this.#replyOpen) return;
+    if (this.#waitingInput) {
+      this.#endAfterConverter = true; // finished once the converter arrives and the input is through
+      return;
+    }
+    if (this.#resampler) {
+      this.#append(this.#resampler.flush());
+      this.#pool!.release(this.#resampler, true);
+      this.#resampler = undefined;
+    }
+    this.#replyOpen = false;
+    this.#pump();
+    this.#checkIdle();
+  }
+
+  /** Barge-in. Synchronous: the break command is on the ESL socket before this returns. */
+  interrupt(): void {
+    if (this.#closed) return;
+    const t0 = this.#o.now();
+    const broke = this.#queue.length > 0;
+    this.#reply++;
+    this.#replyOpen = false;
+    this.#accLen = 0;
+    this.#releaseConverter();
+    clearTimeout(this.#timer);
+    if (broke) this.#o.control.stopAll();
+    for (const c of this.#queue) this.#o.transport.remove(c);
+    this.#queue = [];
+    this.#aheadEndsAt = 0;
+    this.#o.observer.interrupted?.(broke, this.#o.now() - t0);
+    this.#checkIdle();
+  }
+
+  /** PLAYBACK_START for `path`: re-anchor the estimate of how much is queued ahead. */
+  started(path: string): void {
+    const i = this.#queue.findIndex((c) => c.path === path);
+    if (i < 0) return; // an older generation's file, or not ours
+    let ms = 0;
+    for (let k = i; k < this.#queue.length; k++) ms += this.#queue[k]!.ms;
+    this.#aheadEndsAt = this.#o.now() + ms;
+  }
+
+  /** CHANNEL_EXECUTE_COMPLETE for `path`. */
+  finished(path: string, response: string): void {
+    const i = this.#queue.findIndex((c) => c.path === path);
+    if (i < 0) return;
+    const [chunk] = this.#queue.splice(i, 1);
+    this.#o.transport.remove(chunk!);
+    if (response !== 'FILE PLAYED') this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
+    this.#pump();
+    this.#checkIdle();
+  }
+
+  /**
+   * The ESL connection dropped: commands in flight may never be answered nor their files reported, so
+   * forget them (and their files) rather than wait forever.
+   */
+  forgetCommanded(): void {
+    const lost = this.#queue.filter((c) => c.state === 'commanded');
+    if (lost.length === 0) return;
+    this.#queue = this.#queue.filter((c) => c.state !== 'commanded');
+    for (const c of lost) this.#o.transport.remove(c);
+    this.#aheadEndsAt = 0;
+    this.#checkIdle();
+  }
+
+  /** The call ended: drop everything and delete every file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#releaseConverter();
+    this.#queue = [];
+    this.#accLen = 0;
+    await this.#sendChain;
+    await this.#o.transport.close();
+  }
+
+  #openReply(): void {
+    this.#replyOpen = true;
+    this.#replyFirstAudioAt = this.#o.now();
+    this.#replyCommanded = false;
+  }
+
+  /**
+   * Lease a converter for this reply. Warm spares make this synchronous; under a burst of replies the
+   * pool may be empty for a few ms, so the input waits (copied: the caller may reuse its buffer).
+   */
+  #needConverter(pcm: Buffer, rate: number): void {
+    if (this.#waitingInput) {
+      this.#waitingInput.push(Buffer.from(pcm));
+      return;
+    }
+    this.#releaseConverter();
+    const pool = this.#o.resamplers(rate, this.format.sampleRate);
+    this.#pool = pool;
+    const ready = pool.tryAcquire();
+    if (ready) {
+      this.#resampler = ready;
+      this.#append(ready.process(int16View(pcm)));
+      this.#pump();
+      return;
+    }
+    this.#waitingInput = [Buffer.from(pcm)];
+    const reply = this.#reply;
+    pool.acquire().then((r) => {
+      const input = this.#waitingInput ?? [];
+      this.#waitingInput = undefined;
+      if (this.#closed || reply !== this.#reply) return pool.release(r, false);
+      this.#resampler = r;
+      for (const b of input) this.#append(r.process(int16View(b)));
+      if (this.#endAfterConverter) {
+        this.#endAfterConverter = false;
+        this.endReply();
+      } else this.#pump();
+    }, (err: Error) => {
+      this.#waitingInput = undefined;
+      this.#o.observer.chunkFailed?.(`resampler: ${err.message}`);
+    });
+  }
+
+  #releaseConverter(): void {
+    if (this.#resampler) this.#pool!.release(this.#resampler, false);
+    this.#resampler = undefined;
+    this.#waitingInput = undefined;
+    this.#endAfterConverter = false;
+  }
+
+  #append(samples: Int16Array): void {
+    if (this.#accLen + samples.length > this.#acc.length) {
+      const bigger = new Int16Array(Math.max(this.#acc.length * 2, this.#accLen + samples.length));
+      bigger.set(this.#acc.subarray(0, this.#accLen));
+      this.#acc = bigger;
+    }
+    this.#acc.set(samples, this.#accLen);
+    this.#accLen += samples.length;
+  }
+
+  /** Decide what to send now, and when to look again. */
+  #pump(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const frame = this.#frame;
+    while (this.#accLen >= frame || (!this.#replyOpen && this.#accLen > 0)) {
+      const now = this.#o.now();
+      const ahead = Math.max(0, this.#aheadEndsAt - now);
+      const wholeMs = Math.floor(this.#accLen / frame) * 20;
+      const availMs = wholeMs > 0 ? wholeMs : 20; // only a reply's padded remainder is under a frame
+      const starting = this.#queue.length === 0;
+      let take: number;
+      if (starting) take = Math.min(availMs, this.#o.firstChunkMs);
+      else if (availMs >= this.#o.chunkMs) take = this.#o.chunkMs;
+      else if (ahead <= this.#o.lowWaterMs || !this.#replyOpen) take = availMs;
+      else return this.#wake(ahead - this.#o.lowWaterMs);
+      if (!starting && ahead + take > this.#o.maxAheadMs) return this.#wake(ahead + take - this.#o.maxAheadMs);
+      this.#cut(take, now);
+    }
+  }
+
+  #wake(inMs: number): void {
+    this.#timer = setTimeout(() => this.#pump(), Math.max(5, Math.ceil(inMs)));
+  }
+
+  /** Cut `ms` of buffered audio into a chunk, write it and queue its playback command in order. */
+  #cut(ms: number, now: number): void {
+    const want = (ms / 20) * this.#frame;
+    const n = Math.min(want, this.#accLen);
+    let samples = this.#acc.subarray(0, n);
+    if (n < want) {
+      samples = new Int16Array(want); // the reply's last piece, padded with silence
+      samples.set(this.#acc.subarray(0, n));
+    }
+    const chunk: OutgoingChunk = { id: randomUUID(), reply: this.#reply, seq: this.#seq++, ms, data: encodeChunk(this.format, samples), state: 'writing' };
+    this.#acc.copyWithin(0, n, this.#accLen);
+    this.#accLen -= n;
+    this.#queue.push(chunk);
+    this.#aheadEndsAt = Math.max(this.#aheadEndsAt, now + this.#o.startLatencyMs) + ms;
+
+    const written = this.#o.transport.put(chunk);
+    this.#sendChain = this.#sendChain.then(() => written.then((path) => this.#command(chunk, path), (err: Error) => this.#drop(chunk, `write failed: ${err.message}`)));
+  }
+
+  #command(chunk: OutgoingChunk, path: string): void {
+    if (this.#closed || chunk.reply !== this.#reply || !this.#queue.includes(chunk)) {
+      this.#o.transport.remove(chunk); // stale: a barge-in or the end of the call overtook it
+      return;
+    }
+    chunk.path = path;
+    chunk.state = 'commanded';
+    if (!this.#replyCommanded) {
+      this.#replyCommanded = true;
+      this.#o.observer.firstCommand?.(this.#o.now() - this.#replyFirstAudioAt);
+    }
+    this.#o.control.play(path, chunk.id).catch((err: Error) => this.#drop(chunk, `playback refused: ${err.message}`));
+  }
+
+  #drop(chunk: OutgoingChunk, reason: string): void {
+    const i = this.#queue.indexOf(chunk);
+    if (i >= 0) this.#queue.splice(i, 1);
+    this.#o.transport.remove(chunk);
+    if (!this.#closed && chunk.reply === this.#reply) this.#o.observer.chunkFailed?.(reason);
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (!this.#closed && this.idle) this.#o.observer.idle?.();
+  }
+}

@@ -1,0 +1,139 @@
+import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { streamAudioType, type FileFormat } from './formats.ts';
+
+/** One piece of a reply on its way to FreeSWITCH. */
+export interface OutgoingChunk {
+  /** Also the `event-uuid` of its playback command. */
+  readonly id: string;
+  /** Reply generation: a barge-in starts a new one and everything older is stale. */
+  readonly reply: number;
+  readonly seq: number;
+  readonly ms: number;
+  readonly data: Buffer;
+  /** The path FreeSWITCH plays, once the transport has put the file in place. */
+  path?: string;
+  state: 'writing' | 'commanded';
+}
+
+/** Gets a chunk's bytes into a file FreeSWITCH can open, and removes it again. */
+export interface ChunkTransport {
+  /** Resolves with the path FreeSWITCH should play once the file is completely written. */
+  put(chunk: OutgoingChunk): Promise<string>;
+  /** The chunk is done with (played, dropped by a break, or the call ended). Never throws. */
+  remove(chunk: OutgoingChunk): void;
+  /** Remove everything this call still has. */
+  close(): Promise<void>;
+}
+
+const CHUNK_FILE = /^[0-9a-f-]{36}-\d+-\d+\.(r8|r16|wav|PCMU|PCMA)$/;
+
+/**
+ * callbridge writes each chunk into a directory FreeSWITCH also sees (a compose volume). Saves the base64
+ * hop through mod_audio_stream and its 12–17 ms ::play round trip, and lets callbridge delete every file
+ * as soon as it has played.
+ */
+export class SharedDirTransport implements ChunkTransport {
+  readonly #localDir: string;
+  readonly #fsDir: string;
+  readonly #prefix: string;
+  readonly #ext: string;
+  /** Files on disk or being written: name → write promise. */
+  #files = new Map<string, Promise<void>>();
+
+  constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string; format: FileFormat }) {
+    this.#localDir = opts.localDir;
+    this.#fsDir = opts.freeswitchDir;
+    this.#prefix = opts.callUuid;
+    this.#ext = opts.format.kind;
+  }
+
+  #name(chunk: OutgoingChunk): string {
+    return `${this.#prefix}-${chunk.reply}-${chunk.seq}.${this.#ext}`;
+  }
+
+  async put(chunk: OutgoingChunk): Promise<string> {
+    const name = this.#name(chunk);
+    const written = writeFile(join(this.#localDir, name), chunk.data);
+    this.#files.set(name, written.catch(() => {}));
+    await written;
+    return join(this.#fsDir, name);
+  }
+
+  remove(chunk: OutgoingChunk): void {
+    const name = this.#name(chunk);
+    const written = this.#files.get(name);
+    if (!written) return;
+    this.#files.delete(name);
+    void written.then(() => unlink(join(this.#localDir, name))).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    const names = [...this.#files.keys()];
+    const writes = [...this.#files.values()];
+    this.#files.clear();
+    await Promise.all(writes);
+    await Promise.all(names.map((n) => unlink(join(this.#localDir, n)).catch(() => {})));
+  }
+
+  /** Create the directory and delete chunk files a previous run left behind (a crash, a kill -9). */
+  static async prepare(dir: string): Promise<number> {
+    await mkdir(dir, { recursive: true });
+    const stale = (await readdir(dir)).filter((f) => CHUNK_FILE.test(f));
+    await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => {})));
+    return stale.length;
+  }
+}
+
+/**
+ * FreeSWITCH writes the file itself from a `streamAudio` message on the media socket (works when
+ * FreeSWITCH runs on another host). mod_audio_stream answers with a `::play` event naming the file; it
+ * deletes its files when the stream stops or the call ends, not before.
+ */
+export class StreamAudioTransport implements ChunkTransport {
+  readonly #send: (text: string) => boolean;
+  readonly #format: FileFormat;
+  readonly #timeoutMs: number;
+  #waiting = new Map<string, { resolve(path: string): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+
+  constructor(opts: { send: (text: string) => boolean; format: FileFormat; timeoutMs?: number }) {
+    this.#send = opts.send;
+    this.#format = opts.format;
+    this.#timeoutMs = opts.timeoutMs ?? 2000;
+  }
+
+  put(chunk: OutgoingChunk): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const { audioDataType, sampleRate } = streamAudioType(this.#format);
+      const text = `{"type":"streamAudio","data":{"audioDataType":"${audioDataType}","sampleRate":${sampleRate},"chunk":"${chunk.id}","audioData":"${chunk.data.toString('base64')}"}}`;
+      if (!this.#send(text)) return reject(new Error('media socket is not open'));
+      const timer = setTimeout(() => {
+        this.#waiting.delete(chunk.id);
+        reject(new Error(`no mod_audio_stream::play for chunk within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      this.#waiting.set(chunk.id, { resolve, reject, timer });
+    });
+  }
+
+  /** Called by the session for every `mod_audio_stream::play` event of this call. */
+  played(data: Record<string, unknown>, file: string): void {
+    const id = typeof data.chunk === 'string' ? data.chunk : '';
+    const w = this.#waiting.get(id);
+    if (!w) return;
+    this.#waiting.delete(id);
+    clearTimeout(w.timer);
+    w.resolve(file);
+  }
+
+  remove(): void {
+    // The module owns these files and deletes them at stop/hangup.
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new Error('call ended'));
+    }
+    this.#waiting.clear();
+  }
+}

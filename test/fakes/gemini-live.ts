@@ -1,0 +1,777 @@
+/**
+ * A local fake of Google's Gemini Live API (BidiGenerateContent) speaking the real wire protocol.
+ *
+ * The official SDK reaches it with
+ *   new GoogleGenAI({ apiKey, httpOptions: { baseUrl: fake.baseUrl, apiVersion: 'v1beta' } })
+ * and then connects to `ws://127.0.0.1:PORT//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=KEY`
+ * (note the double slash the SDK produces when a baseUrl is given).
+ *
+ * Like the real service it sends every server message as a *binary* WebSocket frame holding JSON
+ * (the SDK's Node transport hands `JSON.parse` a Buffer, which works), answers the first client frame
+ * `{"setup":{...}}` with `{"setupComplete":{}}`, and rejects a wrong API key the way the real service is
+ * reported to: it accepts the upgrade, then closes with 1008 "API key not valid. Please pass a valid API key."
+ * (the SDK surfaces "Live connection closed before setup completed (code 1008): ...").
+ *
+ * Tests script each session (`sendAudio`, `interrupt`, `turnComplete`, `goAway`, `close`, ...) or let the
+ * fake answer by itself (`autoReply`): it watches the caller audio it receives (energy per 20 ms window),
+ * answers after speech followed by silence, and sends `interrupted: true` when the caller talks over it.
+ *
+ * Hot path (hundreds of sessions in a benchmark): audio frames are recognised by prefix and their base64
+ * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+
+/** How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N after the setup frame; `destroy`: drop the TCP connection. */
+export type Refusal = `http-${number}` | `close-${number}` | 'destroy';
+
+export interface AutoReplyOptions {
+  /** 24 kHz 16-bit mono model audio for each reply (turn numbers start at 1). */
+  replyAudio: Int16Array | ((turn: number) => Int16Array);
+  /** RMS (of int16 samples) at or above which a 20 ms window counts as speech. Default 500. */
+  speechThreshold?: number;
+  /** Speech needed before a following silence ends the caller's turn. Default 200 ms. */
+  minSpeechMs?: number;
+  /** Silence that ends the caller's turn. Default 500 ms. */
+  silenceMs?: number;
+  /** Speech while replying that triggers `interrupted: true`. Default 60 ms (the real service: 50–100 ms). */
+  bargeInMs?: number;
+  /** Model audio per message. Default 40 ms. */
+  chunkMs?: number;
+  /** Wall-clock pause between audio messages (faster than real time). Default 5 ms; 0 = setImmediate. */
+  paceMs?: number;
+  /** Transcripts sent with each reply; false = none. Defaults: "caller turn N" / "agent reply N". */
+  transcripts?: false | { caller?: (turn: number) => string; agent?: (turn: number) => string };
+  /** Also reply to `clientContent` with turnComplete and to `realtimeInput.text` (speak-first). Default true. */
+  replyToText?: boolean;
+  /**
+   * Like the real service, assume the client plays the reply in real time: send generationComplete when the
+   * audio is out, but turnComplete only when the reply's duration has passed since it started, and treat
+   * caller speech until then as barge-in. Default true; false sends turnComplete right after the audio.
+   */
+  realtimePlayback?: boolean;
+}
+
+export interface GeminiLiveFakeOptions {
+  /** The key the fake accepts; undefined accepts any non-empty key. */
+  apiKey?: string;
+  /** Delay between the setup frame and setupComplete. */
+  setupDelayMs?: number;
+  /** Turn every connection away this way. */
+  refuse?: Refusal;
+  /** Close reason for `refuse: 'close-N'` (defaults mimic Google's texts). */
+  refuseReason?: string;
+  /** Accept the setup frame but never answer it (connect-timeout tests). */
+  neverCompleteSetup?: boolean;
+  /** Accepted model names (e.g. 'models/gemini-3.1-flash-live-preview'); undefined accepts any. */
+  models?: string[];
+  /** Answer by itself (load and end-to-end tests). */
+  autoReply?: AutoReplyOptions;
+  /** Keep received caller audio and sent model audio payloads (default true). Off for long load tests: only counters remain. */
+  recordAudio?: boolean;
+  /** Send server messages as text frames instead of binary ones (the real service sends binary). */
+  textFrames?: boolean;
+  /** Negotiate permessage-deflate if the client offers it (the SDK's ws client does). Default false. */
+  perMessageDeflate?: boolean;
+}
+
+export interface SendAudioOptions {
+  /** Audio per message. Default 40 ms. */
+  chunkMs?: number;
+  /** Wall-clock pause between messages. Default 5 ms; 0 = setImmediate. */
+  paceMs?: number;
+  /** Output transcription sent along, one word per audio message. */
+  transcript?: string;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+const PATH_RE = /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
+const AUDIO_PREFIX = Buffer.from('{"realtimeInput":{"audio":{"data":"');
+const MIME_INFIX = Buffer.from('","mimeType":"');
+const QUOTE = 0x22;
+const WINDOW_MS = 20;
+
+const BAD_KEY_REASON = 'API key not valid. Please pass a valid API key.';
+const NO_KEY_REASON =
+  "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.";
+const DEFAULT_CLOSE_REASONS: Record<number, string> = {
+  1007: 'Request contains an invalid argument.',
+  1008: BAD_KEY_REASON,
+  1011: 'Internal error encountered.',
+  1013: 'The service is currently unavailable.',
+};
+
+function rateOf(mimeType: string): number {
+  const m = /rate=(\d+)/.exec(mimeType);
+  return m ? Number(m[1]) : 16000;
+}
+
+function truncateReason(reason: string): string {
+  let r = reason;
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  return r;
+}
+
+function toBuffer(pcm: Int16Array | Buffer): Buffer {
+  if (Buffer.isBuffer(pcm)) return pcm;
+  return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+}
+
+function rms(buf: Buffer, start: number, end: number): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = start; i + 1 < end; i += 2) {
+    const v = buf.readInt16LE(i);
+    sum += v * v;
+    n++;
+  }
+  return n === 0 ? 0 : Math.sqrt(sum / n);
+}
+
+/** One client connection (one Live session). */
+export class FakeLiveSession extends EventEmitter {
+  readonly id: number;
+  /** Request path as received (with the SDK's double slash). */
+  readonly path: string;
+  readonly apiVersion: string;
+  /** The `key` query parameter, or null. */
+  readonly key: string | null;
+  /** The `setup` object of the first client frame, once received. */
+  setup: Record<string, any> | undefined;
+  /** True once setupComplete has been sent. */
+  setupCompleted = false;
+
+  /** Caller audio received, one Buffer per realtimeInput message (empty when recordAudio is off). */
+  readonly audioChunks: Buffer[] = [];
+  /** Total caller audio bytes received (counted even when recordAudio is off). */
+  audioInBytes = 0;
+  audioInMs = 0;
+  /** Distinct mimeTypes of received audio. */
+  readonly audioMimeTypes: string[] = [];
+  /** Audio messages received in the older `mediaChunks` form. */
+  mediaChunksMessages = 0;
+  /** Every non-audio client message, parsed, in order (setup first). */
+  readonly received: Record<string, any>[] = [];
+  readonly clientContents: Record<string, any>[] = [];
+  readonly texts: string[] = [];
+  readonly toolResponses: Record<string, any>[] = [];
+  /** Every server message sent, parsed form (audio payloads replaced by `<N bytes>` when recordAudio is off). */
+  readonly sent: Record<string, any>[] = [];
+  /** Model audio bytes sent (24 kHz unless told otherwise). */
+  audioOutBytes = 0;
+  /** `interrupted: true` messages sent. */
+  interruptions = 0;
+  /** Exceptions thrown by the fake while handling client frames (a fake bug: tests may assert it stays empty). */
+  readonly errors: Error[] = [];
+  /** Replies started by autoReply. */
+  autoTurns = 0;
+  /** Resolves when the socket has closed (either side). */
+  readonly closed: Promise<CloseInfo>;
+
+  private readonly ws: WebSocket;
+  private readonly opts: GeminiLiveFakeOptions;
+  private readonly recordAudio: boolean;
+  /** Live timers, each with what to do if the session stops first (resolve a pacing sleep, reject a wait). */
+  private readonly timers = new Map<NodeJS.Timeout, (() => void) | undefined>();
+  private cachedAudioIn: Buffer | undefined;
+  private audioWaiters: { ms: number; resolve: () => void }[] = [];
+  private replyGen = 0;
+  private replying = false;
+  private isClosed = false;
+  private resolveClosed!: (c: CloseInfo) => void;
+  private readonly onSetupComplete: () => void;
+  // autoReply VAD state (in audio time)
+  private vadCarry: Buffer | undefined;
+  private speechMs = 0;
+  private silenceRunMs = 0;
+  private bargeSpeechMs = 0;
+
+  constructor(id: number, ws: WebSocket, path: string, query: URLSearchParams, opts: GeminiLiveFakeOptions, onSetupComplete: () => void) {
+    super();
+    this.id = id;
+    this.ws = ws;
+    this.opts = opts;
+    this.onSetupComplete = onSetupComplete;
+    this.recordAudio = opts.recordAudio !== false;
+    this.path = path;
+    this.apiVersion = PATH_RE.exec(path)?.[1] ?? '';
+    this.key = query.get('key') ?? query.get('access_token');
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    ws.on('message', (data) => {
+      // An exception escaping into ws would leave its receiver stuck (no 'close' ever): contain it.
+      try {
+        this.onMessage(data);
+      } catch (e) {
+        this.errors.push(e instanceof Error ? e : new Error(String(e)));
+        this.terminate();
+      }
+    });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', () => {
+      /* a close follows */
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** All caller audio received so far, as one Buffer (16-bit LE PCM). */
+  get audioIn(): Buffer {
+    if (this.cachedAudioIn === undefined || this.cachedAudioIn.length !== this.audioInBytes) {
+      this.cachedAudioIn = Buffer.concat(this.audioChunks);
+    }
+    return this.cachedAudioIn;
+  }
+
+  receivedAudioMs(): number {
+    return this.audioInMs;
+  }
+
+  /** Resolves once at least `ms` of caller audio has arrived; rejects after `timeoutMs` or when the session closes. */
+  waitForAudioMs(ms: number, timeoutMs = 2000): Promise<void> {
+    if (this.audioInMs >= ms) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const fail = (why: string) => {
+        this.audioWaiters = this.audioWaiters.filter((w) => w !== waiter);
+        reject(new Error(`fake gemini session ${this.id}: only ${this.audioInMs} ms of audio ${why} (wanted ${ms})`));
+      };
+      const t = this.timer(timeoutMs, () => fail(`after ${timeoutMs} ms`), () => fail('when the session closed'));
+      const waiter = {
+        ms,
+        resolve: () => {
+          this.clearTimer(t);
+          resolve();
+        },
+      };
+      this.audioWaiters.push(waiter);
+    });
+  }
+
+  /** Resolves with the next non-audio client message of the given top-level kind (e.g. 'clientContent'). */
+  nextMessage(kind: string, timeoutMs = 2000): Promise<Record<string, any>> {
+    return new Promise((resolve, reject) => {
+      const on = (msg: Record<string, any>) => {
+        if (kind in msg) {
+          this.clearTimer(t);
+          this.off('clientMessage', on);
+          resolve(msg);
+        }
+      };
+      const fail = (why: string) => {
+        this.off('clientMessage', on);
+        reject(new Error(`fake gemini session ${this.id}: no ${kind} message ${why}`));
+      };
+      const t = this.timer(timeoutMs, () => fail(`within ${timeoutMs} ms`), () => fail('before the session closed'));
+      this.on('clientMessage', on);
+    });
+  }
+
+  // ---- scripted server messages -------------------------------------------------------------
+
+  /** Send any server message as is. */
+  send(msg: Record<string, any>): void {
+    if (this.isClosed) return;
+    this.sent.push(msg);
+    const json = JSON.stringify(msg);
+    if (this.opts.textFrames) this.ws.send(json);
+    else this.ws.send(Buffer.from(json), { binary: true });
+  }
+
+  /**
+   * Model audio (24 kHz 16-bit mono), chunked and paced faster than real time. Resolves when all of it
+   * was sent, or early when the reply is interrupted (`interrupt()`, autoReply barge-in) or the session closes.
+   */
+  async sendAudio(pcm24k: Int16Array | Buffer, options: SendAudioOptions = {}): Promise<void> {
+    const gen = ++this.replyGen;
+    this.replying = true;
+    try {
+      await this.streamAudio(gen, toBuffer(pcm24k), 24000, options);
+    } finally {
+      if (this.replyGen === gen) this.replying = false;
+    }
+  }
+
+  sendInputTranscription(text: string, finished?: boolean): void {
+    this.send({ serverContent: { inputTranscription: finished === undefined ? { text } : { text, finished } } });
+  }
+
+  sendOutputTranscription(text: string, finished?: boolean): void {
+    this.send({ serverContent: { outputTranscription: finished === undefined ? { text } : { text, finished } } });
+  }
+
+  /** `interrupted: true`; also stops a reply being sent by sendAudio/autoReply. */
+  interrupt(): void {
+    this.replyGen++;
+    this.replying = false;
+    this.interruptions++;
+    this.send({ serverContent: { interrupted: true } });
+  }
+
+  generationComplete(): void {
+    this.send({ serverContent: { generationComplete: true } });
+  }
+
+  turnComplete(): void {
+    this.send({ serverContent: { turnComplete: true } });
+  }
+
+  /** `goAway` with `timeLeft` as a protobuf Duration string, e.g. "10s". */
+  goAway(ms: number): void {
+    this.send({ goAway: { timeLeft: `${ms / 1000}s` } });
+  }
+
+  sessionResumptionUpdate(newHandle: string, resumable = true): void {
+    this.send({ sessionResumptionUpdate: { newHandle, resumable } });
+  }
+
+  usageMetadata(meta: Record<string, unknown> = { promptTokenCount: 0, responseTokenCount: 0, totalTokenCount: 0 }): void {
+    this.send({ usageMetadata: meta });
+  }
+
+  toolCall(functionCalls: { id: string; name: string; args?: Record<string, unknown> }[]): void {
+    this.send({ toolCall: { functionCalls } });
+  }
+
+  /** Close from the server side. The reason is cut to the 123 bytes a close frame can carry (as Google's are). */
+  close(code = 1000, reason = ''): void {
+    if (this.isClosed) return;
+    this.stopTimers();
+    this.replyGen++;
+    this.ws.close(code, truncateReason(reason));
+  }
+
+  /** Stop reading from the client (its socket backs up: backpressure tests). */
+  pauseReading(): void {
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    this.ws.resume();
+  }
+
+  /** Drop the TCP connection without a close frame (client sees 1006). */
+  terminate(): void {
+    this.stopTimers();
+    this.replyGen++;
+    this.ws.terminate();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private async streamAudio(gen: number, pcm: Buffer, rate: number, options: SendAudioOptions): Promise<void> {
+    const chunkMs = options.chunkMs ?? 40;
+    const paceMs = options.paceMs ?? 5;
+    const chunkBytes = Math.max(2, Math.round((rate * chunkMs) / 1000) * 2);
+    const mimeType = `audio/pcm;rate=${rate}`;
+    const words = options.transcript ? options.transcript.split(/(?<=\s)/) : [];
+    let w = 0;
+    for (let off = 0; off < pcm.length; off += chunkBytes) {
+      if (this.replyGen !== gen || this.isClosed) return;
+      const chunk = pcm.subarray(off, Math.min(off + chunkBytes, pcm.length));
+      const data = chunk.toString('base64');
+      const serverContent: Record<string, any> = { modelTurn: { parts: [{ inlineData: { mimeType, data } }] } };
+      if (w < words.length) serverContent.outputTranscription = { text: words[w++] };
+      this.audioOutBytes += chunk.length;
+      if (this.recordAudio) {
+        this.send({ serverContent });
+      } else {
+        // Keep the record small: replace the payload in what is remembered, send the real thing.
+        const json = JSON.stringify({ serverContent });
+        serverContent.modelTurn = { parts: [{ inlineData: { mimeType, data: `<${chunk.length} bytes>` } }] };
+        this.sent.push({ serverContent });
+        if (this.opts.textFrames) this.ws.send(json);
+        else this.ws.send(Buffer.from(json), { binary: true });
+      }
+      if (off + chunkBytes < pcm.length) await this.sleep(paceMs);
+    }
+    if (this.replyGen === gen && w < words.length) this.sendOutputTranscription(words.slice(w).join(''));
+  }
+
+  private onMessage(data: RawData): void {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    // Fast path: {"realtimeInput":{"audio":{"data":"<b64>","mimeType":"<mime>"}}} as the SDK and the adapter send it.
+    if (buf.length > AUDIO_PREFIX.length && buf[2] === 0x72 /* r */ && buf.compare(AUDIO_PREFIX, 0, AUDIO_PREFIX.length, 0, AUDIO_PREFIX.length) === 0) {
+      const start = AUDIO_PREFIX.length;
+      const end = buf.indexOf(QUOTE, start);
+      if (end > 0 && buf.compare(MIME_INFIX, 0, MIME_INFIX.length, end, end + MIME_INFIX.length) === 0) {
+        const mimeStart = end + MIME_INFIX.length;
+        const mimeEnd = buf.indexOf(QUOTE, mimeStart);
+        if (mimeEnd > 0) {
+          const pcm = Buffer.from(buf.toString('latin1', start, end), 'base64');
+          this.onAudio(pcm, buf.toString('latin1', mimeStart, mimeEnd));
+          return;
+        }
+      }
+    }
+    let msg: Record<string, any>;
+    try {
+      msg = JSON.parse(buf.toString('utf8')) as Record<string, any>;
+    } catch {
+      this.close(1007, 'Invalid JSON payload received.');
+      return;
+    }
+    this.onJson(msg);
+  }
+
+  private onJson(msg: Record<string, any>): void {
+    if (this.setup === undefined) {
+      if (!msg.setup || typeof msg.setup !== 'object') {
+        this.received.push(msg);
+        this.close(1007, 'Request contains an invalid argument.');
+        return;
+      }
+      this.received.push(msg);
+      this.setup = msg.setup as Record<string, any>;
+      this.emit('setup', this.setup);
+      this.emit('clientMessage', msg);
+      this.afterSetup();
+      return;
+    }
+    const ri = msg.realtimeInput as Record<string, any> | undefined;
+    if (ri) {
+      if (ri.audio && typeof ri.audio.data === 'string') {
+        this.onAudio(Buffer.from(ri.audio.data, 'base64'), String(ri.audio.mimeType ?? ''));
+        return;
+      }
+      if (Array.isArray(ri.mediaChunks)) {
+        this.mediaChunksMessages++;
+        for (const c of ri.mediaChunks) {
+          if (c && typeof c.data === 'string') this.onAudio(Buffer.from(c.data, 'base64'), String(c.mimeType ?? ''));
+        }
+        return;
+      }
+      this.received.push(msg);
+      if (typeof ri.text === 'string') {
+        this.texts.push(ri.text);
+        if (this.opts.autoReply && this.opts.autoReply.replyToText !== false) this.startAutoReply(false);
+      }
+      this.emit('clientMessage', msg);
+      return;
+    }
+    this.received.push(msg);
+    if (msg.clientContent) {
+      this.clientContents.push(msg.clientContent as Record<string, any>);
+      if (msg.clientContent.turnComplete && this.opts.autoReply && this.opts.autoReply.replyToText !== false) this.startAutoReply(false);
+    } else if (msg.toolResponse) {
+      this.toolResponses.push(msg.toolResponse as Record<string, any>);
+    }
+    this.emit('clientMessage', msg);
+  }
+
+  private afterSetup(): void {
+    const o = this.opts;
+    if (o.refuse?.startsWith('close-')) {
+      const code = Number(o.refuse.slice(6));
+      this.close(code, o.refuseReason ?? DEFAULT_CLOSE_REASONS[code] ?? 'refused by fake');
+      return;
+    }
+    if (!this.key) {
+      this.close(1008, NO_KEY_REASON);
+      return;
+    }
+    if (o.apiKey !== undefined && this.key !== o.apiKey) {
+      this.close(1008, BAD_KEY_REASON);
+      return;
+    }
+    const model = String(this.setup?.model ?? '');
+    if (o.models && !o.models.includes(model)) {
+      this.close(
+        1008,
+        `${model} is not found for API version ${this.apiVersion}, or is not supported for bidiGenerateContent. Call ListModels to see the list of available models and their supported methods.`,
+      );
+      return;
+    }
+    if (o.neverCompleteSetup) return;
+    const complete = () => {
+      if (this.isClosed) return;
+      this.setupCompleted = true;
+      this.send({ setupComplete: {} });
+      this.onSetupComplete();
+    };
+    if (o.setupDelayMs && o.setupDelayMs > 0) {
+      this.timer(o.setupDelayMs, complete);
+    } else {
+      complete();
+    }
+  }
+
+  private onAudio(pcm: Buffer, mimeType: string): void {
+    if (this.setup === undefined) {
+      this.close(1007, 'Request contains an invalid argument.'); // audio before the setup frame
+      return;
+    }
+    if (this.audioMimeTypes.length === 0 || !this.audioMimeTypes.includes(mimeType)) this.audioMimeTypes.push(mimeType);
+    const rate = mimeType === 'audio/pcm;rate=16000' ? 16000 : rateOf(mimeType);
+    this.audioInBytes += pcm.length;
+    this.audioInMs += (pcm.length / 2 / rate) * 1000;
+    if (this.recordAudio) this.audioChunks.push(pcm);
+    if (this.audioWaiters.length > 0) {
+      const due = this.audioWaiters.filter((w) => this.audioInMs >= w.ms);
+      if (due.length > 0) {
+        this.audioWaiters = this.audioWaiters.filter((w) => this.audioInMs < w.ms);
+        for (const w of due) w.resolve();
+      }
+    }
+    if (this.opts.autoReply && this.setupCompleted) this.vad(pcm, rate);
+  }
+
+  /** Energy per 20 ms window of caller audio; turn-taking in audio time. */
+  private vad(pcm: Buffer, rate: number): void {
+    const ar = this.opts.autoReply!;
+    const threshold = ar.speechThreshold ?? 500;
+    const minSpeechMs = ar.minSpeechMs ?? 200;
+    const silenceMs = ar.silenceMs ?? 500;
+    const bargeInMs = ar.bargeInMs ?? 60;
+    const windowBytes = Math.round((rate * WINDOW_MS) / 1000) * 2;
+    let buf = pcm;
+    if (this.vadCarry !== undefined) {
+      buf = Buffer.concat([this.vadCarry, pcm]);
+      this.vadCarry = undefined;
+    }
+    let off = 0;
+    for (; off + windowBytes <= buf.length; off += windowBytes) {
+      const speech = rms(buf, off, off + windowBytes) >= threshold;
+      if (speech) {
+        this.speechMs += WINDOW_MS;
+        this.silenceRunMs = 0;
+        if (this.replying) {
+          this.bargeSpeechMs += WINDOW_MS;
+          if (this.bargeSpeechMs >= bargeInMs) {
+            // The caller talks over the reply: like the real service, interrupted then turnComplete.
+            this.bargeSpeechMs = 0;
+            this.interrupt();
+            this.turnComplete();
+          }
+        }
+      } else {
+        this.bargeSpeechMs = 0;
+        this.silenceRunMs += WINDOW_MS;
+        if (this.silenceRunMs >= silenceMs) {
+          if (this.speechMs >= minSpeechMs && !this.replying) this.startAutoReply(true);
+          this.speechMs = 0;
+        }
+      }
+    }
+    if (off < buf.length) this.vadCarry = Buffer.from(buf.subarray(off));
+  }
+
+  private startAutoReply(afterSpeech: boolean): void {
+    const ar = this.opts.autoReply!;
+    const turn = ++this.autoTurns;
+    const gen = ++this.replyGen;
+    this.replying = true;
+    this.speechMs = 0;
+    this.bargeSpeechMs = 0;
+    const callerText = ar.transcripts === false ? undefined : (ar.transcripts?.caller ?? ((n: number) => `caller turn ${n}`))(turn);
+    const agentText = ar.transcripts === false ? undefined : (ar.transcripts?.agent ?? ((n: number) => `agent reply ${n}`))(turn);
+    const audio = typeof ar.replyAudio === 'function' ? ar.replyAudio(turn) : ar.replyAudio;
+    if (afterSpeech && callerText !== undefined) this.sendInputTranscription(callerText);
+    const opts: SendAudioOptions = { chunkMs: ar.chunkMs ?? 40, paceMs: ar.paceMs ?? 5 };
+    if (agentText !== undefined) opts.transcript = agentText;
+    const pcm = toBuffer(audio);
+    const playbackEnds = performance.now() + pcm.length / 48; // 24 kHz × 2 bytes = 48 bytes per ms
+    const run = async () => {
+      await this.streamAudio(gen, pcm, 24000, opts);
+      if (this.replyGen !== gen || this.isClosed) return;
+      this.generationComplete();
+      if (ar.realtimePlayback !== false) {
+        // Like the real service: turnComplete only once the client has (presumably) played the reply out;
+        // caller speech until then still interrupts it.
+        const left = playbackEnds - performance.now();
+        if (left > 0) await this.sleep(left);
+        if (this.replyGen !== gen || this.isClosed) return;
+      }
+      this.replying = false;
+      this.turnComplete();
+    };
+    run().catch(() => {
+      /* socket gone */
+    });
+  }
+
+  private timer(ms: number, fire: () => void, onStop?: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fire();
+    }, ms);
+    this.timers.set(t, onStop);
+    return t;
+  }
+
+  private clearTimer(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  /** Pacing pause; ends early (resolves) when the session stops. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (ms <= 0) setImmediate(resolve);
+      else this.timer(ms, resolve, resolve);
+    });
+  }
+
+  private stopTimers(): void {
+    const stops = [...this.timers];
+    this.timers.clear();
+    for (const [t, onStop] of stops) {
+      clearTimeout(t);
+      onStop?.();
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.replyGen++;
+    this.replying = false;
+    this.stopTimers();
+    this.resolveClosed({ code, reason });
+    this.emit('close', { code, reason });
+  }
+}
+
+export class GeminiLiveFake extends EventEmitter {
+  /** `http://127.0.0.1:PORT`, for `httpOptions.baseUrl`. */
+  readonly baseUrl: string;
+  readonly port: number;
+  /** Every accepted WebSocket connection, in order (including ones closed for a bad key). */
+  readonly sessions: FakeLiveSession[] = [];
+  /** Upgrade requests answered with an HTTP error or dropped: { path, status }. */
+  readonly rejectedUpgrades: { path: string; status: number }[] = [];
+  readonly options: GeminiLiveFakeOptions;
+
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<Duplex>();
+  private waiting: { resolve: (s: FakeLiveSession) => void; timer: NodeJS.Timeout }[] = [];
+  private taken = 0;
+  private stopped = false;
+
+  private constructor(server: Server, wss: WebSocketServer, port: number, options: GeminiLiveFakeOptions) {
+    super();
+    this.server = server;
+    this.wss = wss;
+    this.port = port;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.options = options;
+  }
+
+  static async start(options: GeminiLiveFakeOptions = {}): Promise<GeminiLiveFake> {
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":404,"message":"Not found (fake Gemini Live serves WebSocket only)","status":"NOT_FOUND"}}');
+    });
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: options.perMessageDeflate ?? false });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const fake = new GeminiLiveFake(server, wss, (server.address() as AddressInfo).port, options);
+    server.on('connection', (sock) => {
+      fake.sockets.add(sock);
+      sock.on('close', () => fake.sockets.delete(sock));
+    });
+    server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
+    return fake;
+  }
+
+  /** The next session not yet handed out by nextSession (in connection order). */
+  nextSession(timeoutMs = 2000): Promise<FakeLiveSession> {
+    const ready = this.sessions[this.taken];
+    if (ready !== undefined) {
+      this.taken++;
+      return Promise.resolve(ready);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        resolve: (s: FakeLiveSession) => {
+          clearTimeout(entry.timer);
+          resolve(s);
+        },
+        timer: setTimeout(() => {
+          this.waiting = this.waiting.filter((w) => w !== entry);
+          reject(new Error(`fake gemini: no session within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiting.push(entry);
+    });
+  }
+
+  /** Close every session, the WebSocket server and the HTTP server; clears every timer. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const w of this.waiting) clearTimeout(w.timer);
+    this.waiting = [];
+    for (const s of this.sessions) s.terminate();
+    for (const sock of this.sockets) sock.destroy();
+    let guard: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.sessions.map((s) => s.closed)),
+      new Promise<void>((resolve) => {
+        guard = setTimeout(resolve, 2000);
+      }),
+    ]);
+    clearTimeout(guard);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // The listening handle is released in the close-callbacks phase after 'close': wait for the next loop turn.
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Not new URL(req.url, base): the SDK's '//ws/...' would parse as a protocol-relative URL (host "ws").
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+    const reject = (status: number, body: string) => {
+      this.rejectedUpgrades.push({ path, status });
+      const text = `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+      socket.end(text);
+    };
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    if (!PATH_RE.test(path)) {
+      reject(404, '{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}');
+      return;
+    }
+    const refuse = this.options.refuse;
+    if (refuse === 'destroy') {
+      this.rejectedUpgrades.push({ path, status: 0 });
+      socket.destroy();
+      return;
+    }
+    if (refuse?.startsWith('http-')) {
+      const status = Number(refuse.slice(5));
+      reject(status, `{"error":{"code":${status},"message":"refused by fake","status":"PERMISSION_DENIED"}}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new FakeLiveSession(this.sessions.length + 1, ws, path, query, this.options, () => this.emit('setupComplete', session));
+      this.sessions.push(session);
+      const waiter = this.waiting.shift();
+      if (waiter !== undefined) {
+        this.taken++;
+        waiter.resolve(session);
+      }
+      this.emit('session', session);
+    });
+  }
+}
