@@ -25,6 +25,17 @@ export interface AgentSink {
   hangup(reason: string): void;
   /** The agent can no longer answer (vendor closed, errored, timed out). The session ends the call. */
   failed(cause: string): void;
+  /**
+   * What the caller has heard of the current reply so far: `playing` while reply audio is queued or playing,
+   * `heardMs` of it played out (an interrupted reply is kept in history only as far as it was heard).
+   */
+  playback(): { playing: boolean; heardMs: number };
+  /**
+   * Pipeline timestamps of the reply about to start (performance.now() values, e.g. callerStoppedAt,
+   * sttFinalAt, llmFirstTokenAt, ttsFirstAudioAt). The session adds the first playback command and
+   * PLAYBACK_START and logs the whole turn.
+   */
+  replyTimings(marks: Record<string, number>): void;
 }
 
 export interface Agent {

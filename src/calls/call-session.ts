@@ -30,6 +30,8 @@ export interface CallStats {
   /** Barge-in: agent said `interrupted` → uuid_break written (ms). */
   bargeInMs: number[];
   chunkFailures: number;
+  /** Per reply, ms from the first pipeline mark to each stage (cascade: caller stopped → … → PLAYBACK_START). */
+  turns: Array<Record<string, number>>;
 }
 
 export interface SessionDeps {
@@ -55,7 +57,7 @@ export class CallSession {
   readonly channel: ChannelInfo;
   readonly createdAt = Date.now();
   readonly transcript: TranscriptEntry[] = [];
-  readonly stats: CallStats = { framesIn: 0, badFrames: 0, replies: 0, bargeIns: 0, firstCommandMs: [], bargeInMs: [], chunkFailures: 0 };
+  readonly stats: CallStats = { framesIn: 0, badFrames: 0, replies: 0, bargeIns: 0, firstCommandMs: [], bargeInMs: [], chunkFailures: 0, turns: [] };
   state: CallState = 'starting';
   endedAt: number | undefined;
   endReason: string | undefined;
@@ -74,6 +76,8 @@ export class CallSession {
   #mediaGraceTimer: NodeJS.Timeout | undefined;
   #hangupWhenIdle: string | undefined;
   #openUtterance: Partial<Record<Speaker, TranscriptEntry>> = {};
+  /** Pipeline marks of the reply in progress (agent stages + playout), logged once it is heard. */
+  #turnMarks: Record<string, number> | undefined;
 
   constructor(channel: ChannelInfo, deps: SessionDeps) {
     this.id = channel.uuid;
@@ -242,7 +246,24 @@ export class CallSession {
       if (!this.#playout || this.#playout.idle) void this.end(`agent hung up: ${reason}`);
     },
     failed: (cause) => void this.end(`agent failed: ${cause}`),
+    playback: () => ({ playing: this.#playout ? !this.#playout.idle : false, heardMs: this.#playout?.heardMs ?? 0 }),
+    replyTimings: (marks) => {
+      this.#turnMarks = { ...marks };
+    },
   };
+
+  /** Log one turn's timings relative to the earliest mark (the caller stopping, for the cascade). */
+  #logTurn(playbackStartedAt: number): void {
+    const marks = this.#turnMarks;
+    this.#turnMarks = undefined;
+    if (!marks) return;
+    marks.playbackStartAt = playbackStartedAt;
+    const t0 = Math.min(...Object.values(marks));
+    const rel: Record<string, number> = {};
+    for (const [k, v] of Object.entries(marks)) rel[k.replace(/At$/, 'Ms')] = Math.round(v - t0);
+    this.stats.turns.push(rel);
+    this.#log.info(rel, 'turn timings');
+  }
 
   #createPlayout(sourceRate: number): PlayoutQueue {
     const { config, control } = this.#d;
@@ -255,7 +276,12 @@ export class CallSession {
     const observer: PlayoutObserver = {
       firstCommand: (ms) => {
         this.stats.firstCommandMs.push(ms);
+        if (this.#turnMarks) this.#turnMarks.firstCommandAt = performance.now();
         extra?.firstCommand?.(ms);
+      },
+      firstPlayback: (ms) => {
+        this.#logTurn(performance.now());
+        extra?.firstPlayback?.(ms);
       },
       interrupted: (broke, ms) => {
         if (broke) this.stats.bargeInMs.push(ms);

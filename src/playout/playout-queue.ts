@@ -16,6 +16,8 @@ export interface PlaybackControl {
 export interface PlayoutObserver {
   /** First playback command of a reply, `ms` after its first audio reached the queue. */
   firstCommand?(ms: number): void;
+  /** PLAYBACK_START of a reply's first chunk: the caller starts hearing it (`ms` after its first audio). */
+  firstPlayback?(ms: number): void;
   /** A barge-in was handled; `broke` says a uuid_break was needed, `ms` how long handling took. */
   interrupted?(broke: boolean, ms: number): void;
   /** Everything queued has been played (or dropped) and no reply is arriving. */
@@ -64,6 +66,11 @@ export class PlayoutQueue {
   #replyOpen = false;
   #replyFirstAudioAt = 0;
   #replyCommanded = false;
+  #replyStarted = false;
+  /** Of the current reply: ms played out by finished chunks, and when the playing one started. */
+  #heardMs = 0;
+  #playingChunk: OutgoingChunk | undefined;
+  #playingSince = 0;
   #resampler: Resampler | undefined;
   #pool: ResamplerPool | undefined;
   /** Input held while a converter is being created (rare: only when the warm spares ran out). */
@@ -96,6 +103,12 @@ export class PlayoutQueue {
 
   get idle(): boolean {
     return !this.#replyOpen && this.#accLen === 0 && this.#queue.length === 0;
+  }
+
+  /** How much of the current reply the caller has heard (ms), from PLAYBACK_START/_COMPLETE events. */
+  get heardMs(): number {
+    const current = this.#playingChunk ? Math.min(this.#playingChunk.ms, this.#o.now() - this.#playingSince) : 0;
+    return this.#heardMs + current;
   }
 
   /** Agent audio: 16-bit LE mono PCM at `rate`. */
@@ -139,6 +152,7 @@ export class PlayoutQueue {
     for (const c of this.#queue) this.#o.transport.remove(c);
     this.#queue = [];
     this.#aheadEndsAt = 0;
+    this.#playingChunk = undefined;
     this.#o.observer.interrupted?.(broke, this.#o.now() - t0);
     this.#checkIdle();
   }
@@ -149,7 +163,14 @@ export class PlayoutQueue {
     if (i < 0) return; // an older generation's file, or not ours
     let ms = 0;
     for (let k = i; k < this.#queue.length; k++) ms += this.#queue[k]!.ms;
-    this.#aheadEndsAt = this.#o.now() + ms;
+    const now = this.#o.now();
+    this.#aheadEndsAt = now + ms;
+    this.#playingChunk = this.#queue[i];
+    this.#playingSince = now;
+    if (!this.#replyStarted) {
+      this.#replyStarted = true;
+      this.#o.observer.firstPlayback?.(now - this.#replyFirstAudioAt);
+    }
   }
 
   /** CHANNEL_EXECUTE_COMPLETE for `path`. */
@@ -158,6 +179,8 @@ export class PlayoutQueue {
     if (i < 0) return;
     const [chunk] = this.#queue.splice(i, 1);
     this.#o.transport.remove(chunk!);
+    if (chunk === this.#playingChunk) this.#playingChunk = undefined;
+    if (response === 'FILE PLAYED') this.#heardMs += chunk!.ms;
     if (response !== 'FILE PLAYED') this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
     this.#pump();
     this.#checkIdle();
@@ -192,6 +215,12 @@ export class PlayoutQueue {
     this.#replyOpen = true;
     this.#replyFirstAudioAt = this.#o.now();
     this.#replyCommanded = false;
+    // A reply that follows one still playing continues it (same turn of speech); else start counting afresh.
+    if (this.#queue.length === 0) {
+      this.#replyStarted = false;
+      this.#heardMs = 0;
+      this.#playingChunk = undefined;
+    }
   }
 
   /**

@@ -47,6 +47,10 @@ class RecordingSink implements AgentSink {
   failed(cause: string): void {
     this.push({ t: 'failed', cause });
   }
+  playback(): { playing: boolean; heardMs: number } {
+    return { playing: false, heardMs: 0 };
+  }
+  replyTimings(): void {}
   of<T extends Ev['t']>(t: T): Extract<Ev, { t: T }>[] {
     return this.events.filter((e): e is Extract<Ev, { t: T }> => e.t === t);
   }
