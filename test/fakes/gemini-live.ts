@@ -461,6 +461,12 @@ export class FakeLiveSession extends EventEmitter {
     this.received.push(msg);
     if (msg.clientContent) {
       this.clientContents.push(msg.clientContent as Record<string, any>);
+      // Gemini 3.1 Live accepts clientContent only to seed history at the start (historyConfig); mid-session
+      // it closes with 1007 (livekit/agents#5251, google/adk-python#5018). Text goes via realtimeInput.text.
+      if (/3\.1/.test(String(this.setup?.model ?? ''))) {
+        this.close(1007, 'Request contains an invalid argument.');
+        return;
+      }
       if (msg.clientContent.turnComplete && this.opts.autoReply && this.opts.autoReply.replyToText !== false) this.startAutoReply(false);
     } else if (msg.toolResponse) {
       this.toolResponses.push(msg.toolResponse as Record<string, any>);

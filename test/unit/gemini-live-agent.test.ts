@@ -330,33 +330,34 @@ describe('GeminiLiveAgent', () => {
     assert.equal(sink.of('failed').length, 0);
   });
 
-  test('speakFirst sends a user turn with turnComplete (hint, greeting, queued while connecting)', async () => {
+  test('speakFirst sends realtime text (hint, greeting, queued while connecting)', async () => {
     const fake = await startFake();
     const { agent, sink } = makeAgent(fake);
     const starting = agent.start(sink);
     agent.speakFirst(); // before setupComplete: sent once connected
     await starting;
     const s = await fake.nextSession();
-    const first = await s.nextMessage('clientContent');
-    assert.deepEqual(first.clientContent, {
-      turns: [{ role: 'user', parts: [{ text: 'The call has just been answered. Greet the caller by saying: Hotel Adler, guten Tag!' }] }],
-      turnComplete: true,
-    });
+    const first = await s.nextMessage('realtimeInput');
+    assert.deepEqual(first, { realtimeInput: { text: 'The call has just been answered. Greet the caller by saying: Hotel Adler, guten Tag!' } });
     agent.speakFirst('Say hello to Mr. Smith.');
-    const second = await s.nextMessage('clientContent');
-    assert.equal(second.clientContent.turns[0].parts[0].text, 'Say hello to Mr. Smith.');
-    assert.equal(s.clientContents.length, 2);
+    const second = await s.nextMessage('realtimeInput');
+    assert.equal(second.realtimeInput.text, 'Say hello to Mr. Smith.');
+    assert.equal(s.clientContents.length, 0);
+    assert.equal(sink.of('failed').length, 0);
   });
 
-  test('speakFirst without a greeting uses a default; realtime-text variant sends realtimeInput.text', async () => {
+  test('speakFirst without a greeting uses a default; client-content on Gemini 3.1 is refused with 1007 like the real service', async () => {
     const fake = await startFake();
-    const a = makeAgent(fake, { settings: { ...SETTINGS, greeting: undefined }, speakFirstVia: 'realtime-text' });
+    const a = makeAgent(fake, { settings: { ...SETTINGS, greeting: undefined } });
     await a.agent.start(a.sink);
     const s = await fake.nextSession();
     a.agent.speakFirst();
-    const m = await s.nextMessage('realtimeInput');
-    assert.deepEqual(m, { realtimeInput: { text: 'The call has just been answered. Greet the caller.' } });
-    assert.deepEqual(s.texts, ['The call has just been answered. Greet the caller.']);
+    assert.deepEqual(await s.nextMessage('realtimeInput'), { realtimeInput: { text: 'The call has just been answered. Greet the caller.' } });
+    const b = makeAgent(fake, { speakFirstVia: 'client-content' });
+    await b.agent.start(b.sink);
+    b.agent.speakFirst();
+    const failed = await b.sink.waitFor((e) => e.t === 'failed');
+    assert.match((failed as { cause: string }).cause, /1007/);
   });
 
   test('connect timeout: rejects within the bound naming model and timeout, and leaves nothing open', async () => {

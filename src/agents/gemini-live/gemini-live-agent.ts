@@ -23,8 +23,9 @@ export interface GeminiLiveAgentOptions {
   /** Caller audio is dropped while more than this many bytes wait in the socket. Default 256 KiB (≈ 8 s). */
   maxBufferedBytes?: number;
   /**
-   * How speakFirst() asks for an opening turn: a `clientContent` user turn (default) or `realtimeInput.text`.
-   * Some Live models have rejected mid-session clientContent with 1007; realtime text is the fallback.
+   * How speakFirst() asks for an opening turn: `realtimeInput.text` (default) or a `clientContent` user turn.
+   * Gemini 3.1 Live closes the session with 1007 on clientContent after setup (it only seeds history), so
+   * realtime text is the default; client-content remains for older models.
    */
   speakFirstVia?: 'client-content' | 'realtime-text';
 }
@@ -272,7 +273,7 @@ export class GeminiLiveAgent implements Agent {
     const session = this.session;
     if (session === undefined) return;
     try {
-      if (this.opts.speakFirstVia === 'realtime-text') session.sendRealtimeInput({ text });
+      if (this.opts.speakFirstVia !== 'client-content') session.sendRealtimeInput({ text });
       else session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
     } catch (e) {
       this.log.warn({ err: errorText(e) }, 'gemini live: speakFirst failed');
