@@ -2,7 +2,7 @@ import { encodeG711 } from '../media/g711.ts';
 import { WAV_HEADER_BYTES, writeWavHeader } from '../media/wav.ts';
 
 /**
- * File formats FreeSWITCH plays (see ../../docs/freeswitch-contract.md): `.r8`/`.r16` raw 16-bit PCM at 8/16 kHz,
+ * File formats FreeSWITCH plays (see ../freeswitch/PROTOCOL.md): `.r8`/`.r16` raw 16-bit PCM at 8/16 kHz,
  * `.wav` at any rate, `.PCMU`/`.PCMA` raw G.711 (only on a call using that codec). `.r24` is read as
  * 24-bit samples (noise), so 24 kHz model audio is either resampled here or wrapped in WAV.
  */
