@@ -1,0 +1,129 @@
+/** The mod_event_socket wire format: incoming command packets, outgoing replies and events. */
+import { eventHeader, type FsEvent } from './event-templates.ts';
+
+export interface EslPacket {
+  /** The command line, e.g. `api uuid_kill 123` or `sendmsg 123`. */
+  line: string;
+  /** The `Name: value` lines that followed it (sendmsg, bgapi Job-UUID, ...). */
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Splits the client's byte stream into packets: a command line, header lines, a blank line, an optional body. */
+export class PacketParser {
+  #buf: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): EslPacket[] {
+    this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    const packets: EslPacket[] = [];
+    for (;;) {
+      // Clients send blank lines between commands; skip them.
+      let start = 0;
+      while (start < this.#buf.length && (this.#buf[start] === 0x0a || this.#buf[start] === 0x0d)) start++;
+      if (start) this.#buf = this.#buf.subarray(start);
+      const end = this.#buf.indexOf('\n\n');
+      if (end < 0) break;
+      const lines = this.#buf.subarray(0, end).toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+      const headers: Record<string, string> = {};
+      for (const l of lines.slice(1)) {
+        const colon = l.indexOf(':');
+        if (colon > 0) headers[l.slice(0, colon).trim()] = l.slice(colon + 1).trim();
+      }
+      const length = Number(Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-length')?.[1] ?? 0);
+      if (this.#buf.length < end + 2 + length) break;
+      const packet: EslPacket = { line: (lines[0] ?? '').trim(), headers };
+      if (length > 0) packet.body = this.#buf.subarray(end + 2, end + 2 + length).toString('utf8');
+      this.#buf = this.#buf.subarray(end + 2 + length);
+      packets.push(packet);
+    }
+    return packets;
+  }
+}
+
+export const authRequest = (): string => 'Content-Type: auth/request\n\n';
+
+export function commandReply(text: string, extra: Record<string, string> = {}): string {
+  let out = `Content-Type: command/reply\nReply-Text: ${text}\n`;
+  for (const [k, v] of Object.entries(extra)) out += `${k}: ${v}\n`;
+  return `${out}\n`;
+}
+
+export const apiResponse = (body: string): string => `Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
+
+const GOODBYE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
+export const disconnectNotice = (): string => `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
+
+// An event is serialized once per format and shared by every connection (hundreds of calls in benchmarks).
+const jsonCache = new WeakMap<FsEvent, string>();
+const plainCache = new WeakMap<FsEvent, string>();
+
+/** `event json`: one JSON object of string values; a body goes under `_body` after a Content-Length header. */
+export function eventAsJson(event: FsEvent): string {
+  let wire = jsonCache.get(event);
+  if (!wire) {
+    const obj: Record<string, string> = {};
+    for (const [k, v] of event.headers) obj[k] = v;
+    if (event.body !== undefined) {
+      obj['Content-Length'] = String(Buffer.byteLength(event.body));
+      obj['_body'] = event.body;
+    }
+    const json = JSON.stringify(obj);
+    wire = `Content-Length: ${Buffer.byteLength(json)}\nContent-Type: text/event-json\n\n${json}`;
+    jsonCache.set(event, wire);
+  }
+  return wire;
+}
+
+/** `event plain`: URL-encoded `Name: value` lines, a blank line, then the body. */
+export function eventAsPlain(event: FsEvent): string {
+  let wire = plainCache.get(event);
+  if (!wire) {
+    let text = '';
+    for (const [k, v] of event.headers) text += `${k}: ${encodeURIComponent(v)}\n`;
+    text += event.body !== undefined ? `Content-Length: ${Buffer.byteLength(event.body)}\n\n${event.body}` : '\n';
+    wire = `Content-Length: ${Buffer.byteLength(text)}\nContent-Type: text/event-plain\n\n${text}`;
+    plainCache.set(event, wire);
+  }
+  return wire;
+}
+
+export interface Filter {
+  header: string;
+  value: string;
+}
+
+/**
+ * mod_event_socket's filter rule: with filters set, an event passes if one positive filter matches
+ * (case-insensitive, or a `/regex/`), and no `-` (negative) filter matches. Events lacking the header
+ * (BACKGROUND_JOB has no Unique-ID) do not match.
+ */
+export function passesFilters(event: FsEvent, filters: Filter[]): boolean {
+  if (!filters.length) return true;
+  let send = false;
+  for (const f of filters) {
+    const actual = eventHeader(event, f.header);
+    if (actual === undefined) continue;
+    let value = f.value;
+    let positive = true;
+    while (value && '+- '.includes(value[0]!)) {
+      if (value[0] === '-') positive = false;
+      else if (value[0] === '+') positive = true;
+      value = value.slice(1);
+    }
+    if (send && positive) continue;
+    const matches = value.startsWith('/') ? regexMatch(value, actual) : actual.toLowerCase() === value.toLowerCase();
+    if (!matches) continue;
+    if (!positive) return false;
+    send = true;
+  }
+  return send;
+}
+
+function regexMatch(spec: string, actual: string): boolean {
+  const body = spec.endsWith('/') && spec.length > 1 ? spec.slice(1, -1) : spec.slice(1);
+  try {
+    return new RegExp(body).test(actual);
+  } catch {
+    return false;
+  }
+}

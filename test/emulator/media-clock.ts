@@ -1,0 +1,60 @@
+/**
+ * One media clock for the whole emulator: a single drift-corrected timer that, every frame interval, lets
+ * every channel with media up take its 20 ms of caller audio (and send it to mod_audio_stream). Hundreds of
+ * emulated calls therefore cost one timer, not hundreds.
+ */
+
+export interface FrameListener {
+  onFrame(): void;
+}
+
+/** Frames missed because the event loop was blocked are caught up, at most this many at once. */
+const MAX_CATCH_UP = 10;
+
+export class MediaClock {
+  readonly intervalMs: number;
+  #listeners = new Set<FrameListener>();
+  #timer: NodeJS.Timeout | undefined;
+  #origin = 0;
+  #ticks = 0;
+
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs;
+  }
+
+  add(l: FrameListener): void {
+    this.#listeners.add(l);
+    if (!this.#timer) {
+      this.#origin = performance.now();
+      this.#ticks = 0;
+      this.#schedule();
+    }
+  }
+
+  remove(l: FrameListener): void {
+    this.#listeners.delete(l);
+    if (!this.#listeners.size) this.stop();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#listeners.clear();
+  }
+
+  #schedule(): void {
+    const due = this.#origin + (this.#ticks + 1) * this.intervalMs;
+    this.#timer = setTimeout(() => this.#run(), Math.max(0, due - performance.now()));
+  }
+
+  #run(): void {
+    const owed = Math.floor((performance.now() - this.#origin) / this.intervalMs) - this.#ticks;
+    if (owed > MAX_CATCH_UP) this.#ticks += owed - MAX_CATCH_UP; // too far behind: drop the excess
+    for (let i = 0; i < Math.min(owed, MAX_CATCH_UP); i++) {
+      this.#ticks++;
+      for (const l of [...this.#listeners]) l.onFrame();
+    }
+    if (this.#listeners.size) this.#schedule();
+    else this.#timer = undefined;
+  }
+}

@@ -1,0 +1,98 @@
+/** A `ws` WebSocketServer standing in for callbridge in the emulator's self-tests: records everything it gets. */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface WsMessage {
+  binary: boolean;
+  data: Buffer;
+  /** performance.now() on arrival. */
+  at: number;
+}
+
+export interface WsConnection {
+  /** Request path with query, e.g. `/stream?uuid=...`. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  socket: WebSocket;
+  messages: WsMessage[];
+  /** Close code/reason seen by the server, once closed. */
+  closed?: { code: number; reason: string };
+  texts(): string[];
+  binaries(): WsMessage[];
+}
+
+export class WsTestServer {
+  readonly connections: WsConnection[] = [];
+  readonly #wss: WebSocketServer;
+  #listeners = new Set<() => void>();
+
+  private constructor(wss: WebSocketServer) {
+    this.#wss = wss;
+    wss.on('connection', (socket, req) => {
+      const conn: WsConnection = {
+        path: req.url ?? '',
+        headers: req.headers,
+        socket,
+        messages: [],
+        texts: () => conn.messages.filter((m) => !m.binary).map((m) => m.data.toString('utf8')),
+        binaries: () => conn.messages.filter((m) => m.binary),
+      };
+      socket.on('message', (data, binary) => {
+        conn.messages.push({ binary, data: data as Buffer, at: performance.now() });
+        this.#notify();
+      });
+      socket.on('close', (code, reason) => {
+        conn.closed = { code, reason: reason.toString() };
+        this.#notify();
+      });
+      this.connections.push(conn);
+      this.#notify();
+    });
+  }
+
+  static async start(): Promise<WsTestServer> {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    return new WsTestServer(wss);
+  }
+
+  get port(): number {
+    return (this.#wss.address() as AddressInfo).port;
+  }
+
+  url(path: string): string {
+    return `ws://127.0.0.1:${this.port}${path}`;
+  }
+
+  waitFor<T>(probe: () => T | undefined, timeoutMs = 3000, what = 'condition'): Promise<T> {
+    const first = probe();
+    if (first !== undefined) return Promise.resolve(first);
+    return new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const v = probe();
+        if (v === undefined) return;
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        this.#listeners.delete(check);
+        reject(new Error(`ws test server: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#listeners.add(check);
+    });
+  }
+
+  waitConnection(n = 0, timeoutMs = 3000): Promise<WsConnection> {
+    return this.waitFor(() => this.connections[n], timeoutMs, `connection #${n}`);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.socket.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #notify(): void {
+    for (const l of [...this.#listeners]) l();
+  }
+}
