@@ -1,0 +1,99 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startCallbridge, type Callbridge, type StartOptions } from '../../src/callbridge.ts';
+import { loadConfig } from '../../src/config.ts';
+import { FreeSwitchEmulator, type EmulatorOptions } from '../emulator/index.ts';
+import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../fakes/gemini-live.ts';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  call?: string;
+  [k: string]: unknown;
+}
+
+/** A pino logger whose lines land in an array (parsed), so tests can assert what was logged. */
+export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), lines };
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+export interface Stack {
+  fs: FreeSwitchEmulator;
+  gemini: GeminiLiveFake;
+  bridge: Callbridge;
+  logs: LogLine[];
+  playbackDir: string;
+  /** Files still in the playback directory. */
+  playbackFiles(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * callbridge in this process, talking to the FreeSWITCH emulator over real TCP/WebSockets and to the Gemini
+ * Live fake through the SDK's base URL: the production code paths, nothing mocked inside.
+ */
+export async function startStack(opts: { env?: Record<string, string>; emulator?: EmulatorOptions; gemini?: GeminiLiveFakeOptions; start?: Partial<StartOptions> } = {}): Promise<Stack> {
+  const gemini = await GeminiLiveFake.start({ apiKey: 'test-key', ...opts.gemini });
+  const fs = await FreeSwitchEmulator.start(opts.emulator);
+  const playbackDir = await mkdtemp(join(tmpdir(), 'callbridge-pb-'));
+  const port = await freePort();
+  const { logger, lines } = captureLogger();
+  const config = loadConfig({
+    GOOGLE_API_KEY: 'test-key',
+    GEMINI_BASE_URL: gemini.baseUrl,
+    FREESWITCH_ESL_PORT: String(fs.eslPort),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(port),
+    CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`,
+    PLAYBACK_DIR: playbackDir,
+    ESL_RECONNECT_MAX_MS: '300',
+    SHUTDOWN_TIMEOUT_MS: '500',
+    ...opts.env,
+  });
+  const bridge = await startCallbridge(config, { logger, ...opts.start });
+  await bridge.esl.waitConnected(3000);
+  return {
+    fs,
+    gemini,
+    bridge,
+    logs: lines,
+    playbackDir,
+    playbackFiles: () => readdir(playbackDir),
+    async stop() {
+      await bridge.stop();
+      await fs.stop();
+      await gemini.stop();
+      await rm(playbackDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll `check` until it returns truthy (or throw after `timeoutMs`). */
+export async function until<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
