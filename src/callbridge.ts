@@ -8,7 +8,7 @@ import { createHttpApp } from './http/app.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { ResamplerPools } from './media/resampler-pools.ts';
-import type { PlayoutObserver } from './playout/playout-queue.ts';
+import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 
 export interface Callbridge {
@@ -17,6 +17,7 @@ export interface Callbridge {
   readonly esl: EslClient;
   readonly calls: CallManager;
   readonly resamplers: ResamplerPools;
+  readonly metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -24,7 +25,6 @@ export interface StartOptions {
   logger: Logger;
   /** Replace how agents are built (tests). */
   createAgent?: (channel: ChannelInfo, logger: Logger) => Agent;
-  observer?: PlayoutObserver;
 }
 
 /** Wire and start everything: ESL client, call manager, HTTP + media WebSocket server. */
@@ -49,6 +49,9 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     reconnectMaxMs: config.ESL_RECONNECT_MAX_MS,
     logger,
   });
+  const metrics = new Metrics();
+  esl.on('connected', () => metrics.eslConnected.set(1));
+  esl.on('disconnected', () => metrics.eslConnected.set(0));
   const kind = defaultAgentKind(config);
   const calls = new CallManager({
     config,
@@ -56,9 +59,9 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
     createAgent: opts.createAgent ?? ((_channel, log) => createAgent(kind, config, defaultSettings(config), log)),
     resamplers: (i, o) => resamplers.get(i, o),
-    observer: opts.observer,
+    metrics,
   });
-  const app = createHttpApp({ health: () => ({ eslConnected: esl.connected, activeCalls: calls.active.size }) });
+  const app = createHttpApp({ health: () => ({ eslConnected: esl.connected, activeCalls: calls.active.size }), metrics: () => metrics.text() });
   const http = await startHttpServer({ app, router: calls, host: config.HTTP_HOST, port: config.HTTP_PORT, maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES, logger });
   esl.start();
   logger.info({ port: http.port, esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`, streamUrl: config.CALLBRIDGE_WS_URL, agent: kind }, 'callbridge started');
@@ -70,6 +73,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     esl,
     calls,
     resamplers,
+    metrics,
     stop: () =>
       (stopping ??= (async () => {
         await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);

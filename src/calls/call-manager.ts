@@ -6,7 +6,7 @@ import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/even
 import { UnsafeEslValueError } from '../freeswitch/commands.ts';
 import type { Logger } from '../log.ts';
 import type { ResamplerPool } from '../media/resampler.ts';
-import type { PlayoutObserver } from '../playout/playout-queue.ts';
+import type { Metrics } from '../metrics.ts';
 import { CallSession, errorText } from './call-session.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
 
@@ -28,7 +28,7 @@ export interface CallManagerDeps {
   logger: Logger;
   createAgent(channel: ChannelInfo, logger: Logger): Agent;
   resamplers(inRate: number, outRate: number): ResamplerPool;
-  observer?: PlayoutObserver;
+  metrics?: Metrics;
 }
 
 /** Registry of live calls: creates a CallSession per marked parked channel and routes events and media to it. */
@@ -80,15 +80,18 @@ export class CallManager implements MediaRouter {
       logger: log,
       createAgent: (ch) => this.#d.createAgent(ch, log),
       resamplers: this.#d.resamplers,
-      observer: this.#d.observer,
+      metrics: this.#d.metrics,
       onEnded: (s) => this.#ended(s),
     });
     this.#sessions.set(channel.uuid, session);
+    this.#d.metrics?.callsActive.set(this.#sessions.size);
     void session.start();
   }
 
   #ended(s: CallSession): void {
     if (this.#sessions.get(s.id) === s) this.#sessions.delete(s.id);
+    this.#d.metrics?.callsActive.set(this.#sessions.size);
+    this.#d.metrics?.callsEnded.inc({ reason: (s.endReason ?? 'unknown').split(':')[0]!.slice(0, 40) });
     this.recent.push(s);
     if (this.recent.length > 100) this.recent.shift();
     for (const w of this.#endedWaiters) w();

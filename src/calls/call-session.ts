@@ -9,6 +9,7 @@ import { chooseFormat } from '../playout/formats.ts';
 import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts';
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
 import type { MediaAttachResult, MediaConnection, MediaSink } from './media-port.ts';
+import { recordMs, type Metrics } from '../metrics.ts';
 
 export type CallState = 'starting' | 'active' | 'ending' | 'ended';
 
@@ -41,8 +42,7 @@ export interface SessionDeps {
   createAgent(channel: ChannelInfo): Agent;
   resamplers(inRate: number, outRate: number): ResamplerPool;
   onEnded(session: CallSession): void;
-  /** Optional observer for benchmarks/metrics. */
-  observer?: PlayoutObserver;
+  metrics?: Metrics;
 }
 
 /**
@@ -197,13 +197,18 @@ export class CallSession {
 
   #mediaSink(conn: MediaConnection): MediaSink {
     const stats = this.stats;
+    const ingest = this.#d.metrics?.ingest;
     return {
+      // The hot path: one call per 20 ms frame. Every 8th frame is timed for the ingest-latency metric.
       audio: (frame) => {
-        stats.framesIn++;
+        if ((++stats.framesIn & 7) !== 0 || !ingest) return void this.#agent?.pushAudio(frame);
+        const t0 = performance.now();
         this.#agent?.pushAudio(frame);
+        ingest.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
       },
       text: (text) => this.#log.debug({ text: text.slice(0, 200) }, 'media text'),
       badFrame: (bytes) => {
+        this.#d.metrics?.badFrames.inc();
         if (stats.badFrames++ === 0) this.#log.warn({ bytes }, 'dropped malformed audio frame (empty or odd length); counting further ones');
       },
       closed: (code, reason) => {
@@ -272,26 +277,28 @@ export class CallSession {
       config.PLAYBACK_TRANSPORT === 'stream'
         ? new StreamAudioTransport({ send: (t) => this.#media?.sendText(t) ?? false, format })
         : new SharedDirTransport({ localDir: config.PLAYBACK_DIR, freeswitchDir: config.PLAYBACK_DIR_FREESWITCH, callUuid: this.id, format });
-    const extra = this.#d.observer;
+    const metrics = this.#d.metrics;
     const observer: PlayoutObserver = {
       firstCommand: (ms) => {
         this.stats.firstCommandMs.push(ms);
         if (this.#turnMarks) this.#turnMarks.firstCommandAt = performance.now();
-        extra?.firstCommand?.(ms);
+        if (metrics) recordMs(metrics.firstCommand, ms);
       },
       firstPlayback: (ms) => {
         this.#logTurn(performance.now());
-        extra?.firstPlayback?.(ms);
+        if (metrics) recordMs(metrics.firstPlayback, ms);
       },
       interrupted: (broke, ms) => {
-        if (broke) this.stats.bargeInMs.push(ms);
-        extra?.interrupted?.(broke, ms);
+        if (!broke) return;
+        this.stats.bargeInMs.push(ms);
+        if (metrics) recordMs(metrics.bargeIn, ms);
       },
       idle: () => {
         this.#agent?.playbackIdle?.();
         if (this.#hangupWhenIdle) void this.end(`agent hung up: ${this.#hangupWhenIdle}`);
       },
       chunkFailed: (reason) => {
+        metrics?.chunkFailures.inc();
         if (this.stats.chunkFailures++ === 0) this.#log.warn({ reason }, 'a playback chunk failed; counting further ones');
       },
     };

@@ -31,7 +31,10 @@ test('barge-in: uuid_break within 5 ms of interrupted, nothing of the interrupte
   await sleep(100);
   const beforeNew = call.heard.length;
   assert.ok(call.heard.every((s) => s.status !== 'playing'), 'the interrupted file stopped');
-  assert.equal(call.heard.filter((s) => s.status === 'break').length, 1, 'exactly one file was broken off');
+  // At most the file playing at that moment was broken off (none if the break fell between two files), and
+  // no file of the interrupted reply started after the break took effect.
+  assert.ok(call.heard.filter((s) => s.status === 'break').length <= 1);
+  assert.ok(call.heard.every((s) => s.startedAt < brk.at + 40), 'nothing of the old reply started after the break');
   const heardOld = call.heard.reduce((a, s) => a + s.playedMs, 0);
   assert.ok(heardOld < 1200, `heard ${heardOld} ms of the 4 s reply`);
 

@@ -1,0 +1,63 @@
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics (GET /metrics). Latencies are recorded in native HDR histograms (a record costs tens of
+ * nanoseconds) and exposed as p50/p99/max gauges over the window since the previous scrape, the same
+ * convention prom-client uses for its event-loop lag (which it also resets on every scrape).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  /** Caller frame handed to the media sink → agent's upstream send returned (sampled: 1 frame in 8). */
+  readonly ingest = createHistogram();
+  /** First agent audio of a reply → its first playback command written. */
+  readonly firstCommand = createHistogram();
+  /** First agent audio of a reply → PLAYBACK_START of its first chunk. */
+  readonly firstPlayback = createHistogram();
+  /** Agent said "interrupted" → uuid_break written. */
+  readonly bargeIn = createHistogram();
+  readonly callsActive: Gauge;
+  readonly callsEnded: Counter<'reason'>;
+  readonly badFrames: Counter;
+  readonly chunkFailures: Counter;
+  readonly eslConnected: Gauge;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    const r = [this.registry];
+    this.#latency('callbridge_frame_ingest_seconds', 'Caller frame received → sent to the agent vendor (1 in 8 frames sampled)', this.ingest);
+    this.#latency('callbridge_first_playback_command_seconds', 'First agent audio of a reply → first playback command', this.firstCommand);
+    this.#latency('callbridge_first_playback_start_seconds', 'First agent audio of a reply → PLAYBACK_START of its first chunk', this.firstPlayback);
+    this.#latency('callbridge_barge_in_seconds', 'Agent interrupted → uuid_break written', this.bargeIn);
+    this.callsActive = new Gauge({ name: 'callbridge_calls_active', help: 'Calls being handled', registers: r });
+    this.callsEnded = new Counter({ name: 'callbridge_calls_ended_total', help: 'Calls ended, by kind of reason', labelNames: ['reason'], registers: r });
+    this.badFrames = new Counter({ name: 'callbridge_bad_frames_total', help: 'Empty or odd-length audio frames dropped', registers: r });
+    this.chunkFailures = new Counter({ name: 'callbridge_playback_chunk_failures_total', help: 'Playback chunks FreeSWITCH could not play', registers: r });
+    this.eslConnected = new Gauge({ name: 'callbridge_esl_connected', help: '1 while the ESL connection is up', registers: r });
+  }
+
+  #latency(name: string, help: string, h: RecordableHistogram): void {
+    new Gauge({
+      name,
+      help: `${help}; p50/p99/max over the window since the previous scrape`,
+      labelNames: ['quantile'],
+      registers: [this.registry],
+      collect() {
+        if (h.count === 0) return this.reset();
+        this.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
+        this.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
+        this.set({ quantile: '1' }, h.max / 1e9);
+        h.reset();
+      },
+    });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** Record a duration given in milliseconds (HDR histograms take positive integers: we store ns). */
+export function recordMs(h: RecordableHistogram, ms: number): void {
+  h.record(Math.max(1, Math.round(ms * 1e6)));
+}
