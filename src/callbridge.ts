@@ -35,10 +35,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     if (removed) logger.warn({ removed, dir: config.PLAYBACK_DIR }, 'deleted playback files left by a previous run');
   }
   const resamplers = new ResamplerPools({ converter: config.RESAMPLER });
-  // Gemini speaks 24 kHz; calls play at 8 or 16 kHz. Warm those converters before the first call.
+  // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Create those converters before the first call:
+  // creating one later blocks the event loop for several ms.
   await resamplers.warm([
-    [24000, 8000],
-    [24000, 16000],
+    [24000, 8000, config.RESAMPLER_POOL_START],
+    [24000, 16000, 2],
   ]);
 
   const esl = new EslClient({

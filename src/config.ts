@@ -40,6 +40,50 @@ const schema = z.object({
     ),
   GEMINI_CONNECT_TIMEOUT_MS: ms(500, 60000).default(8000),
 
+  // ---- Cascade pipeline: Deepgram STT → Gemini text → Cartesia TTS, Silero VAD barge-in ----------------
+  /** Which way of answering a call gets by default: Gemini Live (speech to speech) or the cascade. */
+  AGENT_PIPELINE: z.enum(['gemini-live', 'cascade']).default('gemini-live'),
+  /** Deepgram key (sent as `Authorization: Token KEY`). Required for the cascade. */
+  DEEPGRAM_API_KEY: z.string().min(1).optional(),
+  /** Deepgram endpoint override (proxy, test fake), e.g. wss://api.eu.deepgram.com or ws://127.0.0.1:PORT. */
+  DEEPGRAM_BASE_URL: z.url().optional(),
+  /** Live transcription model: nova-3 (general) or nova-2-phonecall (tuned for 8 kHz phone audio). */
+  DEEPGRAM_MODEL: z.string().regex(/^[A-Za-z0-9._-]+$/).default('nova-3'),
+  /** Silence after which Deepgram marks a final `speech_final` (its endpointing), ms. */
+  DEEPGRAM_ENDPOINTING_MS: ms(10, 5000).default(300),
+  /** Gap in words after which Deepgram sends UtteranceEnd, ms (Deepgram's minimum is 1000). */
+  DEEPGRAM_UTTERANCE_END_MS: ms(1000, 5000).default(1000),
+  DEEPGRAM_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
+  /** What ends the caller's turn: Deepgram's speech_final (faster) or UtteranceEnd (fewer cut-offs). */
+  TURN_END: z.enum(['speech_final', 'utterance_end']).default('speech_final'),
+  /** Gemini text model for the cascade (key and endpoint: GOOGLE_API_KEY, GEMINI_BASE_URL). */
+  GEMINI_TEXT_MODEL: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('gemini-flash-latest'),
+  /** Thinking for the text model: minimal/low/medium/high (Gemini 3 thinkingLevel), off (budget 0, Gemini 2.5), default. */
+  GEMINI_TEXT_THINKING: z.enum(['default', 'off', 'minimal', 'low', 'medium', 'high']).default('minimal'),
+  /** Longest wait for the model's first token and between chunks; beyond it the request is retried once, ms. */
+  GEMINI_TEXT_TIMEOUT_MS: ms(500, 60000).default(6000),
+  /** Cartesia key (sent as `Authorization: Bearer KEY`). Required for the cascade. */
+  CARTESIA_API_KEY: z.string().min(1).optional(),
+  /** Cartesia endpoint override; an http:// URL means plain ws (test fake), https:// means wss. */
+  CARTESIA_BASE_URL: z.url().optional(),
+  CARTESIA_MODEL: z.string().regex(/^[A-Za-z0-9._-]+$/).default('sonic-3'),
+  /** Cartesia voice id (default: a stock English female voice for agents). */
+  CARTESIA_VOICE_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('9626c31c-bec5-4cca-baa8-f8ba9e84c8bc'),
+  /** Rate Cartesia renders at (the playout takes it as is: no resampling). */
+  CARTESIA_SAMPLE_RATE: z.enum(['8000', '16000']).default('8000').transform((v) => (v === '8000' ? 8000 : 16000) as 8000 | 16000),
+  CARTESIA_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
+  /** Longest wait for a reply's first audio (and between chunks once its text is complete), ms. */
+  CARTESIA_TIMEOUT_MS: ms(200, 60000).default(5000),
+  /** Silero speech probability counted as speech for barge-in (0..1). */
+  VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.5),
+  /** Caller speech over the agent needed to interrupt it, ms (coughs and clicks are shorter). */
+  BARGE_IN_MIN_MS: ms(32, 2000).default(200),
+  /** Said before hanging up when a vendor fails mid-call (one TTS attempt). */
+  CASCADE_APOLOGY: z
+    .string()
+    .min(1)
+    .default("I'm sorry, I'm having technical difficulties and can't continue this call. Please call back later. Goodbye."),
+
   FREESWITCH_ESL_HOST: z.string().min(1).default('127.0.0.1'),
   FREESWITCH_ESL_PORT: port.default(8021),
   FREESWITCH_ESL_PASSWORD: z.string().min(1).default('ClueCon'),
@@ -60,10 +104,11 @@ const schema = z.object({
   PLAYBACK_DIR_FREESWITCH: absDir.optional(),
   PLAYBACK_FORMAT: z.enum(['auto', 'l16', 'wav', 'native']).default('auto'),
   PLAYBACK_FIRST_CHUNK_MS: ms(20, 1000).default(100),
-  PLAYBACK_CHUNK_MS: ms(20, 2000).default(400),
-  PLAYBACK_LOW_WATER_MS: ms(0, 2000).default(200),
+  PLAYBACK_CHUNK_MS: ms(20, 2000).default(500),
+  PLAYBACK_LOW_WATER_MS: ms(0, 2000).default(100),
   PLAYBACK_MAX_AHEAD_MS: ms(100, 5000).default(1000),
   RESAMPLER: z.enum(['SINC_FASTEST', 'SINC_MEDIUM_QUALITY', 'SINC_BEST_QUALITY', 'LINEAR']).default('SINC_FASTEST'),
+  RESAMPLER_POOL_START: z.coerce.number().int().min(0).max(512).default(8),
 
   LOG_FORMAT: z.enum(['json', 'text']).default('json'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -109,6 +154,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const c = result.data;
   if (c.PLAYBACK_FIRST_CHUNK_MS % 20 || c.PLAYBACK_CHUNK_MS % 20) {
     throw new ConfigError(['PLAYBACK_FIRST_CHUNK_MS and PLAYBACK_CHUNK_MS must be multiples of 20 (FreeSWITCH pads other lengths with silence)']);
+  }
+  if (c.AGENT_PIPELINE === 'cascade') {
+    const missing = [
+      ['DEEPGRAM_API_KEY', c.DEEPGRAM_API_KEY],
+      ['CARTESIA_API_KEY', c.CARTESIA_API_KEY],
+      ['GOOGLE_API_KEY', c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY],
+    ].filter(([, v]) => v === undefined);
+    if (missing.length > 0) throw new ConfigError(missing.map(([name]) => `${name}: required when AGENT_PIPELINE=cascade`));
   }
   const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, ...rest } = c;
   return {

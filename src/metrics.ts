@@ -1,4 +1,4 @@
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay, type IntervalHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -20,11 +20,17 @@ export class Metrics {
   readonly callsEnded: Counter<'reason'>;
   readonly badFrames: Counter;
   readonly chunkFailures: Counter;
+  readonly resamplerFallbacks: Counter;
   readonly eslConnected: Gauge;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     const r = [this.registry];
+    // Node's event-loop histogram records the sampling interval itself (idle at 10 ms resolution: p50 10.18 ms),
+    // which prom-client's nodejs_eventloop_lag_* passes on. Ours samples every 5 ms and subtracts it.
+    const loop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+    loop.enable();
+    this.#latency('callbridge_event_loop_delay_seconds', 'How late the event loop ran timers (sampling interval removed)', loop, EVENT_LOOP_RESOLUTION_MS);
     this.#latency('callbridge_frame_ingest_seconds', 'Caller frame received → sent to the agent vendor (1 in 8 frames sampled)', this.ingest);
     this.#latency('callbridge_first_playback_command_seconds', 'First agent audio of a reply → first playback command', this.firstCommand);
     this.#latency('callbridge_first_playback_start_seconds', 'First agent audio of a reply → PLAYBACK_START of its first chunk', this.firstPlayback);
@@ -33,10 +39,16 @@ export class Metrics {
     this.callsEnded = new Counter({ name: 'callbridge_calls_ended_total', help: 'Calls ended, by kind of reason', labelNames: ['reason'], registers: r });
     this.badFrames = new Counter({ name: 'callbridge_bad_frames_total', help: 'Empty or odd-length audio frames dropped', registers: r });
     this.chunkFailures = new Counter({ name: 'callbridge_playback_chunk_failures_total', help: 'Playback chunks FreeSWITCH could not play', registers: r });
+    this.resamplerFallbacks = new Counter({
+      name: 'callbridge_resampler_fallbacks_total',
+      help: 'Replies sent as WAV at the agent rate because no warm converter was free (raise RESAMPLER_POOL_START if this grows)',
+      registers: r,
+    });
     this.eslConnected = new Gauge({ name: 'callbridge_esl_connected', help: '1 while the ESL connection is up', registers: r });
   }
 
-  #latency(name: string, help: string, h: RecordableHistogram): void {
+  #latency(name: string, help: string, h: RecordableHistogram | IntervalHistogram, offsetMs = 0): void {
+    const value = (ns: number) => Math.max(0, ns / 1e9 - offsetMs / 1000);
     new Gauge({
       name,
       help: `${help}; p50/p99/max over the window since the previous scrape`,
@@ -44,9 +56,9 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         if (h.count === 0) return this.reset();
-        this.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
-        this.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
-        this.set({ quantile: '1' }, h.max / 1e9);
+        this.set({ quantile: '0.5' }, value(h.percentile(50)));
+        this.set({ quantile: '0.99' }, value(h.percentile(99)));
+        this.set({ quantile: '1' }, value(h.max));
         h.reset();
       },
     });
@@ -56,6 +68,8 @@ export class Metrics {
     return this.registry.metrics();
   }
 }
+
+const EVENT_LOOP_RESOLUTION_MS = 5;
 
 /** Record a duration given in milliseconds (HDR histograms take positive integers: we store ns). */
 export function recordMs(h: RecordableHistogram, ms: number): void {

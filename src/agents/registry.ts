@@ -1,13 +1,18 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { loadSileroModel } from '../media/vad.ts';
 import type { Agent, AgentSettings } from './agent.ts';
+import { CartesiaTts } from './cascade/cartesia-tts.ts';
+import { CascadeAgent } from './cascade/cascade-agent.ts';
+import { DeepgramStt } from './cascade/deepgram-stt.ts';
+import { GeminiLlm } from './cascade/gemini-llm.ts';
 import { GeminiLiveAgent } from './gemini-live/gemini-live-agent.ts';
 
-export type AgentKind = 'gemini-live';
+export type AgentKind = 'gemini-live' | 'cascade';
 
-/** The agent a call gets when nothing more specific was asked for. */
+/** The agent a call gets when nothing more specific was asked for (AGENT_PIPELINE). */
 export function defaultAgentKind(config: Config): AgentKind {
-  return 'gemini-live';
+  return config.AGENT_PIPELINE;
 }
 
 /** Build an agent of `kind` for one call. New ways of answering are added here. */
@@ -22,7 +27,54 @@ export function createAgent(kind: AgentKind, config: Config, settings: AgentSett
         settings,
         logger,
       });
+    case 'cascade':
+      return createCascadeAgent(config, settings, logger);
   }
+}
+
+/** The cascade with the configured vendors: Deepgram → Gemini (text) → Cartesia, Silero barge-in. */
+export function createCascadeAgent(config: Config, settings: AgentSettings, logger: Logger): CascadeAgent {
+  const sampleRate = 8000; // what FreeSWITCH streams for this agent; phone-call STT models like 8 kHz
+  return new CascadeAgent({
+    settings,
+    logger,
+    sampleRate,
+    createStt: () =>
+      new DeepgramStt({
+        apiKey: config.DEEPGRAM_API_KEY ?? '',
+        ...(config.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
+        model: config.DEEPGRAM_MODEL,
+        language: settings.language,
+        sampleRate,
+        endpointingMs: config.DEEPGRAM_ENDPOINTING_MS,
+        utteranceEndMs: config.DEEPGRAM_UTTERANCE_END_MS,
+        connectTimeoutMs: config.DEEPGRAM_CONNECT_TIMEOUT_MS,
+        logger,
+      }),
+    llm: new GeminiLlm({
+      apiKey: config.GOOGLE_API_KEY ?? '',
+      model: config.GEMINI_TEXT_MODEL,
+      ...(config.GEMINI_BASE_URL !== undefined ? { baseUrl: config.GEMINI_BASE_URL } : {}),
+      timeoutMs: config.GEMINI_TEXT_TIMEOUT_MS,
+      thinking: config.GEMINI_TEXT_THINKING,
+    }),
+    createTts: () =>
+      new CartesiaTts({
+        apiKey: config.CARTESIA_API_KEY ?? '',
+        ...(config.CARTESIA_BASE_URL !== undefined ? { baseUrl: config.CARTESIA_BASE_URL } : {}),
+        model: config.CARTESIA_MODEL,
+        voiceId: config.CARTESIA_VOICE_ID,
+        language: settings.language,
+        sampleRate: config.CARTESIA_SAMPLE_RATE,
+        connectTimeoutMs: config.CARTESIA_CONNECT_TIMEOUT_MS,
+        timeoutMs: config.CARTESIA_TIMEOUT_MS,
+        logger,
+      }),
+    loadVad: loadSileroModel,
+    turn: { endOn: config.TURN_END },
+    bargeIn: { threshold: config.VAD_THRESHOLD, minSpeechMs: config.BARGE_IN_MIN_MS },
+    apology: config.CASCADE_APOLOGY,
+  });
 }
 
 export function defaultSettings(config: Config): AgentSettings {

@@ -275,8 +275,8 @@ export class CallSession {
     const format = chooseFormat(config.PLAYBACK_FORMAT, { codec: this.#codec.name, codecRate: this.#codec.rate, sourceRate, transport: config.PLAYBACK_TRANSPORT });
     this.#transport =
       config.PLAYBACK_TRANSPORT === 'stream'
-        ? new StreamAudioTransport({ send: (t) => this.#media?.sendText(t) ?? false, format })
-        : new SharedDirTransport({ localDir: config.PLAYBACK_DIR, freeswitchDir: config.PLAYBACK_DIR_FREESWITCH, callUuid: this.id, format });
+        ? new StreamAudioTransport({ send: (t) => this.#media?.sendText(t) ?? false })
+        : new SharedDirTransport({ localDir: config.PLAYBACK_DIR, freeswitchDir: config.PLAYBACK_DIR_FREESWITCH, callUuid: this.id });
     const metrics = this.#d.metrics;
     const observer: PlayoutObserver = {
       firstCommand: (ms) => {
@@ -297,6 +297,7 @@ export class CallSession {
         this.#agent?.playbackIdle?.();
         if (this.#hangupWhenIdle) void this.end(`agent hung up: ${this.#hangupWhenIdle}`);
       },
+      resamplerFallback: () => metrics?.resamplerFallbacks.inc(),
       chunkFailed: (reason) => {
         metrics?.chunkFailures.inc();
         if (this.stats.chunkFailures++ === 0) this.#log.warn({ reason }, 'a playback chunk failed; counting further ones');

@@ -17,14 +17,13 @@ export class ResamplerPools {
     if (!pool) {
       pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare });
       this.#pools.set(key, pool);
-      void pool.warm().catch(() => {});
     }
     return pool;
   }
 
-  /** Create and warm the pools we know we will need before the first call arrives. */
-  async warm(pairs: ReadonlyArray<readonly [number, number]>): Promise<void> {
-    await Promise.all(pairs.map(([i, o]) => this.get(i, o).warm()));
+  /** Create and warm converters we know we will need, before the first call arrives. */
+  async warm(pairs: ReadonlyArray<readonly [number, number, number]>): Promise<void> {
+    for (const [i, o, count] of pairs) await this.get(i, o).warm(count);
   }
 
   destroy(): void {

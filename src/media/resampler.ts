@@ -63,18 +63,20 @@ export class Resampler {
 }
 
 /**
- * Each libsamplerate instance is its own WASM module (~1.6 MB RSS, ~6–60 ms to create). Holding one per call
- * for the whole call would cost more memory than everything else a call needs, yet a call only resamples
- * while a reply is arriving. So converters are leased per reply (stateful across that reply's chunks) and
- * returned flushed; a few spares are kept warm so a lease never waits on WASM instantiation.
+ * Each libsamplerate instance is its own WASM module: ~1.6 MB RSS, and creating one blocks the event loop for
+ * 4–12 ms, its first calls 1–4 ms each (V8 compiles every instance lazily; measured). Holding one per call
+ * for the whole call would cost more memory than the rest of the call, yet a call only resamples while a
+ * reply is arriving. So converters are leased per reply (stateful across that reply's chunks) and returned
+ * flushed. A lease never waits: spares are created ahead of need, one at a time, their warm-up spread over
+ * turns of the event loop. If none is free the caller falls back (see PlayoutQueue).
  */
 export class ResamplerPool {
   readonly inRate: number;
   readonly outRate: number;
   readonly converter: ConverterName;
   #free: Resampler[] = [];
-  #creating = 0;
   #leased = 0;
+  #growing = false;
   #minSpare: number;
   #maxIdle: number;
   #destroyed = false;
@@ -84,61 +86,59 @@ export class ResamplerPool {
     this.outRate = outRate;
     this.converter = opts.converter ?? 'SINC_FASTEST';
     this.#minSpare = opts.minSpare ?? 2;
-    this.#maxIdle = Math.max(this.#minSpare, opts.maxIdle ?? 16);
+    this.#maxIdle = Math.max(this.#minSpare, opts.maxIdle ?? 64);
   }
 
   get stats(): { free: number; leased: number } {
     return { free: this.#free.length, leased: this.#leased };
   }
 
-  async #create(): Promise<Resampler> {
+  /** Spares wanted now: at least minSpare, and a quarter of what is leased (replies come in waves). */
+  #wanted(): number {
+    return Math.max(this.#minSpare, Math.ceil(this.#leased / 4));
+  }
+
+  async #create(warmTurns: boolean): Promise<Resampler> {
     const src = await create(1, this.inRate, this.outRate, { converterType: CONVERTERS[this.converter] as never });
     const r = new Resampler(src, this.inRate, this.outRate);
-    // Each instance is a separate WASM module that V8 compiles lazily: its first few calls take 2–5 ms each
-    // (measured), then ~0.07 ms. Run them here, off the reply path; silence leaves the filter state clean.
-    for (let i = 0; i < 8; i++) r.flush();
+    // Run the slow first calls now (silence leaves the filter state clean), one per event-loop turn when
+    // calls are live so none of them waits more than a few ms behind it.
+    for (let i = 0; i < 8; i++) {
+      r.flush();
+      if (warmTurns) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     return r;
   }
 
-  /** Keep `minSpare` converters ready, in the background. */
-  #topUp(): void {
-    while (!this.#destroyed && this.#free.length + this.#creating < this.#minSpare) {
-      this.#creating++;
-      this.#create().then(
+  /** Create spares in the background, one at a time, until `#wanted()` are free. */
+  #grow(): void {
+    if (this.#growing || this.#destroyed || this.#free.length >= this.#wanted()) return;
+    this.#growing = true;
+    setImmediate(() => {
+      this.#create(true).then(
         (r) => {
-          this.#creating--;
-          if (this.#destroyed) r.destroy();
-          else this.#free.push(r);
+          this.#growing = false;
+          if (this.#destroyed) return r.destroy();
+          this.#free.push(r);
+          this.#grow();
         },
         () => {
-          this.#creating--;
+          this.#growing = false;
         },
       );
-    }
+    });
   }
 
-  async warm(): Promise<void> {
-    const need = this.#minSpare - this.#free.length;
-    const made = await Promise.all(Array.from({ length: Math.max(0, need) }, () => this.#create()));
-    this.#free.push(...made);
+  /** Create `count` converters now (at start, before calls arrive). */
+  async warm(count = this.#minSpare): Promise<void> {
+    while (this.#free.length < count && !this.#destroyed) this.#free.push(await this.#create(false));
   }
 
-  /** A ready converter, synchronously when a spare is warm (the usual case). */
+  /** A ready converter, or undefined when none is free (one is then being made for next time). */
   tryAcquire(): Resampler | undefined {
     const r = this.#free.pop();
-    if (r) {
-      this.#leased++;
-      this.#topUp();
-    }
-    return r;
-  }
-
-  async acquire(): Promise<Resampler> {
-    const ready = this.tryAcquire();
-    if (ready) return ready;
-    const r = await this.#create();
-    this.#leased++;
-    this.#topUp();
+    if (r) this.#leased++;
+    this.#grow();
     return r;
   }
 
@@ -148,11 +148,11 @@ export class ResamplerPool {
    */
   release(r: Resampler, flushed: boolean): void {
     this.#leased--;
-    if (!flushed && !this.#destroyed) r.flush();
     if (this.#destroyed || this.#free.length >= this.#maxIdle) {
       r.destroy();
       return;
     }
+    if (!flushed) r.flush();
     this.#free.push(r);
   }
 

@@ -12,7 +12,7 @@ export interface PlaybackControl {
   stopAll(): void;
 }
 
-/** Timings the session logs and the benchmark reads. */
+/** Timings the session logs and exports as metrics. */
 export interface PlayoutObserver {
   /** First playback command of a reply, `ms` after its first audio reached the queue. */
   firstCommand?(ms: number): void;
@@ -24,9 +24,12 @@ export interface PlayoutObserver {
   idle?(): void;
   /** FreeSWITCH could not play a chunk (FILE NOT FOUND, command refused, write failed). */
   chunkFailed?(reason: string): void;
+  /** No converter was free: this reply goes out as WAV at the agent's rate and FreeSWITCH resamples it. */
+  resamplerFallback?(): void;
 }
 
 export interface PlayoutOptions {
+  /** The file format for this call (see formats.ts `chooseFormat`). */
   format: FileFormat;
   transport: ChunkTransport;
   control: PlaybackControl;
@@ -61,28 +64,27 @@ export interface PlayoutOptions {
 export class PlayoutQueue {
   readonly format: FileFormat;
   readonly #o: Required<Omit<PlayoutOptions, 'observer'>> & { observer: PlayoutObserver };
-  readonly #frame: number;
   #reply = 0;
   #replyOpen = false;
   #replyFirstAudioAt = 0;
   #replyCommanded = false;
   #replyStarted = false;
-  /** Of the current reply: ms played out by finished chunks, and when the playing one started. */
-  #heardMs = 0;
-  #playingChunk: OutgoingChunk | undefined;
-  #playingSince = 0;
+  /** The current reply's file format (the call's, or WAV at the agent's rate when no converter was free). */
+  #replyFormat: FileFormat;
+  #frame: number;
   #resampler: Resampler | undefined;
   #pool: ResamplerPool | undefined;
-  /** Input held while a converter is being created (rare: only when the warm spares ran out). */
-  #waitingInput: Buffer[] | undefined;
-  #endAfterConverter = false;
-  /** Buffered samples at the file rate, not yet cut into a chunk. */
-  #acc = new Int16Array(0);
+  /** Buffered samples at the reply's file rate, not yet cut into a chunk. */
+  #acc: Int16Array;
   #accLen = 0;
   #seq = 0;
   /** Chunks written or commanded and not yet finished, in play order. */
   #queue: OutgoingChunk[] = [];
   #aheadEndsAt = 0;
+  /** Of the current reply: ms played out by finished chunks, and the chunk playing now and since when. */
+  #heardMs = 0;
+  #playingChunk: OutgoingChunk | undefined;
+  #playingSince = 0;
   #sendChain: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -90,6 +92,7 @@ export class PlayoutQueue {
   constructor(opts: PlayoutOptions) {
     this.#o = { startLatencyMs: 30, now: () => performance.now(), observer: {}, ...opts };
     this.format = opts.format;
+    this.#replyFormat = opts.format;
     this.#frame = opts.format.sampleRate / 50;
     this.#acc = new Int16Array(this.#frame * 50);
   }
@@ -114,20 +117,15 @@ export class PlayoutQueue {
   /** Agent audio: 16-bit LE mono PCM at `rate`. */
   push(pcm: Buffer, rate: number): void {
     if (this.#closed || pcm.length < 2) return;
-    if (!this.#replyOpen) this.#openReply();
-    if (rate === this.format.sampleRate) this.#append(int16View(pcm));
-    else if (this.#resampler?.inRate === rate) this.#append(this.#resampler.process(int16View(pcm)));
-    else return this.#needConverter(pcm, rate);
+    if (!this.#replyOpen) this.#openReply(rate);
+    const samples = int16View(pcm);
+    this.#append(this.#resampler ? this.#resampler.process(samples) : samples);
     this.#pump();
   }
 
   /** The agent finished producing this reply: send what is left, the last frame padded. */
   endReply(): void {
     if (this.#closed || !this.#replyOpen) return;
-    if (this.#waitingInput) {
-      this.#endAfterConverter = true; // finished once the converter arrives and the input is through
-      return;
-    }
     if (this.#resampler) {
       this.#append(this.#resampler.flush());
       this.#pool!.release(this.#resampler, true);
@@ -181,7 +179,7 @@ export class PlayoutQueue {
     this.#o.transport.remove(chunk!);
     if (chunk === this.#playingChunk) this.#playingChunk = undefined;
     if (response === 'FILE PLAYED') this.#heardMs += chunk!.ms;
-    if (response !== 'FILE PLAYED') this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
+    else this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
     this.#pump();
     this.#checkIdle();
   }
@@ -211,7 +209,9 @@ export class PlayoutQueue {
     await this.#o.transport.close();
   }
 
-  #openReply(): void {
+  #openReply(sourceRate: number): void {
+    // The previous reply's padded remainder may still be held back by maxAhead; send it before switching.
+    if (this.#accLen > 0) this.#cut(Math.ceil(this.#accLen / this.#frame) * 20, this.#o.now());
     this.#replyOpen = true;
     this.#replyFirstAudioAt = this.#o.now();
     this.#replyCommanded = false;
@@ -221,50 +221,27 @@ export class PlayoutQueue {
       this.#heardMs = 0;
       this.#playingChunk = undefined;
     }
+    let format = this.format;
+    if (sourceRate !== format.sampleRate) {
+      const pool = this.#o.resamplers(sourceRate, format.sampleRate);
+      this.#resampler = pool.tryAcquire();
+      this.#pool = pool;
+      if (!this.#resampler) {
+        format = { kind: 'wav', sampleRate: sourceRate };
+        this.#o.observer.resamplerFallback?.();
+      }
+    }
+    this.#setFormat(format);
   }
 
-  /**
-   * Lease a converter for this reply. Warm spares make this synchronous; under a burst of replies the
-   * pool may be empty for a few ms, so the input waits (copied: the caller may reuse its buffer).
-   */
-  #needConverter(pcm: Buffer, rate: number): void {
-    if (this.#waitingInput) {
-      this.#waitingInput.push(Buffer.from(pcm));
-      return;
-    }
-    this.#releaseConverter();
-    const pool = this.#o.resamplers(rate, this.format.sampleRate);
-    this.#pool = pool;
-    const ready = pool.tryAcquire();
-    if (ready) {
-      this.#resampler = ready;
-      this.#append(ready.process(int16View(pcm)));
-      this.#pump();
-      return;
-    }
-    this.#waitingInput = [Buffer.from(pcm)];
-    const reply = this.#reply;
-    pool.acquire().then((r) => {
-      const input = this.#waitingInput ?? [];
-      this.#waitingInput = undefined;
-      if (this.#closed || reply !== this.#reply) return pool.release(r, false);
-      this.#resampler = r;
-      for (const b of input) this.#append(r.process(int16View(b)));
-      if (this.#endAfterConverter) {
-        this.#endAfterConverter = false;
-        this.endReply();
-      } else this.#pump();
-    }, (err: Error) => {
-      this.#waitingInput = undefined;
-      this.#o.observer.chunkFailed?.(`resampler: ${err.message}`);
-    });
+  #setFormat(format: FileFormat): void {
+    this.#replyFormat = format;
+    this.#frame = format.sampleRate / 50;
   }
 
   #releaseConverter(): void {
     if (this.#resampler) this.#pool!.release(this.#resampler, false);
     this.#resampler = undefined;
-    this.#waitingInput = undefined;
-    this.#endAfterConverter = false;
   }
 
   #append(samples: Int16Array): void {
@@ -282,11 +259,10 @@ export class PlayoutQueue {
     if (this.#closed) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const frame = this.#frame;
-    while (this.#accLen >= frame || (!this.#replyOpen && this.#accLen > 0)) {
+    while (this.#accLen >= this.#frame || (!this.#replyOpen && this.#accLen > 0)) {
       const now = this.#o.now();
       const ahead = Math.max(0, this.#aheadEndsAt - now);
-      const wholeMs = Math.floor(this.#accLen / frame) * 20;
+      const wholeMs = Math.floor(this.#accLen / this.#frame) * 20;
       const availMs = wholeMs > 0 ? wholeMs : 20; // only a reply's padded remainder is under a frame
       const starting = this.#queue.length === 0;
       let take: number;
@@ -312,7 +288,8 @@ export class PlayoutQueue {
       samples = new Int16Array(want); // the reply's last piece, padded with silence
       samples.set(this.#acc.subarray(0, n));
     }
-    const chunk: OutgoingChunk = { id: randomUUID(), reply: this.#reply, seq: this.#seq++, ms, data: encodeChunk(this.format, samples), state: 'writing' };
+    const format = this.#replyFormat;
+    const chunk: OutgoingChunk = { id: randomUUID(), reply: this.#reply, seq: this.#seq++, ms, format, data: encodeChunk(format, samples), state: 'writing' };
     this.#acc.copyWithin(0, n, this.#accLen);
     this.#accLen -= n;
     this.#queue.push(chunk);

@@ -1,4 +1,6 @@
-import { mkdir, readdir, unlink, writeFile } from 'node:fs/promises';
+import { unlink as unlinkCb, writeFile as writeFileCb } from 'node:fs';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { streamAudioType, type FileFormat } from './formats.ts';
 
@@ -11,6 +13,8 @@ export interface OutgoingChunk {
   readonly seq: number;
   readonly ms: number;
   readonly data: Buffer;
+  /** Format of `data` (usually the call's; WAV at the agent's rate when no resampler was free). */
+  readonly format: FileFormat;
   /** The path FreeSWITCH plays, once the transport has put the file in place. */
   path?: string;
   state: 'writing' | 'commanded';
@@ -26,6 +30,12 @@ export interface ChunkTransport {
   close(): Promise<void>;
 }
 
+// The callback API costs ~15% less CPU per file than fs/promises (no FileHandle objects): measured
+// 51–54 vs 63–64 µs per write+unlink on tmpfs. Files are per chunk, not per frame, but a busy box writes
+// hundreds a second.
+const writeFile = promisify(writeFileCb);
+const unlinkFile = promisify(unlinkCb);
+
 const CHUNK_FILE = /^[0-9a-f-]{36}-\d+-\d+\.(r8|r16|wav|PCMU|PCMA)$/;
 
 /**
@@ -37,19 +47,17 @@ export class SharedDirTransport implements ChunkTransport {
   readonly #localDir: string;
   readonly #fsDir: string;
   readonly #prefix: string;
-  readonly #ext: string;
   /** Files on disk or being written: name → write promise. */
   #files = new Map<string, Promise<void>>();
 
-  constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string; format: FileFormat }) {
+  constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string }) {
     this.#localDir = opts.localDir;
     this.#fsDir = opts.freeswitchDir;
     this.#prefix = opts.callUuid;
-    this.#ext = opts.format.kind;
   }
 
   #name(chunk: OutgoingChunk): string {
-    return `${this.#prefix}-${chunk.reply}-${chunk.seq}.${this.#ext}`;
+    return `${this.#prefix}-${chunk.reply}-${chunk.seq}.${chunk.format.kind}`;
   }
 
   async put(chunk: OutgoingChunk): Promise<string> {
@@ -65,7 +73,7 @@ export class SharedDirTransport implements ChunkTransport {
     const written = this.#files.get(name);
     if (!written) return;
     this.#files.delete(name);
-    void written.then(() => unlink(join(this.#localDir, name))).catch(() => {});
+    void written.then(() => unlinkFile(join(this.#localDir, name))).catch(() => {});
   }
 
   async close(): Promise<void> {
@@ -73,7 +81,7 @@ export class SharedDirTransport implements ChunkTransport {
     const writes = [...this.#files.values()];
     this.#files.clear();
     await Promise.all(writes);
-    await Promise.all(names.map((n) => unlink(join(this.#localDir, n)).catch(() => {})));
+    await Promise.all(names.map((n) => unlinkFile(join(this.#localDir, n)).catch(() => {})));
   }
 
   /** Create the directory and delete chunk files a previous run left behind (a crash, a kill -9). */
@@ -92,19 +100,17 @@ export class SharedDirTransport implements ChunkTransport {
  */
 export class StreamAudioTransport implements ChunkTransport {
   readonly #send: (text: string) => boolean;
-  readonly #format: FileFormat;
   readonly #timeoutMs: number;
   #waiting = new Map<string, { resolve(path: string): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
 
-  constructor(opts: { send: (text: string) => boolean; format: FileFormat; timeoutMs?: number }) {
+  constructor(opts: { send: (text: string) => boolean; timeoutMs?: number }) {
     this.#send = opts.send;
-    this.#format = opts.format;
     this.#timeoutMs = opts.timeoutMs ?? 2000;
   }
 
   put(chunk: OutgoingChunk): Promise<string> {
     return new Promise((resolve, reject) => {
-      const { audioDataType, sampleRate } = streamAudioType(this.#format);
+      const { audioDataType, sampleRate } = streamAudioType(chunk.format);
       const text = `{"type":"streamAudio","data":{"audioDataType":"${audioDataType}","sampleRate":${sampleRate},"chunk":"${chunk.id}","audioData":"${chunk.data.toString('base64')}"}}`;
       if (!this.#send(text)) return reject(new Error('media socket is not open'));
       const timer = setTimeout(() => {

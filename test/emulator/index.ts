@@ -145,6 +145,13 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /** A network blip: every ESL socket is destroyed; channels and streams carry on. */
+  /** Lateness of the shared media clock (max ms behind, ticks more than 10 ms late); reset with `reset`. */
+  clockLateness(reset = false): { maxMs: number; over10ms: number; ticks: number } {
+    const l = { ...this.#clock.lateness };
+    if (reset) Object.assign(this.#clock.lateness, { maxMs: 0, over10ms: 0, ticks: 0 });
+    return l;
+  }
+
   dropEslConnections(): void {
     this.#esl.dropConnections();
   }

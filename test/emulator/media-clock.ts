@@ -17,6 +17,8 @@ export class MediaClock {
   #timer: NodeJS.Timeout | undefined;
   #origin = 0;
   #ticks = 0;
+  /** How late ticks ran (a load generator that falls behind would make callbridge look slow). */
+  readonly lateness = { maxMs: 0, over10ms: 0, ticks: 0 };
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs;
@@ -48,6 +50,10 @@ export class MediaClock {
   }
 
   #run(): void {
+    const late = performance.now() - (this.#origin + (this.#ticks + 1) * this.intervalMs);
+    this.lateness.ticks++;
+    if (late > this.lateness.maxMs) this.lateness.maxMs = late;
+    if (late > 10) this.lateness.over10ms++;
     const owed = Math.floor((performance.now() - this.#origin) / this.intervalMs) - this.#ticks;
     if (owed > MAX_CATCH_UP) this.#ticks += owed - MAX_CATCH_UP; // too far behind: drop the excess
     for (let i = 0; i < Math.min(owed, MAX_CATCH_UP); i++) {

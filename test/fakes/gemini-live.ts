@@ -152,6 +152,10 @@ export class FakeLiveSession extends EventEmitter {
   readonly audioChunks: Buffer[] = [];
   /** Total caller audio bytes received (counted even when recordAudio is off). */
   audioInBytes = 0;
+  /** Caller audio arrival: largest gap between two audio messages (ms), and how many gaps exceeded 60 ms. */
+  maxAudioGapMs = 0;
+  lateAudio = 0;
+  private lastAudioAt = 0;
   audioInMs = 0;
   /** Distinct mimeTypes of received audio. */
   readonly audioMimeTypes: string[] = [];
@@ -520,6 +524,14 @@ export class FakeLiveSession extends EventEmitter {
     const rate = mimeType === 'audio/pcm;rate=16000' ? 16000 : rateOf(mimeType);
     this.audioInBytes += pcm.length;
     this.audioInMs += (pcm.length / 2 / rate) * 1000;
+    // FreeSWITCH sends a frame every 20 ms; a gap of three frames means something on the way stalled.
+    const now = performance.now();
+    if (this.lastAudioAt > 0) {
+      const gap = now - this.lastAudioAt;
+      if (gap > this.maxAudioGapMs) this.maxAudioGapMs = gap;
+      if (gap > 60) this.lateAudio++;
+    }
+    this.lastAudioAt = now;
     if (this.recordAudio) this.audioChunks.push(pcm);
     if (this.audioWaiters.length > 0) {
       const due = this.audioWaiters.filter((w) => this.audioInMs >= w.ms);

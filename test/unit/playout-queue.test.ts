@@ -153,7 +153,7 @@ test('files are removed when played and when the call ends', async () => {
 });
 
 test('24 kHz agent audio is resampled to the file rate with one stateful converter per reply', async () => {
-  await pools.warm([[24000, 8000]]);
+  await pools.warm([[24000, 8000, 2]]);
   const { q, control, transport } = queue();
   // 1 s of a 440 Hz tone at 24 kHz, pushed in 40 ms pieces as a model would send it
   const tone = Buffer.alloc(24000 * 2);
@@ -171,5 +171,27 @@ test('24 kHz agent audio is resampled to the file rate with one stateful convert
   // 1 s at 8 kHz plus the converter's flushed tail (< one 20 ms frame), padded to whole frames
   assert.ok(bytes >= 16000 && bytes <= 16000 + 2 * 320, `got ${bytes} bytes`);
   assert.equal(pools.get(24000, 8000).stats.leased, 0, 'converter returned at the end of the reply');
+  await q.close();
+});
+
+test('no free converter: the reply goes out as WAV at the agent rate instead of waiting', async () => {
+  const { ResamplerPool } = await import('../../src/media/resampler.ts');
+  const empty = new ResamplerPool(24000, 8000, { minSpare: 0 });
+  const transport = new MemoryTransport();
+  const control = new FakeControl();
+  let fallbacks = 0;
+  const q = new PlayoutQueue({
+    format: R8, transport, control, resamplers: () => empty,
+    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
+    observer: { resamplerFallback: () => fallbacks++ },
+  });
+  q.push(Buffer.alloc(24000 * 2 * 0.1), 24000); // 100 ms at 24 kHz
+  q.endReply();
+  await sleep(20);
+  assert.equal(fallbacks, 1);
+  const file = transport.files.get(control.played[0]!.path)!;
+  assert.equal(file.toString('ascii', 0, 4), 'RIFF');
+  assert.equal(file.readUInt32LE(24), 24000, 'WAV at 24 kHz: FreeSWITCH resamples it');
+  assert.equal(file.length, 44 + 2400 * 2);
   await q.close();
 });

@@ -1,0 +1,178 @@
+/**
+ * The benchmark's load generator, run as its own process (so its CPU is not callbridge's): the FreeSWITCH
+ * emulator (ESL server + mod_audio_stream clients sending real-time 20 ms frames) and the Gemini Live fake
+ * (answers each caller turn with 24 kHz audio faster than real time, interrupts when the caller talks over it).
+ * Driven by the orchestrator (bench/run.ts) over IPC.
+ */
+import { FreeSwitchEmulator, type EmulatedChannel } from '../test/emulator/index.ts';
+import { GeminiLiveFake } from '../test/fakes/gemini-live.ts';
+import { speechLike } from './speech.ts';
+
+export type LoadgenRequest =
+  | { cmd: 'init'; replyMs: number; bargeInShare: number }
+  | { cmd: 'place'; calls: number; staggerMs: number }
+  | { cmd: 'window' }
+  | { cmd: 'stats' }
+  | { cmd: 'hangupAll' }
+  | { cmd: 'stop' };
+
+export interface LoadgenStats {
+  calls: number;
+  streaming: number;
+  replies: number;
+  interruptedReplies: number;
+  /** Per reply: silence FreeSWITCH inserted between its files, as a share of the reply's audio. */
+  silenceShare: { p50: number; p99: number; max: number; total: number };
+  lateAudioFrames: number;
+  maxAudioGapMs: number;
+  clock: { maxMs: number; over10ms: number; ticks: number };
+  cpuMs: number;
+  wallMs: number;
+}
+
+const send = (m: unknown) => process.send!(m);
+let fs: FreeSwitchEmulator;
+let gemini: GeminiLiveFake;
+let bargeInShare = 0.2;
+let windowStart = 0;
+let cpuStart = process.cpuUsage();
+const timers = new Set<NodeJS.Timeout>();
+const SPEECH = speechLike(1400, 8000);
+const SHORT = speechLike(500, 8000, 2);
+
+function later(ms: number, fn: () => void): void {
+  const t = setTimeout(() => {
+    timers.delete(t);
+    fn();
+  }, ms);
+  timers.add(t);
+}
+
+/** The caller: talks ~1.4 s, waits for the answer; on some turns talks over it ~0.7 s in (a barge-in). */
+function converse(ch: EmulatedChannel, replyMs: number): void {
+  const turn = () => {
+    if (ch.hungUp) return;
+    ch.say(SPEECH, 8000);
+    const replyStartsIn = 1400 + 600; // speech, then the fake's 500 ms end-of-turn silence (+ margin)
+    if (Math.random() < bargeInShare) {
+      later(replyStartsIn + 700, () => {
+        if (!ch.hungUp) ch.say(SHORT, 8000);
+      });
+      later(replyStartsIn + 700 + 500 + 1500, turn);
+    } else later(replyStartsIn + replyMs + 1000, turn);
+  };
+  later(Math.random() * 3000, turn);
+}
+
+async function handle(m: LoadgenRequest): Promise<unknown> {
+  switch (m.cmd) {
+    case 'init': {
+      bargeInShare = m.bargeInShare;
+      const reply = speechLike(m.replyMs, 24000, 3);
+      fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
+      gemini = await GeminiLiveFake.start({ apiKey: 'bench', recordAudio: false, autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, transcripts: false } });
+      (globalThis as { replyMs?: number }).replyMs = m.replyMs;
+      return { eslPort: fs.eslPort, geminiUrl: gemini.baseUrl };
+    }
+    case 'place': {
+      const replyMs = (globalThis as { replyMs?: number }).replyMs ?? 2000;
+      const placed: EmulatedChannel[] = [];
+      for (let i = 0; i < m.calls; i++) {
+        const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
+        placed.push(ch);
+        converse(ch, replyMs);
+        await new Promise((r) => setTimeout(r, m.staggerMs));
+      }
+      const t0 = Date.now();
+      while (placed.some((c) => !c.stream?.connected) && Date.now() - t0 < 30000) await new Promise((r) => setTimeout(r, 100));
+      return { streaming: placed.filter((c) => c.stream?.connected).length };
+    }
+    case 'window': {
+      windowStart = performance.now();
+      cpuStart = process.cpuUsage();
+      fs.clockLateness(true);
+      for (const s of gemini.sessions) {
+        s.lateAudio = 0;
+        s.maxAudioGapMs = 0;
+      }
+      return {};
+    }
+    case 'stats':
+      return stats();
+    case 'hangupAll': {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await Promise.all([...fs.channels.values()].map((c) => c.hangup().catch(() => {})));
+      return { left: fs.channels.size };
+    }
+    case 'stop':
+      for (const t of timers) clearTimeout(t);
+      await fs.stop();
+      await gemini.stop();
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+function stats(): LoadgenStats {
+  const shares: number[] = [];
+  let replies = 0;
+  let interrupted = 0;
+  for (const ch of fs.channels.values()) {
+    // Consecutive files less than 300 ms apart belong to one reply; the gaps inside it are inserted silence.
+    const segs = ch.heard.filter((s) => s.startedAt >= windowStart && s.status !== 'playing');
+    let played = 0;
+    let gaps = 0;
+    let broken = false;
+    const flush = () => {
+      if (played > 0) {
+        replies++;
+        if (broken) interrupted++;
+        shares.push(gaps / played);
+      }
+      played = 0;
+      gaps = 0;
+      broken = false;
+    };
+    for (let i = 0; i < segs.length; i++) {
+      const s = segs[i]!;
+      const prev = segs[i - 1];
+      const gap = prev?.endedAt !== undefined ? s.startedAt - prev.endedAt : Infinity;
+      if (gap > 300) flush();
+      else gaps += Math.max(0, gap);
+      played += s.playedMs;
+      if (s.status === 'break') broken = true;
+    }
+    flush();
+  }
+  shares.sort((a, b) => a - b);
+  const q = (p: number) => (shares.length ? shares[Math.min(shares.length - 1, Math.floor(p * shares.length))]! : 0);
+  const cpu = process.cpuUsage(cpuStart);
+  let late = 0;
+  let maxGap = 0;
+  for (const s of gemini.sessions) {
+    if (!s.isOpen) continue;
+    late += s.lateAudio;
+    maxGap = Math.max(maxGap, s.maxAudioGapMs);
+  }
+  return {
+    calls: fs.channels.size,
+    streaming: [...fs.channels.values()].filter((c) => c.stream?.connected).length,
+    replies,
+    interruptedReplies: interrupted,
+    silenceShare: { p50: q(0.5), p99: q(0.99), max: shares.at(-1) ?? 0, total: shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length) },
+    lateAudioFrames: late,
+    maxAudioGapMs: maxGap,
+    clock: fs.clockLateness(),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    wallMs: performance.now() - windowStart,
+  };
+}
+
+process.on('message', (m: LoadgenRequest & { id: number }) => {
+  handle(m).then(
+    (result) => send({ id: m.id, result }),
+    (err: Error) => send({ id: m.id, error: err.message }),
+  );
+});
+send({ ready: true });

@@ -1,0 +1,244 @@
+/**
+ * `npm run bench`: how many calls one callbridge process carries, at what latency and memory.
+ *
+ * For each step (number of concurrent calls) a fresh callbridge (the production build, dist/main.js) runs
+ * pinned to CPU 0 while the load generator (bench/loadgen.ts: FreeSWITCH emulator + Gemini Live fake) runs
+ * pinned to CPU 1. Calls are placed, warmed up, then measured over a hold window from callbridge's own
+ * /metrics (CPU, RSS, event-loop delay, frame ingest, model audio → playback command, barge-in) and from the
+ * emulator (silence inserted into each reply, late frames). Prints a table, writes JSON to bench/results/.
+ *
+ *   npm run bench -- --steps 50,100,200,400 --hold 20 --repeats 3
+ *   npm run bench -- --churn 10000            # memory after 10,000 short calls (leak check)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LoadgenRequest, LoadgenStats } from './loadgen.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '50,100,200,400,600,800' },
+    hold: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    repeats: { type: 'string', default: '1' },
+    'reply-ms': { type: 'string', default: '2000' },
+    'barge-in': { type: 'string', default: '0.2' },
+    churn: { type: 'string' },
+    'keep-going': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    env: { type: 'string', multiple: true, default: [] },
+  },
+});
+
+const TARGETS = { eventLoopP99Ms: 10, ingestP99Ms: 5, firstCommandP99Ms: 5, bargeInP99Ms: 5, rssPerCallMb: 1, silenceShareP99: 0.01 };
+const ROOT = new URL('..', import.meta.url).pathname;
+const NODE = process.execPath;
+const pin = (cpu: number, cmd: string[]) => (os.cpus().length > 1 ? ['taskset', '-c', String(cpu), ...cmd] : cmd);
+
+// ---------------------------------------------------------------- processes
+class Loadgen {
+  #proc: ChildProcess;
+  #next = 1;
+  #pending = new Map<number, (v: { result?: unknown; error?: string }) => void>();
+  ready: Promise<void>;
+  constructor() {
+    const [cmd, ...rest] = pin(1, [NODE, join(ROOT, 'bench/loadgen.ts')]);
+    this.#proc = spawn(cmd!, rest, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.ready = new Promise((r) => this.#proc.once('message', () => r()));
+    this.#proc.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+      if (m.id) this.#pending.get(m.id)?.(m), this.#pending.delete(m.id);
+    });
+  }
+  call<T>(req: LoadgenRequest): Promise<T> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result as T)));
+      this.#proc.send({ ...req, id });
+    });
+  }
+  async stop(): Promise<void> {
+    await this.call({ cmd: 'stop' }).catch(() => {});
+    await new Promise((r) => (this.#proc.exitCode !== null ? r(null) : this.#proc.once('exit', r)));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function startCallbridge(env: Record<string, string>): Promise<{ proc: ChildProcess; port: number; dir: string }> {
+  const port = await freePort();
+  // The playback directory on tmpfs, as the compose file mounts it: on disk a file costs 0.4–1.3 ms of
+  // CPU (open/write/close/unlink), on tmpfs ~55 µs.
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'callbridge-bench-'));
+  const extra = Object.fromEntries((args.env as string[]).map((kv) => kv.split('=', 2) as [string, string]));
+  const [cmd, ...rest] = pin(0, [NODE, join(ROOT, 'dist/main.js')]);
+  const proc = spawn(cmd!, rest, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...(args['cpu-prof'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench/results')}` } : {}), LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, PLAYBACK_DIR: dir, GOOGLE_API_KEY: 'bench', ...env, ...extra },
+  });
+  for (let i = 0; i < 100; i++) {
+    const h = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ esl: string }>).catch(() => undefined);
+    if (h?.esl === 'connected') return { proc, port, dir };
+    await sleep(100);
+  }
+  proc.kill('SIGKILL');
+  throw new Error('callbridge did not come up with ESL connected');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- metrics
+type Scrape = Map<string, number>;
+async function scrape(port: number): Promise<Scrape> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m: Scrape = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+const ms = (s: Scrape, name: string, q: string) => (s.get(`${name}{quantile="${q}"}`) ?? NaN) * 1000;
+
+interface StepResult {
+  calls: number;
+  cpuPct: number;
+  rssMb: number;
+  idleRssMb: number;
+  rssPerCallMb: number;
+  eventLoop: { p50: number; p99: number; max: number };
+  ingest: { p50: number; p99: number; max: number };
+  firstCommand: { p50: number; p99: number; max: number };
+  bargeIn: { p50: number; p99: number; max: number };
+  loadgen: LoadgenStats & { cpuPct: number };
+  filesLeft: number;
+  pass: boolean;
+  failures: string[];
+}
+
+async function runStep(calls: number): Promise<StepResult> {
+  const lg = new Loadgen();
+  await lg.ready;
+  const { eslPort, geminiUrl } = await lg.call<{ eslPort: number; geminiUrl: string }>({ cmd: 'init', replyMs: Number(args['reply-ms']), bargeInShare: Number(args['barge-in']) });
+  const cb = await startCallbridge({ FREESWITCH_ESL_PORT: String(eslPort), GEMINI_BASE_URL: geminiUrl });
+  try {
+    await sleep(1000);
+    const idle = await scrape(cb.port);
+    const placed = await lg.call<{ streaming: number }>({ cmd: 'place', calls, staggerMs: 10 });
+    if (placed.streaming < calls) console.warn(`  only ${placed.streaming}/${calls} calls streaming`);
+    await sleep(Number(args.warmup) * 1000);
+    await lg.call({ cmd: 'window' });
+    const a = await scrape(cb.port);
+    const t0 = performance.now();
+    await sleep(Number(args.hold) * 1000);
+    const b = await scrape(cb.port);
+    const wall = (performance.now() - t0) / 1000;
+    const lgs = await lg.call<LoadgenStats>({ cmd: 'stats' });
+    await lg.call({ cmd: 'hangupAll' });
+    for (let i = 0; i < 50 && (await scrape(cb.port)).get('callbridge_calls_active') !== 0; i++) await sleep(100);
+    const filesLeft = (await readdir(cb.dir)).length;
+    const cpu = ((b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!) / wall) * 100;
+    const rssMb = b.get('process_resident_memory_bytes')! / 1e6;
+    const idleRssMb = idle.get('process_resident_memory_bytes')! / 1e6;
+    const q = (name: string) => ({ p50: ms(b, name, '0.5'), p99: ms(b, name, '0.99'), max: ms(b, name, '1') });
+    const r: StepResult = {
+      calls,
+      cpuPct: cpu,
+      rssMb,
+      idleRssMb,
+      rssPerCallMb: (rssMb - idleRssMb) / calls,
+      eventLoop: q('callbridge_event_loop_delay_seconds'),
+      ingest: q('callbridge_frame_ingest_seconds'),
+      firstCommand: q('callbridge_first_playback_command_seconds'),
+      bargeIn: q('callbridge_barge_in_seconds'),
+      loadgen: { ...lgs, cpuPct: (lgs.cpuMs / lgs.wallMs) * 100 },
+      filesLeft,
+      pass: true,
+      failures: [],
+    };
+    const f = r.failures;
+    if (!(r.eventLoop.p99 < TARGETS.eventLoopP99Ms)) f.push(`event-loop p99 ${r.eventLoop.p99.toFixed(1)} ms`);
+    if (!(r.ingest.p99 <= TARGETS.ingestP99Ms)) f.push(`ingest p99 ${r.ingest.p99.toFixed(2)} ms`);
+    if (!(r.firstCommand.p99 <= TARGETS.firstCommandP99Ms)) f.push(`first command p99 ${r.firstCommand.p99.toFixed(1)} ms`);
+    if (r.bargeIn.p99 > TARGETS.bargeInP99Ms) f.push(`barge-in p99 ${r.bargeIn.p99.toFixed(1)} ms`);
+    if (r.rssPerCallMb > TARGETS.rssPerCallMb) f.push(`RSS ${r.rssPerCallMb.toFixed(2)} MB/call`);
+    if (lgs.lateAudioFrames > 0) f.push(`${lgs.lateAudioFrames} late frames (max gap ${lgs.maxAudioGapMs.toFixed(0)} ms)`);
+    if (lgs.silenceShare.p99 > TARGETS.silenceShareP99) f.push(`inserted silence p99 ${(lgs.silenceShare.p99 * 100).toFixed(2)}%`);
+    if (lgs.streaming < calls) f.push(`${calls - lgs.streaming} calls not streaming`);
+    if (filesLeft > 0) f.push(`${filesLeft} playback files left`);
+    if (lgs.clock.over10ms > lgs.clock.ticks * 0.01) f.push(`load generator fell behind (${lgs.clock.over10ms} late ticks)`);
+    r.pass = f.length === 0;
+    return r;
+  } finally {
+    cb.proc.kill('SIGTERM');
+    await new Promise((r) => (cb.proc.exitCode !== null ? r(null) : cb.proc.once('exit', r)));
+    await rm(cb.dir, { recursive: true, force: true });
+    await lg.stop();
+  }
+}
+
+function median<T>(runs: T[], pick: (r: T) => number): number {
+  const v = runs.map(pick).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)]!;
+}
+
+function row(r: StepResult): string {
+  const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '–');
+  return [
+    String(r.calls).padStart(5),
+    f(r.cpuPct).padStart(6),
+    f(r.rssMb, 0).padStart(6),
+    f(r.rssPerCallMb, 2).padStart(6),
+    `${f(r.eventLoop.p50)}/${f(r.eventLoop.p99)}/${f(r.eventLoop.max)}`.padStart(15),
+    `${f(r.ingest.p50, 3)}/${f(r.ingest.p99, 3)}`.padStart(13),
+    `${f(r.firstCommand.p50, 2)}/${f(r.firstCommand.p99, 2)}`.padStart(12),
+    `${f(r.bargeIn.p50, 2)}/${f(r.bargeIn.p99, 2)}`.padStart(12),
+    `${f(r.loadgen.silenceShare.p50 * 100, 2)}/${f(r.loadgen.silenceShare.p99 * 100, 2)}`.padStart(11),
+    String(r.loadgen.lateAudioFrames).padStart(5),
+    String(r.loadgen.replies).padStart(7),
+    f(r.loadgen.cpuPct, 0).padStart(5),
+    r.pass ? 'ok' : `FAIL: ${r.failures.join('; ')}`,
+  ].join(' ');
+}
+
+async function main(): Promise<void> {
+  await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1e9), node: process.version, platform: `${os.type()} ${os.release()}` };
+  console.log(`callbridge bench — ${machine.cpus} CPUs (${machine.model}), ${machine.memGb} GB, Node ${machine.node}; callbridge on CPU 0, load generator on CPU 1`);
+  console.log(`hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`);
+  console.log('calls   cpu%  rssMB MB/call   loop p50/p99/max  ingest p50/p99  first cmd    barge-in   silence%  late replies lg%  verdict');
+  const results: StepResult[] = [];
+  let best = 0;
+  for (const calls of String(args.steps).split(',').map(Number)) {
+    const runs: StepResult[] = [];
+    for (let k = 0; k < Number(args.repeats); k++) runs.push(await runStep(calls));
+    // The median run by CPU stands for the step; a step passes when the majority of its runs pass.
+    const sorted = [...runs].sort((x, y) => x.cpuPct - y.cpuPct);
+    const mid = sorted[Math.floor(sorted.length / 2)]!;
+    mid.pass = runs.filter((r) => r.pass).length * 2 > runs.length;
+    results.push(mid);
+    console.log(row(mid) + (runs.length > 1 ? `  (median of ${runs.length}; cpu ${runs.map((r) => r.cpuPct.toFixed(0)).join('/')})` : ''));
+    if (mid.pass) best = calls;
+    else if (!args['keep-going']) break;
+  }
+  console.log(`\nlargest step meeting every target: ${best || 'none'} concurrent calls`);
+  void median;
+  const file = join(ROOT, `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ machine, args, targets: TARGETS, results, best }, null, 2));
+  console.log(`results: ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

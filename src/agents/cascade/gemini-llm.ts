@@ -1,0 +1,147 @@
+/**
+ * Gemini text generation (@google/genai `models.generateContentStream`, SSE) as the cascade's LanguageModel.
+ *
+ * Each reply is one streaming request carrying the system instructions and the whole conversation. Our own
+ * AbortController ends it on barge-in, on a first-token/stall timeout, or when the consumer stops reading.
+ *
+ * SDK behaviours this file works around (@google/genai 3.1):
+ * - `generateContentStream` does "automatic continuation" by default: a dropped stream that yielded nothing is
+ *   silently re-requested. Off here (`automaticContinuation: false`): retries are the agent's decision.
+ * - `httpOptions.timeout` bounds a whole attempt including the body, so a long answer would be cut: the
+ *   first-token and stall timeouts are ours, per chunk.
+ * - `chunk.text` warns when a chunk has non-text parts (thought signatures): parts are read directly.
+ */
+import { GoogleGenAI } from '@google/genai';
+import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
+import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
+
+export type GeminiThinking = 'default' | 'off' | 'minimal' | 'low' | 'medium' | 'high';
+
+export interface GeminiLlmOptions {
+  apiKey: string;
+  /** e.g. 'gemini-flash-latest'. */
+  model: string;
+  /** Override of the API endpoint (tests, proxies), e.g. 'http://127.0.0.1:PORT'. */
+  baseUrl?: string;
+  /** Time to the first text and between chunks; beyond it the request is aborted as a (retryable) fault. */
+  timeoutMs: number;
+  /**
+   * 'minimal'|'low'|'medium'|'high' → thinkingConfig.thinkingLevel (Gemini 3 models); 'off' → thinkingBudget 0
+   * (Gemini 2.5); 'default' → the model's default. Thinking delays the first token: keep it low for calls.
+   */
+  thinking: GeminiThinking;
+  maxOutputTokens?: number;
+  temperature?: number;
+}
+
+/** Prepended when the conversation starts with the agent (a greeting): the API expects a user turn first. */
+const CALL_STARTED = '(The call has been answered.)';
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** The conversation as Gemini `contents`: consecutive turns of one role merged, first turn a user one. */
+export function toContents(history: readonly ChatMessage[]): Content[] {
+  const out: Content[] = [];
+  for (const m of history) {
+    const text = m.text.trim();
+    if (!text) continue;
+    const role = m.role === 'agent' ? 'model' : 'user';
+    const last = out[out.length - 1];
+    if (last !== undefined && last.role === role) {
+      const part = last.parts![0]!;
+      part.text = `${part.text ?? ''} ${text}`;
+    } else {
+      out.push({ role, parts: [{ text }] });
+    }
+  }
+  if (out.length > 0 && out[0]!.role !== 'user') out.unshift({ role: 'user', parts: [{ text: CALL_STARTED }] });
+  return out;
+}
+
+function isRetryableStatus(status: number | undefined): boolean {
+  return status === undefined || status === 408 || status === 429 || status >= 500;
+}
+
+export class GeminiLlm implements LanguageModel {
+  readonly name = 'gemini';
+  private readonly opts: GeminiLlmOptions;
+  private readonly ai: GoogleGenAI;
+  private readonly thinkingConfig: ThinkingConfig | undefined;
+
+  constructor(opts: GeminiLlmOptions) {
+    this.opts = opts;
+    const httpOptions: { apiVersion: string; baseUrl?: string } = { apiVersion: 'v1beta' };
+    if (opts.baseUrl !== undefined) httpOptions.baseUrl = opts.baseUrl;
+    // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot switch the endpoint.
+    this.ai = new GoogleGenAI({ apiKey: opts.apiKey || 'missing', vertexai: false, httpOptions });
+    switch (opts.thinking) {
+      case 'default':
+        this.thinkingConfig = undefined;
+        break;
+      case 'off':
+        this.thinkingConfig = { thinkingBudget: 0 };
+        break;
+      default:
+        this.thinkingConfig = { thinkingLevel: opts.thinking.toUpperCase() as ThinkingLevel };
+    }
+  }
+
+  async *stream(req: LlmRequest): AsyncGenerator<string> {
+    const { model, timeoutMs } = this.opts;
+    if (!this.opts.apiKey) throw new StageError('llm', 'gemini: no API key configured (GOOGLE_API_KEY)', false);
+    if (req.signal.aborted) return;
+    const ctrl = new AbortController();
+    const onAbort = () => ctrl.abort();
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    let gotText = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctrl.abort();
+      }, timeoutMs);
+    };
+    const config: GenerateContentConfig = {
+      systemInstruction: req.systemInstructions,
+      abortSignal: ctrl.signal,
+      automaticContinuation: false,
+    };
+    if (this.thinkingConfig !== undefined) config.thinkingConfig = this.thinkingConfig;
+    if (this.opts.maxOutputTokens !== undefined) config.maxOutputTokens = this.opts.maxOutputTokens;
+    if (this.opts.temperature !== undefined) config.temperature = this.opts.temperature;
+    let finished = false;
+    try {
+      arm();
+      const stream = await this.ai.models.generateContentStream({ model, contents: toContents(req.history), config });
+      for await (const chunk of stream) {
+        arm();
+        const parts = chunk.candidates?.[0]?.content?.parts;
+        if (parts === undefined) continue;
+        for (const p of parts) {
+          if (typeof p.text === 'string' && p.text && p.thought !== true) {
+            gotText = true;
+            yield p.text;
+          }
+        }
+      }
+      finished = true;
+    } catch (e) {
+      if (req.signal.aborted) return;
+      if (timedOut) {
+        throw new StageError('llm', `gemini: ${gotText ? 'stream stalled' : 'no first token'} for ${timeoutMs} ms (model ${model})`, true);
+      }
+      const status = (e as { status?: unknown }).status;
+      const code = typeof status === 'number' ? status : undefined;
+      throw new StageError('llm', `gemini: request to model ${model} failed: ${errorText(e).slice(0, 300)}`, isRetryableStatus(code), { cause: e });
+    } finally {
+      clearTimeout(timer);
+      req.signal.removeEventListener('abort', onAbort);
+      if (!finished) ctrl.abort(); // the consumer stopped early or it failed: release the connection
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The three stages of the cascade as small contracts, so a vendor is one adapter file behind them
+ * (Deepgram → SpeechToText, Gemini → LanguageModel, Cartesia → TextToSpeech). The CascadeAgent only talks to
+ * these; every SDK detail stays in its adapter.
+ *
+ * Faults cross these boundaries as `StageError`s that say whether trying again can help.
+ */
+
+export type StageName = 'stt' | 'llm' | 'tts';
+
+export class StageError extends Error {
+  readonly stage: StageName;
+  /** Trying again (a new connection, a new request) may succeed: network errors, 5xx, 429, timeouts, closes. */
+  readonly retryable: boolean;
+  constructor(stage: StageName, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StageError';
+    this.stage = stage;
+    this.retryable = retryable;
+  }
+}
+
+// ---- speech to text ---------------------------------------------------------------------------
+
+export interface SttWord {
+  word: string;
+  /** Seconds of this connection's audio. */
+  start: number;
+  end: number;
+  confidence: number;
+}
+
+export interface SttResult {
+  /** The (formatted) transcript of this result; may be empty. */
+  text: string;
+  /** The words of this span will not change any more. */
+  isFinal: boolean;
+  /** The recognizer's endpointing saw the speaker stop after this final. */
+  speechFinal: boolean;
+  /** This final was forced by `finalize()`. */
+  fromFinalize: boolean;
+  /** Span of this result in seconds of the connection's audio. */
+  start: number;
+  duration: number;
+  confidence: number;
+  words: SttWord[];
+}
+
+export interface SttListener {
+  result(r: SttResult): void;
+  /** Voice activity began (seconds of the connection's audio). */
+  speechStarted(atSec: number): void;
+  /** No word for the configured gap after the word ending at `lastWordEndSec`. */
+  utteranceEnd(lastWordEndSec: number): void;
+  /** The connection is gone (closed by the service, dropped, stalled). Not called after close(). */
+  lost(err: StageError): void;
+}
+
+export interface SpeechToText {
+  readonly name: string;
+  /** Open the stream. Rejects with a StageError on refusal or timeout (and leaves nothing open). */
+  connect(listener: SttListener): Promise<void>;
+  /** One frame of 16-bit LE mono PCM at the rate given at construction. Hot path: no allocation, no logging. */
+  sendAudio(frame: Buffer): void;
+  /** Ask for the pending words as a final result now (a turn ended earlier than the recognizer would notice). */
+  finalize(): void;
+  /** Close the stream. Idempotent; never throws; resolves once the socket is closed. */
+  close(): Promise<void>;
+}
+
+// ---- language model ---------------------------------------------------------------------------
+
+export interface ChatMessage {
+  role: 'user' | 'agent';
+  text: string;
+}
+
+export interface LlmRequest {
+  systemInstructions: string;
+  /** The whole conversation so far, oldest first, ending with the user's turn. */
+  history: readonly ChatMessage[];
+  /** Aborting ends the request (the stream stops without an error). */
+  signal: AbortSignal;
+}
+
+export interface LanguageModel {
+  readonly name: string;
+  /**
+   * Stream the reply's text as it is generated. Throws StageError on failure (first-token or stall
+   * timeout included); returns quietly when `signal` is aborted.
+   */
+  stream(req: LlmRequest): AsyncIterable<string>;
+  /** Release anything held between requests. */
+  close?(): Promise<void>;
+}
+
+// ---- text to speech ---------------------------------------------------------------------------
+
+export interface TtsWordTimes {
+  words: string[];
+  /** Seconds from the start of the stream's audio. */
+  start: number[];
+  end: number[];
+}
+
+export interface TtsListener {
+  /** Reply audio, 16-bit LE mono PCM at the stage's `sampleRate`, even length. */
+  audio(pcm: Buffer): void;
+  /** Word timings of the stream's audio (when the vendor provides them). */
+  words?(w: TtsWordTimes): void;
+  /** Everything pushed has been spoken. */
+  done(): void;
+  /** The stream failed; no more events follow for it. */
+  error(err: StageError): void;
+}
+
+/** One utterance being synthesized (a Cartesia context): text goes in piece by piece, audio comes out. */
+export interface TtsStream {
+  readonly id: string;
+  /** More text of the same utterance (spoken with continuity). */
+  push(text: string): void;
+  /** No more text: `done` follows once it is all spoken. */
+  end(): void;
+  /** Stop generating; no more events follow. Idempotent. */
+  cancel(): void;
+}
+
+export interface TtsConnectionListener {
+  /** The connection is gone; streams open on it get `error` too. Not called after close(). */
+  lost(err: StageError): void;
+}
+
+export interface TextToSpeech {
+  readonly name: string;
+  readonly sampleRate: number;
+  /** Open the connection. Rejects with a StageError on refusal or timeout (and leaves nothing open). */
+  connect(listener: TtsConnectionListener): Promise<void>;
+  readonly connected: boolean;
+  /** Start an utterance on the open connection. Throws StageError if not connected. */
+  open(listener: TtsListener): TtsStream;
+  close(): Promise<void>;
+}

