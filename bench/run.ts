@@ -147,6 +147,9 @@ async function runStep(calls: number): Promise<StepResult> {
     await lg.call({ cmd: 'hangupAll' });
     for (let i = 0; i < 50 && (await scrape(cb.port)).get('callbridge_calls_active') !== 0; i++) await sleep(100);
     const filesLeft = (await readdir(cb.dir)).length;
+    const gcOver10 = ['major', 'minor', 'incremental', 'weakcb'].map((k) => `${k} ${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0)}/${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (b.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0) - ((a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0))}`);
+    console.log(`  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`);
+    console.log(`  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}`);
     const cpu = ((b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!) / wall) * 100;
     const rssMb = b.get('process_resident_memory_bytes')! / 1e6;
     const idleRssMb = idle.get('process_resident_memory_bytes')! / 1e6;

@@ -21,6 +21,7 @@ export class Metrics {
   readonly badFrames: Counter;
   readonly chunkFailures: Counter;
   readonly resamplerFallbacks: Counter;
+  readonly chunks: Counter;
   readonly eslConnected: Gauge;
 
   constructor() {
@@ -44,6 +45,7 @@ export class Metrics {
       help: 'Replies sent as WAV at the agent rate because no warm converter was free (raise RESAMPLER_POOL_START if this grows)',
       registers: r,
     });
+    this.chunks = new Counter({ name: 'callbridge_playback_chunks_total', help: 'Playback files commanded', registers: r });
     this.eslConnected = new Gauge({ name: 'callbridge_esl_connected', help: '1 while the ESL connection is up', registers: r });
   }
 

@@ -307,7 +307,10 @@ export class CallSession {
       format,
       transport: this.#transport,
       control: {
-        play: (path, id) => control.play(path, id, config.PLAYBACK_METHOD),
+        play: (path, id) => {
+          metrics?.chunks.inc();
+          return control.play(path, id, config.PLAYBACK_METHOD);
+        },
         stopAll: () => void control.breakAll().catch((err) => this.#log.warn({ err: errorText(err) }, 'uuid_break failed')),
       },
       resamplers: this.#d.resamplers,
