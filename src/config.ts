@@ -90,7 +90,7 @@ const schema = z.object({
   ESL_COMMAND_TIMEOUT_MS: ms(100, 60000).default(5000),
   ESL_RECONNECT_MAX_MS: ms(100, 300000).default(10000),
 
-  HTTP_HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   CALLBRIDGE_WS_URL: streamBaseUrl.default('ws://127.0.0.1:8080'),
 

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Container healthcheck: the core is ready, the callbridge SIP profile is running (it is not when
+# its address or port cannot be bound) and, when .env defines a trunk, its gateway exists. Asked
+# over the event socket with the password callbridge uses, so a password that FreeSWITCH did not
+# pick up shows as unhealthy too.
+set -eu
+
+host="${FREESWITCH_ESL_LISTEN_IP:-127.0.0.1}"
+case "$host" in 0.0.0.0 | ::) host=127.0.0.1 ;; esac
+
+fs() {
+	fs_cli -H "$host" -P "${FREESWITCH_ESL_PORT:-8021}" -p "${FREESWITCH_ESL_PASSWORD:-ClueCon}" \
+		-T 2000 -t 3000 -x "$1"
+}
+
+if ! fs status | grep -q 'is ready'; then
+	echo "FreeSWITCH is not ready, or the event socket refused us (listen address, ACL, password)" >&2
+	exit 1
+fi
+
+if ! fs 'sofia status' | grep -Eq '^[[:space:]]*callbridge[[:space:]]+profile[[:space:]].*RUNNING'; then
+	echo "SIP profile callbridge is not running: is SIP_IP:SIP_PORT free and local? (docker compose logs freeswitch)" >&2
+	exit 1
+fi
+
+if [ -n "${SIP_GATEWAY_PROXY:-}" ] && fs "sofia status gateway ${SIP_GATEWAY_NAME:-trunk}" | grep -q 'Invalid Gateway'; then
+	echo "gateway ${SIP_GATEWAY_NAME:-trunk} is missing although SIP_GATEWAY_PROXY is set (docker compose logs freeswitch)" >&2
+	exit 1
+fi

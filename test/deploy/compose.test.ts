@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { ROOT, interpolate, interpolationNames, read, readDockerfile, readEnvExample } from './support.ts';
+
+type Service = {
+  build?: { context?: string } | string;
+  network_mode?: string;
+  ports?: unknown;
+  env_file?: (string | { path: string; required?: boolean })[] | string;
+  environment?: Record<string, string> | string[];
+  volumes?: (string | { type?: string; source?: string; target?: string; read_only?: boolean })[];
+  restart?: string;
+  healthcheck?: { test?: string[] | string; interval?: string; timeout?: string; retries?: number };
+  depends_on?: Record<string, { condition?: string }> | string[];
+};
+type Compose = { services?: Record<string, Service>; volumes?: Record<string, unknown> };
+
+const text = read('docker-compose.yml');
+const compose = parse(text) as Compose;
+const services = compose.services ?? {};
+/** The variables as compose would see them with .env copied from .env.example. */
+const env = new Map(readEnvExample().map((e) => [e.name, e.value]));
+
+function mounts(svc: Service): { source: string; target: string; readOnly: boolean }[] {
+  return (svc.volumes ?? []).map((v) => {
+    if (typeof v !== 'string') return { source: v.source ?? '', target: interpolate(v.target ?? '', env), readOnly: v.read_only === true };
+    const [source = '', target = '', mode = ''] = interpolate(v, env).split(':');
+    return { source, target, readOnly: mode.split(',').includes('ro') };
+  });
+}
+
+function environment(svc: Service): Map<string, string> {
+  const out = new Map(env);
+  const e = svc.environment ?? {};
+  const pairs = Array.isArray(e) ? e.map((kv) => kv.split(/=(.*)/s) as [string, string]) : Object.entries(e);
+  for (const [k, v] of pairs) out.set(k, interpolate(String(v), env));
+  return out;
+}
+
+test('docker-compose.yml names the two services, without underscores', () => {
+  assert.deepEqual(Object.keys(services).sort(), ['callbridge', 'freeswitch']);
+  for (const name of Object.keys(services)) {
+    assert.match(name, /^[a-z0-9-]+$/, `${name}: mod_audio_stream rejects underscores in URL hosts, and service names become hosts`);
+  }
+});
+
+test('both services: host networking, .env, restart policy, healthcheck, a build that exists', () => {
+  for (const [name, svc] of Object.entries(services)) {
+    assert.equal(svc.network_mode, 'host', `${name}: host networking (SIP/RTP without port maps; ESL and media on loopback)`);
+    assert.equal(svc.ports, undefined, `${name}: ports do not apply with host networking`);
+    const files = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file ? [svc.env_file] : [];
+    assert.ok(
+      files.some((f) => (typeof f === 'string' ? f : f.path) === '.env'),
+      `${name}: reads .env`,
+    );
+    assert.ok(['unless-stopped', 'always'].includes(svc.restart ?? ''), `${name}: restarts`);
+    const hc = svc.healthcheck?.test;
+    assert.ok(Array.isArray(hc) && ['CMD', 'CMD-SHELL'].includes(hc[0]!) && hc.length > 1, `${name}: healthcheck`);
+    const context = typeof svc.build === 'string' ? svc.build : svc.build?.context;
+    assert.ok(context, `${name}: built from this repository`);
+    assert.ok(existsSync(join(ROOT, context, 'Dockerfile')), `${name}: ${context}/Dockerfile exists`);
+  }
+  const hc = services.callbridge?.healthcheck?.test;
+  assert.ok(Array.isArray(hc) && hc.join(' ').includes('/health'), 'callbridge: healthcheck on /health');
+  const imageCheck = readDockerfile('Dockerfile').find((i) => i.keyword === 'HEALTHCHECK')?.args.replace(/^.*?CMD\s+/, '');
+  assert.deepEqual(hc, ['CMD', ...(JSON.parse(imageCheck ?? '[]') as string[])], 'the same check as the image');
+  assert.match(JSON.stringify(services.freeswitch?.healthcheck?.test), /freeswitch-healthcheck/);
+});
+
+test('callbridge depends on freeswitch', () => {
+  const deps = services.callbridge?.depends_on;
+  const names = Array.isArray(deps) ? deps : Object.keys(deps ?? {});
+  assert.ok(names.includes('freeswitch'));
+});
+
+test('the playback volume is shared at the paths the code and FreeSWITCH use', () => {
+  assert.ok(compose.volumes && 'playback' in compose.volumes, 'top-level volume playback');
+  const cb = mounts(services.callbridge!).find((m) => m.source === 'playback');
+  const fs = mounts(services.freeswitch!).find((m) => m.source === 'playback');
+  assert.ok(cb && fs, 'mounted in both services');
+  assert.equal(cb.target, env.get('PLAYBACK_DIR'), 'callbridge writes to PLAYBACK_DIR');
+  assert.equal(fs.target, env.get('PLAYBACK_DIR_FREESWITCH') || env.get('PLAYBACK_DIR'), 'FreeSWITCH plays from PLAYBACK_DIR_FREESWITCH (= PLAYBACK_DIR when empty)');
+  assert.equal(cb.readOnly, false, 'callbridge writes and deletes');
+  assert.equal(fs.readOnly, true, 'FreeSWITCH only reads');
+});
+
+test('under host networking the addresses line up', () => {
+  const cb = environment(services.callbridge!);
+  const ws = new URL(cb.get('CALLBRIDGE_WS_URL')!);
+  assert.match(ws.protocol, /^wss?:$/);
+  assert.doesNotMatch(ws.hostname, /_/);
+  assert.equal(ws.port || (ws.protocol === 'wss:' ? '443' : '80'), cb.get('HTTP_PORT'), 'FreeSWITCH streams to the port callbridge listens on');
+  const httpHost = cb.get('HTTP_HOST')!;
+  assert.ok(['127.0.0.1', '0.0.0.0'].includes(httpHost), `HTTP_HOST ${httpHost} is reachable on loopback`);
+  assert.equal(httpHost, '127.0.0.1', 'the stack keeps the API and media socket off the network by default');
+  assert.equal(ws.hostname, '127.0.0.1');
+  const listen = env.get('FREESWITCH_ESL_LISTEN_IP');
+  assert.ok(listen === cb.get('FREESWITCH_ESL_HOST') || listen === '0.0.0.0', 'callbridge connects where FreeSWITCH listens');
+  assert.equal(cb.get('FREESWITCH_ESL_PORT'), env.get('FREESWITCH_ESL_PORT'));
+});
+
+test('every variable compose interpolates is documented in .env.example', () => {
+  for (const name of interpolationNames(text)) assert.ok(env.has(name), `${name} is used in docker-compose.yml but not in .env.example`);
+});

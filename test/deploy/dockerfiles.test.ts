@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FS_DIR, ROOT, copySources, read, readDockerfile, stages, type Instruction } from './support.ts';
+
+const fsDockerfile = readDockerfile(join(FS_DIR, 'Dockerfile'));
+const cbDockerfile = readDockerfile(join(ROOT, 'Dockerfile'));
+
+function args(instrs: Instruction[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const i of instrs.filter((x) => x.keyword === 'ARG')) {
+    const [name, value = ''] = i.args.split(/=(.*)/s);
+    out.set(name!, value);
+  }
+  return out;
+}
+
+function jsonForm(instrs: Instruction[], keyword: string): string[] {
+  const i = instrs.filter((x) => x.keyword === keyword).at(-1);
+  assert.ok(i, `${keyword} present`);
+  return JSON.parse(i.args) as string[];
+}
+
+/** `.dockerignore` of the form used here: `*`, then `!path` exceptions. */
+function admittedByDockerignore(path: string): boolean {
+  const rules = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  let admitted = true;
+  for (const rule of rules) {
+    const negate = rule.startsWith('!');
+    const pattern = (negate ? rule.slice(1) : rule).replace(/\/$/, '');
+    if (pattern === '*' || pattern === path || path.startsWith(`${pattern}/`)) admitted = negate;
+  }
+  return admitted;
+}
+
+test('every COPY source exists in its build context', () => {
+  for (const [context, instrs] of [
+    [FS_DIR, fsDockerfile],
+    [ROOT, cbDockerfile],
+  ] as const) {
+    const copies = instrs.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
+    assert.ok(copies.length > 0);
+    for (const c of copies) for (const src of copySources(c)) assert.ok(existsSync(join(context, src)), `${context}/Dockerfile:${c.line}: ${src} does not exist`);
+  }
+  for (const c of cbDockerfile.filter((i) => i.keyword === 'COPY')) {
+    for (const src of copySources(c)) assert.ok(admittedByDockerignore(src.replace(/^\.\//, '')), `${src} is excluded by .dockerignore`);
+  }
+  assert.ok(!admittedByDockerignore('.env'), '.env (secrets) stays out of the build context');
+  assert.ok(!admittedByDockerignore('node_modules'));
+});
+
+test('the FreeSWITCH image: pinned sources, the known module set, TLS for mod_audio_stream', () => {
+  const a = args(fsDockerfile);
+  assert.equal(a.get('DEBIAN_RELEASE'), 'bookworm');
+  assert.equal(a.get('FREESWITCH_TAG'), 'v1.10.12');
+  assert.match(a.get('FREESWITCH_COMMIT_PREFIX') ?? '', /^[0-9a-f]{7,40}$/);
+  assert.equal(a.get('SOFIA_SIP_TAG'), 'v1.13.17');
+  assert.match(a.get('SPANDSP_COMMIT') ?? '', /^[0-9a-f]{40}$/, 'spandsp has no release tags: a full commit id');
+  assert.match(a.get('MOD_AUDIO_STREAM_TAG') ?? '', /^v\d+\.\d+\.\d+$/);
+  assert.match(a.get('MOD_AUDIO_STREAM_COMMIT_PREFIX') ?? '', /^[0-9a-f]{7,40}$/);
+  const run = fsDockerfile.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+  for (const flag of ['--disable-libyuv', '--disable-libvpx', '-DUSE_TLS=ON', 'git submodule update --init']) assert.ok(run.includes(flag), flag);
+  assert.doesNotMatch(run, /signalwire\.com|SIGNALWIRE_TOKEN|freeswitch\.signalwire/i, 'no SignalWire package repository');
+  assert.ok(fsDockerfile.some((i) => i.keyword === 'COPY' && i.args.startsWith('build-modules.conf') && i.args.endsWith('/modules.conf')), 'the module list replaces modules.conf');
+});
+
+test('the FreeSWITCH image runs only what runs, in the foreground, as a non-root user', () => {
+  const all = stages(fsDockerfile);
+  assert.ok(all.length >= 2, 'multi-stage');
+  const final = all.at(-1)!;
+  assert.match(final[0]!.args, /^debian:\$\{DEBIAN_RELEASE\}-slim$/);
+  const copiesFromBuild = final.filter((i) => i.keyword === 'COPY' && i.args.includes('--from='));
+  assert.deepEqual(
+    copiesFromBuild.map((i) => i.args),
+    ['--from=build /out/ /'],
+    'one staged tree from the build stage',
+  );
+  const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args;
+  assert.ok(user && !['root', '0'].includes(user), 'non-root');
+  const cmd = jsonForm(final, 'CMD');
+  assert.equal(cmd[0], 'freeswitch');
+  assert.ok(cmd.includes('-nf') || cmd.includes('-c'), 'foreground');
+  assert.ok(!cmd.includes('-nc') && !cmd.includes('-ncwait'), '-nc daemonizes or hides the log');
+  assert.ok(final.some((i) => i.keyword === 'HEALTHCHECK'));
+  assert.deepEqual(jsonForm(final, 'ENTRYPOINT').slice(-1), ['/usr/local/bin/docker-entrypoint.sh']);
+});
+
+test('the scripts the FreeSWITCH image runs exist, are executable and match the configuration', () => {
+  for (const f of ['docker-entrypoint.sh', 'healthcheck.sh']) {
+    const mode = statSync(join(FS_DIR, f)).mode;
+    assert.ok(mode & 0o111, `${f} is executable`);
+    assert.match(read(join(FS_DIR, f)), /^#!\/bin\/sh\n/);
+  }
+  const health = read(join(FS_DIR, 'healthcheck.sh'));
+  const profile = /<profile name="([^"]+)"/.exec(read(join(FS_DIR, 'conf/sip_profiles/callbridge.xml')))?.[1];
+  assert.ok(profile && health.includes(`[[:space:]]*${profile}[[:space:]]+profile`), 'the healthcheck looks for the profile that exists');
+  const gatewayDefault = /data="sip_gateway_name=([^"$]+)"/.exec(read(join(FS_DIR, 'conf/vars.xml')))?.[1];
+  assert.ok(gatewayDefault && health.includes(`SIP_GATEWAY_NAME:-${gatewayDefault}`), 'same default gateway name');
+  const entry = read(join(FS_DIR, 'docker-entrypoint.sh'));
+  assert.match(entry, /FREESWITCH\\\|SIP\\\|RTP/, 'blank FREESWITCH_/SIP_/RTP_ variables become unset');
+  for (const m of read(join(FS_DIR, 'conf/vars.xml')).matchAll(/=\$([A-Z][A-Z0-9_]*)"/g)) {
+    assert.match(m[1]!, /^(FREESWITCH|SIP|RTP)_/, `${m[1]}: the entrypoint only cleans FREESWITCH_, SIP_ and RTP_ variables`);
+  }
+});
+
+test('the callbridge image: Node 22 slim, built then production dependencies only, non-root, /health', () => {
+  const a = args(cbDockerfile);
+  assert.equal(a.get('NODE_IMAGE'), 'node:22-bookworm-slim');
+  const all = stages(cbDockerfile);
+  assert.ok(all.every((s) => s[0]!.args.startsWith('${NODE_IMAGE}')), 'every stage on the official Node 22 image');
+  const runs = (s: Instruction[]) => s.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+  assert.ok(all.some((s) => runs(s).includes('npm ci') && runs(s).includes('npm run build')), 'a build stage: npm ci + npm run build');
+  assert.ok(all.some((s) => runs(s).some((r) => r.startsWith('npm ci --omit=dev'))), 'production dependencies only');
+  for (const s of all) {
+    const copiesLock = s.some((i) => i.keyword === 'COPY' && i.args.includes('package-lock.json'));
+    if (copiesLock) assert.ok(s.some((i) => i.keyword === 'COPY' && i.args.includes('.npmrc')), '.npmrc (onnxruntime-node-install=skip) goes with every npm ci');
+  }
+  const final = all.at(-1)!;
+  assert.ok(!final.some((i) => i.keyword === 'COPY' && /\bsrc\b/.test(i.args)), 'no TypeScript sources in the final image');
+  const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args;
+  assert.ok(user && !['root', '0'].includes(user), 'non-root');
+  assert.deepEqual(jsonForm(final, 'CMD'), ['node', 'dist/main.js']);
+  const hc = final.find((i) => i.keyword === 'HEALTHCHECK');
+  assert.ok(hc && hc.args.includes('/health'));
+
+  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts.start, 'node dist/main.js', 'the image runs what npm start runs');
+  assert.match(pkg.scripts.build ?? '', /^tsc /);
+});
