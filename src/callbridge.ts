@@ -1,21 +1,27 @@
+import { readFileSync } from 'node:fs';
 import type { Agent } from './agents/agent.ts';
-import { createAgent, defaultAgentKind, defaultSettings } from './agents/registry.ts';
-import { CallManager } from './calls/call-manager.ts';
-import type { Config } from './config.ts';
+import { createAgent } from './agents/registry.ts';
+import { CallManager, OriginateError } from './calls/call-manager.ts';
+import { CallRegistry } from './calls/call-registry.ts';
+import { profilesSchema, resolveCallSettings, type CallFacts, type CallSettings, type Profiles } from './calls/call-settings.ts';
+import { ConfigError, type Config } from './config.ts';
+import { version } from './freeswitch/commands.ts';
 import { EslClient } from './freeswitch/esl.ts';
-import type { ChannelInfo } from './freeswitch/events.ts';
-import { createHttpApp } from './http/app.ts';
+import { createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { ResamplerPools } from './media/resampler-pools.ts';
 import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
+import { openCallStore, type CallStore } from './store/call-store.ts';
 
 export interface Callbridge {
   readonly config: Config;
   readonly http: HttpServer;
   readonly esl: EslClient;
   readonly calls: CallManager;
+  readonly registry: CallRegistry;
+  readonly store: CallStore;
   readonly resamplers: ResamplerPools;
   readonly metrics: Metrics;
   stop(): Promise<void>;
@@ -24,16 +30,41 @@ export interface Callbridge {
 export interface StartOptions {
   logger: Logger;
   /** Replace how agents are built (tests). */
-  createAgent?: (channel: ChannelInfo, logger: Logger) => Agent;
+  createAgent?: (settings: CallSettings, facts: CallFacts, logger: Logger) => Agent;
 }
 
-/** Wire and start everything: ESL client, call manager, HTTP + media WebSocket server. */
+/** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
+function loadProfiles(config: Config): Profiles {
+  const text = config.AGENT_PROFILES ?? (config.AGENT_PROFILES_FILE ? readFileSync(config.AGENT_PROFILES_FILE, 'utf8') : undefined);
+  if (!text) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}: not valid JSON (${(err as Error).message})`]);
+  }
+  const parsed = profilesSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `AGENT_PROFILES: ${i.path.join('.')}: ${i.message}`));
+  return parsed.data;
+}
+
+/** Wire and start everything: call history, ESL client, call manager, HTTP API + media WebSocket server. */
 export async function startCallbridge(config: Config, opts: StartOptions): Promise<Callbridge> {
   const { logger } = opts;
+  const profiles = loadProfiles(config);
   if (config.PLAYBACK_TRANSPORT === 'shared-dir') {
     const removed = await SharedDirTransport.prepare(config.PLAYBACK_DIR);
     if (removed) logger.warn({ removed, dir: config.PLAYBACK_DIR }, 'deleted playback files left by a previous run');
   }
+  const store = await openCallStore(config.CALL_HISTORY_PATH);
+  const pruneHistory = () => {
+    const removed = store.prune(config.CALL_HISTORY_DAYS, config.CALL_HISTORY_MAX_CALLS);
+    if (removed) logger.info({ removed }, 'pruned call history');
+  };
+  pruneHistory();
+  const pruneTimer = setInterval(pruneHistory, 3_600_000).unref();
+  const registry = new CallRegistry(store, logger);
+
   const resamplers = new ResamplerPools({ converter: config.RESAMPLER });
   // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Create those converters before the first call:
   // creating one later blocks the event loop for several ms.
@@ -51,21 +82,62 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
   });
   const metrics = new Metrics();
-  esl.on('connected', () => metrics.eslConnected.set(1));
+  let freeswitchVersion: string | undefined;
+  esl.on('connected', () => {
+    metrics.eslConnected.set(1);
+    esl.api(version()).then((v) => (freeswitchVersion = v.trim()), () => {});
+  });
   esl.on('disconnected', () => metrics.eslConnected.set(0));
-  const kind = defaultAgentKind(config);
+
+  const defaults: CallSettings = {
+    pipeline: config.AGENT_PIPELINE,
+    systemInstructions: config.SYSTEM_INSTRUCTIONS,
+    voice: config.GEMINI_VOICE,
+    language: config.AGENT_LANGUAGE,
+    ...(config.GREETING && { greeting: config.GREETING }),
+  };
+  const callback = config.CALLBACK_URL ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS } : undefined;
   const calls = new CallManager({
     config,
     esl,
     logger,
-    createAgent: opts.createAgent ?? ((_channel, log) => createAgent(kind, config, defaultSettings(config), log)),
+    registry,
+    resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
+    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline as never, config, settings, log)),
     resamplers: (i, o) => resamplers.get(i, o),
     metrics,
   });
-  const app = createHttpApp({ health: () => ({ eslConnected: esl.connected, activeCalls: calls.active.size }), metrics: () => metrics.text() });
+
+  const app = createHttpApp({
+    health: () => ({ eslConnected: esl.connected, freeswitchVersion, activeCalls: calls.active.size }),
+    metrics: () => metrics.text(),
+    calls: {
+      list: (o) => registry.list(o),
+      get: (id) => registry.get(id),
+      originate: (body) =>
+        calls.originate(body).catch((err: unknown) => {
+          if (err instanceof OriginateError) throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
+          throw err;
+        }),
+      hangup: (id) => calls.hangup(id),
+      subscribe: (id, fn) => {
+        const listener = (record: Parameters<typeof fn>[0], change: Parameters<typeof fn>[1]) => record.id === id && fn(record, change);
+        registry.on('change', listener);
+        return () => registry.off('change', listener);
+      },
+    },
+    apiToken: config.API_TOKEN,
+    maxBodyBytes: config.MAX_REQUEST_BYTES,
+    ...(config.TWILIO_SIP_URI && {
+      twilio: { sipUri: config.TWILIO_SIP_URI, username: config.TWILIO_SIP_USERNAME, password: config.TWILIO_SIP_PASSWORD, authToken: config.TWILIO_AUTH_TOKEN, webhookUrl: config.TWILIO_WEBHOOK_URL },
+    }),
+  });
   const http = await startHttpServer({ app, router: calls, host: config.HTTP_HOST, port: config.HTTP_PORT, maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES, logger });
   esl.start();
-  logger.info({ port: http.port, esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`, streamUrl: config.CALLBRIDGE_WS_URL, agent: kind }, 'callbridge started');
+  logger.info(
+    { port: http.port, esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`, streamUrl: config.CALLBRIDGE_WS_URL, pipeline: config.AGENT_PIPELINE, callback: Boolean(callback), auth: Boolean(config.API_TOKEN) },
+    'callbridge started',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -73,6 +145,8 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     http,
     esl,
     calls,
+    registry,
+    store,
     resamplers,
     metrics,
     stop: () =>
@@ -80,6 +154,8 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
         await http.close(2000);
         await esl.stop();
+        clearInterval(pruneTimer);
+        store.close();
         resamplers.destroy();
         logger.info('callbridge stopped');
       })()),

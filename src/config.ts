@@ -113,7 +113,28 @@ const schema = z.object({
   LOG_FORMAT: z.enum(['json', 'text']).default('json'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SHUTDOWN_TIMEOUT_MS: ms(0, 600000).default(10000),
-  ALLOW_MARKERLESS: bool.default(false),
+
+  // ---- Calls API, outbound calls, per-call configuration, history (issue 4) ----
+  API_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  ALLOW_INSECURE_API: bool.default(false),
+  MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(65536),
+  DEFAULT_GATEWAY: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  OUTBOUND_CALLER_ID: z.string().regex(/^\+?[0-9]{1,20}$/).optional(),
+  ORIGINATE_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(300).default(45),
+  CALLBACK_URL: z.url().optional(),
+  CALLBACK_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  CALLBACK_TIMEOUT_MS: ms(100, 30000).default(2000),
+  AGENT_PROFILES: z.string().optional(),
+  AGENT_PROFILES_FILE: z.string().optional(),
+  GREETING: z.string().min(1).max(2000).optional(),
+  CALL_HISTORY_PATH: z.string().min(1).default('data/calls.db'),
+  CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),
+  TWILIO_SIP_URI: z.string().regex(/^sips?:[^\s<>"']+$/, 'a SIP URI like sip:callbridge@203.0.113.7:5060').optional(),
+  TWILIO_SIP_USERNAME: z.string().min(1).optional(),
+  TWILIO_SIP_PASSWORD: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_WEBHOOK_URL: z.url().optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -162,6 +183,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ['GOOGLE_API_KEY', c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY],
     ].filter(([, v]) => v === undefined);
     if (missing.length > 0) throw new ConfigError(missing.map(([name]) => `${name}: required when AGENT_PIPELINE=cascade`));
+  }
+  const loopback = c.HTTP_HOST === '127.0.0.1' || c.HTTP_HOST === '::1' || c.HTTP_HOST === 'localhost';
+  if (!loopback && !c.API_TOKEN && !c.ALLOW_INSECURE_API) {
+    throw new ConfigError([
+      `HTTP_HOST=${c.HTTP_HOST} exposes the calls API beyond this machine: set API_TOKEN (callers then send Authorization: Bearer <token>), or ALLOW_INSECURE_API=true if something else guards it`,
+    ]);
   }
   const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, ...rest } = c;
   return {

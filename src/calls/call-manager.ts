@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agents/agent.ts';
 import type { Config } from '../config.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
+import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts';
 import type { EslClient } from '../freeswitch/esl.ts';
 import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
-import { UnsafeEslValueError } from '../freeswitch/commands.ts';
 import type { Logger } from '../log.ts';
 import type { ResamplerPool } from '../media/resampler.ts';
 import type { Metrics } from '../metrics.ts';
+import { finalStatus, type CallRecord } from './call-record.ts';
+import type { CallRegistry } from './call-registry.ts';
+import { CALL_VARIABLES, encodeText, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession, errorText } from './call-session.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
 
@@ -22,20 +26,64 @@ export function isMarked(channel: ChannelInfo): boolean {
   return v !== undefined && v !== '' && v !== '0' && v !== 'false' && v !== 'no';
 }
 
+/** A request to place a call (the calls API's POST /calls body). */
+export interface OriginateRequest {
+  to: string;
+  from?: string;
+  caller_name?: string;
+  gateway?: string;
+  pipeline?: string;
+  profile?: string;
+  system_instructions?: string;
+  voice?: string;
+  language?: string;
+  greeting?: string;
+  opening_reason?: string;
+  objective?: string;
+  timeout_seconds?: number;
+}
+
+export class OriginateError extends Error {
+  readonly kind: 'invalid' | 'unavailable';
+  constructor(kind: 'invalid' | 'unavailable', message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
 export interface CallManagerDeps {
   config: Config;
   esl: EslClient;
   logger: Logger;
-  createAgent(channel: ChannelInfo, logger: Logger): Agent;
+  registry: CallRegistry;
+  resolveSettings(facts: CallFacts, logger: Logger): Promise<CallSettings>;
+  createAgent(settings: CallSettings, facts: CallFacts, logger: Logger): Agent;
   resamplers(inRate: number, outRate: number): ResamplerPool;
   metrics?: Metrics;
 }
 
-/** Registry of live calls: creates a CallSession per marked parked channel and routes events and media to it. */
+export function callFacts(channel: ChannelInfo): CallFacts {
+  return {
+    callId: channel.uuid,
+    direction: channel.direction,
+    from: channel.callerNumber,
+    to: channel.destination,
+    sipCallId: channel.sipCallId,
+    sipRequestUri: channel.variable('sip_req_uri'),
+    sipFromUri: channel.variable('sip_from_uri'),
+    variable: channel.variable,
+  };
+}
+
+/**
+ * Registry of live calls: creates a CallSession per marked parked channel, places outbound calls, and routes
+ * ESL events and media sockets to the right call.
+ */
 export class CallManager implements MediaRouter {
   readonly #d: CallManagerDeps;
   readonly #sessions = new Map<string, CallSession>();
-  /** The last few ended calls, newest last (the calls API reads them until the history store exists). */
+  /** Outbound calls placed through the API that have not been parked (answered) yet. */
+  readonly #dialing = new Set<string>();
   readonly recent: CallSession[] = [];
   #accepting = true;
   #endedWaiters = new Set<() => void>();
@@ -57,16 +105,24 @@ export class CallManager implements MediaRouter {
     const e = toCallEvent(raw);
     if (!e || e.type === 'background-job') return;
     if (e.type === 'park') return this.#onPark(e.channel);
-    this.#sessions.get(e.uuid)?.onEvent(e);
+    const session = this.#sessions.get(e.uuid);
+    if (session) return session.onEvent(e);
+    if (!this.#dialing.has(e.uuid)) return;
+    // An outbound call of ours that has not reached park yet.
+    const { registry } = this.#d;
+    if (e.type === 'progress') registry.setStatus(e.uuid, 'ringing');
+    else if (e.type === 'answer') registry.setStatus(e.uuid, 'answered');
+    else if (e.type === 'hangup') {
+      this.#dialing.delete(e.uuid);
+      const answered = registry.live(e.uuid)?.answeredAt !== undefined;
+      registry.setStatus(e.uuid, finalStatus(e.cause, answered), { hangupCause: e.cause, endReason: `hangup: ${e.cause}` });
+    }
   }
 
   #onPark(channel: ChannelInfo): void {
     if (this.#sessions.has(channel.uuid) || !isMarked(channel)) return;
     const log = this.#d.logger.child({ call: channel.uuid });
-    if (!this.#accepting) {
-      log.warn('shutting down: not taking this call');
-      return;
-    }
+    if (!this.#accepting) return void log.warn('shutting down: not taking this call');
     let control: ChannelControl;
     try {
       control = new ChannelControl(this.#d.esl, channel.uuid);
@@ -74,11 +130,31 @@ export class CallManager implements MediaRouter {
       if (err instanceof UnsafeEslValueError) return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
       throw err;
     }
-    const session = new CallSession(channel, {
+    this.#dialing.delete(channel.uuid);
+    const { registry } = this.#d;
+    // Our own API call already has a record; a user's raw originate or an inbound call gets one now.
+    const record =
+      registry.live(channel.uuid) ??
+      registry.add({
+        id: channel.uuid,
+        direction: channel.direction,
+        from: channel.callerNumber,
+        to: channel.destination,
+        pipeline: channel.variable(CALL_VARIABLES.pipeline) ?? '',
+        status: channel.answered ? 'answered' : 'ringing',
+        createdAt: Date.now(),
+        ...(channel.answered && { answeredAt: Date.now() }),
+        turns: [],
+        transcript: [],
+      });
+    const facts = callFacts(channel);
+    const session = new CallSession(channel, record, {
       config: this.#d.config,
       control,
       logger: log,
-      createAgent: (ch) => this.#d.createAgent(ch, log),
+      registry,
+      resolveSettings: () => this.#d.resolveSettings(facts, log),
+      createAgent: (settings) => this.#d.createAgent(settings, facts, log),
       resamplers: this.#d.resamplers,
       metrics: this.#d.metrics,
       onEnded: (s) => this.#ended(s),
@@ -95,6 +171,86 @@ export class CallManager implements MediaRouter {
     this.recent.push(s);
     if (this.recent.length > 100) this.recent.shift();
     for (const w of this.#endedWaiters) w();
+  }
+
+  /**
+   * Place a call: register it under its origination_uuid (its events can arrive before the BACKGROUND_JOB),
+   * then `bgapi originate`. Resolves once the command is on its way; the record follows the call.
+   */
+  async originate(req: OriginateRequest): Promise<CallRecord> {
+    const { config, esl, registry, logger } = this.#d;
+    const gateway = req.gateway ?? config.DEFAULT_GATEWAY;
+    if (!gateway) throw new OriginateError('invalid', 'no gateway: pass "gateway" or set DEFAULT_GATEWAY');
+    if (!esl.connected) throw new OriginateError('unavailable', 'FreeSWITCH is not connected');
+    const id = randomUUID();
+    const timeout = req.timeout_seconds ?? config.ORIGINATE_TIMEOUT_SECONDS;
+    const variables: Record<string, string> = { [MARKER_VARIABLE]: '1' };
+    const set = (name: string, value: string | undefined) => value !== undefined && (variables[name] = value);
+    set(CALL_VARIABLES.pipeline, req.pipeline);
+    set(CALL_VARIABLES.profile, req.profile);
+    set(CALL_VARIABLES.voice, req.voice);
+    set(CALL_VARIABLES.language, req.language);
+    // Free text only ever travels base64url-encoded: it cannot alter the originate string.
+    set(CALL_VARIABLES.instructions, req.system_instructions && encodeText(req.system_instructions));
+    set(CALL_VARIABLES.greeting, req.greeting && encodeText(req.greeting));
+    set(CALL_VARIABLES.openingReason, req.opening_reason && encodeText(req.opening_reason));
+    set(CALL_VARIABLES.objective, req.objective && encodeText(req.objective));
+    let command;
+    try {
+      command = originate({ uuid: id, gateway, number: req.to, callerIdNumber: req.from ?? config.OUTBOUND_CALLER_ID, callerIdName: req.caller_name, timeoutSeconds: timeout, variables });
+    } catch (err) {
+      if (err instanceof UnsafeEslValueError) throw new OriginateError('invalid', err.message);
+      throw err;
+    }
+    registry.add({
+      id,
+      direction: 'outbound',
+      from: req.from ?? config.OUTBOUND_CALLER_ID ?? '',
+      to: req.to,
+      gateway,
+      pipeline: req.pipeline ?? '',
+      status: 'queued',
+      createdAt: Date.now(),
+      ...(req.voice && { voice: req.voice }),
+      ...(req.language && { language: req.language }),
+      ...(req.opening_reason && { openingReason: req.opening_reason }),
+      ...(req.objective && { objective: req.objective }),
+      turns: [],
+      transcript: [],
+    });
+    this.#dialing.add(id);
+    registry.setStatus(id, 'dialing');
+    const log = logger.child({ call: id });
+    log.info({ to: req.to, gateway }, 'placing call');
+    esl.bgapi(command, (timeout + 15) * 1000).then(
+      (result) => {
+        if (result.startsWith('+OK')) return;
+        const cause = result.replace(/^-ERR\s*/, '').trim().split(/\s/)[0] || 'UNKNOWN';
+        this.#dialing.delete(id);
+        registry.setStatus(id, finalStatus(cause, false), { hangupCause: cause, endReason: `originate: ${cause}` });
+        log.info({ cause }, 'call not connected');
+      },
+      (err: Error) => {
+        this.#dialing.delete(id);
+        registry.setStatus(id, 'failed', { endReason: `originate: ${err.message}` });
+        log.warn({ err: err.message }, 'originate failed');
+      },
+    );
+    return registry.live(id) ?? registry.get(id)!;
+  }
+
+  /** Hang up a call (DELETE /calls/:id). Idempotent for calls that already ended. */
+  async hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'> {
+    const session = this.#sessions.get(id);
+    if (session) {
+      await session.end('hung up through the API');
+      return 'hanging-up';
+    }
+    if (this.#dialing.has(id)) {
+      await this.#d.esl.api(kill(id, 'ORIGINATOR_CANCEL')).catch(() => {});
+      return 'hanging-up';
+    }
+    return this.#d.registry.get(id) ? 'ended' : 'unknown';
   }
 
   attach(callId: string, token: string, conn: MediaConnection): MediaAttachResult {

@@ -10,16 +10,12 @@ import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts'
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
 import type { MediaAttachResult, MediaConnection, MediaSink } from './media-port.ts';
 import { recordMs, type Metrics } from '../metrics.ts';
+import { finalStatus, type CallRecord, type TranscriptEntry } from './call-record.ts';
+import type { CallRegistry } from './call-registry.ts';
+import { openingHint, type CallSettings } from './call-settings.ts';
 
 export type CallState = 'starting' | 'active' | 'ending' | 'ended';
 
-export interface TranscriptEntry {
-  speaker: Speaker;
-  text: string;
-  /** ms since the epoch when the utterance began. */
-  at: number;
-  final: boolean;
-}
 
 export interface CallStats {
   framesIn: number;
@@ -31,15 +27,16 @@ export interface CallStats {
   /** Barge-in: agent said `interrupted` → uuid_break written (ms). */
   bargeInMs: number[];
   chunkFailures: number;
-  /** Per reply, ms from the first pipeline mark to each stage (cascade: caller stopped → … → PLAYBACK_START). */
-  turns: Array<Record<string, number>>;
 }
 
 export interface SessionDeps {
   config: Config;
   control: ChannelControl;
   logger: Logger;
-  createAgent(channel: ChannelInfo): Agent;
+  registry: CallRegistry;
+  /** How this call is answered (env defaults, callback URL, profile, channel variables). */
+  resolveSettings(): Promise<CallSettings>;
+  createAgent(settings: CallSettings): Agent;
   resamplers(inRate: number, outRate: number): ResamplerPool;
   onEnded(session: CallSession): void;
   metrics?: Metrics;
@@ -55,9 +52,9 @@ export interface SessionDeps {
 export class CallSession {
   readonly id: string;
   readonly channel: ChannelInfo;
+  readonly record: CallRecord;
   readonly createdAt = Date.now();
-  readonly transcript: TranscriptEntry[] = [];
-  readonly stats: CallStats = { framesIn: 0, badFrames: 0, replies: 0, bargeIns: 0, firstCommandMs: [], bargeInMs: [], chunkFailures: 0, turns: [] };
+  readonly stats: CallStats = { framesIn: 0, badFrames: 0, replies: 0, bargeIns: 0, firstCommandMs: [], bargeInMs: [], chunkFailures: 0 };
   state: CallState = 'starting';
   endedAt: number | undefined;
   endReason: string | undefined;
@@ -78,13 +75,22 @@ export class CallSession {
   #openUtterance: Partial<Record<Speaker, TranscriptEntry>> = {};
   /** Pipeline marks of the reply in progress (agent stages + playout), logged once it is heard. */
   #turnMarks: Record<string, number> | undefined;
+  #answered: boolean;
+  #hangupCause: string | undefined;
 
-  constructor(channel: ChannelInfo, deps: SessionDeps) {
+  constructor(channel: ChannelInfo, record: CallRecord, deps: SessionDeps) {
     this.id = channel.uuid;
     this.channel = channel;
+    this.record = record;
+    this.#answered = channel.answered;
     this.#d = deps;
     this.#log = deps.logger;
     this.#codec = { name: channel.writeCodec, rate: channel.writeRate };
+  }
+
+  /** Both sides of the conversation so far (the record's transcript). */
+  get transcript(): TranscriptEntry[] {
+    return this.record.transcript;
   }
 
   /** The URL mod_audio_stream connects to: names the call and carries its secret. */
@@ -92,29 +98,42 @@ export class CallSession {
     return `${this.#d.config.CALLBRIDGE_WS_URL}/stream/${this.id}?token=${this.#secret}`;
   }
 
-  /** Connect the agent and the media stream (in parallel); end the call if either cannot be had. */
+  /**
+   * Answer (if needed) while deciding how to answer; then connect the agent and the media stream in
+   * parallel; end the call if either cannot be had. Outbound calls (and configured greetings) make the
+   * agent speak first.
+   */
   async start(): Promise<void> {
     const { channel } = this;
+    const { control, registry } = this.#d;
     this.#log.info({ direction: channel.direction, from: channel.callerNumber, to: channel.destination }, 'call picked up');
     try {
-      const agent = this.#d.createAgent(channel);
+      const [answer, decided] = await Promise.allSettled([channel.answered ? Promise.resolve() : control.answer(), this.#d.resolveSettings()]);
+      if (this.state !== 'starting') return;
+      if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
+      if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
+      const settings = decided.value;
+      this.#answered = true;
+      registry.setStatus(this.id, 'answered', { pipeline: settings.pipeline, voice: settings.voice, language: settings.language });
+      const agent = this.#d.createAgent(settings);
       this.#agent = agent;
       this.agentKind = agent.kind;
-      this.#log.info({ agent: agent.kind }, 'agent chosen');
-      const [agentResult, mediaResult] = await Promise.allSettled([agent.start(this.#sink), this.#setUpChannel(agent.inputSampleRate)]);
+      this.#log.info({ agent: agent.kind, voice: settings.voice, language: settings.language }, 'agent chosen');
+      const [agentResult, mediaResult] = await Promise.allSettled([agent.start(this.#sink), this.#setUpStream(agent.inputSampleRate)]);
       if (this.state !== 'starting') return;
       if (mediaResult.status === 'rejected') return void this.end(`media stream failed: ${errorText(mediaResult.reason)}`);
       if (agentResult.status === 'rejected') return void this.end(`agent failed to start: ${errorText(agentResult.reason)}`);
       this.state = 'active';
       this.#log.info({ streamRate: agent.inputSampleRate }, 'call active');
+      const hint = openingHint(settings, channel.direction);
+      if (hint) agent.speakFirst?.(hint);
     } catch (err) {
       void this.end(`call setup failed: ${errorText(err)}`);
     }
   }
 
-  async #setUpChannel(rate: 8000 | 16000): Promise<void> {
+  async #setUpStream(rate: 8000 | 16000): Promise<void> {
     const { control, config } = this.#d;
-    if (!this.channel.answered) await control.answer();
     // mod_audio_stream leaves these uninitialised unless set. PCM does not compress: no deflate.
     await control.setVariables({ STREAM_MESSAGE_DEFLATE: 'false', STREAM_HEART_BEAT: String(config.STREAM_HEARTBEAT_SECONDS) });
     try {
@@ -177,6 +196,7 @@ export class CallSession {
         if (e.app === 'playback') this.#playout?.finished(e.appData, e.response);
         return;
       case 'hangup':
+        this.#hangupCause = e.cause;
         void this.end(`hangup: ${e.cause}${e.disposition ? ` (${e.disposition})` : ''}`, { hangup: false });
         return;
       case 'dtmf':
@@ -266,7 +286,7 @@ export class CallSession {
     const t0 = Math.min(...Object.values(marks));
     const rel: Record<string, number> = {};
     for (const [k, v] of Object.entries(marks)) rel[k.replace(/At$/, 'Ms')] = Math.round(v - t0);
-    this.stats.turns.push(rel);
+    this.#d.registry.turn(this.id, rel);
     this.#log.info(rel, 'turn timings');
   }
 
@@ -327,12 +347,13 @@ export class CallSession {
   #transcript(speaker: Speaker, text: string, final: boolean): void {
     let entry = this.#openUtterance[speaker];
     if (!entry) {
-      entry = { speaker, text, at: Date.now(), final };
-      this.transcript.push(entry);
+      entry = { speaker, text, at: Date.now(), final: false };
+      this.record.transcript.push(entry);
       this.#openUtterance[speaker] = entry;
     }
     entry.text = text;
     if (final) this.#closeUtterance(speaker);
+    else this.#d.registry.transcript(this.id, entry);
   }
 
   #closeUtterance(speaker: Speaker): void {
@@ -340,6 +361,7 @@ export class CallSession {
     if (!entry) return;
     entry.final = true;
     delete this.#openUtterance[speaker];
+    this.#d.registry.transcript(this.id, entry);
     this.#log.debug({ speaker, text: entry.text }, 'utterance');
   }
 
@@ -359,14 +381,18 @@ export class CallSession {
     this.endReason = reason;
     clearTimeout(this.#mediaGraceTimer);
     this.#settleStream(new Error(`call ending: ${reason}`));
-    const { control } = this.#d;
-    if (opts.hangup !== false) await control.hangup(opts.cause ?? 'NORMAL_CLEARING').catch((err) => this.#log.warn({ err: errorText(err) }, 'hangup command failed'));
+    const { control, registry } = this.#d;
+    if (opts.hangup !== false) {
+      this.#hangupCause ??= opts.cause ?? 'NORMAL_CLEARING';
+      await control.hangup(opts.cause ?? 'NORMAL_CLEARING').catch((err) => this.#log.warn({ err: errorText(err) }, 'hangup command failed'));
+    }
     this.#media?.close(1000, 'call ended');
     this.#media = undefined;
     for (const s of ['caller', 'agent'] as const) this.#closeUtterance(s);
     await Promise.allSettled([this.#agent?.close(), this.#playout?.close() ?? this.#transport?.close()]);
     this.state = 'ended';
     this.endedAt = Date.now();
+    registry.setStatus(this.id, finalStatus(this.#hangupCause, this.#answered), { hangupCause: this.#hangupCause, endReason: reason, endedAt: this.endedAt });
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');
     this.#d.onEnded(this);

@@ -52,6 +52,13 @@ export const varValue = (v: string, name = 'value'): string =>
   check(`variable ${name}`, v, VAR_VALUE, 'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)');
 export const hangupCause = (v: string): string => check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
 
+const PHONE_NUMBER = /^\+?[0-9]{1,20}$/;
+const GATEWAY = /^[A-Za-z0-9_.-]{1,64}$/;
+const CALLER_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
+export const phoneNumber = (v: string, field = 'number'): string => check(field, v, PHONE_NUMBER, 'expected digits with an optional leading +');
+export const gateway = (v: string): string => check('gateway', v, GATEWAY, 'expected letters, digits, ".", "_" or "-"');
+export const callerName = (v: string): string => check('caller id name', v, CALLER_NAME, 'letters, digits, ".", "_" or "-" (no spaces: they would split the originate command)');
+
 const cmd = (s: string) => s as EslCommand;
 
 export function answer(id: string): EslCommand {
@@ -109,6 +116,39 @@ export function kill(id: string, cause = 'NORMAL_CLEARING'): EslCommand {
   return cmd(`uuid_kill ${uuid(id)} ${hangupCause(cause)}`);
 }
 
+export interface OriginateOptions {
+  /** origination_uuid: the call is registered under it before the command is sent. */
+  uuid: string;
+  gateway: string;
+  number: string;
+  callerIdNumber?: string;
+  callerIdName?: string;
+  timeoutSeconds: number;
+  /** Extra channel variables (names and values validated like every other variable). */
+  variables?: Record<string, string>;
+}
+
+/**
+ * `originate {origination_uuid=…,ignore_early_media=true,originate_timeout=…,…}sofia/gateway/<gw>/<number> &park()`.
+ * `ignore_early_media=true` so a 183 with ringback does not count as answered; `&park()` hands the answered
+ * call to callbridge like an inbound one (the marker variable must be among `variables`).
+ */
+export function originate(o: OriginateOptions): EslCommand {
+  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 1 || o.timeoutSeconds > 600) {
+    throw new UnsafeEslValueError('originate timeout', o.timeoutSeconds, 'whole seconds from 1 to 600');
+  }
+  const vars: Array<[string, string]> = [
+    ['origination_uuid', uuid(o.uuid, 'origination uuid')],
+    ['ignore_early_media', 'true'],
+    ['originate_timeout', String(o.timeoutSeconds)],
+  ];
+  if (o.callerIdNumber) vars.push(['origination_caller_id_number', phoneNumber(o.callerIdNumber, 'caller id number')]);
+  if (o.callerIdName) vars.push(['origination_caller_id_name', callerName(o.callerIdName)]);
+  for (const [k, v] of Object.entries(o.variables ?? {})) vars.push([varName(k), varValue(v, k)]);
+  const block = vars.map(([k, v]) => `${k}=${v}`).join(',');
+  return cmd(`originate {${block}}sofia/gateway/${gateway(o.gateway)}/${phoneNumber(o.number)} &park()`);
+}
+
 export function status(): EslCommand {
   return cmd('status');
 }
@@ -141,6 +181,9 @@ export function hangupMessage(id: string, cause = 'NORMAL_CLEARING'): SendMsg {
 
 /** Events callbridge subscribes to, and nothing more (every event is ~6 KB of JSON to parse). */
 export const SUBSCRIBED_EVENTS = [
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_ANSWER',
   'CHANNEL_PARK',
   'CHANNEL_HANGUP',
   'PLAYBACK_START',

@@ -28,6 +28,8 @@ export interface ChannelInfo {
 
 export type CallEvent =
   | { type: 'park'; uuid: string; channel: ChannelInfo }
+  | { type: 'progress'; uuid: string; media: boolean }
+  | { type: 'answer'; uuid: string }
   | { type: 'hangup'; uuid: string; cause: string; disposition: string | undefined }
   | { type: 'playback-start'; uuid: string; path: string }
   | { type: 'execute-complete'; uuid: string; app: string; appData: string; appUuid: string | undefined; response: string }
@@ -77,6 +79,11 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
   switch (e.name) {
     case 'CHANNEL_PARK':
       return { type: 'park', uuid, channel: channelInfo(e) };
+    case 'CHANNEL_PROGRESS':
+    case 'CHANNEL_PROGRESS_MEDIA':
+      return { type: 'progress', uuid, media: e.name === 'CHANNEL_PROGRESS_MEDIA' };
+    case 'CHANNEL_ANSWER':
+      return { type: 'answer', uuid };
     case 'CHANNEL_HANGUP':
     case 'CHANNEL_HANGUP_COMPLETE':
       return { type: 'hangup', uuid, cause: e.header('Hangup-Cause') ?? 'UNKNOWN', disposition: e.header('variable_sip_hangup_disposition') };

@@ -1,21 +1,194 @@
-import { Hono } from 'hono';
+import { timingSafeEqual } from 'node:crypto';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { CallRecord, CallStatus } from '../calls/call-record.ts';
+import type { CallChange } from '../calls/call-registry.ts';
+import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
+import { twilioRoutes, type TwilioOptions } from './twilio.ts';
 
-/** What the HTTP API reads from the rest of callbridge (kept narrow so http/ stays a thin layer). */
+/** What the HTTP API needs from the rest of callbridge (kept narrow so http/ stays a thin layer). */
 export interface ApiDeps {
-  health(): { eslConnected: boolean; activeCalls: number };
-  /** Prometheus text exposition. */
+  health(): { eslConnected: boolean; freeswitchVersion?: string; activeCalls: number };
   metrics(): Promise<string>;
+  calls: {
+    list(opts: { status?: CallStatus; limit: number; before?: number }): CallRecord[];
+    get(id: string): CallRecord | undefined;
+    /** Registers the call and sends the originate; rejects with InvalidRequestError for unusable values. */
+    originate(body: NewCallBody): Promise<CallRecord>;
+    hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'>;
+    subscribe(id: string, fn: (record: CallRecord, change: CallChange) => void): () => void;
+  };
+  /** Bearer token required on every endpoint but /health (and the Twilio webhook, which Twilio signs). */
+  apiToken?: string;
+  maxBodyBytes: number;
+  twilio?: TwilioOptions;
 }
 
+export class InvalidRequestError extends Error {}
+export class UnavailableError extends Error {}
+
+const FINAL = new Set<CallStatus>(['completed', 'failed', 'busy', 'no-answer']);
+
+type ErrorStatus = 400 | 401 | 404 | 413 | 500 | 503;
+function fail<S extends ErrorStatus>(c: Context, status: S, code: string, message: string, details?: string[]) {
+  return c.json({ error: { code, message, ...(details && { details }) } }, status);
+}
+
+const err = (description: string) => ({ content: { 'application/json': { schema: ErrorBody } }, description });
+
 /** The Hono application: JSON endpoints on the same port as the media WebSocket. */
-export function createHttpApp(deps: ApiDeps): Hono {
-  const app = new Hono();
-  app.get('/health', (c) => {
-    const h = deps.health();
-    return c.json({ status: 'ok', esl: h.eslConnected ? 'connected' : 'disconnected', activeCalls: h.activeCalls });
+export function createHttpApp(deps: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono({
+    // Invalid requests get the same JSON error shape as everything else, with every problem listed.
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const details = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+      return fail(c, 400, 'invalid_request', 'the request is not valid', details);
+    },
   });
+
+  app.use('*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`) }));
+  app.use('*', async (c, next) => {
+    const open = c.req.path === '/health' || c.req.path.startsWith('/twilio/');
+    if (!deps.apiToken || open) return next();
+    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(deps.apiToken);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    return next();
+  });
+
+  app.openapi(createRoute({ method: 'get', path: '/health', responses: { 200: { content: { 'application/json': { schema: Health } }, description: 'Process up; ESL state' } } }), (c) => {
+    const h = deps.health();
+    return c.json({ status: 'ok' as const, esl: h.eslConnected ? ('connected' as const) : ('disconnected' as const), freeswitch: h.freeswitchVersion, activeCalls: h.activeCalls }, 200);
+  });
+
   app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
-  app.onError((err, c) => c.json({ error: { code: 'internal', message: err.message } }, 500));
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/calls',
+      request: { query: ListQuery },
+      responses: { 200: { content: { 'application/json': { schema: CallList } }, description: 'Live and recent calls, newest first' }, 400: err('Invalid query') },
+    }),
+    (c) => {
+      const q = c.req.valid('query');
+      const calls = deps.calls.list(q);
+      const next = calls.length === q.limit ? String(calls.at(-1)!.createdAt) : undefined;
+      return c.json({ calls, next }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/calls',
+      request: { body: { content: { 'application/json': { schema: NewCall } }, required: true } },
+      responses: {
+        202: { content: { 'application/json': { schema: Accepted } }, description: 'Call registered and being dialed; follow it at links.self / links.events' },
+        400: err('Invalid request (including values that would alter the originate command)'),
+        503: err('FreeSWITCH not connected'),
+      },
+    }),
+    async (c) => {
+      try {
+        const r = await deps.calls.originate(c.req.valid('json'));
+        return c.json({ id: r.id, status: r.status, links: { self: `/calls/${r.id}`, events: `/calls/${r.id}/events` } }, 202);
+      } catch (e) {
+        if (e instanceof InvalidRequestError) return fail(c, 400, 'invalid_request', e.message);
+        if (e instanceof UnavailableError) return fail(c, 503, 'unavailable', e.message);
+        throw e;
+      }
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/calls/{id}', request: { params: CallId }, responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'One call' }, 404: err('Unknown call') } }),
+    (c) => {
+      const r = deps.calls.get(c.req.valid('param').id);
+      return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/calls/{id}',
+      request: { params: CallId },
+      responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'Hanging up (or already ended: idempotent)' }, 404: err('Unknown call') },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const result = await deps.calls.hangup(id);
+      const r = deps.calls.get(id);
+      if (result === 'unknown' || !r) return fail(c, 404, 'not_found', 'no such call');
+      return c.json(r, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/calls/{id}/transcript',
+      request: { params: CallId },
+      responses: { 200: { content: { 'application/json': { schema: z.object({ id: z.string(), transcript: z.array(TranscriptEntry) }) } }, description: 'Both sides, in order' }, 404: err('Unknown call') },
+    }),
+    (c) => {
+      const r = deps.calls.get(c.req.valid('param').id);
+      return r ? c.json({ id: r.id, transcript: r.transcript }, 200) : fail(c, 404, 'not_found', 'no such call');
+    },
+  );
+
+  // Server-Sent Events: a snapshot, then every status change, transcript update and turn timing, until the call ends.
+  app.get('/calls/:id/events', (c) => {
+    const id = c.req.param('id');
+    const first = deps.calls.get(id);
+    if (!first) return fail(c, 404, 'not_found', 'no such call');
+    return streamSSE(c, async (stream) => {
+      let done = FINAL.has(first.status);
+      const queue: Array<{ event: string; data: string }> = [{ event: 'snapshot', data: JSON.stringify(first) }];
+      let wake: (() => void) | undefined;
+      const unsubscribe = done
+        ? () => {}
+        : deps.calls.subscribe(id, (record, change) => {
+            queue.push({ event: change.type, data: JSON.stringify(change.type === 'status' ? { ...change, hangupCause: record.hangupCause, endReason: record.endReason } : change) });
+            if (change.type === 'status' && FINAL.has(change.status)) done = true;
+            wake?.();
+          });
+      stream.onAbort(() => {
+        done = true;
+        wake?.();
+      });
+      try {
+        for (;;) {
+          while (queue.length) await stream.writeSSE(queue.shift()!);
+          if (done) break;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 15000).unref(); // keep-alive comment below
+          });
+          wake = undefined;
+          if (!queue.length && !done) await stream.write(': keep-alive\n\n');
+        }
+        if (!stream.aborted) await stream.writeSSE({ event: 'end', data: JSON.stringify({ id }) });
+      } finally {
+        unsubscribe();
+      }
+    });
+  });
+
+  if (deps.twilio) app.route('/twilio', twilioRoutes(deps.twilio));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'callbridge', version: '0.1.0', description: 'Calls API of callbridge: place and watch phone calls answered by an AI agent through FreeSWITCH.' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((e, c) => fail(c, 500, 'internal', e.message));
   return app;
 }

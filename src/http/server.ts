@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MediaRouter } from '../calls/media-port.ts';
 import type { Logger } from '../log.ts';
 import { attachMediaSockets } from './media-socket.ts';
@@ -14,7 +14,7 @@ export interface HttpServer {
 }
 
 /** One port for the HTTP API and the media WebSocket. */
-export async function startHttpServer(opts: { app: Hono; router: MediaRouter; host: string; port: number; maxMessageBytes: number; logger: Logger }): Promise<HttpServer> {
+export async function startHttpServer(opts: { app: OpenAPIHono; router: MediaRouter; host: string; port: number; maxMessageBytes: number; logger: Logger }): Promise<HttpServer> {
   const server = createAdaptorServer({ fetch: opts.app.fetch }) as Server;
   const media = attachMediaSockets(server, opts.router, { maxMessageBytes: opts.maxMessageBytes, logger: opts.logger });
   await new Promise<void>((resolve, reject) => {

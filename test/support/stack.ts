@@ -51,10 +51,12 @@ export interface Stack {
  * callbridge in this process, talking to the FreeSWITCH emulator over real TCP/WebSockets and to the Gemini
  * Live fake through the SDK's base URL: the production code paths, nothing mocked inside.
  */
-export async function startStack(opts: { env?: Record<string, string>; emulator?: EmulatorOptions; gemini?: GeminiLiveFakeOptions; start?: Partial<StartOptions> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { env?: Record<string, string>; emulator?: EmulatorOptions; gemini?: GeminiLiveFakeOptions; start?: Partial<StartOptions>; dir?: string; keepDir?: boolean } = {},
+): Promise<Stack> {
   const gemini = await GeminiLiveFake.start({ apiKey: 'test-key', ...opts.gemini });
   const fs = await FreeSwitchEmulator.start(opts.emulator);
-  const playbackDir = await mkdtemp(join(tmpdir(), 'callbridge-pb-'));
+  const playbackDir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'callbridge-pb-')));
   const port = await freePort();
   const { logger, lines } = captureLogger();
   const config = loadConfig({
@@ -65,6 +67,7 @@ export async function startStack(opts: { env?: Record<string, string>; emulator?
     HTTP_PORT: String(port),
     CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`,
     PLAYBACK_DIR: playbackDir,
+    CALL_HISTORY_PATH: join(playbackDir, 'history', 'calls.db'),
     ESL_RECONNECT_MAX_MS: '300',
     SHUTDOWN_TIMEOUT_MS: '500',
     ...opts.env,
@@ -77,12 +80,12 @@ export async function startStack(opts: { env?: Record<string, string>; emulator?
     bridge,
     logs: lines,
     playbackDir,
-    playbackFiles: () => readdir(playbackDir),
+    playbackFiles: async () => (await readdir(playbackDir)).filter((f) => f !== 'history'),
     async stop() {
       await bridge.stop();
       await fs.stop();
       await gemini.stop();
-      await rm(playbackDir, { recursive: true, force: true });
+      if (!opts.keepDir) await rm(playbackDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,60 @@
+import type { Speaker } from '../agents/agent.ts';
+
+/**
+ * What the calls API shows about a call. Outbound calls go queued → dialing → ringing → answered →
+ * completed | failed | busy | no-answer; inbound calls start at answered. The raw FreeSWITCH hangup cause is
+ * kept next to the mapped status.
+ */
+export type CallStatus = 'queued' | 'dialing' | 'ringing' | 'answered' | 'completed' | 'failed' | 'busy' | 'no-answer';
+
+export const FINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 'failed', 'busy', 'no-answer']);
+
+export interface TranscriptEntry {
+  speaker: Speaker;
+  text: string;
+  /** ms since the epoch when the utterance began. */
+  at: number;
+  final: boolean;
+}
+
+export interface CallRecord {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  gateway?: string;
+  pipeline: string;
+  status: CallStatus;
+  createdAt: number;
+  dialedAt?: number;
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+  /** FreeSWITCH's hangup cause (e.g. NORMAL_CLEARING, USER_BUSY), as it came. */
+  hangupCause?: string;
+  /** Why callbridge ended or lost the call, in words. */
+  endReason?: string;
+  voice?: string;
+  language?: string;
+  openingReason?: string;
+  objective?: string;
+  /** Per reply, ms from its first pipeline mark to each stage. */
+  turns: Array<Record<string, number>>;
+  transcript: TranscriptEntry[];
+}
+
+/** Map a FreeSWITCH hangup cause to the final status of a call (answered calls always "completed"). */
+export function finalStatus(cause: string | undefined, answered: boolean): CallStatus {
+  if (answered) return 'completed';
+  switch (cause) {
+    case 'USER_BUSY':
+      return 'busy';
+    case 'NO_ANSWER':
+    case 'NO_USER_RESPONSE':
+    case 'ORIGINATOR_CANCEL':
+    case 'ALLOTTED_TIMEOUT':
+      return 'no-answer';
+    default:
+      return 'failed';
+  }
+}

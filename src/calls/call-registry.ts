@@ -1,0 +1,91 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.ts';
+import type { CallStore } from '../store/call-store.ts';
+import { FINAL_STATUSES, type CallRecord, type CallStatus, type TranscriptEntry } from './call-record.ts';
+
+export type CallChange =
+  | { type: 'status'; status: CallStatus; at: number }
+  | { type: 'transcript'; entry: TranscriptEntry }
+  | { type: 'turn'; timings: Record<string, number> };
+
+/**
+ * Every call callbridge knows about: live ones in memory, ended ones in the store. Emits each change
+ * (`change` with the record and what changed) for the live transcript stream.
+ */
+export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange] }> {
+  readonly #live = new Map<string, CallRecord>();
+  readonly #store: CallStore | undefined;
+  readonly #log: Logger;
+
+  constructor(store: CallStore | undefined, logger: Logger) {
+    super();
+    this.setMaxListeners(0); // one listener per open event stream
+    this.#store = store;
+    this.#log = logger;
+  }
+
+  add(record: CallRecord): CallRecord {
+    this.#live.set(record.id, record);
+    this.emit('change', record, { type: 'status', status: record.status, at: record.createdAt });
+    return record;
+  }
+
+  get(id: string): CallRecord | undefined {
+    return this.#live.get(id) ?? this.#store?.get(id);
+  }
+
+  live(id: string): CallRecord | undefined {
+    return this.#live.get(id);
+  }
+
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
+  setStatus(id: string, status: CallStatus, patch: Partial<CallRecord> = {}): void {
+    const r = this.#live.get(id);
+    if (!r || FINAL_STATUSES.has(r.status)) return;
+    Object.assign(r, patch);
+    if (r.status === status) return;
+    r.status = status;
+    const at = Date.now();
+    if (status === 'dialing') r.dialedAt ??= at;
+    if (status === 'ringing') r.ringingAt ??= at;
+    if (status === 'answered') r.answeredAt ??= at;
+    this.emit('change', r, { type: 'status', status, at });
+    if (FINAL_STATUSES.has(status)) this.#finish(r, at);
+  }
+
+  transcript(id: string, entry: TranscriptEntry): void {
+    const r = this.#live.get(id);
+    if (r) this.emit('change', r, { type: 'transcript', entry });
+  }
+
+  turn(id: string, timings: Record<string, number>): void {
+    const r = this.#live.get(id);
+    if (!r) return;
+    r.turns.push(timings);
+    this.emit('change', r, { type: 'turn', timings });
+  }
+
+  #finish(r: CallRecord, at: number): void {
+    r.endedAt ??= at;
+    this.#live.delete(r.id);
+    try {
+      this.#store?.save(r);
+    } catch (err) {
+      this.#log.error({ call: r.id, err: (err as Error).message }, 'could not save the call to history');
+    }
+  }
+
+  /** Live calls first (newest first), then stored ones, filtered and paged by createdAt. */
+  list(opts: { status?: CallStatus; limit: number; before?: number }): CallRecord[] {
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
+    const live = [...this.#live.values()]
+      .filter((r) => (!opts.status || r.status === opts.status) && r.createdAt < before)
+      .sort((a, b) => b.createdAt - a.createdAt);
+    const stored = this.#store ? this.#store.list({ status: opts.status, limit: opts.limit, before }) : [];
+    const seen = new Set(live.map((r) => r.id));
+    return [...live, ...stored.filter((r) => !seen.has(r.id))].sort((a, b) => b.createdAt - a.createdAt).slice(0, opts.limit);
+  }
+}

@@ -1,0 +1,210 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import type { AgentSettings } from '../agents/agent.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * How one call is answered. Sources, lowest to highest precedence:
+ *   environment defaults < CALLBACK_URL answer < named profile < channel variables (set by the dialplan, a
+ *   user's own originate, or POST /calls).
+ */
+export const PIPELINES = ['gemini-live', 'cascade', 'echo'] as const;
+export type Pipeline = (typeof PIPELINES)[number];
+
+export interface CallSettings extends AgentSettings {
+  pipeline: Pipeline;
+  /** Outbound campaigns: why we call and what we want; shape the instructions and the first sentence. */
+  openingReason?: string;
+  objective?: string;
+  /** Vendor-specific overrides. */
+  geminiModel?: string;
+  cartesiaVoiceId?: string;
+  deepgramModel?: string;
+  llmModel?: string;
+}
+
+/**
+ * Channel variables callbridge reads on a parked call (besides the marker `callbridge`). Free text travels
+ * base64url-encoded (`*_b64`): a raw space, comma or brace would break an originate string.
+ */
+export const CALL_VARIABLES = {
+  pipeline: 'callbridge_pipeline',
+  profile: 'callbridge_profile',
+  voice: 'callbridge_voice',
+  language: 'callbridge_language',
+  instructions: 'callbridge_instructions_b64',
+  greeting: 'callbridge_greeting_b64',
+  openingReason: 'callbridge_opening_reason_b64',
+  objective: 'callbridge_objective_b64',
+} as const;
+
+const VOICE = /^[A-Za-z0-9_-]{1,64}$/;
+const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+
+/** A partial set of settings as a callback, a profile or the API may give it (snake_case on the wire). */
+export const settingsPatch = z.object({
+  system_instructions: z.string().min(1).max(20000).optional(),
+  voice: z.string().regex(VOICE).optional(),
+  language: z.string().regex(LANGUAGE).optional(),
+  pipeline: z.enum(PIPELINES).optional(),
+  greeting: z.string().min(1).max(2000).optional(),
+  gemini: z.object({ model: z.string().regex(/^[A-Za-z0-9._/-]{1,100}$/).optional() }).optional(),
+  cascade: z
+    .object({
+      deepgram_model: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+      llm_model: z.string().regex(/^[A-Za-z0-9._/-]{1,100}$/).optional(),
+      cartesia_voice_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+    })
+    .optional(),
+});
+export type SettingsPatch = z.infer<typeof settingsPatch>;
+
+/** The callback answer: the contract of the Go SIP→Gemini proxy (system_instructions required) plus extras. */
+export const callbackAnswer = settingsPatch.extend({ system_instructions: z.string().min(1).max(20000) });
+
+export const profilesSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), settingsPatch);
+export type Profiles = z.infer<typeof profilesSchema>;
+
+export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
+  return {
+    ...base,
+    ...(p.system_instructions !== undefined && { systemInstructions: p.system_instructions }),
+    ...(p.voice !== undefined && { voice: p.voice }),
+    ...(p.language !== undefined && { language: p.language }),
+    ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
+    ...(p.greeting !== undefined && { greeting: p.greeting }),
+    ...(p.gemini?.model !== undefined && { geminiModel: p.gemini.model }),
+    ...(p.cascade?.deepgram_model !== undefined && { deepgramModel: p.cascade.deepgram_model }),
+    ...(p.cascade?.llm_model !== undefined && { llmModel: p.cascade.llm_model }),
+    ...(p.cascade?.cartesia_voice_id !== undefined && { cartesiaVoiceId: p.cascade.cartesia_voice_id }),
+  };
+}
+
+export const encodeText = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
+export const decodeText = (s: string): string => Buffer.from(s, 'base64url').toString('utf8');
+
+/** What we know of the call when deciding how to answer it. */
+export interface CallFacts {
+  callId: string;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  /** SIP Call-ID when there is one. */
+  sipCallId?: string;
+  /** The dialed SIP URI and the caller's, when FreeSWITCH knows them (inbound SIP calls). */
+  sipRequestUri?: string;
+  sipFromUri?: string;
+  variable(name: string): string | undefined;
+}
+
+export interface CallbackOptions {
+  url: string;
+  secret?: string;
+  timeoutMs: number;
+}
+
+export interface ResolveDeps {
+  defaults: CallSettings;
+  profiles: Profiles;
+  callback?: CallbackOptions;
+  logger: Logger;
+}
+
+/** The callback request body: the proxy's contract `{uri, from, call_id}` plus what else we know. */
+export function callbackBody(f: CallFacts): Record<string, unknown> {
+  const variables: Record<string, string> = {};
+  for (const name of Object.values(CALL_VARIABLES)) {
+    const v = f.variable(name);
+    if (v !== undefined) variables[name] = v;
+  }
+  return {
+    uri: f.sipRequestUri ? `sip:${f.sipRequestUri}` : `sip:${f.to}`,
+    from: f.sipFromUri ? `sip:${f.sipFromUri}` : `sip:${f.from}`,
+    call_id: f.sipCallId ?? f.callId,
+    call_uuid: f.callId,
+    direction: f.direction,
+    variables,
+  };
+}
+
+/**
+ * `X-Callbridge-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+ * `X-Callbridge-Timestamp: <unix seconds>`: the receiver recomputes it and rejects stale timestamps.
+ */
+export function signCallback(secret: string, timestamp: number, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+async function askCallback(cb: CallbackOptions, facts: CallFacts, log: Logger): Promise<SettingsPatch | undefined> {
+  const body = JSON.stringify(callbackBody(facts));
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-callbridge-timestamp': String(timestamp) };
+  if (cb.secret) headers['x-callbridge-signature'] = signCallback(cb.secret, timestamp, body);
+  const t0 = performance.now();
+  try {
+    const res = await fetch(cb.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(cb.timeoutMs) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const parsed = callbackAnswer.safeParse(await res.json());
+    if (!parsed.success) throw new Error(`invalid answer: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ')}`);
+    log.info({ ms: Math.round(performance.now() - t0) }, 'callback answered');
+    return parsed.data;
+  } catch (err) {
+    const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${cb.timeoutMs} ms` : (err as Error).message;
+    log.warn({ url: cb.url, reason }, 'callback failed; using the defaults');
+    return undefined;
+  }
+}
+
+function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
+  const text = (name: string) => {
+    const v = f.variable(name);
+    return v ? decodeText(v) : undefined;
+  };
+  const raw = {
+    pipeline: f.variable(CALL_VARIABLES.pipeline),
+    voice: f.variable(CALL_VARIABLES.voice),
+    language: f.variable(CALL_VARIABLES.language),
+    system_instructions: text(CALL_VARIABLES.instructions),
+    greeting: text(CALL_VARIABLES.greeting),
+  };
+  const parsed = settingsPatch.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== '')));
+  if (parsed.success) return parsed.data;
+  log.warn({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'ignoring invalid callbridge_* channel variables');
+  return {};
+}
+
+/** Decide how this call is answered (see the precedence above). Never throws; never waits past the callback timeout. */
+export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Promise<CallSettings> {
+  let s = { ...d.defaults };
+  if (d.callback) {
+    const answer = await askCallback(d.callback, facts, d.logger);
+    if (answer) s = applyPatch(s, answer);
+  }
+  const profileName = facts.variable(CALL_VARIABLES.profile);
+  if (profileName) {
+    const profile = d.profiles[profileName];
+    if (profile) s = applyPatch(s, profile);
+    else d.logger.warn({ profile: profileName }, 'unknown agent profile; ignoring it');
+  }
+  s = applyPatch(s, fromVariables(facts, d.logger));
+  const openingReason = facts.variable(CALL_VARIABLES.openingReason);
+  const objective = facts.variable(CALL_VARIABLES.objective);
+  if (openingReason) s.openingReason = decodeText(openingReason);
+  if (objective) s.objective = decodeText(objective);
+  if (s.openingReason || s.objective) {
+    s.systemInstructions +=
+      `\n\nThis is an outbound call you placed to ${facts.to}.` +
+      (s.openingReason ? ` You are calling about: ${s.openingReason}.` : '') +
+      (s.objective ? ` Your objective for this call: ${s.objective}.` : '') +
+      ' Introduce yourself briefly, state why you are calling, and keep it conversational.';
+  }
+  return s;
+}
+
+/** What the agent is told to say first on an answered outbound call (or when a greeting is configured). */
+export function openingHint(s: CallSettings, direction: 'inbound' | 'outbound'): string | undefined {
+  if (s.greeting) return `The call has just been answered. Greet the caller by saying: ${s.greeting}`;
+  if (direction !== 'outbound') return undefined;
+  if (s.openingReason) return `The person you called has just answered. Introduce yourself and say you are calling about ${s.openingReason}.`;
+  return 'The person you called has just answered. Introduce yourself and say why you are calling.';
+}

@@ -1,0 +1,83 @@
+import { z } from '@hono/zod-openapi';
+import { PIPELINES } from '../calls/call-settings.ts';
+
+/** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
+
+const PHONE = /^\+?[0-9]{1,20}$/;
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.string()).optional() }) })
+  .openapi('Error');
+
+export const TranscriptEntry = z
+  .object({ speaker: z.enum(['caller', 'agent']), text: z.string(), at: z.number().int(), final: z.boolean() })
+  .openapi('TranscriptEntry');
+
+export const CallStatus = z.enum(['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'busy', 'no-answer']).openapi('CallStatus');
+
+export const Call = z
+  .object({
+    id: z.string().openapi({ example: '787d3c8b-4aa7-4235-a756-42ff57a23fdc' }),
+    direction: z.enum(['inbound', 'outbound']),
+    from: z.string(),
+    to: z.string(),
+    gateway: z.string().optional(),
+    pipeline: z.string(),
+    status: CallStatus,
+    createdAt: z.number().int(),
+    dialedAt: z.number().int().optional(),
+    ringingAt: z.number().int().optional(),
+    answeredAt: z.number().int().optional(),
+    endedAt: z.number().int().optional(),
+    hangupCause: z.string().optional().openapi({ description: "FreeSWITCH's hangup cause as it came (USER_BUSY, NO_ANSWER, …)" }),
+    endReason: z.string().optional(),
+    voice: z.string().optional(),
+    language: z.string().optional(),
+    openingReason: z.string().optional(),
+    objective: z.string().optional(),
+    turns: z.array(z.record(z.string(), z.number())).openapi({ description: 'Per reply: ms from the first pipeline mark to each stage' }),
+    transcript: z.array(TranscriptEntry),
+  })
+  .openapi('Call');
+
+export const CallList = z.object({ calls: z.array(Call), next: z.string().optional().openapi({ description: 'Pass as `before` for the next page' }) }).openapi('CallList');
+
+export const ListQuery = z.object({
+  status: CallStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.coerce.number().int().optional().openapi({ description: 'createdAt of the last call of the previous page' }),
+});
+
+export const CallId = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const NewCall = z
+  .object({
+    to: z.string().regex(PHONE, 'must be a phone number: digits with an optional leading +').openapi({ example: '+15551234567' }),
+    from: z.string().regex(PHONE, 'must be a phone number: digits with an optional leading +').optional().openapi({ description: 'Caller id shown to the callee' }),
+    caller_name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, ".", "_" or "-" only').optional(),
+    gateway: z.string().regex(NAME, 'letters, digits, ".", "_" or "-" only').optional().openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
+    pipeline: z.enum(PIPELINES).optional(),
+    profile: z.string().regex(NAME, 'letters, digits, ".", "_" or "-" only').optional(),
+    system_instructions: z.string().min(1).max(20000).optional(),
+    voice: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a voice name like Puck').optional(),
+    language: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag like en-US').optional(),
+    greeting: z.string().min(1).max(2000).optional(),
+    opening_reason: z.string().min(1).max(500).optional().openapi({ description: 'Why we call; shapes the first sentence' }),
+    objective: z.string().min(1).max(1000).optional().openapi({ description: 'What the call should achieve; added to the instructions' }),
+    timeout_seconds: z.number().int().min(5).max(300).optional().openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
+  })
+  .strict()
+  .openapi('NewCall');
+export type NewCallBody = z.infer<typeof NewCall>;
+
+export const Accepted = z.object({ id: z.string(), status: CallStatus, links: z.object({ self: z.string(), events: z.string() }) }).openapi('CallAccepted');
+
+export const Health = z
+  .object({
+    status: z.literal('ok'),
+    esl: z.enum(['connected', 'disconnected']),
+    freeswitch: z.string().optional().openapi({ description: 'FreeSWITCH version, once connected' }),
+    activeCalls: z.number().int(),
+  })
+  .openapi('Health');
