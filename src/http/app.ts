@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import type { CallRecord, CallStatus } from '../calls/call-record.ts';
 import type { CallChange } from '../calls/call-registry.ts';
@@ -189,6 +190,10 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
-  app.onError((e, c) => fail(c, 500, 'internal', e.message));
+  app.onError((e, c) => {
+    // Malformed JSON and the like surface as HTTPException(400) from the validators.
+    if (e instanceof HTTPException && e.status === 400) return fail(c, 400, 'invalid_request', e.message);
+    return fail(c, 500, 'internal', e.message);
+  });
   return app;
 }

@@ -49,7 +49,8 @@ export const ListQuery = z.object({
   before: z.coerce.number().int().optional().openapi({ description: 'createdAt of the last call of the previous page' }),
 });
 
-export const CallId = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+// Any 8-4-4-4-12 hex id: FreeSWITCH uuids, and origination_uuids users choose themselves.
+export const CallId = z.object({ id: z.guid('expected a call id like 8-4-4-4-12 hex digits').openapi({ param: { name: 'id', in: 'path' } }) });
 
 export const NewCall = z
   .object({
