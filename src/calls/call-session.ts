@@ -301,7 +301,11 @@ export class CallSession {
     const observer: PlayoutObserver = {
       firstCommand: (ms) => {
         this.stats.firstCommandMs.push(ms);
-        if (this.#turnMarks) this.#turnMarks.firstCommandAt = performance.now();
+        // Agents that report their pipeline (the cascade) set marks before their audio; others get the reply's
+        // own: first agent audio → first playback command → PLAYBACK_START.
+        const now = performance.now();
+        this.#turnMarks ??= { agentAudioAt: now - ms };
+        this.#turnMarks.firstCommandAt = now;
         if (metrics) recordMs(metrics.firstCommand, ms);
       },
       firstPlayback: (ms) => {

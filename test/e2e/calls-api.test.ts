@@ -101,6 +101,11 @@ test('POST /calls places a call: registered before originate, state follows, the
   assert.deepEqual([last.data.status, last.data.hangupCause], ['completed', 'NORMAL_CLEARING']);
   assert.equal(kinds.at(-1), 'end');
 
+  const done = (await (await http.get(`/calls/${id}`)).json()) as { turns: Array<Record<string, number>> };
+  assert.equal(done.turns.length, 1, 'one reply, one turn');
+  assert.deepEqual(Object.keys(done.turns[0]!).sort(), ['agentAudioMs', 'firstCommandMs', 'playbackStartMs']);
+  assert.ok(done.turns[0]!.firstCommandMs! < 20 && done.turns[0]!.playbackStartMs! < 100, JSON.stringify(done.turns[0]));
+  assert.ok(events.events.some((e) => e.event === 'turn'), 'turn timings streamed');
   const transcript = (await (await http.get(`/calls/${id}/transcript`)).json()) as { transcript: Array<{ speaker: string; text: string }> };
   assert.deepEqual(transcript.transcript.map((e) => [e.speaker, e.text]), [['caller', 'Hello?'], ['agent', 'Hi, this is about your trial']]);
   // DELETE of an ended call is idempotent.
