@@ -16,8 +16,9 @@
  * "caller has been talking for ≥ minSpeechMs" trigger the cascade arms while the agent speaks; the echo agent
  * can use VoiceActivityDetector for its turn detection directly.
  *
- * Measured (Node 22, one core of this machine, test/unit/vad.test.ts prints it): ~70–90 µs per 8 kHz window,
- * i.e. ~2.5 ms of CPU per second of caller audio.
+ * Measured (Node 22 on this 2-core VM; test/unit/vad.test.ts prints it): 80–110 µs per 8 kHz window for
+ * session.run including the setImmediate hop, ≈ 3.5–4 ms of process CPU per second of caller audio (0.4 % of a
+ * core per call while a detector is fed); the first session costs ≈ 80 ms to load.
  */
 import { createRequire } from 'node:module';
 

@@ -29,7 +29,7 @@ import {
   type TextToSpeech,
   type TtsStream,
 } from './stages.ts';
-import { SentenceChunker, TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
+import { DEFAULT_FILLERS, SentenceChunker, TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
 
 export interface CascadeAgentOptions {
   settings: AgentSettings;
@@ -343,7 +343,7 @@ export class CascadeAgent implements Agent {
         sink.transcript('caller', d.text, false);
         // The caller goes on talking before our answer was heard: that answer was to half a thought.
         const r = this.reply;
-        if (r !== undefined && !r.audible && !r.apology && r.fixedText === undefined && hasRealWords(d.text)) this.abandon(r);
+        if (r !== undefined && !r.audible && !r.apology && r.fixedText === undefined && hasRealWords(d.text, this.opts.turn.fillers ?? DEFAULT_FILLERS)) this.abandon(r);
         return;
       }
       case 'finalize':
@@ -726,19 +726,17 @@ export class CascadeAgent implements Agent {
     if (prev === 'open') {
       const s = this.stats;
       this.log.info(
-        { turns: s.turns, ignored: s.ignoredTurns, replies: s.replies, bargeIns: s.bargeIns, abandoned: s.abandonedReplies, retries: s.llmRetries + s.ttsRetries, reconnects: s.sttReconnects + s.ttsReconnects, vadWindows: this.bargeIn?.stats.windows },
+        { turns: s.turns, ignored: s.ignoredTurns, replies: s.replies, bargeIns: s.bargeIns, abandoned: s.abandonedReplies, retries: s.llmRetries + s.ttsRetries, reconnects: s.sttReconnects + s.ttsReconnects, vadWindows: this.bargeIn?.stats.windows, vadDropped: this.bargeIn?.stats.dropped },
         'cascade closed',
       );
     }
   }
 }
 
-const FILLERS = /^(uh|um|umm|uhm|er|erm|ah|hm|hmm|mm|mhm|mmm)$/;
-
-function hasRealWords(text: string): boolean {
+function hasRealWords(text: string, fillers: ReadonlySet<string>): boolean {
   return text
     .toLowerCase()
     .split(/\s+/)
     .map((w) => w.replace(/[^\p{L}\p{N}']/gu, ''))
-    .some((w) => w.length > 0 && !FILLERS.test(w));
+    .some((w) => w.length > 0 && !fillers.has(w));
 }

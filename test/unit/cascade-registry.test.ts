@@ -1,0 +1,103 @@
+/** Cascade settings in the config, and the registry building a working cascade agent from them. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
+import { createAgent, defaultAgentKind, defaultSettings } from '../../src/agents/registry.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { CallerLine, KEY, SHORT, SimSink, startFakes } from './cascade-harness.ts';
+
+const KEYS = { DEEPGRAM_API_KEY: 'd', CARTESIA_API_KEY: 'c', GOOGLE_API_KEY: 'g' };
+
+describe('cascade config', () => {
+  test('defaults: gemini-live stays the default pipeline; cascade settings have sensible defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.AGENT_PIPELINE, 'gemini-live');
+    assert.equal(defaultAgentKind(c), 'gemini-live');
+    assert.equal(c.DEEPGRAM_MODEL, 'nova-3');
+    assert.equal(c.DEEPGRAM_ENDPOINTING_MS, 300);
+    assert.equal(c.DEEPGRAM_UTTERANCE_END_MS, 1000);
+    assert.equal(c.TURN_END, 'speech_final');
+    assert.equal(c.GEMINI_TEXT_MODEL, 'gemini-flash-latest');
+    assert.equal(c.GEMINI_TEXT_THINKING, 'minimal');
+    assert.equal(c.CARTESIA_MODEL, 'sonic-3');
+    assert.equal(c.CARTESIA_SAMPLE_RATE, 8000);
+    assert.equal(c.VAD_THRESHOLD, 0.5);
+    assert.equal(c.BARGE_IN_MIN_MS, 200);
+    assert.match(c.CASCADE_APOLOGY, /sorry/i);
+  });
+
+  test('AGENT_PIPELINE=cascade picks the cascade and requires its three keys (one error naming all missing)', () => {
+    assert.equal(defaultAgentKind(loadConfig({ AGENT_PIPELINE: 'cascade', ...KEYS })), 'cascade');
+    let err: unknown;
+    try {
+      loadConfig({ AGENT_PIPELINE: 'cascade', GEMINI_API_KEY: 'g' });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['DEEPGRAM_API_KEY', 'CARTESIA_API_KEY']);
+  });
+
+  test('values are validated: rates, thresholds, enums, URLs (ws:// accepted for Deepgram)', () => {
+    const c = loadConfig({ CARTESIA_SAMPLE_RATE: '16000', VAD_THRESHOLD: '0.7', BARGE_IN_MIN_MS: '300', TURN_END: 'utterance_end', DEEPGRAM_BASE_URL: 'ws://127.0.0.1:1234' });
+    assert.equal(c.CARTESIA_SAMPLE_RATE, 16000);
+    assert.equal(c.VAD_THRESHOLD, 0.7);
+    assert.equal(c.DEEPGRAM_BASE_URL, 'ws://127.0.0.1:1234');
+    let err: unknown;
+    try {
+      loadConfig({ CARTESIA_SAMPLE_RATE: '24000', VAD_THRESHOLD: '2', TURN_END: 'silence', AGENT_PIPELINE: 'echo', DEEPGRAM_UTTERANCE_END_MS: '500' });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['AGENT_PIPELINE', 'CARTESIA_SAMPLE_RATE', 'DEEPGRAM_UTTERANCE_END_MS', 'TURN_END', 'VAD_THRESHOLD']);
+  });
+});
+
+describe('cascade from the registry', () => {
+  test('createAgent("cascade") wired to the configured endpoints answers a turn', async () => {
+    const f = await startFakes({ dg: { auto: { transcript: 'Is the bar open?' } }, gem: { autoReply: 'Yes, until midnight.' } });
+    try {
+      const config = loadConfig({
+        AGENT_PIPELINE: 'cascade',
+        DEEPGRAM_API_KEY: KEY.dg,
+        DEEPGRAM_BASE_URL: f.dg.url,
+        GOOGLE_API_KEY: KEY.gem,
+        GEMINI_BASE_URL: f.gem.baseUrl,
+        CARTESIA_API_KEY: KEY.cart,
+        CARTESIA_BASE_URL: f.cart.baseUrl,
+        CARTESIA_VOICE_ID: 'my-voice',
+        DEEPGRAM_MODEL: 'nova-2-phonecall',
+        GEMINI_TEXT_MODEL: 'gemini-test-flash',
+      });
+      const agent = createAgent(defaultAgentKind(config), config, defaultSettings(config), silentLogger());
+      assert.ok(agent instanceof CascadeAgent);
+      assert.equal(agent.kind, 'cascade');
+      assert.equal(agent.inputSampleRate, 8000);
+      const sink = new SimSink(8);
+      sink.agent = agent;
+      await agent.start(sink);
+      const line = new CallerLine(agent, 10).start();
+      try {
+        await line.say(SHORT);
+        await sink.waitFor((e) => e.t === 'replyDone', 4000, 'reply');
+        const dg = f.dg.sessions[0]!;
+        assert.equal(dg.query.get('model'), 'nova-2-phonecall');
+        assert.equal(dg.query.get('sample_rate'), '8000');
+        assert.equal(f.gem.requests[0]!.model, 'gemini-test-flash');
+        assert.equal(f.gem.requests[0]!.systemText, config.SYSTEM_INSTRUCTIONS);
+        const ctx = f.cart.allContexts()[0]!;
+        assert.deepEqual(ctx.voice, { mode: 'id', id: 'my-voice' });
+        assert.equal(ctx.outputFormat.sample_rate, 8000);
+        assert.deepEqual(sink.finals('agent'), ['Yes, until midnight.']);
+      } finally {
+        line.stop();
+        await agent.close();
+        sink.dispose();
+      }
+    } finally {
+      await f.stop();
+    }
+  });
+});

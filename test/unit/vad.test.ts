@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { BargeInDetector, loadSileroModel, VoiceActivityDetector, type VadOptions } from '../../src/media/vad.ts';
+
+const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));
+const COUGH = readFileSync(new URL('../fixtures/cough-8k.raw', import.meta.url));
+const FRAME = 320; // 20 ms at 8 kHz
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function frames(pcm: Buffer, bytes = FRAME): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off + bytes <= pcm.length; off += bytes) out.push(pcm.subarray(off, off + bytes));
+  return out;
+}
+
+function silence(ms: number): Buffer {
+  return Buffer.alloc((8000 * ms * 2) / 1000);
+}
+
+/** Feed frames at the pace inference keeps up with (one event-loop turn per frame), like a live call. */
+async function feed(push: (f: Buffer) => void, pcm: Buffer): Promise<void> {
+  for (const f of frames(pcm)) {
+    push(f);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what} (${ms} ms)`);
+    await sleep(2);
+  }
+}
+
+interface Run {
+  starts: number[];
+  ends: number[];
+  probs: number[];
+  vad: VoiceActivityDetector;
+}
+
+/** Feed audio as 20 ms frames (all at once: nothing is dropped with a deep enough ring) and wait for every window. */
+async function run(pcm: Buffer, opts: Partial<VadOptions> = {}): Promise<Run> {
+  const model = await loadSileroModel();
+  const r: Run = { starts: [], ends: [], probs: [], vad: undefined as unknown as VoiceActivityDetector };
+  r.vad = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400, ...opts }, {
+    speechStart: (t) => r.starts.push(t),
+    speechEnd: (t) => r.ends.push(t),
+    probability: (p) => r.probs.push(p),
+  });
+  for (const f of frames(pcm)) r.vad.push(f);
+  const expected = Math.floor((Math.floor(pcm.length / FRAME) * 160) / 256);
+  await until(() => r.vad.stats.windows >= expected, 5000, `only ${r.vad.stats.windows} of ${expected} windows`);
+  r.vad.close();
+  return r;
+}
+
+describe('Silero VAD', () => {
+  test('one model per process, shared: loaded once, later calls get the same session', async () => {
+    const a = await loadSileroModel();
+    const b = await loadSileroModel();
+    assert.equal(a, b);
+    assert.deepEqual([...a.session.inputNames].sort(), ['input', 'sr', 'state']);
+  });
+
+  test('speech: starts within ~100 ms, ends after the speech; windows of 256 samples from 20 ms frames', async () => {
+    const audio = Buffer.concat([silence(300), SPEECH, silence(800)]);
+    const r = await run(audio, { minSpeechMs: 96, minSilenceMs: 300 });
+    assert.equal(r.vad.stats.windows, Math.floor(audio.length / 512));
+    assert.equal(r.vad.stats.dropped, 0);
+    assert.equal(r.starts.length >= 1, true, 'speech detected');
+    assert.ok(r.starts[0]! >= 250 && r.starts[0]! <= 450, `speech starts at ${r.starts[0]} ms`);
+    const lastEnd = r.ends[r.ends.length - 1]!;
+    // espeak-ng leaves ~250 ms of silence at the end of the file: speech ends ~3.1 s into it.
+    assert.ok(lastEnd >= 300 + 2900 && lastEnd <= 300 + 3450, `speech ends at ${lastEnd} ms`);
+    assert.ok(Math.max(...r.probs) > 0.95);
+  });
+
+  test('a cough-like burst never lasts the 200 ms minimum, whatever the alignment; with 32 ms it mostly fires', async () => {
+    // Window alignment and the silence before it change Silero's scores: try several.
+    let fired200 = 0;
+    let fired32 = 0;
+    let windowsAbove = 0;
+    const leadIns = [0, 160, 320, 480, 800, 1600, 3200, 8000]; // bytes of silence before the fixture
+    for (const lead of leadIns) {
+      const audio = Buffer.concat([Buffer.alloc(lead), COUGH]);
+      const at200 = await run(audio, { minSpeechMs: 200 });
+      const at32 = await run(audio, { minSpeechMs: 32 });
+      if (at200.starts.length) fired200++;
+      if (at32.starts.length) fired32++;
+      windowsAbove = Math.max(windowsAbove, at200.probs.filter((p) => p >= 0.5).length);
+    }
+    assert.equal(fired200, 0);
+    assert.ok(windowsAbove >= 1 && windowsAbove * 32 < 200, `${windowsAbove} windows ≥ 0.5`);
+    assert.ok(fired32 >= leadIns.length - 2, `the burst looks like speech to the model (${fired32}/${leadIns.length} at 32 ms)`);
+  });
+
+  test('state is per detector: two interleaved streams on the shared session score like one stream alone', async () => {
+    const model = await loadSileroModel();
+    const alone = await run(SPEECH);
+    const pa: number[] = [];
+    const pb: number[] = [];
+    const a = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400 }, { probability: (p) => pa.push(p) });
+    const b = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400 }, { probability: (p) => pb.push(p) });
+    const fs = frames(SPEECH);
+    const quiet = frames(silence(SPEECH.length / 16));
+    for (let i = 0; i < fs.length; i++) {
+      a.push(fs[i]!);
+      b.push(quiet[i]!);
+    }
+    await until(() => a.stats.windows >= alone.probs.length && b.stats.windows >= alone.probs.length, 5000, 'windows');
+    a.close();
+    b.close();
+    assert.deepEqual(
+      pa.map((p) => p.toFixed(4)),
+      alone.probs.map((p) => p.toFixed(4)),
+    );
+    assert.ok(Math.max(...pb) < 0.2, 'the silent stream stays silent');
+  });
+
+  test('frames at an odd byte offset are read correctly', async () => {
+    const odd = Buffer.alloc(SPEECH.length + 1);
+    SPEECH.copy(odd, 1);
+    const view = odd.subarray(1);
+    const a = await run(SPEECH);
+    const b = await run(view);
+    assert.deepEqual(
+      b.probs.map((p) => p.toFixed(4)),
+      a.probs.map((p) => p.toFixed(4)),
+    );
+  });
+
+  test('bounded: windows beyond the ring are dropped (oldest first) and counted, never queued without limit', async () => {
+    const model = await loadSileroModel();
+    const vad = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 2 }, {});
+    for (const f of frames(SPEECH)) vad.push(f); // 106 windows at once, synchronously
+    await sleep(50);
+    await until(() => vad.stats.windows >= 3, 2000, 'windows');
+    await sleep(20);
+    const total = Math.floor(SPEECH.length / 512);
+    assert.equal(vad.stats.windows + vad.stats.dropped, total);
+    assert.ok(vad.stats.windows <= 3, `ran ${vad.stats.windows}`);
+    vad.close();
+  });
+
+  test('barge-in detector: disarmed costs nothing; armed it fires once on speech ≥ min, not on the cough', async () => {
+    const model = await loadSileroModel();
+    const fired: number[] = [];
+    const d = new BargeInDetector(model, { sampleRate: 8000, minSpeechMs: 200 }, (t) => fired.push(t));
+    for (const f of frames(SPEECH)) d.push(f);
+    await sleep(20);
+    assert.equal(d.stats.windows, 0, 'no inference while disarmed');
+    d.arm();
+    await feed((f) => d.push(f), Buffer.concat([COUGH, silence(300)]));
+    await until(() => d.stats.windows >= 40, 3000, 'cough windows');
+    assert.equal(d.stats.dropped, 0);
+    assert.deepEqual(fired, [], 'a cough does not barge in');
+    assert.equal(d.isArmed, true);
+    d.arm(); // re-arming an armed detector keeps it armed (no reset needed)
+    await feed((f) => d.push(f), Buffer.concat([SPEECH, SPEECH]));
+    await until(() => fired.length > 0, 3000, 'barge-in');
+    await sleep(50);
+    assert.equal(fired.length, 1, 'once per arming');
+    assert.equal(d.isArmed, false);
+    d.close();
+  });
+
+  test('cost: µs per window and CPU per second of audio (printed), within a generous bound', async (t) => {
+    const model = await loadSileroModel();
+    const audio = Buffer.concat(Array.from({ length: 6 }, () => SPEECH)); // ~20 s
+    const vad = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 1000 }, {});
+    // warm up
+    for (const f of frames(SPEECH)) vad.push(f);
+    await until(() => vad.stats.windows >= 100, 5000, 'warm-up');
+    vad.reset();
+    const w0 = vad.stats.windows;
+    const us0 = vad.stats.inferenceUs;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const f of frames(audio)) vad.push(f);
+    const expected = w0 + Math.floor((Math.floor(audio.length / FRAME) * 160) / 256);
+    await until(() => vad.stats.windows >= expected, 20000, 'windows');
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const n = vad.stats.windows - w0;
+    const runUs = (vad.stats.inferenceUs - us0) / n;
+    const audioSec = audio.length / 16000;
+    const cpuMsPerSec = (cpu.user + cpu.system) / 1000 / audioSec;
+    vad.close();
+    t.diagnostic(
+      `silero 8 kHz: ${n} windows; session.run ${runUs.toFixed(1)} µs/window (incl. setImmediate hop), wall ${((wall * 1000) / n).toFixed(1)} µs/window; ` +
+        `process CPU ${cpuMsPerSec.toFixed(2)} ms per second of audio (${((cpuMsPerSec / 1000) * 100).toFixed(2)} % of a core per call); worst run ${vad.stats.maxInferenceUs.toFixed(0)} µs`,
+    );
+    assert.ok(runUs < 2000, `${runUs} µs per window`);
+  });
+});
