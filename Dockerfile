@@ -32,8 +32,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 
-# Mount point of the playback volume shared with FreeSWITCH: callbridge writes, FreeSWITCH reads.
-RUN install -d -o node -g node /var/lib/callbridge/playback
+# Mount points: the playback volume shared with FreeSWITCH (callbridge writes, FreeSWITCH reads) and the
+# call history (a new named volume takes this directory's owner, so node can write the database).
+RUN install -d -o node -g node /var/lib/callbridge/playback /app/data
 
 USER node
 EXPOSE 8080

@@ -103,7 +103,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
     registry,
     resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
-    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline as never, config, settings, log)),
+    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings, config, log)),
     resamplers: (i, o) => resamplers.get(i, o),
     metrics,
   });
@@ -132,6 +132,12 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       twilio: { sipUri: config.TWILIO_SIP_URI, username: config.TWILIO_SIP_USERNAME, password: config.TWILIO_SIP_PASSWORD, authToken: config.TWILIO_AUTH_TOKEN, webhookUrl: config.TWILIO_WEBHOOK_URL },
     }),
   });
+  if (config.AGENT_PIPELINE === 'echo') {
+    logger.warn(
+      { source: config.AGENT_PIPELINE_SOURCE },
+      'calls are answered by the echo agent (it plays back what the caller says): set GOOGLE_API_KEY for Gemini Live, or AGENT_PIPELINE=cascade with the Deepgram/Cartesia keys',
+    );
+  } else logger.info({ pipeline: config.AGENT_PIPELINE, source: config.AGENT_PIPELINE_SOURCE }, 'default pipeline');
   const http = await startHttpServer({ app, router: calls, host: config.HTTP_HOST, port: config.HTTP_PORT, maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES, logger });
   esl.start();
   logger.info(

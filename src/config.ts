@@ -41,8 +41,11 @@ const schema = z.object({
   GEMINI_CONNECT_TIMEOUT_MS: ms(500, 60000).default(8000),
 
   // ---- Cascade pipeline: Deepgram STT → Gemini text → Cartesia TTS, Silero VAD barge-in ----------------
-  /** Which way of answering a call gets by default: Gemini Live (speech to speech) or the cascade. */
-  AGENT_PIPELINE: z.enum(['gemini-live', 'cascade']).default('gemini-live'),
+  /**
+   * Which way of answering a call gets by default: Gemini Live (speech to speech), the cascade, or the echo
+   * agent; `auto` = Gemini Live when GOOGLE_API_KEY is set, else echo (a stack with no keys still answers).
+   */
+  AGENT_PIPELINE: z.enum(['auto', 'gemini-live', 'cascade', 'echo']).default('auto'),
   /** Deepgram key (sent as `Authorization: Token KEY`). Required for the cascade. */
   DEEPGRAM_API_KEY: z.string().min(1).optional(),
   /** Deepgram endpoint override (proxy, test fake), e.g. wss://api.eu.deepgram.com or ws://127.0.0.1:PORT. */
@@ -140,7 +143,11 @@ const schema = z.object({
 export type Env = z.input<typeof schema>;
 type Parsed = z.output<typeof schema>;
 
-export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR_FREESWITCH'> {
+export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR_FREESWITCH' | 'AGENT_PIPELINE'> {
+  /** The default pipeline, `auto` resolved. */
+  AGENT_PIPELINE: 'gemini-live' | 'cascade' | 'echo';
+  /** Why that pipeline (for the start-up log line). */
+  AGENT_PIPELINE_SOURCE: string;
   /** GOOGLE_API_KEY, or GEMINI_API_KEY when only that one is set. */
   GOOGLE_API_KEY: string | undefined;
   /** Where FreeSWITCH sees PLAYBACK_DIR (the same path unless the shared volume is mounted elsewhere). */
@@ -176,24 +183,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (c.PLAYBACK_FIRST_CHUNK_MS % 20 || c.PLAYBACK_CHUNK_MS % 20) {
     throw new ConfigError(['PLAYBACK_FIRST_CHUNK_MS and PLAYBACK_CHUNK_MS must be multiples of 20 (FreeSWITCH pads other lengths with silence)']);
   }
-  if (c.AGENT_PIPELINE === 'cascade') {
-    const missing = [
+  const google = c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY;
+  const needs: Record<string, Array<[string, string | undefined]>> = {
+    'gemini-live': [['GOOGLE_API_KEY', google]],
+    cascade: [
       ['DEEPGRAM_API_KEY', c.DEEPGRAM_API_KEY],
       ['CARTESIA_API_KEY', c.CARTESIA_API_KEY],
-      ['GOOGLE_API_KEY', c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY],
-    ].filter(([, v]) => v === undefined);
-    if (missing.length > 0) throw new ConfigError(missing.map(([name]) => `${name}: required when AGENT_PIPELINE=cascade`));
-  }
+      ['GOOGLE_API_KEY', google],
+    ],
+  };
+  const missing = (needs[c.AGENT_PIPELINE] ?? []).filter(([, v]) => v === undefined);
+  if (missing.length > 0) throw new ConfigError(missing.map(([name]) => `${name}: required when AGENT_PIPELINE=${c.AGENT_PIPELINE} (or use AGENT_PIPELINE=auto)`));
   const loopback = c.HTTP_HOST === '127.0.0.1' || c.HTTP_HOST === '::1' || c.HTTP_HOST === 'localhost';
   if (!loopback && !c.API_TOKEN && !c.ALLOW_INSECURE_API) {
     throw new ConfigError([
       `HTTP_HOST=${c.HTTP_HOST} exposes the calls API beyond this machine: set API_TOKEN (callers then send Authorization: Bearer <token>), or ALLOW_INSECURE_API=true if something else guards it`,
     ]);
   }
-  const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, ...rest } = c;
+  const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, ...rest } = c;
   return {
     ...rest,
-    GOOGLE_API_KEY: c.GOOGLE_API_KEY ?? GEMINI_API_KEY,
+    AGENT_PIPELINE: AGENT_PIPELINE === 'auto' ? (google ? 'gemini-live' : 'echo') : AGENT_PIPELINE,
+    AGENT_PIPELINE_SOURCE: AGENT_PIPELINE === 'auto' ? (google ? 'auto: GOOGLE_API_KEY is set' : 'auto: no GOOGLE_API_KEY') : 'AGENT_PIPELINE',
+    GOOGLE_API_KEY: google,
     PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? c.PLAYBACK_DIR,
   };
 }

@@ -1,27 +1,42 @@
+import type { CallSettings, Pipeline } from '../calls/call-settings.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { loadSileroModel } from '../media/vad.ts';
-import type { Agent, AgentSettings } from './agent.ts';
+import type { Agent } from './agent.ts';
 import { CartesiaTts } from './cascade/cartesia-tts.ts';
 import { CascadeAgent } from './cascade/cascade-agent.ts';
 import { DeepgramStt } from './cascade/deepgram-stt.ts';
 import { GeminiLlm } from './cascade/gemini-llm.ts';
+import { EchoAgent } from './echo/echo-agent.ts';
 import { GeminiLiveAgent } from './gemini-live/gemini-live-agent.ts';
 
-export type AgentKind = 'gemini-live' | 'cascade';
-
-/** The agent a call gets when nothing more specific was asked for (AGENT_PIPELINE). */
-export function defaultAgentKind(config: Config): AgentKind {
-  return config.AGENT_PIPELINE;
+/** Keys each pipeline needs; a call asking for one whose keys are missing gets the echo agent instead. */
+export function missingKeys(pipeline: Pipeline, config: Config): string[] {
+  const need: Array<[string, string | undefined]> =
+    pipeline === 'gemini-live'
+      ? [['GOOGLE_API_KEY', config.GOOGLE_API_KEY]]
+      : pipeline === 'cascade'
+        ? [
+            ['DEEPGRAM_API_KEY', config.DEEPGRAM_API_KEY],
+            ['GOOGLE_API_KEY', config.GOOGLE_API_KEY],
+            ['CARTESIA_API_KEY', config.CARTESIA_API_KEY],
+          ]
+        : [];
+  return need.filter(([, v]) => !v).map(([k]) => k);
 }
 
-/** Build an agent of `kind` for one call. New ways of answering are added here. */
-export function createAgent(kind: AgentKind, config: Config, settings: AgentSettings, logger: Logger): Agent {
-  switch (kind) {
+/** Build the agent for one call from its settings. New ways of answering are added here. */
+export function createAgent(settings: CallSettings, config: Config, logger: Logger): Agent {
+  const missing = missingKeys(settings.pipeline, config);
+  if (missing.length > 0) {
+    logger.warn({ pipeline: settings.pipeline, missing }, 'this pipeline has no keys configured; the echo agent answers instead');
+    return new EchoAgent({ logger });
+  }
+  switch (settings.pipeline) {
     case 'gemini-live':
       return new GeminiLiveAgent({
         apiKey: config.GOOGLE_API_KEY ?? '',
-        model: config.GEMINI_LIVE_MODEL,
+        model: settings.geminiModel ?? config.GEMINI_LIVE_MODEL,
         baseUrl: config.GEMINI_BASE_URL,
         connectTimeoutMs: config.GEMINI_CONNECT_TIMEOUT_MS,
         settings,
@@ -29,11 +44,13 @@ export function createAgent(kind: AgentKind, config: Config, settings: AgentSett
       });
     case 'cascade':
       return createCascadeAgent(config, settings, logger);
+    case 'echo':
+      return new EchoAgent({ logger });
   }
 }
 
 /** The cascade with the configured vendors: Deepgram → Gemini (text) → Cartesia, Silero barge-in. */
-export function createCascadeAgent(config: Config, settings: AgentSettings, logger: Logger): CascadeAgent {
+export function createCascadeAgent(config: Config, settings: CallSettings, logger: Logger): CascadeAgent {
   const sampleRate = 8000; // what FreeSWITCH streams for this agent; phone-call STT models like 8 kHz
   return new CascadeAgent({
     settings,
@@ -43,7 +60,7 @@ export function createCascadeAgent(config: Config, settings: AgentSettings, logg
       new DeepgramStt({
         apiKey: config.DEEPGRAM_API_KEY ?? '',
         ...(config.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
-        model: config.DEEPGRAM_MODEL,
+        model: settings.deepgramModel ?? config.DEEPGRAM_MODEL,
         language: settings.language,
         sampleRate,
         endpointingMs: config.DEEPGRAM_ENDPOINTING_MS,
@@ -53,7 +70,7 @@ export function createCascadeAgent(config: Config, settings: AgentSettings, logg
       }),
     llm: new GeminiLlm({
       apiKey: config.GOOGLE_API_KEY ?? '',
-      model: config.GEMINI_TEXT_MODEL,
+      model: settings.llmModel ?? config.GEMINI_TEXT_MODEL,
       ...(config.GEMINI_BASE_URL !== undefined ? { baseUrl: config.GEMINI_BASE_URL } : {}),
       timeoutMs: config.GEMINI_TEXT_TIMEOUT_MS,
       thinking: config.GEMINI_TEXT_THINKING,
@@ -63,7 +80,7 @@ export function createCascadeAgent(config: Config, settings: AgentSettings, logg
         apiKey: config.CARTESIA_API_KEY ?? '',
         ...(config.CARTESIA_BASE_URL !== undefined ? { baseUrl: config.CARTESIA_BASE_URL } : {}),
         model: config.CARTESIA_MODEL,
-        voiceId: config.CARTESIA_VOICE_ID,
+        voiceId: settings.cartesiaVoiceId ?? config.CARTESIA_VOICE_ID,
         language: settings.language,
         sampleRate: config.CARTESIA_SAMPLE_RATE,
         connectTimeoutMs: config.CARTESIA_CONNECT_TIMEOUT_MS,
@@ -75,8 +92,4 @@ export function createCascadeAgent(config: Config, settings: AgentSettings, logg
     bargeIn: { threshold: config.VAD_THRESHOLD, minSpeechMs: config.BARGE_IN_MIN_MS },
     apology: config.CASCADE_APOLOGY,
   });
-}
-
-export function defaultSettings(config: Config): AgentSettings {
-  return { systemInstructions: config.SYSTEM_INSTRUCTIONS, voice: config.GEMINI_VOICE, language: config.AGENT_LANGUAGE };
 }

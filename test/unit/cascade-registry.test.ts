@@ -2,18 +2,32 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
-import { createAgent, defaultAgentKind, defaultSettings } from '../../src/agents/registry.ts';
+import { EchoAgent } from '../../src/agents/echo/echo-agent.ts';
+import { GeminiLiveAgent } from '../../src/agents/gemini-live/gemini-live-agent.ts';
+import { createAgent } from '../../src/agents/registry.ts';
+import type { CallSettings } from '../../src/calls/call-settings.ts';
+import type { Config } from '../../src/config.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import { CallerLine, KEY, SHORT, SimSink, startFakes } from './cascade-harness.ts';
 
 const KEYS = { DEEPGRAM_API_KEY: 'd', CARTESIA_API_KEY: 'c', GOOGLE_API_KEY: 'g' };
 
+const settingsOf = (c: Config, patch: Partial<CallSettings> = {}): CallSettings => ({
+  pipeline: c.AGENT_PIPELINE,
+  systemInstructions: c.SYSTEM_INSTRUCTIONS,
+  voice: c.GEMINI_VOICE,
+  language: c.AGENT_LANGUAGE,
+  ...patch,
+});
+
 describe('cascade config', () => {
-  test('defaults: gemini-live stays the default pipeline; cascade settings have sensible defaults', () => {
+  test('defaults: auto = Gemini Live with a Google key, the echo agent without; cascade settings have sensible defaults', () => {
     const c = loadConfig({});
-    assert.equal(c.AGENT_PIPELINE, 'gemini-live');
-    assert.equal(defaultAgentKind(c), 'gemini-live');
+    assert.equal(c.AGENT_PIPELINE, 'echo');
+    assert.match(c.AGENT_PIPELINE_SOURCE, /no GOOGLE_API_KEY/);
+    assert.equal(loadConfig({ GOOGLE_API_KEY: 'g' }).AGENT_PIPELINE, 'gemini-live');
+    assert.equal(loadConfig({ GEMINI_API_KEY: 'g' }).AGENT_PIPELINE, 'gemini-live');
     assert.equal(c.DEEPGRAM_MODEL, 'nova-3');
     assert.equal(c.DEEPGRAM_ENDPOINTING_MS, 300);
     assert.equal(c.DEEPGRAM_UTTERANCE_END_MS, 1000);
@@ -28,7 +42,7 @@ describe('cascade config', () => {
   });
 
   test('AGENT_PIPELINE=cascade picks the cascade and requires its three keys (one error naming all missing)', () => {
-    assert.equal(defaultAgentKind(loadConfig({ AGENT_PIPELINE: 'cascade', ...KEYS })), 'cascade');
+    assert.equal(loadConfig({ AGENT_PIPELINE: 'cascade', ...KEYS }).AGENT_PIPELINE, 'cascade');
     let err: unknown;
     try {
       loadConfig({ AGENT_PIPELINE: 'cascade', GEMINI_API_KEY: 'g' });
@@ -37,6 +51,17 @@ describe('cascade config', () => {
     }
     assert.ok(err instanceof ConfigError);
     assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['DEEPGRAM_API_KEY', 'CARTESIA_API_KEY']);
+    assert.throws(() => loadConfig({ AGENT_PIPELINE: 'gemini-live' }), /GOOGLE_API_KEY: required when AGENT_PIPELINE=gemini-live/);
+    assert.equal(loadConfig({ AGENT_PIPELINE: 'echo' }).AGENT_PIPELINE, 'echo');
+  });
+
+  test('a call asking for a pipeline whose keys are missing gets the echo agent; per-call model overrides are used', () => {
+    const none = loadConfig({});
+    assert.ok(createAgent(settingsOf(none, { pipeline: 'cascade' }), none, silentLogger()) instanceof EchoAgent);
+    assert.ok(createAgent(settingsOf(none, { pipeline: 'gemini-live' }), none, silentLogger()) instanceof EchoAgent);
+    const g = loadConfig({ GOOGLE_API_KEY: 'g' });
+    assert.ok(createAgent(settingsOf(g), g, silentLogger()) instanceof GeminiLiveAgent);
+    assert.ok(createAgent(settingsOf(g, { pipeline: 'echo' }), g, silentLogger()) instanceof EchoAgent);
   });
 
   test('values are validated: rates, thresholds, enums, URLs (ws:// accepted for Deepgram)', () => {
@@ -46,7 +71,7 @@ describe('cascade config', () => {
     assert.equal(c.DEEPGRAM_BASE_URL, 'ws://127.0.0.1:1234');
     let err: unknown;
     try {
-      loadConfig({ CARTESIA_SAMPLE_RATE: '24000', VAD_THRESHOLD: '2', TURN_END: 'silence', AGENT_PIPELINE: 'echo', DEEPGRAM_UTTERANCE_END_MS: '500' });
+      loadConfig({ CARTESIA_SAMPLE_RATE: '24000', VAD_THRESHOLD: '2', TURN_END: 'silence', AGENT_PIPELINE: 'parrot', DEEPGRAM_UTTERANCE_END_MS: '500' });
     } catch (e) {
       err = e;
     }
@@ -67,11 +92,13 @@ describe('cascade from the registry', () => {
         GEMINI_BASE_URL: f.gem.baseUrl,
         CARTESIA_API_KEY: KEY.cart,
         CARTESIA_BASE_URL: f.cart.baseUrl,
-        CARTESIA_VOICE_ID: 'my-voice',
-        DEEPGRAM_MODEL: 'nova-2-phonecall',
-        GEMINI_TEXT_MODEL: 'gemini-test-flash',
+        CARTESIA_VOICE_ID: 'env-voice',
+        DEEPGRAM_MODEL: 'nova-3',
+        GEMINI_TEXT_MODEL: 'gemini-env-flash',
       });
-      const agent = createAgent(defaultAgentKind(config), config, defaultSettings(config), silentLogger());
+      // Per-call overrides (callback answer / profile) beat the environment.
+      const settings = settingsOf(config, { deepgramModel: 'nova-2-phonecall', llmModel: 'gemini-test-flash', cartesiaVoiceId: 'my-voice' });
+      const agent = createAgent(settings, config, silentLogger());
       assert.ok(agent instanceof CascadeAgent);
       assert.equal(agent.kind, 'cascade');
       assert.equal(agent.inputSampleRate, 8000);
