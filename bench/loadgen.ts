@@ -10,8 +10,8 @@ import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
   | { cmd: 'init'; replyMs: number; bargeInShare: number }
-  | { cmd: 'place'; calls: number; staggerMs: number }
-  | { cmd: 'window' }
+  | { cmd: 'place'; calls: number; staggerMs: number; idle?: boolean }
+  | { cmd: 'window'; frameMs: number }
   | { cmd: 'stats' }
   | { cmd: 'hangupAll' }
   | { cmd: 'stop' };
@@ -80,7 +80,7 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       for (let i = 0; i < m.calls; i++) {
         const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
         placed.push(ch);
-        converse(ch, replyMs);
+        if (!m.idle) converse(ch, replyMs);
         await new Promise((r) => setTimeout(r, m.staggerMs));
       }
       const t0 = Date.now();
@@ -94,6 +94,8 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       for (const s of gemini.sessions) {
         s.lateAudio = 0;
         s.maxAudioGapMs = 0;
+        // Late = more than one message interval behind (messages carry frameMs of audio each).
+        s.lateAfterMs = 2 * m.frameMs + 20;
       }
       return {};
     }

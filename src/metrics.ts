@@ -16,6 +16,8 @@ export class Metrics {
   readonly firstPlayback = createHistogram();
   /** Agent said "interrupted" → uuid_break written. */
   readonly bargeIn = createHistogram();
+  /** A playback chunk cut → its file completely written. */
+  readonly chunkWrite = createHistogram();
   readonly callsActive: Gauge;
   readonly callsEnded: Counter<'reason'>;
   readonly badFrames: Counter;
@@ -36,6 +38,7 @@ export class Metrics {
     this.#latency('callbridge_first_playback_command_seconds', 'First agent audio of a reply → first playback command', this.firstCommand);
     this.#latency('callbridge_first_playback_start_seconds', 'First agent audio of a reply → PLAYBACK_START of its first chunk', this.firstPlayback);
     this.#latency('callbridge_barge_in_seconds', 'Agent interrupted → uuid_break written', this.bargeIn);
+    this.#latency('callbridge_chunk_write_seconds', 'Playback chunk cut → file written in PLAYBACK_DIR', this.chunkWrite);
     this.callsActive = new Gauge({ name: 'callbridge_calls_active', help: 'Calls being handled', registers: r });
     this.callsEnded = new Counter({ name: 'callbridge_calls_ended_total', help: 'Calls ended, by kind of reason', labelNames: ['reason'], registers: r });
     this.badFrames = new Counter({ name: 'callbridge_bad_frames_total', help: 'Empty or odd-length audio frames dropped', registers: r });

@@ -6,7 +6,7 @@ import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts'
 import type { EslClient } from '../freeswitch/esl.ts';
 import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { ResamplerPool } from '../media/resampler.ts';
+import type { Resampling } from '../media/resampling.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord } from './call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
@@ -58,8 +58,10 @@ export interface CallManagerDeps {
   registry: CallRegistry;
   resolveSettings(facts: CallFacts, logger: Logger): Promise<CallSettings>;
   createAgent(settings: CallSettings, facts: CallFacts, logger: Logger): Agent;
-  resamplers(inRate: number, outRate: number): ResamplerPool;
+  resampling: Resampling;
   metrics?: Metrics;
+  /** PLAYBACK_DIR is tmpfs: chunk files are written synchronously. */
+  playbackOnTmpfs?: boolean;
 }
 
 export function callFacts(channel: ChannelInfo): CallFacts {
@@ -155,8 +157,9 @@ export class CallManager implements MediaRouter {
       registry,
       resolveSettings: () => this.#d.resolveSettings(facts, log),
       createAgent: (settings) => this.#d.createAgent(settings, facts, log),
-      resamplers: this.#d.resamplers,
+      resampling: this.#d.resampling,
       metrics: this.#d.metrics,
+      playbackOnTmpfs: this.#d.playbackOnTmpfs,
       onEnded: (s) => this.#ended(s),
     });
     this.#sessions.set(channel.uuid, session);

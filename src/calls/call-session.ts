@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import type { ChannelControl } from '../freeswitch/channel-control.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { ResamplerPool } from '../media/resampler.ts';
+import type { Resampling } from '../media/resampling.ts';
 import { chooseFormat } from '../playout/formats.ts';
 import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts';
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
@@ -37,9 +37,11 @@ export interface SessionDeps {
   /** How this call is answered (env defaults, callback URL, profile, channel variables). */
   resolveSettings(): Promise<CallSettings>;
   createAgent(settings: CallSettings): Agent;
-  resamplers(inRate: number, outRate: number): ResamplerPool;
+  resampling: Resampling;
   onEnded(session: CallSession): void;
   metrics?: Metrics;
+  /** PLAYBACK_DIR is tmpfs: chunk files are written synchronously (see SharedDirTransport). */
+  playbackOnTmpfs?: boolean;
 }
 
 /**
@@ -135,7 +137,11 @@ export class CallSession {
   async #setUpStream(rate: 8000 | 16000): Promise<void> {
     const { control, config } = this.#d;
     // mod_audio_stream leaves these uninitialised unless set. PCM does not compress: no deflate.
-    await control.setVariables({ STREAM_MESSAGE_DEFLATE: 'false', STREAM_HEART_BEAT: String(config.STREAM_HEARTBEAT_SECONDS) });
+    await control.setVariables({
+      STREAM_MESSAGE_DEFLATE: 'false',
+      STREAM_HEART_BEAT: String(config.STREAM_HEARTBEAT_SECONDS),
+      STREAM_BUFFER_SIZE: String(config.STREAM_FRAME_MS),
+    });
     try {
       await this.#startStream(rate);
     } catch (first) {
@@ -296,7 +302,7 @@ export class CallSession {
     this.#transport =
       config.PLAYBACK_TRANSPORT === 'stream'
         ? new StreamAudioTransport({ send: (t) => this.#media?.sendText(t) ?? false })
-        : new SharedDirTransport({ localDir: config.PLAYBACK_DIR, freeswitchDir: config.PLAYBACK_DIR_FREESWITCH, callUuid: this.id });
+        : new SharedDirTransport({ localDir: config.PLAYBACK_DIR, freeswitchDir: config.PLAYBACK_DIR_FREESWITCH, callUuid: this.id, sync: this.#d.playbackOnTmpfs });
     const metrics = this.#d.metrics;
     const observer: PlayoutObserver = {
       firstCommand: (ms) => {
@@ -322,6 +328,7 @@ export class CallSession {
         if (this.#hangupWhenIdle) void this.end(`agent hung up: ${this.#hangupWhenIdle}`);
       },
       resamplerFallback: () => metrics?.resamplerFallbacks.inc(),
+      written: metrics ? (ms) => recordMs(metrics.chunkWrite, ms) : undefined,
       chunkFailed: (reason) => {
         metrics?.chunkFailures.inc();
         if (this.stats.chunkFailures++ === 0) this.#log.warn({ reason }, 'a playback chunk failed; counting further ones');
@@ -337,7 +344,7 @@ export class CallSession {
         },
         stopAll: () => void control.breakAll().catch((err) => this.#log.warn({ err: errorText(err) }, 'uuid_break failed')),
       },
-      resamplers: this.#d.resamplers,
+      resampling: this.#d.resampling,
       firstChunkMs: config.PLAYBACK_FIRST_CHUNK_MS,
       chunkMs: config.PLAYBACK_CHUNK_MS,
       lowWaterMs: config.PLAYBACK_LOW_WATER_MS,

@@ -134,6 +134,15 @@ export class ResamplerPool {
     while (this.#free.length < count && !this.#destroyed) this.#free.push(await this.#create(false));
   }
 
+  /** A converter, created now if none is free (the DSP worker: there, waiting blocks no call's audio path). */
+  async acquire(): Promise<Resampler> {
+    const ready = this.tryAcquire();
+    if (ready) return ready;
+    const r = await this.#create(false);
+    this.#leased++;
+    return r;
+  }
+
   /** A ready converter, or undefined when none is free (one is then being made for next time). */
   tryAcquire(): Resampler | undefined {
     const r = this.#free.pop();

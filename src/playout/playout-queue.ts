@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { int16View } from '../media/pcm.ts';
-import type { Resampler, ResamplerPool } from '../media/resampler.ts';
+import type { ResampleStream, Resampling } from '../media/resampling.ts';
 import { encodeChunk, type FileFormat } from './formats.ts';
 import type { ChunkTransport, OutgoingChunk } from './transport.ts';
 
@@ -26,6 +26,8 @@ export interface PlayoutObserver {
   chunkFailed?(reason: string): void;
   /** No converter was free: this reply goes out as WAV at the agent's rate and FreeSWITCH resamples it. */
   resamplerFallback?(): void;
+  /** A chunk's file was in place `ms` after it was cut (a slow PLAYBACK_DIR shows here first). */
+  written?(ms: number): void;
 }
 
 export interface PlayoutOptions {
@@ -33,8 +35,8 @@ export interface PlayoutOptions {
   format: FileFormat;
   transport: ChunkTransport;
   control: PlaybackControl;
-  /** Converter pool for agent audio at a rate other than the file's (leased per reply). */
-  resamplers: (inRate: number, outRate: number) => ResamplerPool;
+  /** Resampling of agent audio at a rate other than the file's (one stream per reply). */
+  resampling: Resampling;
   /** Largest first file of a reply: it starts playing as soon as it is written. */
   firstChunkMs: number;
   /** Size of later files once FreeSWITCH has `lowWaterMs` queued. */
@@ -58,25 +60,43 @@ export interface PlayoutOptions {
  * queue tracks what FreeSWITCH has started (PLAYBACK_START) and finished (CHANNEL_EXECUTE_COMPLETE) to know
  * how much is ahead, and deletes each file when it is done.
  *
+ * Agent audio at another rate than the file's is kept as it came and converted when a chunk is cut, not
+ * when it arrives: models send replies several times faster than real time, and converting on arrival put a
+ * whole reply's filtering into one burst on the event loop (and spent it on audio a barge-in then dropped).
+ *
  * Barge-in bumps the reply generation: queued audio is dropped, one `uuid_break all` clears FreeSWITCH, and
- * anything of the old generation still being written or reported late is recognised and ignored.
+ * anything of the old generation still being converted, written or reported late is recognised and ignored.
  */
 export class PlayoutQueue {
   readonly format: FileFormat;
   readonly #o: Required<Omit<PlayoutOptions, 'observer'>> & { observer: PlayoutObserver };
   #reply = 0;
   #replyOpen = false;
+  /** endReply() was called; the reply closes once its audio is converted and the converter's tail is back. */
+  #ending = false;
+  #tailRequested = false;
+  /** Audio of the next reply that arrived while the previous one was still closing. */
+  #early: Array<[Buffer, number]> = [];
   #replyFirstAudioAt = 0;
   #replyCommanded = false;
   #replyStarted = false;
   /** The current reply's file format (the call's, or WAV at the agent's rate when no converter was free). */
   #replyFormat: FileFormat;
   #frame: number;
-  #resampler: Resampler | undefined;
-  #pool: ResamplerPool | undefined;
-  /** Buffered samples at the reply's file rate, not yet cut into a chunk. */
+  /** The reply's resampling stream (its output comes back through #resampled). */
+  #stream: ResampleStream | undefined;
+  #srcRate = 0;
+  /** Agent audio not yet handed to the converter, at #srcRate. */
+  #src = new Int16Array(0);
+  #srcLen = 0;
+  /** Source samples handed to the converter whose output has not come back yet (the DSP worker), per push. */
+  #inFlight: number[] = [];
+  #inFlightSamples = 0;
+  /** Converted audio at the reply's file rate, not yet cut into a chunk. */
   #acc: Int16Array;
   #accLen = 0;
+  #pumping = false;
+  #reportedIdle = true;
   #seq = 0;
   /** Chunks written or commanded and not yet finished, in play order. */
   #queue: OutgoingChunk[] = [];
@@ -97,15 +117,21 @@ export class PlayoutQueue {
     this.#acc = new Int16Array(this.#frame * 50);
   }
 
+  /** Audio not yet cut into files (converted or not), in ms. */
+  get #bufferedMs(): number {
+    const src = this.#srcRate ? ((this.#srcLen + this.#inFlightSamples) * 1000) / this.#srcRate : 0;
+    return (this.#accLen / this.#frame) * 20 + src;
+  }
+
   /** Audio of this reply not yet played: buffered + queued in FreeSWITCH, in ms. */
   get pendingMs(): number {
-    let ms = (this.#accLen / this.#frame) * 20;
+    let ms = this.#bufferedMs;
     for (const c of this.#queue) ms += c.ms;
     return ms;
   }
 
   get idle(): boolean {
-    return !this.#replyOpen && this.#accLen === 0 && this.#queue.length === 0;
+    return !this.#replyOpen && this.#accLen === 0 && this.#srcLen === 0 && this.#queue.length === 0;
   }
 
   /** How much of the current reply the caller has heard (ms), from PLAYBACK_START/_COMPLETE events. */
@@ -117,23 +143,23 @@ export class PlayoutQueue {
   /** Agent audio: 16-bit LE mono PCM at `rate`. */
   push(pcm: Buffer, rate: number): void {
     if (this.#closed || pcm.length < 2) return;
+    if (this.#ending) {
+      this.#early.push([Buffer.from(pcm), rate]); // the next reply began while this one is still closing
+      return;
+    }
     if (!this.#replyOpen) this.#openReply(rate);
     const samples = int16View(pcm);
-    this.#append(this.#resampler ? this.#resampler.process(samples) : samples);
+    if (this.#stream) this.#appendSrc(samples);
+    else this.#append(samples);
     this.#pump();
   }
 
   /** The agent finished producing this reply: send what is left, the last frame padded. */
   endReply(): void {
-    if (this.#closed || !this.#replyOpen) return;
-    if (this.#resampler) {
-      this.#append(this.#resampler.flush());
-      this.#pool!.release(this.#resampler, true);
-      this.#resampler = undefined;
-    }
-    this.#replyOpen = false;
+    if (this.#closed || !this.#replyOpen || this.#ending) return;
+    if (this.#stream) this.#ending = true; // closes once its audio is converted and the tail is back
+    else this.#closeReply();
     this.#pump();
-    this.#checkIdle();
   }
 
   /** Barge-in. Synchronous: the break command is on the ESL socket before this returns. */
@@ -142,9 +168,7 @@ export class PlayoutQueue {
     const t0 = this.#o.now();
     const broke = this.#queue.length > 0;
     this.#reply++;
-    this.#replyOpen = false;
-    this.#accLen = 0;
-    this.#releaseConverter();
+    this.#resetReply();
     clearTimeout(this.#timer);
     if (broke) this.#o.control.stopAll();
     for (const c of this.#queue) this.#o.transport.remove(c);
@@ -202,16 +226,13 @@ export class PlayoutQueue {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#releaseConverter();
+    this.#resetReply();
     this.#queue = [];
-    this.#accLen = 0;
     await this.#sendChain;
     await this.#o.transport.close();
   }
 
   #openReply(sourceRate: number): void {
-    // The previous reply's padded remainder may still be held back by maxAhead; send it before switching.
-    if (this.#accLen > 0) this.#cut(Math.ceil(this.#accLen / this.#frame) * 20, this.#o.now());
     this.#replyOpen = true;
     this.#replyFirstAudioAt = this.#o.now();
     this.#replyCommanded = false;
@@ -223,25 +244,47 @@ export class PlayoutQueue {
     }
     let format = this.format;
     if (sourceRate !== format.sampleRate) {
-      const pool = this.#o.resamplers(sourceRate, format.sampleRate);
-      this.#resampler = pool.tryAcquire();
-      this.#pool = pool;
-      if (!this.#resampler) {
+      const reply = this.#reply;
+      this.#stream = this.#o.resampling.open(sourceRate, format.sampleRate, (samples, last) => this.#resampled(reply, samples, last));
+      this.#srcRate = this.#stream ? sourceRate : 0;
+      if (!this.#stream) {
         format = { kind: 'wav', sampleRate: sourceRate };
         this.#o.observer.resamplerFallback?.();
       }
     }
-    this.#setFormat(format);
+    if (format.kind !== this.#replyFormat.kind || format.sampleRate !== this.#replyFormat.sampleRate) {
+      // What is left of the previous reply (held back by maxAhead) is in the old format: send it first.
+      if (this.#accLen > 0) this.#cut(Math.ceil(this.#accLen / this.#frame) * 20, this.#o.now());
+      this.#replyFormat = format;
+      this.#frame = format.sampleRate / 50;
+    }
   }
 
-  #setFormat(format: FileFormat): void {
-    this.#replyFormat = format;
-    this.#frame = format.sampleRate / 50;
+  #closeReply(): void {
+    this.#replyOpen = false;
+    this.#ending = false;
+    this.#tailRequested = false;
+    this.#stream = undefined;
+    this.#srcRate = 0;
   }
 
-  #releaseConverter(): void {
-    if (this.#resampler) this.#pool!.release(this.#resampler, false);
-    this.#resampler = undefined;
+  #resetReply(): void {
+    this.#stream?.drop();
+    this.#closeReply();
+    this.#early = [];
+    this.#accLen = 0;
+    this.#srcLen = 0;
+    this.#inFlight = [];
+    this.#inFlightSamples = 0;
+  }
+
+  /** Converter output for reply `reply` (ignored if a barge-in or the end of the call overtook it). */
+  #resampled(reply: number, samples: Int16Array, last: boolean): void {
+    if (this.#closed || reply !== this.#reply) return;
+    if (!last) this.#inFlightSamples -= this.#inFlight.shift() ?? 0;
+    this.#append(samples);
+    if (last) this.#closeReply();
+    this.#pump(); // a no-op when called from inside #pump (inline conversion): the loop there goes on
   }
 
   #append(samples: Int16Array): void {
@@ -254,24 +297,88 @@ export class PlayoutQueue {
     this.#accLen += samples.length;
   }
 
+  #appendSrc(samples: Int16Array): void {
+    if (this.#srcLen + samples.length > this.#src.length) {
+      const bigger = new Int16Array(Math.max(this.#src.length * 2, this.#srcLen + samples.length, this.#srcRate));
+      bigger.set(this.#src.subarray(0, this.#srcLen));
+      this.#src = bigger;
+    }
+    this.#src.set(samples, this.#srcLen);
+    this.#srcLen += samples.length;
+  }
+
+  /** Hand the converter enough source for `outSamples` more output (plus a frame for its filter delay). */
+  #feed(outSamples: number): void {
+    const stream = this.#stream!;
+    const n = Math.min(this.#srcLen, Math.ceil((outSamples * this.#srcRate) / this.#replyFormat.sampleRate) + this.#srcRate / 50);
+    this.#inFlight.push(n);
+    this.#inFlightSamples += n;
+    const block = this.#src.subarray(0, n);
+    stream.push(block); // inline conversion calls #resampled right here
+    this.#src.copyWithin(0, n, this.#srcLen);
+    this.#srcLen -= n;
+  }
+
   /** Decide what to send now, and when to look again. */
   #pump(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#pumping) return;
+    this.#pumping = true;
+    try {
+      this.#pumpLoop();
+    } finally {
+      this.#pumping = false;
+    }
+    if (!this.#replyOpen && this.#early.length > 0) {
+      const early = this.#early;
+      this.#early = [];
+      for (const [pcm, rate] of early) this.push(pcm, rate);
+    }
+    this.#checkIdle();
+  }
+
+  #pumpLoop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#accLen >= this.#frame || (!this.#replyOpen && this.#accLen > 0)) {
+    for (;;) {
+      const frame = this.#frame;
+      const buffered = this.#bufferedMs;
+      const closing = !this.#replyOpen;
+      if (buffered < 20 && !(closing && this.#accLen > 0)) break;
       const now = this.#o.now();
       const ahead = Math.max(0, this.#aheadEndsAt - now);
-      const wholeMs = Math.floor(this.#accLen / this.#frame) * 20;
+      const wholeMs = Math.floor(buffered / 20) * 20;
       const availMs = wholeMs > 0 ? wholeMs : 20; // only a reply's padded remainder is under a frame
       const starting = this.#queue.length === 0;
       let take: number;
       if (starting) take = Math.min(availMs, this.#o.firstChunkMs);
       else if (availMs >= this.#o.chunkMs) take = this.#o.chunkMs;
-      else if (ahead <= this.#o.lowWaterMs || !this.#replyOpen) take = availMs;
+      else if (ahead <= this.#o.lowWaterMs || closing || this.#ending) take = availMs;
       else return this.#wake(ahead - this.#o.lowWaterMs);
       if (!starting && ahead + take > this.#o.maxAheadMs) return this.#wake(ahead + take - this.#o.maxAheadMs);
+
+      const want = (take / 20) * frame;
+      if (this.#accLen < want && this.#stream) {
+        if (this.#srcLen > 0) {
+          this.#feed(want - this.#accLen); // converted now (inline) or soon (worker: #resampled pumps again)
+          continue;
+        }
+        if (this.#inFlightSamples > 0) break; // the worker's output is on its way
+        if (this.#ending && !this.#tailRequested) {
+          this.#tailRequested = true;
+          this.#stream.end(); // all source converted: the converter's tail closes the reply
+          continue;
+        }
+      }
+      if (this.#accLen < want) {
+        if (this.#accLen >= frame) take = Math.floor(this.#accLen / frame) * 20;
+        else if (!closing) break;
+      }
       this.#cut(take, now);
+    }
+    // A reply whose last source is converted gets its tail requested even when nothing above asked for it.
+    if (this.#stream && this.#ending && !this.#tailRequested && this.#srcLen === 0 && this.#inFlightSamples === 0) {
+      this.#tailRequested = true;
+      this.#stream.end();
     }
   }
 
@@ -279,7 +386,7 @@ export class PlayoutQueue {
     this.#timer = setTimeout(() => this.#pump(), Math.max(5, Math.ceil(inMs)));
   }
 
-  /** Cut `ms` of buffered audio into a chunk, write it and queue its playback command in order. */
+  /** Cut `ms` of converted audio into a chunk, write it and queue its playback command in order. */
   #cut(ms: number, now: number): void {
     const want = (ms / 20) * this.#frame;
     const n = Math.min(want, this.#accLen);
@@ -296,6 +403,8 @@ export class PlayoutQueue {
     this.#aheadEndsAt = Math.max(this.#aheadEndsAt, now + this.#o.startLatencyMs) + ms;
 
     const written = this.#o.transport.put(chunk);
+    const observer = this.#o.observer;
+    if (observer.written) written.then(() => observer.written!(this.#o.now() - now), () => {});
     this.#sendChain = this.#sendChain.then(() => written.then((path) => this.#command(chunk, path), (err: Error) => this.#drop(chunk, `write failed: ${err.message}`)));
   }
 
@@ -321,7 +430,10 @@ export class PlayoutQueue {
     this.#checkIdle();
   }
 
+  /** Report becoming idle once per transition (the pump checks on every pass). */
   #checkIdle(): void {
-    if (!this.#closed && this.idle) this.#o.observer.idle?.();
+    const idle = !this.#closed && this.idle;
+    if (idle && !this.#reportedIdle) this.#o.observer.idle?.();
+    this.#reportedIdle = idle;
   }
 }

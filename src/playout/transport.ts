@@ -1,4 +1,4 @@
-import { unlink as unlinkCb, writeFile as writeFileCb } from 'node:fs';
+import { statfsSync, unlink as unlinkCb, unlinkSync, writeFile as writeFileCb, writeFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -34,7 +34,11 @@ export interface ChunkTransport {
 // 51–54 vs 63–64 µs per write+unlink on tmpfs. Files are per chunk, not per frame, but a busy box writes
 // hundreds a second.
 const writeFile = promisify(writeFileCb);
+const DONE: Promise<void> = Promise.resolve();
 const unlinkFile = promisify(unlinkCb);
+
+/** statfs magic of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
 
 const CHUNK_FILE = /^[0-9a-f-]{36}-\d+-\d+\.(r8|r16|wav|PCMU|PCMA)$/;
 
@@ -47,13 +51,21 @@ export class SharedDirTransport implements ChunkTransport {
   readonly #localDir: string;
   readonly #fsDir: string;
   readonly #prefix: string;
+  readonly #sync: boolean;
   /** Files on disk or being written: name → write promise. */
   #files = new Map<string, Promise<void>>();
 
-  constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string }) {
+  /**
+   * `sync`: the directory is tmpfs (see `prepare`). Writing there is a memory copy: synchronously a chunk
+   * costs 14 µs to write and delete (measured), while fs.writeFile takes three threadpool round trips with an
+   * event-loop turn between each (p99 85 ms under load at 200 calls, delaying the reply's first command).
+   * Chunks are written a few times a second per speaking call, never per frame. Anywhere else: async.
+   */
+  constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string; sync?: boolean }) {
     this.#localDir = opts.localDir;
     this.#fsDir = opts.freeswitchDir;
     this.#prefix = opts.callUuid;
+    this.#sync = opts.sync ?? false;
   }
 
   #name(chunk: OutgoingChunk): string {
@@ -62,6 +74,11 @@ export class SharedDirTransport implements ChunkTransport {
 
   async put(chunk: OutgoingChunk): Promise<string> {
     const name = this.#name(chunk);
+    if (this.#sync) {
+      writeFileSync(join(this.#localDir, name), chunk.data);
+      this.#files.set(name, DONE);
+      return join(this.#fsDir, name);
+    }
     const written = writeFile(join(this.#localDir, name), chunk.data);
     this.#files.set(name, written.catch(() => {}));
     await written;
@@ -73,6 +90,14 @@ export class SharedDirTransport implements ChunkTransport {
     const written = this.#files.get(name);
     if (!written) return;
     this.#files.delete(name);
+    if (written === DONE && this.#sync) {
+      try {
+        unlinkSync(join(this.#localDir, name));
+      } catch {
+        /* already gone */
+      }
+      return;
+    }
     void written.then(() => unlinkFile(join(this.#localDir, name))).catch(() => {});
   }
 
@@ -84,12 +109,21 @@ export class SharedDirTransport implements ChunkTransport {
     await Promise.all(names.map((n) => unlinkFile(join(this.#localDir, n)).catch(() => {})));
   }
 
-  /** Create the directory and delete chunk files a previous run left behind (a crash, a kill -9). */
-  static async prepare(dir: string): Promise<number> {
+  /**
+   * Create the directory and delete chunk files a previous run left behind (a crash, a kill -9). Says
+   * whether it is tmpfs (then chunks are written synchronously, see the constructor).
+   */
+  static async prepare(dir: string): Promise<{ removed: number; tmpfs: boolean }> {
     await mkdir(dir, { recursive: true });
     const stale = (await readdir(dir)).filter((f) => CHUNK_FILE.test(f));
     await Promise.all(stale.map((f) => unlink(join(dir, f)).catch(() => {})));
-    return stale.length;
+    let tmpfs = false;
+    try {
+      tmpfs = Number(statfsSync(dir).type) === TMPFS_MAGIC;
+    } catch {
+      /* not Linux: stay async */
+    }
+    return { removed: stale.length, tmpfs };
   }
 }
 

@@ -152,8 +152,10 @@ export class FakeLiveSession extends EventEmitter {
   readonly audioChunks: Buffer[] = [];
   /** Total caller audio bytes received (counted even when recordAudio is off). */
   audioInBytes = 0;
-  /** Caller audio arrival: largest gap between two audio messages (ms), and how many gaps exceeded 60 ms. */
+  /** Caller audio arrival: largest gap between two audio messages (ms), and how many exceeded `lateAfterMs`. */
   maxAudioGapMs = 0;
+  /** A gap above this counts as late (default 60: three 20 ms frames; raise it when frames are bigger). */
+  lateAfterMs = 60;
   lateAudio = 0;
   private lastAudioAt = 0;
   audioInMs = 0;
@@ -529,7 +531,7 @@ export class FakeLiveSession extends EventEmitter {
     if (this.lastAudioAt > 0) {
       const gap = now - this.lastAudioAt;
       if (gap > this.maxAudioGapMs) this.maxAudioGapMs = gap;
-      if (gap > 60) this.lateAudio++;
+      if (gap > this.lateAfterMs) this.lateAudio++;
     }
     this.lastAudioAt = now;
     if (this.recordAudio) this.audioChunks.push(pcm);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResamplerPools } from '../../src/media/resampler-pools.ts';
+import { InlineResampling } from '../../src/media/resampling.ts';
 import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
 import type { ChunkTransport, OutgoingChunk } from '../../src/playout/transport.ts';
 import type { FileFormat } from '../../src/playout/formats.ts';
@@ -42,6 +43,7 @@ class FakeControl implements PlaybackControl {
 }
 
 const pools = new ResamplerPools({ converter: 'SINC_FASTEST' });
+const resampling = new InlineResampling(pools);
 const R8: FileFormat = { kind: 'r8', sampleRate: 8000 };
 
 function queue(opts: Partial<ConstructorParameters<typeof PlayoutQueue>[0]> = {}) {
@@ -51,7 +53,7 @@ function queue(opts: Partial<ConstructorParameters<typeof PlayoutQueue>[0]> = {}
     format: R8,
     transport,
     control,
-    resamplers: (i, o) => pools.get(i, o),
+    resampling,
     firstChunkMs: 100,
     chunkMs: 400,
     lowWaterMs: 200,
@@ -107,7 +109,7 @@ test('barge-in breaks once, drops queued and in-flight audio, and ignores late w
   transport.writeDelayMs = 30;
   const seen: Array<[boolean, number]> = [];
   const q2 = new PlayoutQueue({
-    format: R8, transport, control, resamplers: (i, o) => pools.get(i, o),
+    format: R8, transport, control, resampling,
     firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
     observer: { interrupted: (broke, ms) => seen.push([broke, ms]) },
   });
@@ -171,17 +173,17 @@ test('24 kHz agent audio is resampled to the file rate with one stateful convert
   // 1 s at 8 kHz plus the converter's flushed tail (< one 20 ms frame), padded to whole frames
   assert.ok(bytes >= 16000 && bytes <= 16000 + 2 * 320, `got ${bytes} bytes`);
   assert.equal(pools.get(24000, 8000).stats.leased, 0, 'converter returned at the end of the reply');
+  assert.equal(resampling.active, 0);
   await q.close();
 });
 
 test('no free converter: the reply goes out as WAV at the agent rate instead of waiting', async () => {
-  const { ResamplerPool } = await import('../../src/media/resampler.ts');
-  const empty = new ResamplerPool(24000, 8000, { minSpare: 0 });
+  const empty = new InlineResampling(new ResamplerPools({ converter: 'SINC_FASTEST', minSpare: 0 }));
   const transport = new MemoryTransport();
   const control = new FakeControl();
   let fallbacks = 0;
   const q = new PlayoutQueue({
-    format: R8, transport, control, resamplers: () => empty,
+    format: R8, transport, control, resampling: empty,
     firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
     observer: { resamplerFallback: () => fallbacks++ },
   });
@@ -193,5 +195,31 @@ test('no free converter: the reply goes out as WAV at the agent rate instead of 
   assert.equal(file.toString('ascii', 0, 4), 'RIFF');
   assert.equal(file.readUInt32LE(24), 24000, 'WAV at 24 kHz: FreeSWITCH resamples it');
   assert.equal(file.length, 44 + 2400 * 2);
+  await q.close();
+});
+
+test('agent audio is converted when chunks are cut, not when it arrives: a barge-in leaves the rest unconverted', async () => {
+  await pools.warm([[24000, 8000, 2]]);
+  let converted = 0;
+  // Count what reaches the converter.
+  const counting = {
+    get active() {
+      return resampling.active;
+    },
+    open: (i: number, o: number, out: (s: Int16Array, last: boolean) => void) => {
+      const s = resampling.open(i, o, out)!;
+      return { ...s, push: (x: Int16Array) => ((converted += x.length), s.push(x)) };
+    },
+    close: async () => {},
+  };
+  const transport = new MemoryTransport();
+  const control = new FakeControl();
+  const q = new PlayoutQueue({ format: R8, transport, control, resampling: counting, firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000 });
+  q.push(Buffer.alloc(24000 * 2 * 3), 24000); // a 3 s reply arriving at once, as models send them
+  await sleep(10);
+  assert.ok(converted > 0 && converted <= 24000 * 1.2, `only what fits ahead was converted: ${converted} of 72000 samples`);
+  q.interrupt();
+  assert.ok(converted <= 24000 * 1.2, 'the interrupted rest is never converted');
+  assert.equal(resampling.active, 0, 'its converter went back to the pool');
   await q.close();
 });

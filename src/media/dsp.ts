@@ -1,0 +1,118 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.ts';
+import type { ConverterName } from './resampler.ts';
+import type { ResampleOutput, ResampleStream, Resampling } from './resampling.ts';
+
+export type DspOp =
+  | { t: 'open'; id: number; inRate: number; outRate: number }
+  | { t: 'push'; id: number; samples: Int16Array }
+  | { t: 'end'; id: number }
+  | { t: 'drop'; id: number };
+
+export interface DspOut {
+  id: number;
+  samples: Int16Array;
+  last: boolean;
+}
+
+/**
+ * Resampling in a worker thread (DSP_THREADS=1). Ops of one event-loop turn go in one message (a turn may
+ * carry replies for many calls), outputs come back the same way, with their buffers transferred, not copied.
+ * Round trip: a fraction of a millisecond, added to a reply's first chunk.
+ */
+export class WorkerResampling implements Resampling {
+  readonly #worker: Worker;
+  readonly #outputs = new Map<number, ResampleOutput>();
+  readonly #log: Logger;
+  #ops: DspOp[] = [];
+  #transfer: ArrayBuffer[] = [];
+  #flushQueued = false;
+  #nextId = 1;
+  #ready: Promise<void>;
+  #alive = true;
+
+  /** Streams open (outputs still expected). */
+  get active(): number {
+    return this.#outputs.size;
+  }
+
+  constructor(opts: { converter: ConverterName; warm: Array<[number, number, number]>; logger: Logger }) {
+    this.#log = opts.logger;
+    const here = fileURLToPath(import.meta.url);
+    // dist/ has dsp-worker.js next to this file, src/ has dsp-worker.ts (run by Node's type stripping).
+    const entry = new URL(`./dsp-worker${extname(here)}`, import.meta.url);
+    this.#worker = new Worker(entry, { workerData: { converter: opts.converter, warm: opts.warm } });
+    this.#ready = new Promise((resolve, reject) => {
+      this.#worker.once('message', () => resolve());
+      this.#worker.once('error', reject);
+    });
+    this.#worker.on('message', (batch: DspOut[] | { ready: true }) => {
+      if (!Array.isArray(batch)) return;
+      for (const o of batch) {
+        const cb = this.#outputs.get(o.id);
+        if (!cb) continue; // dropped meanwhile
+        if (o.last) this.#outputs.delete(o.id);
+        cb(o.samples, o.last);
+      }
+    });
+    this.#worker.on('error', (err) => {
+      this.#alive = false;
+      this.#log.error({ err: err.message }, 'DSP worker failed; replies fall back to WAV at the agent rate');
+    });
+  }
+
+  /** Resolves once the worker has created its first converters. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  open(inRate: number, outRate: number, onOutput: ResampleOutput): ResampleStream | undefined {
+    if (!this.#alive) return undefined;
+    const id = this.#nextId++;
+    this.#outputs.set(id, onOutput);
+    this.#queue({ t: 'open', id, inRate, outRate });
+    let done = false;
+    return {
+      push: (samples) => {
+        if (done) return;
+        const copy = samples.slice(); // the caller's buffer may be a slice of a shared pool: send our own
+        this.#queue({ t: 'push', id, samples: copy }, copy.buffer);
+      },
+      end: () => {
+        if (done) return;
+        done = true;
+        this.#queue({ t: 'end', id });
+      },
+      drop: () => {
+        if (done) return;
+        done = true;
+        this.#outputs.delete(id);
+        this.#queue({ t: 'drop', id });
+      },
+    };
+  }
+
+  #queue(op: DspOp, buffer?: ArrayBuffer): void {
+    this.#ops.push(op);
+    if (buffer) this.#transfer.push(buffer);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    // Everything queued during this turn of the event loop goes in one message.
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      const ops = this.#ops;
+      const transfer = this.#transfer;
+      this.#ops = [];
+      this.#transfer = [];
+      this.#worker.postMessage(ops, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#alive = false;
+    this.#outputs.clear();
+    await this.#worker.terminate();
+  }
+}
