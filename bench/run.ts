@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     'keep-going': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
     idle: { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
   },
@@ -81,11 +82,15 @@ async function startCallbridge(env: Record<string, string>): Promise<{ proc: Chi
   // The playback directory on tmpfs, as the compose file mounts it: on disk a file costs 0.4–1.3 ms of
   // CPU (open/write/close/unlink), on tmpfs ~55 µs.
   const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'callbridge-bench-'));
-  const extra = Object.fromEntries((args.env as string[]).map((kv) => kv.split('=', 2) as [string, string]));
+  const extra = Object.fromEntries((args.env as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const [cmd, ...rest] = args['no-pin'] ? [NODE, join(ROOT, 'dist/main.js')] : pin(0, [NODE, join(ROOT, 'dist/main.js')]);
   const proc = spawn(cmd!, rest, {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...(args['cpu-prof'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench/results')}` } : {}), LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, PLAYBACK_DIR: dir, GOOGLE_API_KEY: 'bench', ...env, ...extra },
+    cwd: join(ROOT, 'bench/results'),
+    env: {
+      ...process.env,
+      ...(args['cpu-prof'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench/results')}` } : {}),
+      ...(args['heap-snapshot'] ? { NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : {}), LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, PLAYBACK_DIR: dir, GOOGLE_API_KEY: 'bench', ...env, ...extra },
   });
   for (let i = 0; i < 100; i++) {
     const h = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ esl: string }>).catch(() => undefined);
@@ -139,11 +144,15 @@ async function runStep(calls: number): Promise<StepResult> {
     const placed = await lg.call<{ streaming: number }>({ cmd: 'place', calls, staggerMs: 10, idle: Boolean(args.idle) });
     if (placed.streaming < calls) console.warn(`  only ${placed.streaming}/${calls} calls streaming`);
     await sleep(Number(args.warmup) * 1000);
-    const frameMs = Number((args.env as string[]).find((e) => e.startsWith('STREAM_FRAME_MS='))?.split('=')[1] ?? process.env.STREAM_FRAME_MS ?? 20);
+    const frameMs = Number((args.env as string[]).find((e) => e.startsWith("STREAM_FRAME_MS="))?.split("=")[1] ?? process.env.STREAM_FRAME_MS ?? 40);
     await lg.call({ cmd: 'window', frameMs });
     const a = await scrape(cb.port);
     const t0 = performance.now();
-    await sleep(Number(args.hold) * 1000);
+    if (args['heap-snapshot']) {
+      await sleep((Number(args.hold) * 1000) / 2);
+      cb.proc.kill('SIGUSR2'); // written into bench/results/ (takes a few seconds, the process pauses)
+      await sleep(Number(args.hold) * 500 + 15000);
+    } else await sleep(Number(args.hold) * 1000);
     const b = await scrape(cb.port);
     const wall = (performance.now() - t0) / 1000;
     const lgs = await lg.call<LoadgenStats>({ cmd: 'stats' });
@@ -153,6 +162,7 @@ async function runStep(calls: number): Promise<StepResult> {
     const gcOver10 = ['major', 'minor', 'incremental', 'weakcb'].map((k) => `${k} ${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0)}/${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (b.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0) - ((a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0))}`);
     console.log(`  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`);
     console.log(`  chunk write ms p50/p99/max ${['0.5', '0.99', '1'].map((q) => ms(b, 'callbridge_chunk_write_seconds', q).toFixed(2)).join('/')}; first PLAYBACK_START ms ${['0.5', '0.99'].map((q) => ms(b, 'callbridge_first_playback_start_seconds', q).toFixed(1)).join('/')}`);
+    console.log(`  converters leased/free ${b.get('callbridge_resamplers{state="leased"}')}/${b.get('callbridge_resamplers{state="free"}')}; external MB ${((b.get('nodejs_external_memory_bytes') ?? 0) / 1e6).toFixed(0)}`);
     console.log(`  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}`);
     const cpu = ((b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!) / wall) * 100;
     const rssMb = b.get('process_resident_memory_bytes')! / 1e6;

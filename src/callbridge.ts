@@ -98,6 +98,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
   });
   const metrics = new Metrics();
+  if (pools) metrics.converters = () => pools!.stats;
   let freeswitchVersion: string | undefined;
   esl.on('connected', () => {
     metrics.eslConnected.set(1);

@@ -24,6 +24,8 @@ export class Metrics {
   readonly chunkFailures: Counter;
   readonly resamplerFallbacks: Counter;
   readonly chunks: Counter;
+  /** Set by whoever owns converters (inline pools): how many exist, leased or free. */
+  converters: () => { leased: number; free: number } = () => ({ leased: 0, free: 0 });
   readonly eslConnected: Gauge;
 
   constructor() {
@@ -47,6 +49,18 @@ export class Metrics {
       name: 'callbridge_resampler_fallbacks_total',
       help: 'Replies sent as WAV at the agent rate because no warm converter was free (raise RESAMPLER_POOL_START if this grows)',
       registers: r,
+    });
+    const self = this;
+    new Gauge({
+      name: 'callbridge_resamplers',
+      help: 'libsamplerate converters (~1.6 MB each) in this thread, by state',
+      labelNames: ['state'],
+      registers: r,
+      collect() {
+        const c = self.converters();
+        this.set({ state: 'leased' }, c.leased);
+        this.set({ state: 'free' }, c.free);
+      },
     });
     this.chunks = new Counter({ name: 'callbridge_playback_chunks_total', help: 'Playback files commanded', registers: r });
     this.eslConnected = new Gauge({ name: 'callbridge_esl_connected', help: '1 while the ESL connection is up', registers: r });

@@ -26,6 +26,17 @@ export class ResamplerPools {
     for (const [i, o, count] of pairs) await this.get(i, o).warm(count);
   }
 
+  /** Converters in all pools, leased and free. */
+  get stats(): { leased: number; free: number } {
+    let leased = 0;
+    let free = 0;
+    for (const p of this.#pools.values()) {
+      leased += p.stats.leased;
+      free += p.stats.free;
+    }
+    return { leased, free };
+  }
+
   destroy(): void {
     for (const p of this.#pools.values()) p.destroy();
     this.#pools.clear();

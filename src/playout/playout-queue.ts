@@ -60,9 +60,10 @@ export interface PlayoutOptions {
  * queue tracks what FreeSWITCH has started (PLAYBACK_START) and finished (CHANNEL_EXECUTE_COMPLETE) to know
  * how much is ahead, and deletes each file when it is done.
  *
- * Agent audio at another rate than the file's is kept as it came and converted when a chunk is cut, not
- * when it arrives: models send replies several times faster than real time, and converting on arrival put a
- * whole reply's filtering into one burst on the event loop (and spent it on audio a barge-in then dropped).
+ * Agent audio at another rate than the file's is converted as it arrives, by one converter leased for the
+ * reply (see media/resampling.ts). Converting only when chunks are cut was tried: it smooths the CPU, but a
+ * converter then stays leased for the whole playback instead of the (several times shorter) arrival, and
+ * each one is ~1.6 MB: measured 1.2 MB per call instead of 0.7.
  *
  * Barge-in bumps the reply generation: queued audio is dropped, one `uuid_break all` clears FreeSWITCH, and
  * anything of the old generation still being converted, written or reported late is recognised and ignored.
@@ -72,9 +73,8 @@ export class PlayoutQueue {
   readonly #o: Required<Omit<PlayoutOptions, 'observer'>> & { observer: PlayoutObserver };
   #reply = 0;
   #replyOpen = false;
-  /** endReply() was called; the reply closes once its audio is converted and the converter's tail is back. */
+  /** endReply() was called; the reply closes when the converter's tail comes back. */
   #ending = false;
-  #tailRequested = false;
   /** Audio of the next reply that arrived while the previous one was still closing. */
   #early: Array<[Buffer, number]> = [];
   #replyFirstAudioAt = 0;
@@ -85,13 +85,10 @@ export class PlayoutQueue {
   #frame: number;
   /** The reply's resampling stream (its output comes back through #resampled). */
   #stream: ResampleStream | undefined;
-  #srcRate = 0;
-  /** Agent audio not yet handed to the converter, at #srcRate. */
-  #src = new Int16Array(0);
-  #srcLen = 0;
-  /** Source samples handed to the converter whose output has not come back yet (the DSP worker), per push. */
+  /** Audio handed to the converter whose output has not come back yet (DSP worker), in ms. */
+  #inFlightMs = 0;
   #inFlight: number[] = [];
-  #inFlightSamples = 0;
+  #srcRate = 0;
   /** Converted audio at the reply's file rate, not yet cut into a chunk. */
   #acc: Int16Array;
   #accLen = 0;
@@ -117,10 +114,9 @@ export class PlayoutQueue {
     this.#acc = new Int16Array(this.#frame * 50);
   }
 
-  /** Audio not yet cut into files (converted or not), in ms. */
+  /** Audio not yet cut into files (converted, or still in the converter), in ms. */
   get #bufferedMs(): number {
-    const src = this.#srcRate ? ((this.#srcLen + this.#inFlightSamples) * 1000) / this.#srcRate : 0;
-    return (this.#accLen / this.#frame) * 20 + src;
+    return (this.#accLen / this.#frame) * 20 + this.#inFlightMs;
   }
 
   /** Audio of this reply not yet played: buffered + queued in FreeSWITCH, in ms. */
@@ -131,7 +127,7 @@ export class PlayoutQueue {
   }
 
   get idle(): boolean {
-    return !this.#replyOpen && this.#accLen === 0 && this.#srcLen === 0 && this.#queue.length === 0;
+    return !this.#replyOpen && this.#accLen === 0 && this.#queue.length === 0;
   }
 
   /** How much of the current reply the caller has heard (ms), from PLAYBACK_START/_COMPLETE events. */
@@ -149,17 +145,25 @@ export class PlayoutQueue {
     }
     if (!this.#replyOpen) this.#openReply(rate);
     const samples = int16View(pcm);
-    if (this.#stream) this.#appendSrc(samples);
-    else this.#append(samples);
+    if (this.#stream) {
+      const ms = (samples.length * 1000) / this.#srcRate;
+      this.#inFlight.push(ms);
+      this.#inFlightMs += ms;
+      return this.#stream.push(samples); // output comes back through #resampled (at once when inline)
+    }
+    this.#append(samples);
     this.#pump();
   }
 
   /** The agent finished producing this reply: send what is left, the last frame padded. */
   endReply(): void {
     if (this.#closed || !this.#replyOpen || this.#ending) return;
-    if (this.#stream) this.#ending = true; // closes once its audio is converted and the tail is back
-    else this.#closeReply();
-    this.#pump();
+    if (!this.#stream) {
+      this.#closeReply();
+      return this.#pump();
+    }
+    this.#ending = true; // the reply closes when the converter's tail comes back
+    this.#stream.end();
   }
 
   /** Barge-in. Synchronous: the break command is on the ESL socket before this returns. */
@@ -263,9 +267,10 @@ export class PlayoutQueue {
   #closeReply(): void {
     this.#replyOpen = false;
     this.#ending = false;
-    this.#tailRequested = false;
     this.#stream = undefined;
     this.#srcRate = 0;
+    this.#inFlight = [];
+    this.#inFlightMs = 0;
   }
 
   #resetReply(): void {
@@ -273,18 +278,15 @@ export class PlayoutQueue {
     this.#closeReply();
     this.#early = [];
     this.#accLen = 0;
-    this.#srcLen = 0;
-    this.#inFlight = [];
-    this.#inFlightSamples = 0;
   }
 
   /** Converter output for reply `reply` (ignored if a barge-in or the end of the call overtook it). */
   #resampled(reply: number, samples: Int16Array, last: boolean): void {
     if (this.#closed || reply !== this.#reply) return;
-    if (!last) this.#inFlightSamples -= this.#inFlight.shift() ?? 0;
+    if (!last) this.#inFlightMs -= this.#inFlight.shift() ?? 0;
     this.#append(samples);
     if (last) this.#closeReply();
-    this.#pump(); // a no-op when called from inside #pump (inline conversion): the loop there goes on
+    this.#pump();
   }
 
   #append(samples: Int16Array): void {
@@ -295,28 +297,6 @@ export class PlayoutQueue {
     }
     this.#acc.set(samples, this.#accLen);
     this.#accLen += samples.length;
-  }
-
-  #appendSrc(samples: Int16Array): void {
-    if (this.#srcLen + samples.length > this.#src.length) {
-      const bigger = new Int16Array(Math.max(this.#src.length * 2, this.#srcLen + samples.length, this.#srcRate));
-      bigger.set(this.#src.subarray(0, this.#srcLen));
-      this.#src = bigger;
-    }
-    this.#src.set(samples, this.#srcLen);
-    this.#srcLen += samples.length;
-  }
-
-  /** Hand the converter enough source for `outSamples` more output (plus a frame for its filter delay). */
-  #feed(outSamples: number): void {
-    const stream = this.#stream!;
-    const n = Math.min(this.#srcLen, Math.ceil((outSamples * this.#srcRate) / this.#replyFormat.sampleRate) + this.#srcRate / 50);
-    this.#inFlight.push(n);
-    this.#inFlightSamples += n;
-    const block = this.#src.subarray(0, n);
-    stream.push(block); // inline conversion calls #resampled right here
-    this.#src.copyWithin(0, n, this.#srcLen);
-    this.#srcLen -= n;
   }
 
   /** Decide what to send now, and when to look again. */
@@ -357,28 +337,12 @@ export class PlayoutQueue {
       if (!starting && ahead + take > this.#o.maxAheadMs) return this.#wake(ahead + take - this.#o.maxAheadMs);
 
       const want = (take / 20) * frame;
-      if (this.#accLen < want && this.#stream) {
-        if (this.#srcLen > 0) {
-          this.#feed(want - this.#accLen); // converted now (inline) or soon (worker: #resampled pumps again)
-          continue;
-        }
-        if (this.#inFlightSamples > 0) break; // the worker's output is on its way
-        if (this.#ending && !this.#tailRequested) {
-          this.#tailRequested = true;
-          this.#stream.end(); // all source converted: the converter's tail closes the reply
-          continue;
-        }
-      }
       if (this.#accLen < want) {
+        if (this.#inFlightMs > 0 && this.#accLen < frame) break; // the worker's output is on its way
         if (this.#accLen >= frame) take = Math.floor(this.#accLen / frame) * 20;
         else if (!closing) break;
       }
       this.#cut(take, now);
-    }
-    // A reply whose last source is converted gets its tail requested even when nothing above asked for it.
-    if (this.#stream && this.#ending && !this.#tailRequested && this.#srcLen === 0 && this.#inFlightSamples === 0) {
-      this.#tailRequested = true;
-      this.#stream.end();
     }
   }
 

@@ -12,7 +12,11 @@ export interface OutgoingChunk {
   readonly reply: number;
   readonly seq: number;
   readonly ms: number;
-  readonly data: Buffer;
+  /**
+   * The file's bytes, until the transport has put them in place (then dropped: a chunk lives ~1 s until it
+   * has played, long enough to be promoted to the old generation, and thousands of them a second made major GCs).
+   */
+  data: Buffer | undefined;
   /** Format of `data` (usually the call's; WAV at the agent's rate when no resampler was free). */
   readonly format: FileFormat;
   /** The path FreeSWITCH plays, once the transport has put the file in place. */
@@ -74,12 +78,14 @@ export class SharedDirTransport implements ChunkTransport {
 
   async put(chunk: OutgoingChunk): Promise<string> {
     const name = this.#name(chunk);
+    const data = chunk.data!;
+    chunk.data = undefined;
     if (this.#sync) {
-      writeFileSync(join(this.#localDir, name), chunk.data);
+      writeFileSync(join(this.#localDir, name), data);
       this.#files.set(name, DONE);
       return join(this.#fsDir, name);
     }
-    const written = writeFile(join(this.#localDir, name), chunk.data);
+    const written = writeFile(join(this.#localDir, name), data);
     this.#files.set(name, written.catch(() => {}));
     await written;
     return join(this.#fsDir, name);
@@ -145,7 +151,8 @@ export class StreamAudioTransport implements ChunkTransport {
   put(chunk: OutgoingChunk): Promise<string> {
     return new Promise((resolve, reject) => {
       const { audioDataType, sampleRate } = streamAudioType(chunk.format);
-      const text = `{"type":"streamAudio","data":{"audioDataType":"${audioDataType}","sampleRate":${sampleRate},"chunk":"${chunk.id}","audioData":"${chunk.data.toString('base64')}"}}`;
+      const text = `{"type":"streamAudio","data":{"audioDataType":"${audioDataType}","sampleRate":${sampleRate},"chunk":"${chunk.id}","audioData":"${chunk.data!.toString('base64')}"}}`;
+      chunk.data = undefined;
       if (!this.#send(text)) return reject(new Error('media socket is not open'));
       const timer = setTimeout(() => {
         this.#waiting.delete(chunk.id);
