@@ -4,12 +4,17 @@
  * (answers each caller turn with 24 kHz audio faster than real time, interrupts when the caller talks over it).
  * Driven by the orchestrator (bench/run.ts) over IPC.
  */
+import { readFileSync } from 'node:fs';
 import { FreeSwitchEmulator, type EmulatedChannel } from '../test/emulator/index.ts';
+import { CartesiaFake } from '../test/fakes/cartesia.ts';
+import { DeepgramFake } from '../test/fakes/deepgram.ts';
 import { GeminiLiveFake } from '../test/fakes/gemini-live.ts';
+import { GeminiTextFake } from '../test/fakes/gemini-text.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
-  | { cmd: 'init'; replyMs: number; bargeInShare: number }
+  | { cmd: 'init'; replyMs: number; bargeInShare: number; cascade: boolean }
+  | { cmd: 'churn'; calls: number; concurrency: number }
   | { cmd: 'place'; calls: number; staggerMs: number; idle?: boolean }
   | { cmd: 'window'; frameMs: number }
   | { cmd: 'stats' }
@@ -33,12 +38,17 @@ export interface LoadgenStats {
 const send = (m: unknown) => process.send!(m);
 let fs: FreeSwitchEmulator;
 let gemini: GeminiLiveFake;
+let cascade: { dg: DeepgramFake; text: GeminiTextFake; cart: CartesiaFake } | undefined;
 let bargeInShare = 0.2;
 let windowStart = 0;
 let cpuStart = process.cpuUsage();
 const timers = new Set<NodeJS.Timeout>();
-const SPEECH = speechLike(1400, 8000);
-const SHORT = speechLike(500, 8000, 2);
+// Recorded speech (espeak-ng, test/fixtures): the cascade's Silero VAD needs real speech to detect barge-in.
+const RECORDED = readFileSync(new URL('../test/fixtures/speech-8k.raw', import.meta.url));
+const recorded = new Int16Array(RECORDED.buffer, RECORDED.byteOffset, RECORDED.length >> 1);
+const SPEECH = recorded.slice(0, 1400 * 8);
+const SHORT = recorded.slice(1400 * 8, 1900 * 8);
+void speechLike;
 
 function later(ms: number, fn: () => void): void {
   const t = setTimeout(() => {
@@ -72,7 +82,41 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
       gemini = await GeminiLiveFake.start({ apiKey: 'bench', recordAudio: false, autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, transcripts: false } });
       (globalThis as { replyMs?: number }).replyMs = m.replyMs;
-      return { eslPort: fs.eslPort, geminiUrl: gemini.baseUrl };
+      if (m.cascade) {
+        // A reply of about replyMs: Cartesia renders 60 ms per character.
+        const sentence = 'Yes, we are open until midnight tonight. ';
+        const text = sentence.repeat(Math.max(1, Math.round(m.replyMs / 60 / sentence.length))).trim();
+        cascade = {
+          dg: await DeepgramFake.start({ apiKey: 'bench', recordAudio: false, auto: { transcript: 'Is the restaurant still open tonight?', latencyMs: 60 } }),
+          text: await GeminiTextFake.start({ apiKey: 'bench', autoReply: text, autoFirstTokenDelayMs: 250, autoTokenDelayMs: 30 }),
+          cart: await CartesiaFake.start({ apiKey: 'bench', recordSent: false, firstChunkDelayMs: 80, paceMs: 10 }),
+        };
+      }
+      return {
+        eslPort: fs.eslPort,
+        geminiUrl: cascade ? cascade.text.baseUrl : gemini.baseUrl,
+        ...(cascade && { deepgramUrl: cascade.dg.url, cartesiaUrl: cascade.cart.baseUrl }),
+      };
+    }
+    case 'churn': {
+      // Short calls, `concurrency` at a time: connect, say a few words, hear the start of the answer, hang up.
+      let started = 0;
+      let done = 0;
+      const one = async (): Promise<void> => {
+        while (started < m.calls) {
+          started++;
+          const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
+          const t0 = Date.now();
+          while (!ch.stream?.connected && Date.now() - t0 < 10000 && !ch.hungUp) await new Promise((r) => setTimeout(r, 20));
+          ch.say(SHORT, 8000);
+          while (ch.heard.length === 0 && Date.now() - t0 < 4000 && !ch.hungUp) await new Promise((r) => setTimeout(r, 20));
+          await ch.hangup().catch(() => {});
+          await ch.waitDestroyed(5000).catch(() => {});
+          done++;
+        }
+      };
+      await Promise.all(Array.from({ length: m.concurrency }, one));
+      return { done, left: fs.channels.size };
     }
     case 'place': {
       const replyMs = (globalThis as { replyMs?: number }).replyMs ?? 2000;
@@ -111,6 +155,7 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       for (const t of timers) clearTimeout(t);
       await fs.stop();
       await gemini.stop();
+      if (cascade) await Promise.all([cascade.dg.stop(), cascade.text.stop(), cascade.cart.stop()]);
       setImmediate(() => process.exit(0));
       return {};
   }
@@ -157,6 +202,7 @@ function stats(): LoadgenStats {
     late += s.lateAudio;
     maxGap = Math.max(maxGap, s.maxAudioGapMs);
   }
+  // (cascade: caller audio goes to the Deepgram fake; late frames are only tracked for Gemini Live)
   return {
     calls: fs.channels.size,
     streaming: [...fs.channels.values()].filter((c) => c.stream?.connected).length,

@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     idle: { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
+    cascade: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '50' },
   },
 });
 
@@ -133,11 +135,23 @@ interface StepResult {
   failures: string[];
 }
 
+/** Start the fakes; the environment that points callbridge at them. */
+async function initLoadgen(lg: Loadgen): Promise<Record<string, string>> {
+  const r = await lg.call<{ eslPort: number; geminiUrl: string; deepgramUrl?: string; cartesiaUrl?: string }>({
+    cmd: 'init',
+    replyMs: Number(args['reply-ms']),
+    bargeInShare: Number(args['barge-in']),
+    cascade: Boolean(args.cascade),
+  });
+  const env: Record<string, string> = { FREESWITCH_ESL_PORT: String(r.eslPort), GEMINI_BASE_URL: r.geminiUrl };
+  if (args.cascade) Object.assign(env, { AGENT_PIPELINE: 'cascade', DEEPGRAM_API_KEY: 'bench', DEEPGRAM_BASE_URL: r.deepgramUrl!, CARTESIA_API_KEY: 'bench', CARTESIA_BASE_URL: r.cartesiaUrl! });
+  return env;
+}
+
 async function runStep(calls: number): Promise<StepResult> {
   const lg = new Loadgen();
   await lg.ready;
-  const { eslPort, geminiUrl } = await lg.call<{ eslPort: number; geminiUrl: string }>({ cmd: 'init', replyMs: Number(args['reply-ms']), bargeInShare: Number(args['barge-in']) });
-  const cb = await startCallbridge({ FREESWITCH_ESL_PORT: String(eslPort), GEMINI_BASE_URL: geminiUrl });
+  const cb = await startCallbridge(await initLoadgen(lg));
   try {
     await sleep(1000);
     const idle = await scrape(cb.port);
@@ -228,8 +242,46 @@ function row(r: StepResult): string {
   ].join(' ');
 }
 
+/** --churn N: memory after N short calls must come back to the idle figure; no file may be left. */
+async function churn(total: number): Promise<void> {
+  const lg = new Loadgen();
+  await lg.ready;
+  const cb = await startCallbridge(await initLoadgen(lg));
+  try {
+    await sleep(2000);
+    const idle = await scrape(cb.port);
+    const t0 = performance.now();
+    // Two halves: memory that keeps growing from the first half to the second is a leak; a pool that grew
+    // once (converters, buffers) is not.
+    const half = Math.floor(total / 2);
+    const r1 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: half, concurrency: Number(args.concurrency) });
+    await sleep(5000);
+    const mid = await scrape(cb.port);
+    const r2 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: total - half, concurrency: Number(args.concurrency) });
+    const r = { done: r1.done + r2.done };
+    const secs = (performance.now() - t0) / 1000;
+    const busy = await scrape(cb.port);
+    await sleep(10000); // let timers run out and the GC catch up
+    const after = await scrape(cb.port);
+    console.log(`after the first ${half} calls: RSS ${((mid.get('process_resident_memory_bytes') ?? 0) / 1e6).toFixed(1)} MB, JS heap ${((mid.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(1)} MB`);
+    const mb = (s: Scrape, k: string) => ((s.get(k) ?? 0) / 1e6).toFixed(1);
+    const files = (await readdir(cb.dir)).filter((f) => f !== 'data').length;
+    console.log(`${r.done} calls in ${secs.toFixed(0)} s (${args.concurrency} at a time), ${after.get('callbridge_calls_active')} still active, ${files} playback files left`);
+    console.log(`RSS MB: idle ${mb(idle, 'process_resident_memory_bytes')}, right after ${mb(busy, 'process_resident_memory_bytes')}, 10 s later ${mb(after, 'process_resident_memory_bytes')}`);
+    console.log(`JS heap used MB: idle ${mb(idle, 'nodejs_heap_size_used_bytes')}, right after ${mb(busy, 'nodejs_heap_size_used_bytes')}, 10 s later ${mb(after, 'nodejs_heap_size_used_bytes')}`);
+    console.log(`handles: idle ${idle.get('nodejs_active_handles_total')}, 10 s later ${after.get('nodejs_active_handles_total')}`);
+    await writeFile(join(ROOT, `bench/results/churn-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ total, secs, files, idle: Object.fromEntries(idle), after: Object.fromEntries(after) }, null, 2));
+  } finally {
+    cb.proc.kill('SIGTERM');
+    await new Promise((r) => (cb.proc.exitCode !== null ? r(null) : cb.proc.once('exit', r)));
+    await rm(cb.dir, { recursive: true, force: true });
+    await lg.stop();
+  }
+}
+
 async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  if (args.churn) return churn(Number(args.churn));
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1e9), node: process.version, platform: `${os.type()} ${os.release()}` };
   console.log(`callbridge bench — ${machine.cpus} CPUs (${machine.model}), ${machine.memGb} GB, Node ${machine.node}; callbridge on CPU 0, load generator on CPU 1`);
   console.log(`hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`);
