@@ -120,7 +120,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
     registry,
     resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
-    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings, config, log)),
+    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
     resampling,
     metrics,
     playbackOnTmpfs,

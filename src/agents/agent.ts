@@ -55,10 +55,19 @@ export interface Agent {
   close(): Promise<void>;
 }
 
-/** Per-call settings an agent is built from (env defaults, later overridden per call). */
+/** The ways of answering a call (src/agents/registry.ts builds them). */
+export const PIPELINES = ['gemini-live', 'cascade', 'echo'] as const;
+export type Pipeline = (typeof PIPELINES)[number];
+
+/** Per-call settings an agent is built from (env defaults, overridden per call: see calls/call-settings.ts). */
 export interface AgentSettings {
   systemInstructions: string;
   voice: string;
   language: string;
   greeting?: string;
+  /** Vendor-specific overrides (a callback answer or a profile may set them). */
+  geminiModel?: string;
+  cartesiaVoiceId?: string;
+  deepgramModel?: string;
+  llmModel?: string;
 }

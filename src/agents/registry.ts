@@ -1,8 +1,7 @@
-import type { CallSettings, Pipeline } from '../calls/call-settings.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { loadSileroModel } from '../media/vad.ts';
-import type { Agent } from './agent.ts';
+import type { Agent, AgentSettings, Pipeline } from './agent.ts';
 import { CartesiaTts } from './cascade/cartesia-tts.ts';
 import { CascadeAgent } from './cascade/cascade-agent.ts';
 import { DeepgramStt } from './cascade/deepgram-stt.ts';
@@ -25,14 +24,14 @@ export function missingKeys(pipeline: Pipeline, config: Config): string[] {
   return need.filter(([, v]) => !v).map(([k]) => k);
 }
 
-/** Build the agent for one call from its settings. New ways of answering are added here. */
-export function createAgent(settings: CallSettings, config: Config, logger: Logger): Agent {
-  const missing = missingKeys(settings.pipeline, config);
+/** Build the agent for one call. New ways of answering are added here. */
+export function createAgent(pipeline: Pipeline, settings: AgentSettings, config: Config, logger: Logger): Agent {
+  const missing = missingKeys(pipeline, config);
   if (missing.length > 0) {
-    logger.warn({ pipeline: settings.pipeline, missing }, 'this pipeline has no keys configured; the echo agent answers instead');
+    logger.warn({ pipeline, missing }, 'this pipeline has no keys configured; the echo agent answers instead');
     return new EchoAgent({ logger });
   }
-  switch (settings.pipeline) {
+  switch (pipeline) {
     case 'gemini-live':
       return new GeminiLiveAgent({
         apiKey: config.GOOGLE_API_KEY ?? '',
@@ -50,7 +49,7 @@ export function createAgent(settings: CallSettings, config: Config, logger: Logg
 }
 
 /** The cascade with the configured vendors: Deepgram → Gemini (text) → Cartesia, Silero barge-in. */
-export function createCascadeAgent(config: Config, settings: CallSettings, logger: Logger): CascadeAgent {
+export function createCascadeAgent(config: Config, settings: AgentSettings, logger: Logger): CascadeAgent {
   const sampleRate = 8000; // what FreeSWITCH streams for this agent; phone-call STT models like 8 kHz
   return new CascadeAgent({
     settings,

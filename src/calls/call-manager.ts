@@ -8,7 +8,7 @@ import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/even
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling.ts';
 import type { Metrics } from '../metrics.ts';
-import { finalStatus, type CallRecord } from './call-record.ts';
+import { finalStatus, type CallRecord } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
 import { CALL_VARIABLES, encodeText, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession, errorText } from './call-session.ts';

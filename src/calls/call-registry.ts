@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
-import { FINAL_STATUSES, type CallRecord, type CallStatus, type TranscriptEntry } from './call-record.ts';
+import { FINAL_STATUSES, type CallRecord, type CallStatus, type TranscriptEntry } from '../store/call-record.ts';
 
 export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }

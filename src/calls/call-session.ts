@@ -10,7 +10,7 @@ import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts'
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
 import type { MediaAttachResult, MediaConnection, MediaSink } from './media-port.ts';
 import { recordMs, type Metrics } from '../metrics.ts';
-import { finalStatus, type CallRecord, type TranscriptEntry } from './call-record.ts';
+import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
 

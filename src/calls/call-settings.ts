@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import type { AgentSettings } from '../agents/agent.ts';
+import { PIPELINES, type AgentSettings, type Pipeline } from '../agents/agent.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -8,19 +8,13 @@ import type { Logger } from '../log.ts';
  *   environment defaults < CALLBACK_URL answer < named profile < channel variables (set by the dialplan, a
  *   user's own originate, or POST /calls).
  */
-export const PIPELINES = ['gemini-live', 'cascade', 'echo'] as const;
-export type Pipeline = (typeof PIPELINES)[number];
+export { PIPELINES, type Pipeline };
 
 export interface CallSettings extends AgentSettings {
   pipeline: Pipeline;
   /** Outbound campaigns: why we call and what we want; shape the instructions and the first sentence. */
   openingReason?: string;
   objective?: string;
-  /** Vendor-specific overrides. */
-  geminiModel?: string;
-  cartesiaVoiceId?: string;
-  deepgramModel?: string;
-  llmModel?: string;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
-import type { CallRecord, CallStatus } from '../calls/call-record.ts';
+import type { CallRecord, CallStatus } from '../store/call-record.ts';
 import type { CallChange } from '../calls/call-registry.ts';
 import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { CallRecord, CallStatus } from '../calls/call-record.ts';
+import type { CallRecord, CallStatus } from './call-record.ts';
 
 /**
  * Completed calls and their transcripts, in an embedded SQLite database (node:sqlite, no native addon), so

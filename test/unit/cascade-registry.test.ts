@@ -57,11 +57,11 @@ describe('cascade config', () => {
 
   test('a call asking for a pipeline whose keys are missing gets the echo agent; per-call model overrides are used', () => {
     const none = loadConfig({});
-    assert.ok(createAgent(settingsOf(none, { pipeline: 'cascade' }), none, silentLogger()) instanceof EchoAgent);
-    assert.ok(createAgent(settingsOf(none, { pipeline: 'gemini-live' }), none, silentLogger()) instanceof EchoAgent);
+    assert.ok(createAgent('cascade', settingsOf(none), none, silentLogger()) instanceof EchoAgent);
+    assert.ok(createAgent('gemini-live', settingsOf(none), none, silentLogger()) instanceof EchoAgent);
     const g = loadConfig({ GOOGLE_API_KEY: 'g' });
-    assert.ok(createAgent(settingsOf(g), g, silentLogger()) instanceof GeminiLiveAgent);
-    assert.ok(createAgent(settingsOf(g, { pipeline: 'echo' }), g, silentLogger()) instanceof EchoAgent);
+    assert.ok(createAgent('gemini-live', settingsOf(g), g, silentLogger()) instanceof GeminiLiveAgent);
+    assert.ok(createAgent('echo', settingsOf(g), g, silentLogger()) instanceof EchoAgent);
   });
 
   test('values are validated: rates, thresholds, enums, URLs (ws:// accepted for Deepgram)', () => {
@@ -98,7 +98,7 @@ describe('cascade from the registry', () => {
       });
       // Per-call overrides (callback answer / profile) beat the environment.
       const settings = settingsOf(config, { deepgramModel: 'nova-2-phonecall', llmModel: 'gemini-test-flash', cartesiaVoiceId: 'my-voice' });
-      const agent = createAgent(settings, config, silentLogger());
+      const agent = createAgent('cascade', settings, config, silentLogger());
       assert.ok(agent instanceof CascadeAgent);
       assert.equal(agent.kind, 'cascade');
       assert.equal(agent.inputSampleRate, 8000);
