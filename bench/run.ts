@@ -257,12 +257,15 @@ async function churn(total: number): Promise<void> {
     const r1 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: half, concurrency: Number(args.concurrency) });
     await sleep(5000);
     const mid = await scrape(cb.port);
+    // A heap snapshot runs a full GC first: comparing the two halves' snapshots tells garbage from a leak.
+    if (args['heap-snapshot']) cb.proc.kill('SIGUSR2'), await sleep(15000);
     const r2 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: total - half, concurrency: Number(args.concurrency) });
     const r = { done: r1.done + r2.done };
     const secs = (performance.now() - t0) / 1000;
     const busy = await scrape(cb.port);
     await sleep(10000); // let timers run out and the GC catch up
     const after = await scrape(cb.port);
+    if (args['heap-snapshot']) cb.proc.kill('SIGUSR2'), await sleep(15000);
     console.log(`after the first ${half} calls: RSS ${((mid.get('process_resident_memory_bytes') ?? 0) / 1e6).toFixed(1)} MB, JS heap ${((mid.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(1)} MB`);
     const mb = (s: Scrape, k: string) => ((s.get(k) ?? 0) / 1e6).toFixed(1);
     const files = (await readdir(cb.dir)).filter((f) => f !== 'data').length;

@@ -80,11 +80,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   let resampling: Resampling;
   let pools: ResamplerPools | undefined;
   if (config.DSP_THREADS === '1' || (config.DSP_THREADS === 'auto' && availableParallelism() > 1)) {
-    const worker = new WorkerResampling({ converter: config.RESAMPLER, warm, logger });
+    const worker = new WorkerResampling({ converter: config.RESAMPLER, warm, max: config.RESAMPLER_POOL_MAX, logger });
     await worker.ready();
     resampling = worker;
   } else {
-    pools = new ResamplerPools({ converter: config.RESAMPLER });
+    pools = new ResamplerPools({ converter: config.RESAMPLER, max: config.RESAMPLER_POOL_MAX });
     await pools.warm(warm);
     resampling = new InlineResampling(pools);
   }

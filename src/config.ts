@@ -114,6 +114,8 @@ const schema = z.object({
   PLAYBACK_MAX_AHEAD_MS: ms(100, 5000).default(1000),
   RESAMPLER: z.enum(['SINC_FASTEST', 'SINC_MEDIUM_QUALITY', 'SINC_BEST_QUALITY', 'LINEAR']).default('SINC_FASTEST'),
   RESAMPLER_POOL_START: z.coerce.number().int().min(0).max(512).default(8),
+  /** Most converters per rate pair (~1.6 MB each); a reply beyond goes out as WAV (FreeSWITCH resamples it). */
+  RESAMPLER_POOL_MAX: z.coerce.number().int().min(1).max(4096).default(64),
   /**
    * 1: resample agent audio in a worker thread (off the event loop, on a second core); 0: inline. `auto`: a
    * worker when the process may use more than one CPU (on one CPU the worker only adds messaging: measured

@@ -8,8 +8,9 @@ import { ResamplerPools } from './resampler-pools.ts';
 import type { Resampler, ConverterName } from './resampler.ts';
 import type { DspOp, DspOut } from './dsp.ts';
 
+// The cap on converters is enforced where a reply can still fall back (WorkerResampling.open, main thread).
 const { converter, warm } = workerData as { converter: ConverterName; warm: Array<[number, number, number]> };
-const pools = new ResamplerPools({ converter, minSpare: 2 });
+const pools = new ResamplerPools({ converter, minSpare: 2, max: Number.MAX_SAFE_INTEGER });
 const streams = new Map<number, Resampler>();
 const port = parentPort!;
 
@@ -35,7 +36,7 @@ async function handle(ops: DspOp[]): Promise<void> {
       case 'open': {
         // Creating a converter here blocks only this thread; the pool keeps spares for the next ones.
         const pool = pools.get(op.inRate, op.outRate);
-        streams.set(op.id, pool.tryAcquire() ?? (await pool.acquire()));
+        streams.set(op.id, pool.tryAcquire() ?? (await pool.acquire())!);
         break;
       }
       case 'push': {

@@ -32,17 +32,20 @@ export class WorkerResampling implements Resampling {
   #nextId = 1;
   #ready: Promise<void>;
   #alive = true;
+  /** Most streams open at once (each holds a converter in the worker); beyond, replies fall back to WAV. */
+  readonly #max: number;
 
   /** Streams open (outputs still expected). */
   get active(): number {
     return this.#outputs.size;
   }
 
-  constructor(opts: { converter: ConverterName; warm: Array<[number, number, number]>; logger: Logger }) {
+  constructor(opts: { converter: ConverterName; warm: Array<[number, number, number]>; max: number; logger: Logger }) {
     this.#log = opts.logger;
     const here = fileURLToPath(import.meta.url);
     // dist/ has dsp-worker.js next to this file, src/ has dsp-worker.ts (run by Node's type stripping).
     const entry = new URL(`./dsp-worker${extname(here)}`, import.meta.url);
+    this.#max = opts.max;
     this.#worker = new Worker(entry, { workerData: { converter: opts.converter, warm: opts.warm } });
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('message', () => resolve());
@@ -69,7 +72,7 @@ export class WorkerResampling implements Resampling {
   }
 
   open(inRate: number, outRate: number, onOutput: ResampleOutput): ResampleStream | undefined {
-    if (!this.#alive) return undefined;
+    if (!this.#alive || this.#outputs.size >= this.#max) return undefined;
     const id = this.#nextId++;
     this.#outputs.set(id, onOutput);
     this.#queue({ t: 'open', id, inRate, outRate });

@@ -5,17 +5,19 @@ export class ResamplerPools {
   readonly #pools = new Map<string, ResamplerPool>();
   readonly #converter: ConverterName;
   readonly #minSpare: number;
+  readonly #max: number | undefined;
 
-  constructor(opts: { converter: ConverterName; minSpare?: number }) {
+  constructor(opts: { converter: ConverterName; minSpare?: number; max?: number }) {
     this.#converter = opts.converter;
     this.#minSpare = opts.minSpare ?? 2;
+    this.#max = opts.max;
   }
 
   get(inRate: number, outRate: number): ResamplerPool {
     const key = `${inRate}:${outRate}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare });
+      pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare, max: this.#max });
       this.#pools.set(key, pool);
     }
     return pool;

@@ -78,15 +78,20 @@ export class ResamplerPool {
   #leased = 0;
   #growing = false;
   #minSpare: number;
-  #maxIdle: number;
+  /** Most converters this pool ever holds (leased + free): bounds memory without churn. */
+  #max: number;
   #destroyed = false;
 
-  constructor(inRate: number, outRate: number, opts: { converter?: ConverterName; minSpare?: number; maxIdle?: number } = {}) {
+  constructor(inRate: number, outRate: number, opts: { converter?: ConverterName; minSpare?: number; max?: number } = {}) {
     this.inRate = inRate;
     this.outRate = outRate;
     this.converter = opts.converter ?? 'SINC_FASTEST';
     this.#minSpare = opts.minSpare ?? 2;
-    this.#maxIdle = Math.max(this.#minSpare, opts.maxIdle ?? 64);
+    this.#max = Math.max(1, opts.max ?? 64);
+  }
+
+  get #total(): number {
+    return this.#free.length + this.#leased + (this.#growing ? 1 : 0);
   }
 
   get stats(): { free: number; leased: number } {
@@ -110,9 +115,9 @@ export class ResamplerPool {
     return r;
   }
 
-  /** Create spares in the background, one at a time, until `#wanted()` are free. */
+  /** Create spares in the background, one at a time, until `#wanted()` are free (never beyond the cap). */
   #grow(): void {
-    if (this.#growing || this.#destroyed || this.#free.length >= this.#wanted()) return;
+    if (this.#growing || this.#destroyed || this.#free.length >= this.#wanted() || this.#total >= this.#max) return;
     this.#growing = true;
     setImmediate(() => {
       this.#create(true).then(
@@ -134,13 +139,20 @@ export class ResamplerPool {
     while (this.#free.length < count && !this.#destroyed) this.#free.push(await this.#create(false));
   }
 
-  /** A converter, created now if none is free (the DSP worker: there, waiting blocks no call's audio path). */
-  async acquire(): Promise<Resampler> {
+  /**
+   * A converter, created now if none is free (the DSP worker: there, waiting blocks no call's audio path);
+   * undefined at the cap.
+   */
+  async acquire(): Promise<Resampler | undefined> {
     const ready = this.tryAcquire();
-    if (ready) return ready;
-    const r = await this.#create(false);
+    if (ready || this.#total >= this.#max) return ready;
     this.#leased++;
-    return r;
+    try {
+      return await this.#create(false);
+    } catch (err) {
+      this.#leased--;
+      throw err;
+    }
   }
 
   /** A ready converter, or undefined when none is free (one is then being made for next time). */
@@ -157,9 +169,10 @@ export class ResamplerPool {
    */
   release(r: Resampler, flushed: boolean): void {
     this.#leased--;
-    // Converters are kept, not destroyed, below maxIdle: destroy() frees the C state but the WASM memory only
-    // goes with a GC, and create/destroy churn tried as a trim grew RSS to 1.3 GB at 100 calls.
-    if (this.#destroyed || this.#free.length >= this.#maxIdle) {
+    // Converters are kept, never destroyed while the pool lives: destroy() frees the C state but the WASM
+    // memory only goes with a GC, and create/destroy churn grew RSS to 1.3 GB at 100 calls. The cap on the
+    // total bounds memory instead.
+    if (this.#destroyed) {
       r.destroy();
       return;
     }

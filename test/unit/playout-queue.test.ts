@@ -198,3 +198,16 @@ test('no free converter: the reply goes out as WAV at the agent rate instead of 
   await q.close();
 });
 
+
+test('the converter pool is capped: at the cap a reply falls back to WAV, converters are reused, not churned', async () => {
+  const capped = new ResamplerPools({ converter: 'SINC_FASTEST', minSpare: 0, max: 2 });
+  await capped.warm([[24000, 8000, 2]]);
+  const r = new InlineResampling(capped);
+  const outs: Array<ReturnType<typeof r.open>> = [r.open(24000, 8000, () => {}), r.open(24000, 8000, () => {})];
+  assert.ok(outs.every(Boolean), 'two streams within the cap');
+  assert.equal(r.open(24000, 8000, () => {}), undefined, 'the third is refused (the caller falls back to WAV)');
+  outs[0]!.drop();
+  assert.ok(r.open(24000, 8000, () => {}), 'a returned converter is reused');
+  assert.deepEqual(capped.stats, { leased: 2, free: 0 }, 'still two converters in all');
+  capped.destroy();
+});
