@@ -23,6 +23,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { Handout, closeServers } from './handout.ts';
 
 export interface CartesiaErrorSpec {
   status_code: number;
@@ -390,8 +391,7 @@ export class CartesiaFake extends EventEmitter {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Duplex>();
-  private waiting: { resolve: (s: FakeCartesiaSession) => void; timer: NodeJS.Timeout }[] = [];
-  private taken = 0;
+  private readonly handout = new Handout<FakeCartesiaSession>(this.sessions, 'fake cartesia: no session');
   private stopped = false;
 
   private constructor(server: Server, wss: WebSocketServer, port: number, options: CartesiaFakeOptions) {
@@ -440,44 +440,14 @@ export class CartesiaFake extends EventEmitter {
   }
 
   nextSession(timeoutMs = 3000): Promise<FakeCartesiaSession> {
-    const ready = this.sessions[this.taken];
-    if (ready !== undefined) {
-      this.taken++;
-      return Promise.resolve(ready);
-    }
-    return new Promise((resolve, reject) => {
-      const entry = {
-        resolve: (s: FakeCartesiaSession) => {
-          clearTimeout(entry.timer);
-          resolve(s);
-        },
-        timer: setTimeout(() => {
-          this.waiting = this.waiting.filter((w) => w !== entry);
-          reject(new Error(`fake cartesia: no session within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.waiting.push(entry);
-    });
+    return this.handout.next(timeoutMs);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const w of this.waiting) clearTimeout(w.timer);
-    this.waiting = [];
-    for (const s of this.sessions) s.terminate();
-    for (const sock of this.sockets) sock.destroy();
-    let guard: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.sessions.map((s) => s.closed)),
-      new Promise<void>((resolve) => {
-        guard = setTimeout(resolve, 2000);
-      }),
-    ]);
-    clearTimeout(guard);
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    this.handout.clear();
+    await closeServers({ sessions: this.sessions, sockets: this.sockets, wss: this.wss, server: this.server });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -526,11 +496,7 @@ export class CartesiaFake extends EventEmitter {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new FakeCartesiaSession(this.sessions.length + 1, ws, req, query, this);
       this.sessions.push(session);
-      const waiter = this.waiting.shift();
-      if (waiter !== undefined) {
-        this.taken++;
-        waiter.resolve(session);
-      }
+      this.handout.arrived(session);
       this.emit('session', session);
     });
   }

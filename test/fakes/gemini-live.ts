@@ -24,6 +24,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { Handout, closeServers } from './handout.ts';
 
 /** How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N after the setup frame; `destroy`: drop the TCP connection. */
 export type Refusal = `http-${number}` | `close-${number}` | 'destroy';
@@ -674,8 +675,7 @@ export class GeminiLiveFake extends EventEmitter {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<Duplex>();
-  private waiting: { resolve: (s: FakeLiveSession) => void; timer: NodeJS.Timeout }[] = [];
-  private taken = 0;
+  private readonly handout = new Handout<FakeLiveSession>(this.sessions, 'fake gemini: no session');
   private stopped = false;
 
   private constructor(server: Server, wss: WebSocketServer, port: number, options: GeminiLiveFakeOptions) {
@@ -711,46 +711,15 @@ export class GeminiLiveFake extends EventEmitter {
 
   /** The next session not yet handed out by nextSession (in connection order). */
   nextSession(timeoutMs = 2000): Promise<FakeLiveSession> {
-    const ready = this.sessions[this.taken];
-    if (ready !== undefined) {
-      this.taken++;
-      return Promise.resolve(ready);
-    }
-    return new Promise((resolve, reject) => {
-      const entry = {
-        resolve: (s: FakeLiveSession) => {
-          clearTimeout(entry.timer);
-          resolve(s);
-        },
-        timer: setTimeout(() => {
-          this.waiting = this.waiting.filter((w) => w !== entry);
-          reject(new Error(`fake gemini: no session within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.waiting.push(entry);
-    });
+    return this.handout.next(timeoutMs);
   }
 
   /** Close every session, the WebSocket server and the HTTP server; clears every timer. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const w of this.waiting) clearTimeout(w.timer);
-    this.waiting = [];
-    for (const s of this.sessions) s.terminate();
-    for (const sock of this.sockets) sock.destroy();
-    let guard: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.sessions.map((s) => s.closed)),
-      new Promise<void>((resolve) => {
-        guard = setTimeout(resolve, 2000);
-      }),
-    ]);
-    clearTimeout(guard);
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // The listening handle is released in the close-callbacks phase after 'close': wait for the next loop turn.
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    this.handout.clear();
+    await closeServers({ sessions: this.sessions, sockets: this.sockets, wss: this.wss, server: this.server });
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -786,11 +755,7 @@ export class GeminiLiveFake extends EventEmitter {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const session = new FakeLiveSession(this.sessions.length + 1, ws, path, query, this.options, () => this.emit('setupComplete', session));
       this.sessions.push(session);
-      const waiter = this.waiting.shift();
-      if (waiter !== undefined) {
-        this.taken++;
-        waiter.resolve(session);
-      }
+      this.handout.arrived(session);
       this.emit('session', session);
     });
   }

@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Handout, closeServers } from './handout.ts';
 
 export interface GeminiErrorBody {
   code: number;
@@ -120,8 +121,7 @@ export class GeminiTextFake extends EventEmitter {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly scripts: (GeminiReplyScript | ((req: GeminiTextRequest) => GeminiReplyScript))[] = [];
   private defaultScript: ((req: GeminiTextRequest) => GeminiReplyScript) | undefined;
-  private waiting: { resolve: (r: GeminiTextRequest) => void; timer: NodeJS.Timeout }[] = [];
-  private taken = 0;
+  private readonly handout = new Handout<GeminiTextRequest>(this.requests, 'fake gemini text: no request');
   private stopped = false;
 
   private constructor(server: Server, port: number, options: GeminiTextFakeOptions) {
@@ -169,36 +169,16 @@ export class GeminiTextFake extends EventEmitter {
 
   /** The next request not yet handed out (in arrival order). */
   nextRequest(timeoutMs = 3000): Promise<GeminiTextRequest> {
-    const ready = this.requests[this.taken];
-    if (ready !== undefined) {
-      this.taken++;
-      return Promise.resolve(ready);
-    }
-    return new Promise((resolve, reject) => {
-      const entry = {
-        resolve: (r: GeminiTextRequest) => {
-          clearTimeout(entry.timer);
-          resolve(r);
-        },
-        timer: setTimeout(() => {
-          this.waiting = this.waiting.filter((w) => w !== entry);
-          reject(new Error(`fake gemini text: no request within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.waiting.push(entry);
-    });
+    return this.handout.next(timeoutMs);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const w of this.waiting) clearTimeout(w.timer);
-    this.waiting = [];
+    this.handout.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const sock of this.sockets) sock.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await closeServers({ sessions: [], sockets: this.sockets, server: this.server });
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -302,11 +282,7 @@ export class GeminiTextFake extends EventEmitter {
     };
     // 'close' on the response before we ended it = the client went away (abort) or we dropped it on purpose.
     res.on('close', () => finish(res.writableFinished || record.completed));
-    const waiter = this.waiting.shift();
-    if (waiter !== undefined) {
-      this.taken++;
-      waiter.resolve(record);
-    }
+    this.handout.arrived(record);
     this.emit('request', record);
 
     const next = this.scripts.shift();
