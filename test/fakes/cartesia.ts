@@ -20,10 +20,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Handout, closeServers } from './handout.ts';
+import { Handout, closeServers, listenOnLoopback } from './handout.ts';
 
 export interface CartesiaErrorSpec {
   status_code: number;
@@ -390,12 +389,13 @@ export class CartesiaFake extends EventEmitter {
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
-  private readonly sockets = new Set<Duplex>();
+  private readonly sockets: Set<Duplex>;
   private readonly handout = new Handout<FakeCartesiaSession>(this.sessions, 'fake cartesia: no session');
   private stopped = false;
 
-  private constructor(server: Server, wss: WebSocketServer, port: number, options: CartesiaFakeOptions) {
+  private constructor(server: Server, wss: WebSocketServer, port: number, sockets: Set<Duplex>, options: CartesiaFakeOptions) {
     super();
+    this.sockets = sockets;
     this.server = server;
     this.wss = wss;
     this.port = port;
@@ -409,18 +409,9 @@ export class CartesiaFake extends EventEmitter {
       res.end('{"error":"not found (fake cartesia serves /tts/websocket only)"}');
     });
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const fake = new CartesiaFake(server, wss, (server.address() as AddressInfo).port, options);
-    server.on('connection', (sock) => {
-      fake.sockets.add(sock);
-      sock.on('close', () => fake.sockets.delete(sock));
-    });
+    const sockets = new Set<Duplex>();
+    const port = await listenOnLoopback(server, sockets);
+    const fake = new CartesiaFake(server, wss, port, sockets, options);
     server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
     return fake;
   }

@@ -21,10 +21,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Handout, closeServers } from './handout.ts';
+import { Handout, closeServers, listenOnLoopback } from './handout.ts';
 
 /** How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N after the setup frame; `destroy`: drop the TCP connection. */
 export type Refusal = `http-${number}` | `close-${number}` | 'destroy';
@@ -674,12 +673,13 @@ export class GeminiLiveFake extends EventEmitter {
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
-  private readonly sockets = new Set<Duplex>();
+  private readonly sockets: Set<Duplex>;
   private readonly handout = new Handout<FakeLiveSession>(this.sessions, 'fake gemini: no session');
   private stopped = false;
 
-  private constructor(server: Server, wss: WebSocketServer, port: number, options: GeminiLiveFakeOptions) {
+  private constructor(server: Server, wss: WebSocketServer, port: number, sockets: Set<Duplex>, options: GeminiLiveFakeOptions) {
     super();
+    this.sockets = sockets;
     this.server = server;
     this.wss = wss;
     this.port = port;
@@ -693,18 +693,9 @@ export class GeminiLiveFake extends EventEmitter {
       res.end('{"error":{"code":404,"message":"Not found (fake Gemini Live serves WebSocket only)","status":"NOT_FOUND"}}');
     });
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: options.perMessageDeflate ?? false });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const fake = new GeminiLiveFake(server, wss, (server.address() as AddressInfo).port, options);
-    server.on('connection', (sock) => {
-      fake.sockets.add(sock);
-      sock.on('close', () => fake.sockets.delete(sock));
-    });
+    const sockets = new Set<Duplex>();
+    const port = await listenOnLoopback(server, sockets);
+    const fake = new GeminiLiveFake(server, wss, port, sockets, options);
     server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
     return fake;
   }

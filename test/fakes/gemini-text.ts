@@ -17,9 +17,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Handout, closeServers } from './handout.ts';
+import { Handout, closeServers, listenOnLoopback } from './handout.ts';
 
 export interface GeminiErrorBody {
   code: number;
@@ -117,15 +116,16 @@ export class GeminiTextFake extends EventEmitter {
   readonly errors: Error[] = [];
 
   private readonly server: Server;
-  private readonly sockets = new Set<Duplex>();
+  private readonly sockets: Set<Duplex>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly scripts: (GeminiReplyScript | ((req: GeminiTextRequest) => GeminiReplyScript))[] = [];
   private defaultScript: ((req: GeminiTextRequest) => GeminiReplyScript) | undefined;
   private readonly handout = new Handout<GeminiTextRequest>(this.requests, 'fake gemini text: no request');
   private stopped = false;
 
-  private constructor(server: Server, port: number, options: GeminiTextFakeOptions) {
+  private constructor(server: Server, port: number, sockets: Set<Duplex>, options: GeminiTextFakeOptions) {
     super();
+    this.sockets = sockets;
     this.server = server;
     this.port = port;
     this.baseUrl = `http://127.0.0.1:${port}`;
@@ -142,18 +142,9 @@ export class GeminiTextFake extends EventEmitter {
         res.destroy();
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    fake = new GeminiTextFake(server, (server.address() as AddressInfo).port, options);
-    server.on('connection', (sock) => {
-      fake!.sockets.add(sock);
-      sock.on('close', () => fake!.sockets.delete(sock));
-    });
+    const sockets = new Set<Duplex>();
+    const port = await listenOnLoopback(server, sockets);
+    fake = new GeminiTextFake(server, port, sockets, options);
     return fake;
   }
 

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 
@@ -74,4 +75,20 @@ export async function closeServers(o: {
   if (o.wss) await new Promise<void>((resolve) => o.wss!.close(() => resolve()));
   await new Promise<void>((resolve) => o.server.close(() => resolve()));
   await new Promise<void>((resolve) => setTimeout(resolve, 0));
+}
+
+/** Listen on a free loopback port, tracking every connection in `sockets` (closeServers destroys them). */
+export async function listenOnLoopback(server: Server, sockets: Set<Duplex>): Promise<number> {
+  server.on('connection', (sock: Duplex) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }
