@@ -11,7 +11,8 @@ import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
 import { CALL_VARIABLES, encodeText, type CallFacts, type CallSettings } from './call-settings.ts';
-import { CallSession, errorText } from './call-session.ts';
+import { errorText } from '../errors.ts';
+import { CallSession } from './call-session.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
 
 /**

@@ -13,9 +13,9 @@ import { recordMs, type Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
+import { errorText } from '../errors.ts';
 
 export type CallState = 'starting' | 'active' | 'ending' | 'ended';
-
 
 export interface CallStats {
   framesIn: number;
@@ -419,8 +419,4 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

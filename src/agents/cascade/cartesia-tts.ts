@@ -24,6 +24,7 @@ import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
 import { StageError, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
+import { errorText } from '../../errors.ts';
 
 const require = createRequire(import.meta.url);
 const { Cartesia } = require('@cartesia/cartesia-js') as typeof CartesiaModule;
@@ -72,12 +73,6 @@ interface WsEvent {
 const WS_OPEN = 1;
 const WS_CLOSED = 3;
 const CLOSE_GRACE_MS = 1000;
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (e && typeof e === 'object' && 'message' in e && typeof e.message === 'string') return e.message;
-  return String(e);
-}
 
 class CartesiaStream implements TtsStream {
   readonly id: string;

@@ -30,6 +30,7 @@ import {
   type TtsStream,
 } from './stages.ts';
 import { DEFAULT_FILLERS, SentenceChunker, TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
+import { errorText } from '../../errors.ts';
 
 export interface CascadeAgentOptions {
   settings: AgentSettings;
@@ -97,10 +98,6 @@ const DEFAULT_SPEAK_FIRST = '[The call has just been answered. Greet the caller 
 /** Typical speaking rate, for cutting an interrupted reply when no word timings came back. */
 const CHARS_PER_SECOND = 15;
 const CLOCK_SLOTS = 512; // ≈ 10 s of 20 ms frames
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function asStageError(e: unknown, stage: StageName): StageError {
   return e instanceof StageError ? e : new StageError(stage, errorText(e), true, { cause: e });

@@ -14,6 +14,7 @@
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
 import { StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
+import { errorText } from '../../errors.ts';
 
 export interface DeepgramSttOptions {
   apiKey: string;
@@ -55,12 +56,6 @@ const CLOSE_GRACE_MS = 1000;
 const KEEPALIVE = JSON.stringify({ type: 'KeepAlive' });
 const FINALIZE = JSON.stringify({ type: 'Finalize' });
 const CLOSE_STREAM = JSON.stringify({ type: 'CloseStream' });
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (e && typeof e === 'object' && 'message' in e && typeof e.message === 'string') return e.message;
-  return String(e);
-}
 
 export class DeepgramStt implements SpeechToText {
   readonly name = 'deepgram';

@@ -14,6 +14,7 @@
 import { GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
 import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
+import { errorText } from '../../errors.ts';
 
 export type GeminiThinking = 'default' | 'off' | 'minimal' | 'low' | 'medium' | 'high';
 
@@ -36,11 +37,6 @@ export interface GeminiLlmOptions {
 
 /** Prepended when the conversation starts with the agent (a greeting): the API expects a user turn first. */
 const CALL_STARTED = '(The call has been answered.)';
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
 
 /** The conversation as Gemini `contents`: consecutive turns of one role merged, first turn a user one. */
 export function toContents(history: readonly ChatMessage[]): Content[] {

@@ -8,6 +8,7 @@ import { GoogleGenAI, Modality } from '@google/genai';
 import type { LiveServerMessage, Session } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
+import { errorText } from '../../errors.ts';
 
 export interface GeminiLiveAgentOptions {
   apiKey: string;
@@ -63,12 +64,6 @@ function rateFromMime(mimeType: string | undefined): number {
   if (mimeType === undefined || mimeType === 'audio/pcm;rate=24000') return 24000;
   const m = /rate=(\d+)/.exec(mimeType);
   return m ? Number(m[1]) : 24000;
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (e && typeof e === 'object' && 'message' in e && typeof e.message === 'string') return e.message;
-  return String(e);
 }
 
 export class GeminiLiveAgent implements Agent {
