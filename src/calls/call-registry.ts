@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
-import { FINAL_STATUSES, type CallRecord, type CallStatus, type TranscriptEntry } from '../store/call-record.ts';
+import { FINAL_STATUSES, afterCursor, newestFirst, type CallRecord, type CallStatus, type PageCursor, type TranscriptEntry } from '../store/call-record.ts';
 
 export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }
@@ -78,14 +78,12 @@ export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange
     }
   }
 
-  /** Live calls first (newest first), then stored ones, filtered and paged by createdAt. */
-  list(opts: { status?: CallStatus; limit: number; before?: number }): CallRecord[] {
-    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
-    const live = [...this.#live.values()]
-      .filter((r) => (!opts.status || r.status === opts.status) && r.createdAt < before)
-      .sort((a, b) => b.createdAt - a.createdAt);
+  /** Live and stored calls, newest first, filtered and paged (see PageCursor). */
+  list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[] {
+    const { before } = opts;
+    const live = [...this.#live.values()].filter((r) => (!opts.status || r.status === opts.status) && (!before || afterCursor(r, before)));
     const stored = this.#store ? this.#store.list({ status: opts.status, limit: opts.limit, before }) : [];
     const seen = new Set(live.map((r) => r.id));
-    return [...live, ...stored.filter((r) => !seen.has(r.id))].sort((a, b) => b.createdAt - a.createdAt).slice(0, opts.limit);
+    return [...live, ...stored.filter((r) => !seen.has(r.id))].sort(newestFirst).slice(0, opts.limit);
   }
 }

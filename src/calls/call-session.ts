@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Agent, AgentSink, Speaker } from '../agents/agent.ts';
 import type { Config } from '../config.ts';
 import type { ChannelControl } from '../freeswitch/channel-control.ts';
@@ -14,6 +14,7 @@ import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/cal
 import type { CallRegistry } from './call-registry.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
 import { errorText } from '../errors.ts';
+import { safeEqual } from '../secrets.ts';
 
 export type CallState = 'starting' | 'active' | 'ending' | 'ended';
 
@@ -127,6 +128,8 @@ export class CallSession {
       if (agentResult.status === 'rejected') return void this.end(`agent failed to start: ${errorText(agentResult.reason)}`);
       this.state = 'active';
       this.#log.info({ streamRate: agent.inputSampleRate }, 'call active');
+      // The stream connected but its socket closed while the agent was still starting: handle it now.
+      if (!this.#media) this.#streamLost('media socket closed during setup');
       const hint = openingHint(settings, channel.direction);
       if (hint) agent.speakFirst?.(hint);
     } catch (err) {
@@ -413,10 +416,4 @@ export class CallSession {
     const s = this.stats;
     return { framesIn: s.framesIn, badFrames: s.badFrames, replies: s.replies, bargeIns: s.bargeIns, chunkFailures: s.chunkFailures };
   }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

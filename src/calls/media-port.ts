@@ -33,6 +33,5 @@ export const MEDIA_CLOSE = {
   unknownCall: 4404,
   badToken: 4401,
   alreadyConnected: 4409,
-  badPath: 4400,
   shuttingDown: 1001,
 } as const;

@@ -48,8 +48,15 @@ export const streamUrl = (v: string): string =>
   check('stream url', v, STREAM_URL, 'expected ws:// or wss:// with a host of letters, digits, dots, dashes and a URL-safe path/query');
 export const filePath = (v: string): string => check('file path', v, FILE_PATH, 'expected an absolute path of letters, digits, ".", "_", "-", "/" without .. segments');
 export const varName = (v: string): string => check('variable name', v, VAR_NAME, 'expected letters, digits and "_", starting with a letter or "_"');
-export const varValue = (v: string, name = 'value'): string =>
-  check(`variable ${name}`, v, VAR_VALUE, 'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)');
+// Free text travels base64url-encoded in variables named `*_b64`, as long as the API's longest field allows
+// (20,000 characters: at most 60,000 bytes of UTF-8, 80,000 characters of base64url).
+const B64_VALUE = /^[A-Za-z0-9_-]*$/;
+const B64_MAX = 80_000;
+export const varValue = (v: string, name = 'value'): string => {
+  if (!name.endsWith('_b64')) return check(`variable ${name}`, v, VAR_VALUE, 'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)');
+  if (typeof v === 'string' && v.length > B64_MAX) throw new UnsafeEslValueError(`variable ${name}`, v, `at most ${B64_MAX} characters`);
+  return check(`variable ${name}`, v, B64_VALUE, 'base64url: letters, digits, "-" and "_" only');
+};
 export const hangupCause = (v: string): string => check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
 
 const PHONE_NUMBER = /^\+?[0-9]{1,20}$/;

@@ -56,6 +56,7 @@ export interface EslClientOptions {
   commandTimeoutMs: number;
   reconnectMaxMs: number;
   reconnectInitialMs?: number;
+  /** Longest wait from opening the socket to the subscription reply (connect + auth + subscribe), ms. */
   connectTimeoutMs?: number;
   logger: Logger;
 }
@@ -224,10 +225,9 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     // Commands are a few small writes; without this, Nagle holds e.g. a barge-in uuid_break for an ACK.
     socket.setNoDelay(true);
     this.#connectTimer = setTimeout(() => {
-      logger.warn({ host, port }, 'ESL connect timed out');
+      logger.warn({ host, port }, 'ESL connect timed out (no connection, auth or subscription reply)');
       socket.destroy();
     }, this.#opts.connectTimeoutMs);
-    socket.once('connect', () => clearTimeout(this.#connectTimer));
     socket.once('close', () => this.#onClose(conn));
     conn.on('error', (err: Error) => logger.warn({ err: err.message }, 'ESL socket error'));
     conn.on('esl::event::auth::fail', () => logger.error({ host, port }, 'ESL authentication failed: check FREESWITCH_ESL_PASSWORD'));
@@ -252,6 +252,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
         conn.socket?.destroy();
         return;
       }
+      clearTimeout(this.#connectTimer);
       this.#ready = true;
       this.#attempt = 0;
       this.#opts.logger.info({ host: this.#opts.host, port: this.#opts.port }, 'ESL connected');

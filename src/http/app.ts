@@ -1,20 +1,20 @@
-import { timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
-import type { CallRecord, CallStatus } from '../store/call-record.ts';
+import { FINAL_STATUSES, pageCursor, type CallRecord, type CallStatus, type PageCursor } from '../store/call-record.ts';
 import type { CallChange } from '../calls/call-registry.ts';
 import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';
+import { safeEqual } from '../secrets.ts';
 
 /** What the HTTP API needs from the rest of callbridge (kept narrow so http/ stays a thin layer). */
 export interface ApiDeps {
   health(): { eslConnected: boolean; freeswitchVersion?: string; activeCalls: number };
   metrics(): Promise<string>;
   calls: {
-    list(opts: { status?: CallStatus; limit: number; before?: number }): CallRecord[];
+    list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
     get(id: string): CallRecord | undefined;
     /** Registers the call and sends the originate; rejects with InvalidRequestError for unusable values. */
     originate(body: NewCallBody): Promise<CallRecord>;
@@ -30,7 +30,6 @@ export interface ApiDeps {
 export class InvalidRequestError extends Error {}
 export class UnavailableError extends Error {}
 
-const FINAL = new Set<CallStatus>(['completed', 'failed', 'busy', 'no-answer']);
 
 type ErrorStatus = 400 | 401 | 404 | 413 | 500 | 503;
 function fail<S extends ErrorStatus>(c: Context, status: S, code: string, message: string, details?: string[]) {
@@ -55,9 +54,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     const open = c.req.path === '/health' || c.req.path.startsWith('/twilio/');
     if (!deps.apiToken || open) return next();
     const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(deps.apiToken);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    if (!safeEqual(given, deps.apiToken)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
     return next();
   });
 
@@ -78,7 +75,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     (c) => {
       const q = c.req.valid('query');
       const calls = deps.calls.list(q);
-      const next = calls.length === q.limit ? String(calls.at(-1)!.createdAt) : undefined;
+      const next = calls.length === q.limit ? pageCursor(calls.at(-1)!) : undefined;
       return c.json({ calls, next }, 200);
     },
   );
@@ -149,14 +146,14 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     const first = deps.calls.get(id);
     if (!first) return fail(c, 404, 'not_found', 'no such call');
     return streamSSE(c, async (stream) => {
-      let done = FINAL.has(first.status);
+      let done = FINAL_STATUSES.has(first.status);
       const queue: Array<{ event: string; data: string }> = [{ event: 'snapshot', data: JSON.stringify(first) }];
       let wake: (() => void) | undefined;
       const unsubscribe = done
         ? () => {}
         : deps.calls.subscribe(id, (record, change) => {
             queue.push({ event: change.type, data: JSON.stringify(change.type === 'status' ? { ...change, hangupCause: record.hangupCause, endReason: record.endReason } : change) });
-            if (change.type === 'status' && FINAL.has(change.status)) done = true;
+            if (change.type === 'status' && FINAL_STATUSES.has(change.status)) done = true;
             wake?.();
           });
       stream.onAbort(() => {
@@ -167,10 +164,12 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
         for (;;) {
           while (queue.length) await stream.writeSSE(queue.shift()!);
           if (done) break;
+          let keepAlive: NodeJS.Timeout | undefined;
           await new Promise<void>((resolve) => {
             wake = resolve;
-            setTimeout(resolve, 15000).unref(); // keep-alive comment below
+            keepAlive = setTimeout(resolve, 15000); // keep-alive comment below
           });
+          clearTimeout(keepAlive);
           wake = undefined;
           if (!queue.length && !done) await stream.write(': keep-alive\n\n');
         }

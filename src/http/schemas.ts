@@ -46,7 +46,12 @@ export const CallList = z.object({ calls: z.array(Call), next: z.string().option
 export const ListQuery = z.object({
   status: CallStatus.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.coerce.number().int().optional().openapi({ description: 'createdAt of the last call of the previous page' }),
+  before: z
+    .string()
+    .regex(/^\d{1,16}(_[0-9A-Za-z-]{1,64})?$/, 'the `next` of the previous page')
+    .transform((s) => ({ createdAt: Number(s.split('_')[0]), id: s.split('_')[1] ?? '' }))
+    .optional()
+    .openapi({ type: 'string', description: 'The `next` of the previous page (`<createdAt>_<id>`; a bare createdAt works too)' }),
 });
 
 // Any 8-4-4-4-12 hex id: FreeSWITCH uuids, and origination_uuids users choose themselves.

@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
+import { safeEqual } from '../secrets.ts';
 
 export interface TwilioOptions {
   /** Where Twilio should send the call: FreeSWITCH's SIP address, e.g. sip:callbridge@203.0.113.7:5080. */
@@ -35,8 +36,7 @@ export function twilioRoutes(o: TwilioOptions): Hono {
     if (o.authToken) {
       const expected = twilioSignature(o.authToken, o.webhookUrl ?? c.req.url, params);
       const given = c.req.header('x-twilio-signature') ?? '';
-      const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-      if (!ok) return c.json({ error: { code: 'unauthorized', message: 'invalid X-Twilio-Signature' } }, 401);
+      if (!safeEqual(given, expected)) return c.json({ error: { code: 'unauthorized', message: 'invalid X-Twilio-Signature' } }, 401);
     }
     const from = PHONE.test(params.From ?? '') ? params.From! : undefined;
     const to = PHONE.test(params.To ?? '') ? params.To! : undefined;

@@ -15,6 +15,8 @@ export interface DspOut {
   id: number;
   samples: Int16Array;
   last: boolean;
+  /** The worker could not resample this stream (converter creation or a WASM call failed): `last` is true. */
+  error?: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export class WorkerResampling implements Resampling {
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('message', () => resolve());
       this.#worker.once('error', reject);
+      this.#worker.once('exit', (code) => reject(new Error(`DSP worker exited with code ${code}`)));
     });
     this.#worker.on('message', (batch: DspOut[] | { ready: true }) => {
       if (!Array.isArray(batch)) return;
@@ -57,13 +60,34 @@ export class WorkerResampling implements Resampling {
         const cb = this.#outputs.get(o.id);
         if (!cb) continue; // dropped meanwhile
         if (o.last) this.#outputs.delete(o.id);
+        if (o.error) this.#log.warn({ err: o.error }, 'DSP worker could not resample a reply; its audio in the worker is lost');
         cb(o.samples, o.last);
       }
     });
-    this.#worker.on('error', (err) => {
-      this.#alive = false;
-      this.#log.error({ err: err.message }, 'DSP worker failed; replies fall back to WAV at the agent rate');
-    });
+    this.#worker.on('error', (err) => this.#died(err.message));
+    this.#worker.on('exit', (code) => this.#died(`exited with code ${code}`));
+  }
+
+  /**
+   * The worker is gone (an uncaught error, or it exited): new replies fall back to WAV at the agent rate
+   * (`open` returns undefined), and every stream still open is completed with an empty last output, or its
+   * reply would wait for its tail forever (a PlayoutQueue would hold every later reply back).
+   */
+  #died(reason: string): void {
+    if (!this.#alive) return; // 'exit' follows 'error'; or close()
+    this.#alive = false;
+    this.#ops = [];
+    this.#transfer = [];
+    this.#log.error({ err: reason, open: this.#outputs.size }, 'DSP worker failed; replies fall back to WAV at the agent rate');
+    const pending = [...this.#outputs.values()];
+    this.#outputs.clear();
+    for (const cb of pending) {
+      try {
+        cb(new Int16Array(0), true);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'completing a resampling stream failed');
+      }
+    }
   }
 
   /** Resolves once the worker has created its first converters. */
@@ -79,20 +103,20 @@ export class WorkerResampling implements Resampling {
     let done = false;
     return {
       push: (samples) => {
-        if (done) return;
+        if (done || !this.#alive) return;
         const copy = samples.slice(); // the caller's buffer may be a slice of a shared pool: send our own
         this.#queue({ t: 'push', id, samples: copy }, copy.buffer);
       },
       end: () => {
         if (done) return;
         done = true;
-        this.#queue({ t: 'end', id });
+        if (this.#alive) this.#queue({ t: 'end', id });
       },
       drop: () => {
         if (done) return;
         done = true;
         this.#outputs.delete(id);
-        this.#queue({ t: 'drop', id });
+        if (this.#alive) this.#queue({ t: 'drop', id });
       },
     };
   }
@@ -109,12 +133,12 @@ export class WorkerResampling implements Resampling {
       const transfer = this.#transfer;
       this.#ops = [];
       this.#transfer = [];
-      this.#worker.postMessage(ops, transfer);
+      if (this.#alive && ops.length) this.#worker.postMessage(ops, transfer);
     });
   }
 
   async close(): Promise<void> {
-    this.#alive = false;
+    this.#alive = false; // before terminate(): its 'exit' is no failure, and no stream is left to complete
     this.#outputs.clear();
     await this.#worker.terminate();
   }

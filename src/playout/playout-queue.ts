@@ -4,6 +4,9 @@ import type { ResampleStream, Resampling } from '../media/resampling.ts';
 import { encodeChunk, type FileFormat } from './formats.ts';
 import type { ChunkTransport, OutgoingChunk } from './transport.ts';
 
+/** In PlayoutQueue's early buffer: the end of the reply whose audio precedes it. */
+const END = Symbol('end of reply');
+
 /** What the queue needs from FreeSWITCH (the call session provides it over ESL). */
 export interface PlaybackControl {
   /** Queue a fully written file behind what is already playing. Rejects if FreeSWITCH refused it. */
@@ -75,8 +78,8 @@ export class PlayoutQueue {
   #replyOpen = false;
   /** endReply() was called; the reply closes when the converter's tail comes back. */
   #ending = false;
-  /** Audio of the next reply that arrived while the previous one was still closing. */
-  #early: Array<[Buffer, number]> = [];
+  /** Audio of the next reply that arrived while the previous one was still closing (END: that reply's end too). */
+  #early: Array<[Buffer, number] | typeof END> = [];
   #replyFirstAudioAt = 0;
   #replyCommanded = false;
   #replyStarted = false;
@@ -157,7 +160,12 @@ export class PlayoutQueue {
 
   /** The agent finished producing this reply: send what is left, the last frame padded. */
   endReply(): void {
-    if (this.#closed || !this.#replyOpen || this.#ending) return;
+    if (this.#closed || !this.#replyOpen) return;
+    if (this.#ending) {
+      // The next reply already began arriving and now ends too: replay its end after its audio.
+      if (this.#early.length > 0 && this.#early.at(-1) !== END) this.#early.push(END);
+      return;
+    }
     if (!this.#stream) {
       this.#closeReply();
       return this.#pump();
@@ -232,8 +240,10 @@ export class PlayoutQueue {
     clearTimeout(this.#timer);
     this.#resetReply();
     this.#queue = [];
-    await this.#sendChain;
+    // The transport first: it gives up on chunks still being put (StreamAudioTransport: a `::play` that may take
+    // up to its 2 s timeout), so the chain behind them settles at once; being closed, it only calls `remove`.
     await this.#o.transport.close();
+    await this.#sendChain;
   }
 
   #openReply(sourceRate: number): void {
@@ -311,7 +321,10 @@ export class PlayoutQueue {
     if (!this.#replyOpen && this.#early.length > 0) {
       const early = this.#early;
       this.#early = [];
-      for (const [pcm, rate] of early) this.push(pcm, rate);
+      for (const e of early) {
+        if (e === END) this.endReply();
+        else this.push(e[0], e[1]);
+      }
     }
     this.#checkIdle();
   }

@@ -9,6 +9,27 @@ export type CallStatus = 'queued' | 'dialing' | 'ringing' | 'answered' | 'comple
 
 export const FINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 'failed', 'busy', 'no-answer']);
 
+/**
+ * Where a page of calls ends: lists run newest first, ties on createdAt broken by id (descending), so calls
+ * created in the same millisecond are neither skipped nor repeated. On the wire: `<createdAt>_<id>`.
+ */
+export interface PageCursor {
+  createdAt: number;
+  id: string;
+}
+
+export const pageCursor = (r: { createdAt: number; id: string }): string => `${r.createdAt}_${r.id}`;
+
+/** Newest first, then by id descending: the order pages follow. */
+export function newestFirst(a: CallRecord, b: CallRecord): number {
+  return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** True when `r` comes after the cursor in that order (belongs to a later page). */
+export function afterCursor(r: CallRecord, c: PageCursor): boolean {
+  return r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
+}
+
 export interface TranscriptEntry {
   speaker: Speaker;
   text: string;

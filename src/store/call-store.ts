@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { CallRecord, CallStatus } from './call-record.ts';
+import type { CallRecord, CallStatus, PageCursor } from './call-record.ts';
 
 /**
  * Completed calls and their transcripts, in an embedded SQLite database (node:sqlite, no native addon), so
@@ -11,8 +11,8 @@ import type { CallRecord, CallStatus } from './call-record.ts';
 export interface CallStore {
   save(record: CallRecord): void;
   get(id: string): CallRecord | undefined;
-  /** Newest first; `before` is the createdAt of the last row of the previous page (exclusive). */
-  list(opts: { status?: CallStatus; limit: number; before?: number }): CallRecord[];
+  /** Newest first (ties by id); `before` is the last row of the previous page (exclusive). */
+  list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
   count(status?: CallStatus): number;
   /** Delete calls older than `days` and beyond the newest `maxRows`. Returns how many went. */
   prune(days: number, maxRows: number): number;
@@ -53,8 +53,8 @@ export async function openCallStore(path: string): Promise<CallStore> {
   const upsert = db.prepare('INSERT OR REPLACE INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)');
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
   const page: Record<string, StatementSync> = {
-    all: db.prepare('SELECT record FROM calls WHERE created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?'),
-    status: db.prepare('SELECT record FROM calls WHERE status = ? AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?'),
+    all: db.prepare('SELECT record FROM calls WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
+    status: db.prepare('SELECT record FROM calls WHERE status = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
   };
   const countAll = db.prepare('SELECT count(*) AS n FROM calls');
   const countStatus = db.prepare('SELECT count(*) AS n FROM calls WHERE status = ?');
@@ -70,8 +70,9 @@ export async function openCallStore(path: string): Promise<CallStore> {
       const row = byId.get(id);
       return row ? parse(row) : undefined;
     },
-    list({ status, limit, before = Number.MAX_SAFE_INTEGER }) {
-      const rows = status ? page.status!.all(status, before, limit) : page.all!.all(before, limit);
+    list({ status, limit, before = { createdAt: Number.MAX_SAFE_INTEGER, id: '' } }) {
+      const at = [before.createdAt, before.createdAt, before.id] as const;
+      const rows = status ? page.status!.all(status, ...at, limit) : page.all!.all(...at, limit);
       return rows.map(parse);
     },
     count(status) {

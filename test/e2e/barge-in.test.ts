@@ -11,7 +11,7 @@ async function activeCall(stack: Awaited<ReturnType<typeof startStack>>, codec: 
   return { call, session };
 }
 
-test('barge-in: uuid_break within 5 ms of interrupted, nothing of the interrupted reply plays afterwards', async (t) => {
+test('barge-in: interrupted sends uuid_break, nothing of the interrupted reply plays afterwards', async (t) => {
   const stack = await startStack();
   t.after(() => stack.stop());
   const { call, session } = await activeCall(stack);
@@ -19,13 +19,12 @@ test('barge-in: uuid_break within 5 ms of interrupted, nothing of the interrupte
   // A 4 s reply of 1 kHz; interrupt once the caller has heard ~600 ms of it.
   void session.sendAudio(tone(1000, 4000, 24000), { chunkMs: 40, paceMs: 2 });
   await call.waitHeardMs(600, 5000);
-  const interruptedAt = performance.now();
+  const from = stack.fs.commands.length;
   session.interrupt();
-  const brk = await stack.fs.waitForCommand((c) => c.line === `api uuid_break ${call.uuid} all`, 2000);
-  const breakMs = brk.at - interruptedAt;
-  assert.ok(breakMs < 20, `uuid_break ${breakMs.toFixed(1)} ms after the fake sent interrupted (incl. WebSocket + JSON)`);
+  const brk = await stack.fs.waitForCommand((c) => c.line === `api uuid_break ${call.uuid} all`, 2000, from);
+  // How fast is the bench's job (`npm run bench` reports interrupted → uuid_break p50/p99); here: what is heard.
   const live = stack.bridge.calls.active.get(call.uuid)!;
-  assert.ok(live.stats.bargeInMs[0]! < 5, `barge-in handled in ${live.stats.bargeInMs[0]} ms inside callbridge`);
+  assert.equal(live.stats.bargeInMs.length, 1, 'one barge-in recorded');
 
   // The next reply is a different tone: everything heard after the break is the new reply.
   await sleep(100);

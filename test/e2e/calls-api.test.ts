@@ -104,7 +104,9 @@ test('POST /calls places a call: registered before originate, state follows, the
   const done = (await (await http.get(`/calls/${id}`)).json()) as { turns: Array<Record<string, number>> };
   assert.equal(done.turns.length, 1, 'one reply, one turn');
   assert.deepEqual(Object.keys(done.turns[0]!).sort(), ['agentAudioMs', 'firstCommandMs', 'playbackStartMs']);
-  assert.ok(done.turns[0]!.firstCommandMs! < 20 && done.turns[0]!.playbackStartMs! < 100, JSON.stringify(done.turns[0]));
+  // Order, not speed: speed is measured by `npm run bench`, not by timed tests on a noisy machine.
+  const turn = done.turns[0]!;
+  assert.ok(turn.agentAudioMs! >= 0 && turn.agentAudioMs! <= turn.firstCommandMs! && turn.firstCommandMs! <= turn.playbackStartMs!, JSON.stringify(turn));
   assert.ok(events.events.some((e) => e.event === 'turn'), 'turn timings streamed');
   const transcript = (await (await http.get(`/calls/${id}/transcript`)).json()) as { transcript: Array<{ speaker: string; text: string }> };
   assert.deepEqual(transcript.transcript.map((e) => [e.speaker, e.text]), [['caller', 'Hello?'], ['agent', 'Hi, this is about your trial']]);
@@ -112,6 +114,21 @@ test('POST /calls places a call: registered before originate, state follows, the
   const del = await http.del(`/calls/${id}`);
   assert.equal(del.status, 200);
   assert.equal(((await del.json()) as { status: string }).status, 'completed');
+});
+
+test('POST /calls takes real-sized instructions (thousands of characters of free text) through to the model', async (t) => {
+  const stack = await startStack({ env: { DEFAULT_GATEWAY: 'trunk' } });
+  t.after(() => stack.stop());
+  stack.fs.onOriginate = () => ({ result: 'answer', afterMs: 50 });
+  const http = api(stack);
+  const instructions = 'You are Ana from the clinic, calling to confirm tomorrow\'s appointment; be brief & kind, "no" means no.\n'.repeat(40);
+  assert.ok(instructions.length > 4000);
+  const res = await http.post('/calls', { to: '+15551234567', system_instructions: instructions });
+  assert.equal(res.status, 202, await res.clone().text());
+  const cmd = await stack.fs.waitForCommand((c) => c.kind === 'bgapi' && c.line.includes('originate'), 2000);
+  assert.ok(!cmd.line.includes('clinic'), 'no raw free text on the command line');
+  const session = await stack.gemini.nextSession(5000);
+  assert.ok(JSON.stringify(await setupOf(session)).includes(JSON.stringify(instructions).slice(1, -1)), 'the model got the instructions whole');
 });
 
 test('busy, no answer and unreachable end in the mapped state with the raw cause kept', async (t) => {
@@ -343,6 +360,20 @@ test('completed calls and transcripts survive a restart (SQLite history), listed
   assert.deepEqual(page2.calls.map((c) => c.id), [ids[0]]);
   const one = (await (await http.get(`/calls/${ids[0]}`)).json()) as { status: string; hangupCause: string };
   assert.deepEqual([one.status, one.hangupCause], ['completed', 'NORMAL_CLEARING']);
+
+  // Calls created in the same millisecond: paging one at a time still sees each exactly once.
+  const template = second.bridge.store.get(ids[0]!)!;
+  const twins = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000002', 'aaaaaaaa-0000-4000-8000-000000000003'];
+  for (const id of twins) second.bridge.store.save({ ...template, id, createdAt: 1000 });
+  const seen: string[] = [];
+  let cursor = '';
+  for (let i = 0; i < 10; i++) {
+    const page = (await (await http.get(`/calls?limit=1${cursor && `&before=${cursor}`}`)).json()) as { calls: Array<{ id: string }>; next?: string };
+    seen.push(...page.calls.map((c) => c.id));
+    if (!page.next) break;
+    cursor = page.next;
+  }
+  assert.deepEqual(seen, [ids[2], ids[1], ids[0], ...twins.slice().reverse()]);
 });
 
 test('POST /twilio/voice answers TwiML that dials FreeSWITCH over SIP; signed requests are checked', async (t) => {
@@ -354,6 +385,8 @@ test('POST /twilio/voice answers TwiML that dials FreeSWITCH over SIP; signed re
   const post = (sig: string) =>
     fetch(`http://127.0.0.1:${stack.bridge.http.port}/twilio/voice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig }, body: new URLSearchParams(params).toString() });
   assert.equal((await post('bogus')).status, 401);
+  // Same length in characters as a real signature, longer in bytes: still a plain 401, not a crash.
+  assert.equal((await post('\u00e9'.repeat(twilioSignature('tw-token', 'https://example.com/twilio/voice', params).length))).status, 401);
   const res = await post(twilioSignature('tw-token', 'https://example.com/twilio/voice', params));
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type')!, /text\/xml/);

@@ -64,6 +64,20 @@ test('malformed frames are dropped and counted, oversized messages close only th
   assert.equal(live.state, 'active');
 });
 
+test('a stream that drops while the agent is still starting is restarted once the call is up', async (t) => {
+  const stack = await startStack({ gemini: { setupDelayMs: 600 } });
+  t.after(() => stack.stop());
+  const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
+  await until(() => call.stream?.connected, 3000, 'stream connected');
+  const first = call.stream!;
+  const live = stack.bridge.calls.active.get(call.uuid)!;
+  assert.equal(live.state, 'starting', 'the agent is still connecting');
+  first.dropConnection();
+  await until(() => live.state === 'active', 3000, 'call active');
+  await until(() => call.stream !== first && call.stream?.connected && live.stats.framesIn > 20, 5000, 'stream restarted, audio flowing');
+  assert.ok(stack.logs.some((l) => l.msg === 'media stream lost; restarting it'));
+});
+
 test('a hostile value is refused before it reaches FreeSWITCH', async (t) => {
   const stack = await startStack();
   t.after(() => stack.stop());

@@ -3,6 +3,7 @@
  * TCP, replies matched in order, `text/event-json` events parsed into header maps.
  */
 import { connect, type Socket } from 'node:net';
+import { Waiters } from './async-tools.ts';
 
 export interface RawPacket {
   headers: Record<string, string>;
@@ -20,7 +21,7 @@ export class RawEslClient {
   closed = false;
   #buf = Buffer.alloc(0);
   #replyWaiters: Array<(p: RawPacket) => void> = [];
-  #listeners = new Set<() => void>();
+  #waiters = new Waiters();
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -81,30 +82,16 @@ export class RawEslClient {
   }
 
   waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    const first = probe();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const v = probe();
-        if (v === undefined) return;
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(check);
-        reject(new Error(`raw ESL client: no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#listeners.add(check);
-    });
+    return this.#waiters.until(`raw ESL client ${what}`, probe, timeoutMs);
   }
+
 
   close(): void {
     this.socket.destroy();
   }
 
   #notify(): void {
-    for (const l of [...this.#listeners]) l();
+    this.#waiters.poke();
   }
 
   #onData(chunk: Buffer): void {

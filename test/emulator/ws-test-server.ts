@@ -1,6 +1,7 @@
 /** A `ws` WebSocketServer standing in for callbridge in the emulator's self-tests: records everything it gets. */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Waiters } from './async-tools.ts';
 
 export interface WsMessage {
   binary: boolean;
@@ -24,7 +25,7 @@ export interface WsConnection {
 export class WsTestServer {
   readonly connections: WsConnection[] = [];
   readonly #wss: WebSocketServer;
-  #listeners = new Set<() => void>();
+  #waiters = new Waiters();
 
   private constructor(wss: WebSocketServer) {
     this.#wss = wss;
@@ -65,23 +66,9 @@ export class WsTestServer {
   }
 
   waitFor<T>(probe: () => T | undefined, timeoutMs = 3000, what = 'condition'): Promise<T> {
-    const first = probe();
-    if (first !== undefined) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const check = () => {
-        const v = probe();
-        if (v === undefined) return;
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(check);
-        reject(new Error(`ws test server: no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#listeners.add(check);
-    });
+    return this.#waiters.until(`ws test server ${what}`, probe, timeoutMs);
   }
+
 
   waitConnection(n = 0, timeoutMs = 3000): Promise<WsConnection> {
     return this.waitFor(() => this.connections[n], timeoutMs, `connection #${n}`);
@@ -93,6 +80,6 @@ export class WsTestServer {
   }
 
   #notify(): void {
-    for (const l of [...this.#listeners]) l();
+    this.#waiters.poke();
   }
 }

@@ -15,7 +15,7 @@
  * for bad requests. A cancelled context gets nothing more.
  *
  * The audio is a tone whose length is proportional to the text (`msPerChar`), paced faster than real time.
- * Scripting: `failRequest` (an error for chosen requests), per-session `sendError`, `close`, `terminate`;
+ * Scripting: `failRequest` (an error for chosen requests, optionally followed at once by a close), per-session `sendError`, `close`, `terminate`;
  * fake-wide `refuse` for the upgrade. Everything received is recorded (`requests`, `cancels`, contexts).
  */
 import { EventEmitter } from 'node:events';
@@ -50,8 +50,11 @@ export interface CartesiaFakeOptions {
   toneHz?: number;
   /** Keep every server message in `session.sent` (default true; off for long load runs). */
   recordSent?: boolean;
-  /** Return an error for a request instead of audio (`n` counts generation requests over the whole fake, from 1). */
-  failRequest?: (req: Record<string, any>, n: number) => CartesiaErrorSpec | undefined;
+  /**
+   * Return an error for a request instead of audio (`n` counts generation requests over the whole fake, from 1).
+   * `thenClose`: close the socket right after the error, both frames in one TCP write (the client reads them at once).
+   */
+  failRequest?: (req: Record<string, any>, n: number) => (CartesiaErrorSpec & { thenClose?: { code: number; reason?: string } }) | undefined;
 }
 
 export interface FakeTtsContext {
@@ -263,7 +266,13 @@ export class FakeCartesiaSession extends EventEmitter {
     if (ctx.cancelled || ctx.done || ctx.errored) return; // like the service: late input for a finished context is ignored
     ctx.transcripts.push(String(msg.transcript ?? ''));
     if (scripted) {
-      this.sendError(ctx.id, scripted);
+      const { thenClose, ...spec } = scripted;
+      if (thenClose === undefined) return this.sendError(ctx.id, spec);
+      const sock = (this.ws as unknown as { _socket: Duplex })._socket;
+      sock.cork();
+      this.sendError(ctx.id, spec);
+      this.close(thenClose.code, thenClose.reason);
+      sock.uncork();
       return;
     }
     if (msg.continue === false) ctx.ended = true;

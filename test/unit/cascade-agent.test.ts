@@ -502,6 +502,27 @@ describe('cascade: vendor faults', () => {
       assert.deepEqual(c.sink.finals('agent'), ['Here is a short answer.']);
     }));
 
+  test('Cartesia error (500) and a close frame in the same read: the retry reconnects (no unhandled rejection), then spoken', () =>
+    withFakes({ ...QUICK, cart: { ...QUICK.cart, failRequest: (_r, n) => (n === 1 ? { status_code: 500, title: 'Internal Server Error', message: 'try again', thenClose: { code: 1011, reason: 'going away' } } : undefined) } }, async (f) => {
+      const rejections: unknown[] = [];
+      const onRejection = (e: unknown) => rejections.push(e);
+      process.on('unhandledRejection', onRejection);
+      try {
+        const c = await call(f, {}, 8, 10);
+        await c.line.say(SHORT);
+        await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
+        assert.deepEqual(rejections, []);
+        assert.equal(c.agent.stats.ttsRetries, 1);
+        assert.equal(c.agent.stats.ttsReconnects, 1);
+        assert.equal(f.cart.sessions.length, 2);
+        assert.equal(f.cart.sessions[1]!.contexts.size, 1, 'the retry went to the new connection');
+        assert.deepEqual(c.sink.finals('agent'), ['Here is a short answer.']);
+        assert.equal(c.sink.of('failed').length + c.sink.of('hangup').length, 0);
+      } finally {
+        process.off('unhandledRejection', onRejection);
+      }
+    }));
+
   test('Cartesia error 400 (bad voice) is not retried: failed', () =>
     withFakes({ ...QUICK, cart: { failRequest: () => ({ status_code: 400, title: 'Invalid voice', message: 'voice not found' }) } }, async (f) => {
       const c = await call(f, {}, 8, 10);

@@ -39,6 +39,7 @@ test('every value that could rewrite a command line is refused', () => {
     assert.throws(() => cmd.playFile(U, `/tmp/${bad}`, U), cmd.UnsafeEslValueError);
     assert.throws(() => cmd.setVariables(U, { [`A${bad}`]: '1' }), cmd.UnsafeEslValueError);
     assert.throws(() => cmd.setVariables(U, { A: bad }), cmd.UnsafeEslValueError);
+    assert.throws(() => cmd.setVariables(U, { text_b64: `QUJD${bad}` }), cmd.UnsafeEslValueError);
     assert.throws(() => cmd.audioStreamStart(U, `ws://host/${bad}`, 8000), cmd.UnsafeEslValueError);
     assert.throws(() => cmd.audioStreamStart(U, 'ws://host/x', 8000, { k: bad }), cmd.UnsafeEslValueError);
   }
@@ -63,4 +64,14 @@ test('the error names the field and the rule', () => {
   assert.ok(err instanceof cmd.UnsafeEslValueError);
   assert.match(err.message, /hangup cause/);
   assert.match(err.message, /upper-case/);
+});
+
+test('base64url free text (*_b64 variables) may be as long as the API allows, and nothing but base64url', () => {
+  const long = Buffer.from('Be brief, warm; ask {one} question & wait.\n'.repeat(500)).toString('base64url');
+  assert.ok(long.length > 20_000);
+  const line = cmd.originate({ uuid: U, gateway: 'trunk', number: '+15551234567', timeoutSeconds: 30, variables: { callbridge: '1', callbridge_instructions_b64: long } });
+  assert.ok(line.includes(`,callbridge_instructions_b64=${long}}`));
+  assert.throws(() => cmd.setVariables(U, { callbridge_instructions_b64: 'QUJD=' }), cmd.UnsafeEslValueError, 'padding "=" is not base64url');
+  assert.throws(() => cmd.setVariables(U, { callbridge_instructions_b64: 'A'.repeat(80_001) }), /at most 80000/);
+  assert.throws(() => cmd.setVariables(U, { callbridge_voice: 'A'.repeat(600) }), cmd.UnsafeEslValueError, 'other values stay short');
 });

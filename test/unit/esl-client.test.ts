@@ -17,6 +17,8 @@ class ScriptedEsl {
   sockets = new Set<net.Socket>();
   lines: string[] = [];
   connections = 0;
+  /** False: accept the TCP connection and never say a word (a wedged or wrong peer). */
+  greets = true;
   reply: (line: string, headers: Record<string, string>) => string | undefined | Promise<string | undefined> = () => undefined;
   port = 0;
 
@@ -26,7 +28,7 @@ class ScriptedEsl {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
       s.setNoDelay(true); // as mod_event_socket does; otherwise Nagle delays back-to-back replies ~40 ms
-      s.write('Content-Type: auth/request\n\n');
+      if (this.greets) s.write('Content-Type: auth/request\n\n');
       // FreeSWITCH answers one socket's commands in order: chain them.
       let chain = Promise.resolve();
       s.on('data', (d) => {
@@ -147,6 +149,22 @@ test('a connection whose replies stop coming is replaced', async (t) => {
   await sleep(200);
   await esl.waitConnected(2000);
   assert.ok(srv.connections >= 2, 'reconnected after the stuck reply');
+});
+
+test('a peer that accepts the connection but never asks for auth is given up on and retried', async (t) => {
+  const srv = new ScriptedEsl();
+  srv.greets = false;
+  await srv.start();
+  const esl = new EslClient({ host: '127.0.0.1', port: srv.port, password: 'ClueCon', commandTimeoutMs: 500, connectTimeoutMs: 150, reconnectMaxMs: 100, reconnectInitialMs: 20, logger: silentLogger() });
+  t.after(async () => {
+    await esl.stop();
+    await srv.stop();
+  });
+  esl.start();
+  await sleep(600);
+  assert.ok(srv.connections >= 2, `retried: ${srv.connections} connections`);
+  srv.greets = true;
+  await esl.waitConnected(2000);
 });
 
 test('bgapi sends a Job-UUID and resolves with the BACKGROUND_JOB body', async (t) => {

@@ -219,8 +219,9 @@ export class CartesiaTts implements TextToSpeech {
     this.sampleRate = opts.sampleRate;
   }
 
+  /** Open and able to send: false as soon as the socket is closing, even before its `close` event has run. */
   get connected(): boolean {
-    return this.state === 'open';
+    return this.canSend();
   }
 
   async connect(listener: TtsConnectionListener): Promise<void> {

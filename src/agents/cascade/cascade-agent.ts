@@ -300,8 +300,11 @@ export class CascadeAgent implements Agent {
   }
 
   /** An open TTS connection, reconnecting once if needed. */
-  private ensureTts(): Promise<boolean> {
-    if (this.tts?.connected) return Promise.resolve(true);
+  private async ensureTts(): Promise<boolean> {
+    // Checked a tick later: a close frame read together with the event that got us here (e.g. a context error) has
+    // been processed by then, so a closing socket is not reported as usable.
+    await Promise.resolve();
+    if (this.tts?.connected) return true;
     if (this.ttsConnecting === undefined) {
       const p = (async () => {
         const old = this.tts;
@@ -551,13 +554,20 @@ export class CascadeAgent implements Agent {
       r.ttsRetried = true;
       this.stats.ttsRetries++;
       this.log.warn({ err: err.message }, 'cascade: TTS failed before any audio; retrying once');
-      void this.ensureTts().then((ok) => {
-        if (r.cancelled || this.reply !== r) return;
-        if (!ok) return this.fault('tts', err.message);
-        this.openTts(r);
-        if (r.textSent) r.tts!.push(r.textSent);
-        if (r.llmDone) r.tts!.end();
-      });
+      void this.ensureTts()
+        .then((ok) => {
+          if (r.cancelled || this.reply !== r) return;
+          if (!ok) return this.fault('tts', err.message);
+          this.openTts(r);
+          if (r.textSent) r.tts!.push(r.textSent);
+          if (r.llmDone) r.tts!.end();
+        })
+        .catch((e) =>
+          this.guard(() => {
+            this.log.error({ err: errorText(e) }, 'cascade: TTS retry failed');
+            if (!r.cancelled && this.reply === r) this.fault('tts', errorText(e));
+          }),
+        );
       return;
     }
     if (r.audible) {
