@@ -17,6 +17,7 @@ import { InlineResampling, type Resampling } from './media/resampling.ts';
 import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
+import { issueLines } from './errors.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -47,7 +48,7 @@ function loadProfiles(config: Config): Profiles {
     throw new ConfigError([`AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}: not valid JSON (${(err as Error).message})`]);
   }
   const parsed = profilesSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `AGENT_PROFILES: ${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) throw new ConfigError(issueLines(parsed.error).map((line) => `AGENT_PROFILES: ${line}`));
   return parsed.data;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PATTERNS } from './patterns.ts';
 
 /**
  * Every setting callbridge reads, from environment variables, validated once at start. A bad or missing
@@ -28,9 +29,9 @@ const schema = z.object({
   GOOGLE_API_KEY: z.string().min(1).optional(),
   GEMINI_API_KEY: z.string().min(1).optional(),
   GEMINI_BASE_URL: z.url().optional(),
-  GEMINI_LIVE_MODEL: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('gemini-3.1-flash-live-preview'),
-  GEMINI_VOICE: z.string().regex(/^[A-Za-z0-9_-]+$/).default('Puck'),
-  AGENT_LANGUAGE: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/).default('en-US'),
+  GEMINI_LIVE_MODEL: z.string().regex(PATTERNS.model).default('gemini-3.1-flash-live-preview'),
+  GEMINI_VOICE: z.string().regex(PATTERNS.voice).default('Puck'),
+  AGENT_LANGUAGE: z.string().regex(PATTERNS.language).default('en-US'),
   SYSTEM_INSTRUCTIONS: z
     .string()
     .min(1)
@@ -51,7 +52,7 @@ const schema = z.object({
   /** Deepgram endpoint override (proxy, test fake), e.g. wss://api.eu.deepgram.com or ws://127.0.0.1:PORT. */
   DEEPGRAM_BASE_URL: z.url().optional(),
   /** Live transcription model: nova-3 (general) or nova-2-phonecall (tuned for 8 kHz phone audio). */
-  DEEPGRAM_MODEL: z.string().regex(/^[A-Za-z0-9._-]+$/).default('nova-3'),
+  DEEPGRAM_MODEL: z.string().regex(PATTERNS.model).default('nova-3'),
   /** Silence after which Deepgram marks a final `speech_final` (its endpointing), ms. */
   DEEPGRAM_ENDPOINTING_MS: ms(10, 5000).default(300),
   /** Gap in words after which Deepgram sends UtteranceEnd, ms (Deepgram's minimum is 1000). */
@@ -60,7 +61,7 @@ const schema = z.object({
   /** What ends the caller's turn: Deepgram's speech_final (faster) or UtteranceEnd (fewer cut-offs). */
   TURN_END: z.enum(['speech_final', 'utterance_end']).default('speech_final'),
   /** Gemini text model for the cascade (key and endpoint: GOOGLE_API_KEY, GEMINI_BASE_URL). */
-  GEMINI_TEXT_MODEL: z.string().regex(/^[A-Za-z0-9._/-]+$/).default('gemini-flash-latest'),
+  GEMINI_TEXT_MODEL: z.string().regex(PATTERNS.model).default('gemini-flash-latest'),
   /** Thinking for the text model: minimal/low/medium/high (Gemini 3 thinkingLevel), off (budget 0, Gemini 2.5), default. */
   GEMINI_TEXT_THINKING: z.enum(['default', 'off', 'minimal', 'low', 'medium', 'high']).default('minimal'),
   /** Longest wait for the model's first token and between chunks; beyond it the request is retried once, ms. */
@@ -69,9 +70,9 @@ const schema = z.object({
   CARTESIA_API_KEY: z.string().min(1).optional(),
   /** Cartesia endpoint override; an http:// URL means plain ws (test fake), https:// means wss. */
   CARTESIA_BASE_URL: z.url().optional(),
-  CARTESIA_MODEL: z.string().regex(/^[A-Za-z0-9._-]+$/).default('sonic-3'),
+  CARTESIA_MODEL: z.string().regex(PATTERNS.model).default('sonic-3'),
   /** Cartesia voice id (default: a stock English female voice for agents). */
-  CARTESIA_VOICE_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).default('9626c31c-bec5-4cca-baa8-f8ba9e84c8bc'),
+  CARTESIA_VOICE_ID: z.string().regex(PATTERNS.voice).default('9626c31c-bec5-4cca-baa8-f8ba9e84c8bc'),
   /** Rate Cartesia renders at (the playout takes it as is: no resampling). */
   CARTESIA_SAMPLE_RATE: z.enum(['8000', '16000']).default('8000').transform((v) => (v === '8000' ? 8000 : 16000) as 8000 | 16000),
   CARTESIA_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
@@ -131,8 +132,8 @@ const schema = z.object({
   API_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   ALLOW_INSECURE_API: bool.default(false),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(65536),
-  DEFAULT_GATEWAY: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
-  OUTBOUND_CALLER_ID: z.string().regex(/^\+?[0-9]{1,20}$/).optional(),
+  DEFAULT_GATEWAY: z.string().regex(PATTERNS.gateway).optional(),
+  OUTBOUND_CALLER_ID: z.string().regex(PATTERNS.phoneNumber).optional(),
   ORIGINATE_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(300).default(45),
   CALLBACK_URL: z.url().optional(),
   CALLBACK_SECRET: z.string().min(16, 'use at least 16 characters').optional(),

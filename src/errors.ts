@@ -4,3 +4,8 @@ export function errorText(e: unknown): string {
   if (e && typeof e === 'object' && 'message' in e && typeof e.message === 'string') return e.message;
   return String(e);
 }
+
+/** Validation problems (zod issues) as `path: message` lines; `root` names a problem with the whole value. */
+export function issueLines(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }, root = 'value'): string[] {
+  return error.issues.map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`);
+}

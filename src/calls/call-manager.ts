@@ -106,7 +106,7 @@ export class CallManager implements MediaRouter {
 
   handleEvent(raw: RawEvent): void {
     const e = toCallEvent(raw);
-    if (!e || e.type === 'background-job') return;
+    if (!e) return;
     if (e.type === 'park') return this.#onPark(e.channel);
     const session = this.#sessions.get(e.uuid);
     if (session) return session.onEvent(e);

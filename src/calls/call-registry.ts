@@ -38,10 +38,6 @@ export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange
     return this.#live.get(id);
   }
 
-  get liveCount(): number {
-    return this.#live.size;
-  }
-
   setStatus(id: string, status: CallStatus, patch: Partial<CallRecord> = {}): void {
     const r = this.#live.get(id);
     if (!r || FINAL_STATUSES.has(r.status)) return;

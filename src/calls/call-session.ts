@@ -8,7 +8,7 @@ import type { Resampling } from '../media/resampling.ts';
 import { chooseFormat } from '../playout/formats.ts';
 import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts';
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
-import type { MediaAttachResult, MediaConnection, MediaSink } from './media-port.ts';
+import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaSink } from './media-port.ts';
 import { recordMs, type Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';
@@ -216,9 +216,9 @@ export class CallSession {
 
   /** A media socket for this call arrived (routed by the call manager after the secret matched). */
   attachMedia(token: string, conn: MediaConnection): MediaAttachResult {
-    if (!safeEqual(token, this.#secret)) return { ok: false, code: 4401, reason: 'bad token' };
-    if (this.state === 'ending' || this.state === 'ended') return { ok: false, code: 4404, reason: 'call ended' };
-    if (this.#media) this.#media.close(4409, 'replaced by a new stream'); // a restart: the old socket is finished
+    if (!safeEqual(token, this.#secret)) return { ok: false, code: MEDIA_CLOSE.badToken, reason: 'bad token' };
+    if (this.state === 'ending' || this.state === 'ended') return { ok: false, code: MEDIA_CLOSE.unknownCall, reason: 'call ended' };
+    if (this.#media) this.#media.close(MEDIA_CLOSE.replaced, 'replaced by a new stream'); // a restart: the old socket is finished
     this.#media = conn;
     clearTimeout(this.#mediaGraceTimer);
     return { ok: true, sink: this.#mediaSink(conn) };

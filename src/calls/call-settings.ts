@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PIPELINES, type AgentSettings, type Pipeline } from '../agents/agent.ts';
 import type { Logger } from '../log.ts';
+import { PATTERNS } from '../patterns.ts';
+import { issueLines } from '../errors.ts';
 
 /**
  * How one call is answered. Sources, lowest to highest precedence:
@@ -32,22 +34,19 @@ export const CALL_VARIABLES = {
   objective: 'callbridge_objective_b64',
 } as const;
 
-const VOICE = /^[A-Za-z0-9_-]{1,64}$/;
-const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
-
 /** A partial set of settings as a callback, a profile or the API may give it (snake_case on the wire). */
 export const settingsPatch = z.object({
   system_instructions: z.string().min(1).max(20000).optional(),
-  voice: z.string().regex(VOICE).optional(),
-  language: z.string().regex(LANGUAGE).optional(),
+  voice: z.string().regex(PATTERNS.voice).optional(),
+  language: z.string().regex(PATTERNS.language).optional(),
   pipeline: z.enum(PIPELINES).optional(),
   greeting: z.string().min(1).max(2000).optional(),
-  gemini: z.object({ model: z.string().regex(/^[A-Za-z0-9._/-]{1,100}$/).optional() }).optional(),
+  gemini: z.object({ model: z.string().regex(PATTERNS.model).optional() }).optional(),
   cascade: z
     .object({
-      deepgram_model: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
-      llm_model: z.string().regex(/^[A-Za-z0-9._/-]{1,100}$/).optional(),
-      cartesia_voice_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+      deepgram_model: z.string().regex(PATTERNS.model).optional(),
+      llm_model: z.string().regex(PATTERNS.model).optional(),
+      cartesia_voice_id: z.string().regex(PATTERNS.voice).optional(),
     })
     .optional(),
 });
@@ -56,7 +55,7 @@ export type SettingsPatch = z.infer<typeof settingsPatch>;
 /** The callback answer: the contract of the Go SIP→Gemini proxy (system_instructions required) plus extras. */
 export const callbackAnswer = settingsPatch.extend({ system_instructions: z.string().min(1).max(20000) });
 
-export const profilesSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), settingsPatch);
+export const profilesSchema = z.record(z.string().regex(PATTERNS.voice), settingsPatch);
 export type Profiles = z.infer<typeof profilesSchema>;
 
 export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
@@ -139,7 +138,7 @@ async function askCallback(cb: CallbackOptions, facts: CallFacts, log: Logger): 
     const res = await fetch(cb.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(cb.timeoutMs) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const parsed = callbackAnswer.safeParse(await res.json());
-    if (!parsed.success) throw new Error(`invalid answer: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new Error(`invalid answer: ${issueLines(parsed.error, 'body').join('; ')}`);
     log.info({ ms: Math.round(performance.now() - t0) }, 'callback answered');
     return parsed.data;
   } catch (err) {
@@ -163,7 +162,7 @@ function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
   };
   const parsed = settingsPatch.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== '')));
   if (parsed.success) return parsed.data;
-  log.warn({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'ignoring invalid callbridge_* channel variables');
+  log.warn({ problems: issueLines(parsed.error) }, 'ignoring invalid callbridge_* channel variables');
   return {};
 }
 

@@ -28,10 +28,10 @@ export interface MediaRouter {
   attach(callId: string, token: string, conn: MediaConnection): MediaAttachResult;
 }
 
-/** Close codes the media socket uses when it refuses a connection. */
+/** Close codes of the media socket: refusals, and the old socket of a call whose stream was restarted. */
 export const MEDIA_CLOSE = {
   unknownCall: 4404,
   badToken: 4401,
-  alreadyConnected: 4409,
+  replaced: 4409,
   shuttingDown: 1001,
 } as const;

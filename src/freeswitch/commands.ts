@@ -7,6 +7,8 @@
  * The result is a branded string: the ESL client accepts nothing that did not come from this module.
  */
 
+import { PATTERNS } from '../patterns.ts';
+
 declare const brand: unique symbol;
 export type EslCommand = string & { readonly [brand]: 'EslCommand' };
 
@@ -59,12 +61,9 @@ export const varValue = (v: string, name = 'value'): string => {
 };
 export const hangupCause = (v: string): string => check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
 
-const PHONE_NUMBER = /^\+?[0-9]{1,20}$/;
-const GATEWAY = /^[A-Za-z0-9_.-]{1,64}$/;
-const CALLER_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
-export const phoneNumber = (v: string, field = 'number'): string => check(field, v, PHONE_NUMBER, 'expected digits with an optional leading +');
-export const gateway = (v: string): string => check('gateway', v, GATEWAY, 'expected letters, digits, ".", "_" or "-"');
-export const callerName = (v: string): string => check('caller id name', v, CALLER_NAME, 'letters, digits, ".", "_" or "-" (no spaces: they would split the originate command)');
+export const phoneNumber = (v: string, field = 'number'): string => check(field, v, PATTERNS.phoneNumber, 'expected digits with an optional leading +');
+export const gateway = (v: string): string => check('gateway', v, PATTERNS.gateway, 'expected letters, digits, ".", "_" or "-"');
+export const callerName = (v: string): string => check('caller id name', v, PATTERNS.callerName, 'letters, digits, ".", "_" or "-" (no spaces: they would split the originate command)');
 
 const cmd = (s: string) => s as EslCommand;
 
@@ -77,10 +76,6 @@ export function setVariables(id: string, vars: Record<string, string>): EslComma
   const pairs = Object.entries(vars).map(([k, v]) => `${varName(k)}=${varValue(v, k)}`);
   if (pairs.length === 0) throw new UnsafeEslValueError('variables', '', 'at least one variable');
   return cmd(`uuid_setvar_multi ${uuid(id)} ${pairs.join(';')}`);
-}
-
-export function getVariable(id: string, name: string): EslCommand {
-  return cmd(`uuid_getvar ${uuid(id)} ${varName(name)}`);
 }
 
 export function exists(id: string): EslCommand {
@@ -182,10 +177,6 @@ export function playFile(id: string, path: string, eventUuid: string): SendMsg {
   } as unknown as SendMsg;
 }
 
-export function hangupMessage(id: string, cause = 'NORMAL_CLEARING'): SendMsg {
-  return { uuid: uuid(id), headers: { 'call-command': 'hangup', 'hangup-cause': hangupCause(cause) } } as unknown as SendMsg;
-}
-
 /** Events callbridge subscribes to, and nothing more (every event is ~6 KB of JSON to parse). */
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_PROGRESS',
@@ -195,7 +186,7 @@ export const SUBSCRIBED_EVENTS = [
   'CHANNEL_HANGUP',
   'PLAYBACK_START',
   'CHANNEL_EXECUTE_COMPLETE',
-  'BACKGROUND_JOB',
+  'BACKGROUND_JOB', // bgapi results: EslClient resolves bgapi() from these
   'DTMF',
 ] as const;
 
@@ -204,7 +195,6 @@ export const SUBSCRIBED_SUBCLASSES = [
   'mod_audio_stream::disconnect',
   'mod_audio_stream::error',
   'mod_audio_stream::play',
-  'mod_audio_stream::json',
 ] as const;
 
 /** `event json <names...> CUSTOM <subclasses...>`: every word after CUSTOM is a subclass, so it goes last. */

@@ -37,9 +37,7 @@ export type CallEvent =
   | { type: 'stream-connect'; uuid: string; channel: ChannelInfo }
   | { type: 'stream-disconnect'; uuid: string; code: number | undefined; reason: string }
   | { type: 'stream-error'; uuid: string; code: number | undefined; reason: string }
-  | { type: 'stream-play'; uuid: string; file: string; data: Record<string, unknown> }
-  | { type: 'stream-json'; uuid: string; text: string }
-  | { type: 'background-job'; jobUuid: string; body: string };
+  | { type: 'stream-play'; uuid: string; file: string; data: Record<string, unknown> };
 
 export function channelInfo(e: RawEvent): ChannelInfo {
   const rate = Number(e.header('Channel-Write-Codec-Rate'));
@@ -85,7 +83,6 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
     case 'CHANNEL_ANSWER':
       return { type: 'answer', uuid };
     case 'CHANNEL_HANGUP':
-    case 'CHANNEL_HANGUP_COMPLETE':
       return { type: 'hangup', uuid, cause: e.header('Hangup-Cause') ?? 'UNKNOWN', disposition: e.header('variable_sip_hangup_disposition') };
     case 'PLAYBACK_START':
       return { type: 'playback-start', uuid, path: e.header('Playback-File-Path') ?? '' };
@@ -100,8 +97,6 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
       };
     case 'DTMF':
       return { type: 'dtmf', uuid, digit: e.header('DTMF-Digit') ?? '' };
-    case 'BACKGROUND_JOB':
-      return { type: 'background-job', jobUuid: e.header('Job-UUID') ?? '', body: e.body };
     case 'CUSTOM':
       switch (e.subclass) {
         case 'mod_audio_stream::connect':
@@ -114,8 +109,6 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
           const data = parseJson(e.body) ?? {};
           return { type: 'stream-play', uuid, file: typeof data.file === 'string' ? data.file : '', data };
         }
-        case 'mod_audio_stream::json':
-          return { type: 'stream-json', uuid, text: e.body };
       }
       return undefined;
   }

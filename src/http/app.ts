@@ -8,6 +8,7 @@ import type { CallChange } from '../calls/call-registry.ts';
 import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';
 import { safeEqual } from '../secrets.ts';
+import { issueLines } from '../errors.ts';
 
 /** What the HTTP API needs from the rest of callbridge (kept narrow so http/ stays a thin layer). */
 export interface ApiDeps {
@@ -44,7 +45,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     // Invalid requests get the same JSON error shape as everything else, with every problem listed.
     defaultHook: (result, c) => {
       if (result.success) return;
-      const details = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+      const details = issueLines(result.error, 'body');
       return fail(c, 400, 'invalid_request', 'the request is not valid', details);
     },
   });

@@ -1,10 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { PIPELINES } from '../calls/call-settings.ts';
+import { PATTERNS } from '../patterns.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
 
-const PHONE = /^\+?[0-9]{1,20}$/;
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.string()).optional() }) })
@@ -59,15 +58,15 @@ export const CallId = z.object({ id: z.guid('expected a call id like 8-4-4-4-12 
 
 export const NewCall = z
   .object({
-    to: z.string().regex(PHONE, 'must be a phone number: digits with an optional leading +').openapi({ example: '+15551234567' }),
-    from: z.string().regex(PHONE, 'must be a phone number: digits with an optional leading +').optional().openapi({ description: 'Caller id shown to the callee' }),
-    caller_name: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, ".", "_" or "-" only').optional(),
-    gateway: z.string().regex(NAME, 'letters, digits, ".", "_" or "-" only').optional().openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
+    to: z.string().regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +').openapi({ example: '+15551234567' }),
+    from: z.string().regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +').optional().openapi({ description: 'Caller id shown to the callee' }),
+    caller_name: z.string().regex(PATTERNS.callerName, 'letters, digits, ".", "_" or "-" only').optional(),
+    gateway: z.string().regex(PATTERNS.gateway, 'letters, digits, ".", "_" or "-" only').optional().openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
     pipeline: z.enum(PIPELINES).optional(),
-    profile: z.string().regex(NAME, 'letters, digits, ".", "_" or "-" only').optional(),
+    profile: z.string().regex(PATTERNS.voice, 'letters, digits, "_" or "-" only').optional(),
     system_instructions: z.string().min(1).max(20000).optional(),
-    voice: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a voice name like Puck').optional(),
-    language: z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag like en-US').optional(),
+    voice: z.string().regex(PATTERNS.voice, 'a voice name like Puck').optional(),
+    language: z.string().regex(PATTERNS.language, 'a language tag like en-US').optional(),
     greeting: z.string().min(1).max(2000).optional(),
     opening_reason: z.string().min(1).max(500).optional().openapi({ description: 'Why we call; shapes the first sentence' }),
     objective: z.string().min(1).max(1000).optional().openapi({ description: 'What the call should achieve; added to the instructions' }),

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
 import { safeEqual } from '../secrets.ts';
+import { PATTERNS } from '../patterns.ts';
 
 export interface TwilioOptions {
   /** Where Twilio should send the call: FreeSWITCH's SIP address, e.g. sip:callbridge@203.0.113.7:5080. */
@@ -14,7 +15,6 @@ export interface TwilioOptions {
 }
 
 const xml = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
-const PHONE = /^\+?[0-9]{1,20}$/;
 
 /** Twilio's request signature: base64 HMAC-SHA1 over the URL followed by the sorted POST parameters. */
 export function twilioSignature(authToken: string, url: string, params: Record<string, string>): string {
@@ -38,8 +38,8 @@ export function twilioRoutes(o: TwilioOptions): Hono {
       const given = c.req.header('x-twilio-signature') ?? '';
       if (!safeEqual(given, expected)) return c.json({ error: { code: 'unauthorized', message: 'invalid X-Twilio-Signature' } }, 401);
     }
-    const from = PHONE.test(params.From ?? '') ? params.From! : undefined;
-    const to = PHONE.test(params.To ?? '') ? params.To! : undefined;
+    const from = PATTERNS.phoneNumber.test(params.From ?? '') ? params.From! : undefined;
+    const to = PATTERNS.phoneNumber.test(params.To ?? '') ? params.To! : undefined;
     const headers = [from && `X-Caller-Number=${encodeURIComponent(from)}`, to && `X-Called-Number=${encodeURIComponent(to)}`].filter(Boolean).join('&');
     const uri = headers ? `${o.sipUri}${o.sipUri.includes('?') ? '&' : '?'}${headers}` : o.sipUri;
     const auth = [o.username && ` username="${xml(o.username)}"`, o.password && ` password="${xml(o.password)}"`].filter(Boolean).join('');

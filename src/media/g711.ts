@@ -6,7 +6,3 @@ export type G711Law = 'PCMU' | 'PCMA';
 export function encodeG711(law: G711Law, samples: Int16Array): Uint8Array {
   return law === 'PCMU' ? alawmulaw.mulaw.encode(samples) : alawmulaw.alaw.encode(samples);
 }
-
-export function decodeG711(law: G711Law, bytes: Uint8Array): Int16Array {
-  return law === 'PCMU' ? alawmulaw.mulaw.decode(bytes) : alawmulaw.alaw.decode(bytes);
-}

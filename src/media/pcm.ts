@@ -7,11 +7,6 @@ export function pcmBytes(rate: number, ms: number): number {
   return Math.round((rate * ms) / 1000) * BYTES_PER_SAMPLE;
 }
 
-/** Milliseconds of audio in `bytes` of 16-bit mono PCM at `rate`. */
-export function pcmMs(rate: number, bytes: number): number {
-  return (bytes / BYTES_PER_SAMPLE / rate) * 1000;
-}
-
 /**
  * An Int16Array view over a Buffer's bytes. Views need an even byteOffset; Node pools small buffers at
  * arbitrary offsets, so copy when the offset is odd (rare: only for buffers we did not allocate).

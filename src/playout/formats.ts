@@ -38,10 +38,6 @@ export function chooseFormat(setting: FormatSetting, opts: { codec: string | und
   }
 }
 
-export function fileExtension(kind: FileKind): string {
-  return kind;
-}
-
 /** Bytes of file for `samples` (16-bit PCM at the format's rate). Allocates the file buffer once. */
 export function encodeChunk(format: FileFormat, samples: Int16Array): Buffer {
   switch (format.kind) {

@@ -122,13 +122,6 @@ export class PlayoutQueue {
     return (this.#accLen / this.#frame) * 20 + this.#inFlightMs;
   }
 
-  /** Audio of this reply not yet played: buffered + queued in FreeSWITCH, in ms. */
-  get pendingMs(): number {
-    let ms = this.#bufferedMs;
-    for (const c of this.#queue) ms += c.ms;
-    return ms;
-  }
-
   get idle(): boolean {
     return !this.#replyOpen && this.#accLen === 0 && this.#queue.length === 0;
   }

@@ -202,7 +202,6 @@ class CartesiaStream implements TtsStream {
 export class CartesiaTts implements TextToSpeech {
   readonly name = 'cartesia';
   readonly sampleRate: 8000 | 16000;
-  contextsOpened = 0;
 
   private readonly opts: CartesiaTtsOptions;
   private readonly log: Logger;
@@ -301,7 +300,6 @@ export class CartesiaTts implements TextToSpeech {
     ws._unregisterContext(ctx.contextId); // events come through onEvent; see the file comment
     const stream = new CartesiaStream(this, ctx, listener, o.timeoutMs);
     this.streams.set(stream.id, stream);
-    this.contextsOpened++;
     return stream;
   }
 

@@ -59,11 +59,9 @@ const CLOSE_STREAM = JSON.stringify({ type: 'CloseStream' });
 
 export class DeepgramStt implements SpeechToText {
   readonly name = 'deepgram';
-  /** Frames sent / dropped (socket backed up or not open). */
+  /** Frames sent, and frames dropped because the socket was backed up (logged once at close). */
   framesSent = 0;
   framesDropped = 0;
-  keepAlivesSent = 0;
-  finalizesSent = 0;
 
   private readonly opts: DeepgramSttOptions;
   private readonly log: Logger;
@@ -176,7 +174,6 @@ export class DeepgramStt implements SpeechToText {
     const raw = this.raw;
     if (raw === undefined || raw.readyState !== WS_OPEN) return;
     raw.send(FINALIZE);
-    this.finalizesSent++;
   }
 
   close(): Promise<void> {
@@ -189,6 +186,7 @@ export class DeepgramStt implements SpeechToText {
   private async doClose(): Promise<void> {
     const prev = this.state;
     this.state = 'closed';
+    if (this.framesDropped > 0) this.log.warn({ framesDropped: this.framesDropped, framesSent: this.framesSent }, 'Deepgram socket backed up: caller audio frames were dropped');
     clearInterval(this.timer);
     this.timer = undefined;
     const raw = this.raw;
@@ -238,7 +236,6 @@ export class DeepgramStt implements SpeechToText {
     if (raw === undefined) return;
     if (this.framesSent === this.framesAtTick && raw.readyState === WS_OPEN) {
       raw.send(KEEPALIVE);
-      this.keepAlivesSent++;
     }
     this.framesAtTick = this.framesSent;
     const stallMs = this.opts.stallTimeoutMs ?? 10000;
