@@ -143,13 +143,15 @@ describe('Deepgram adapter + fake', () => {
   test('connect timeout when the upgrade is never answered: rejects in time, retryable, nothing left open', async () => {
     const fake = await DeepgramFake.start({ apiKey: KEY.dg, refuse: 'hang' });
     const before = openHandles().length;
-    const s = stt(fake, { connectTimeoutMs: 300 });
+    // 401 ms: the timeout message names it, and it must not be mistaken for an HTTP 401 refusal.
+    const s = stt(fake, { connectTimeoutMs: 401 });
     const t0 = performance.now();
     const err = await s.connect(sttEvents().listener).then(
       () => undefined,
       (e: StageError) => e,
     );
-    assert.ok(err instanceof StageError && err.retryable);
+    assert.ok(err instanceof StageError && err.retryable, String(err));
+    assert.match(err.message, /within 401 ms/);
     assert.ok(performance.now() - t0 < 800);
     await fake.stop();
     await sleep(20);

@@ -23,7 +23,7 @@ import net from 'node:net';
 import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
-import { StageError, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
+import { refusedForGood, StageError, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
 import { errorText } from '../../errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -275,7 +275,7 @@ export class CartesiaTts implements TextToSpeech {
       this.state = 'closed';
       await this.teardown(true);
       const msg = errorText(e);
-      const retryable = !/\b(400|401|403|404)\b/.test(msg);
+      const retryable = !refusedForGood(msg);
       const err = new StageError('tts', `cartesia: connecting failed: ${msg}`, retryable && !wasClosed, { cause: e });
       if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'cartesia connect failed');
       throw err;

@@ -13,7 +13,7 @@
  */
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
-import { StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
+import { refusedForGood, StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
 import { errorText } from '../../errors.ts';
 
 export interface DeepgramSttOptions {
@@ -144,7 +144,7 @@ export class DeepgramStt implements SpeechToText {
       const wasClosed = (this.state as State) === 'closed';
       this.state = 'closed';
       await this.teardown(true);
-      const retryable = !/\b(400|401|403|404)\b/.test(errorText(e));
+      const retryable = !refusedForGood(errorText(e));
       const err = new StageError('stt', `deepgram: connecting (model ${model}) failed: ${errorText(e)}`, retryable && !wasClosed, { cause: e });
       if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'deepgram connect failed');
       throw err;

@@ -20,6 +20,11 @@ export class StageError extends Error {
   }
 }
 
+/** A WebSocket upgrade the vendor refused for a reason a retry cannot fix (bad request, key, permission, path). */
+export function refusedForGood(message: string): boolean {
+  return /Unexpected server response: 40[0134]\b/.test(message);
+}
+
 // ---- speech to text ---------------------------------------------------------------------------
 
 export interface SttWord {
