@@ -87,7 +87,6 @@ export class CallManager implements MediaRouter {
   readonly #sessions = new Map<string, CallSession>();
   /** Outbound calls placed through the API that have not been parked (answered) yet. */
   readonly #dialing = new Set<string>();
-  readonly recent: CallSession[] = [];
   #accepting = true;
   #endedWaiters = new Set<() => void>();
 
@@ -172,8 +171,6 @@ export class CallManager implements MediaRouter {
     if (this.#sessions.get(s.id) === s) this.#sessions.delete(s.id);
     this.#d.metrics?.callsActive.set(this.#sessions.size);
     this.#d.metrics?.callsEnded.inc({ reason: (s.endReason ?? 'unknown').split(':')[0]!.slice(0, 40) });
-    this.recent.push(s);
-    if (this.recent.length > 100) this.recent.shift();
     for (const w of this.#endedWaiters) w();
   }
 
