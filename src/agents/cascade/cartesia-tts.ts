@@ -23,7 +23,7 @@ import net from 'node:net';
 import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
-import { refusedForGood, StageError, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
+import { refusedForGood, StageError, withinMs, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
 import { errorText } from '../../errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -257,20 +257,13 @@ export class CartesiaTts implements TextToSpeech {
     const raw = ws.socket as unknown as RawSocket;
     raw.addEventListener('close', (e) => this.onClose(e));
 
-    let timer: NodeJS.Timeout | undefined;
     const ready = ws.connect();
-    ready.catch(() => {});
+    ready.catch(() => {}); // may reject after we gave up waiting
     try {
-      await Promise.race([
-        ready,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
-        }),
-      ]);
+      await withinMs(ready, connectTimeoutMs, 'no connection');
       if ((this.state as string) !== 'connecting') throw new Error('closed while connecting');
       if (raw.readyState !== WS_OPEN) throw new Error(`connection closed right after opening ${this.lastError ?? ''}`.trim());
     } catch (e) {
-      clearTimeout(timer);
       const wasClosed = (this.state as string) === 'closed';
       this.state = 'closed';
       await this.teardown(true);
@@ -280,7 +273,6 @@ export class CartesiaTts implements TextToSpeech {
       if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'cartesia connect failed');
       throw err;
     }
-    clearTimeout(timer);
     this.state = 'open';
     this.log.debug({ model: this.opts.model, connectMs: Math.round(performance.now() - t0) }, 'cartesia connected');
   }

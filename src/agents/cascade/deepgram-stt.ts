@@ -13,7 +13,7 @@
  */
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
-import { refusedForGood, StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
+import { refusedForGood, StageError, withinMs, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
 import { errorText } from '../../errors.ts';
 
 export interface DeepgramSttOptions {
@@ -127,20 +127,13 @@ export class DeepgramStt implements SpeechToText {
     socket.on('close', (e) => this.onClose(e as unknown as { code?: number; reason?: string }));
     socket.connect();
 
-    let timer: NodeJS.Timeout | undefined;
     const opened = socket.waitForOpen();
     opened.catch(() => {}); // may reject after we gave up waiting
     try {
-      await Promise.race([
-        opened,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
-        }),
-      ]);
+      await withinMs(opened, connectTimeoutMs, 'no connection');
       if ((this.state as State) !== 'connecting') throw new Error('closed while connecting');
       if (socket.readyState !== WS_OPEN) throw new Error(`connection closed right after opening ${this.lastError ?? ''}`.trim());
     } catch (e) {
-      clearTimeout(timer);
       const wasClosed = (this.state as State) === 'closed';
       this.state = 'closed';
       await this.teardown(true);
@@ -149,7 +142,6 @@ export class DeepgramStt implements SpeechToText {
       if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'deepgram connect failed');
       throw err;
     }
-    clearTimeout(timer);
     this.state = 'open';
     this.raw = socket.socket as unknown as RawSocket;
     const keepAliveMs = this.opts.keepAliveMs ?? 3000;

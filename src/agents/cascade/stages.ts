@@ -20,6 +20,16 @@ export class StageError extends Error {
   }
 }
 
+/** `p`, or a rejection `<what> within <ms> ms` if it takes longer; the timer never outlives the wait. */
+export async function withinMs<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A WebSocket upgrade the vendor refused for a reason a retry cannot fix (bad request, key, permission, path). */
 export function refusedForGood(message: string): boolean {
   return /Unexpected server response: 40[0134]\b/.test(message);
