@@ -19,10 +19,10 @@
  * fake-wide `refuse` for the upgrade. Everything received is recorded (`requests`, `cancels`, contexts).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Handout, closeServers, listenOnLoopback } from './handout.ts';
+import type { RawData, WebSocket } from 'ws';
+import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export interface CartesiaErrorSpec {
   status_code: number;
@@ -385,48 +385,19 @@ export class FakeCartesiaSession extends EventEmitter {
   }
 }
 
-export class CartesiaFake extends EventEmitter {
+export class CartesiaFake extends WsFake<FakeCartesiaSession, CartesiaFakeOptions> {
   /** `http://127.0.0.1:PORT`, for the client's `baseURL`. */
   readonly baseUrl: string;
-  readonly port: number;
-  readonly options: CartesiaFakeOptions;
-  readonly sessions: FakeCartesiaSession[] = [];
-  readonly rejected: { url: string; status: number }[] = [];
-  upgrades = 0;
   /** Generation requests received over all sessions. */
   generationRequests = 0;
 
-  private readonly server: Server;
-  private readonly wss: WebSocketServer;
-  private readonly sockets: Set<Duplex>;
-  private readonly handout = new Handout<FakeCartesiaSession>(this.sessions, 'fake cartesia: no session');
-  private stopped = false;
-
-  private constructor(server: Server, wss: WebSocketServer, port: number, sockets: Set<Duplex>, options: CartesiaFakeOptions) {
-    super();
-    this.sockets = sockets;
-    this.server = server;
-    this.wss = wss;
-    this.port = port;
-    this.baseUrl = `http://127.0.0.1:${port}`;
-    this.options = options;
+  private constructor(listening: Listening, options: CartesiaFakeOptions) {
+    super(listening, options, 'fake cartesia: no session');
+    this.baseUrl = `http://127.0.0.1:${this.port}`;
   }
 
   static async start(options: CartesiaFakeOptions = {}): Promise<CartesiaFake> {
-    const server = createServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found (fake cartesia serves /tts/websocket only)"}');
-    });
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-    const sockets = new Set<Duplex>();
-    const port = await listenOnLoopback(server, sockets);
-    const fake = new CartesiaFake(server, wss, port, sockets, options);
-    server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
-    return fake;
-  }
-
-  get openSessions(): FakeCartesiaSession[] {
-    return this.sessions.filter((s) => s.isOpen);
+    return new CartesiaFake(await WsFake.listen('{"error":"not found (fake cartesia serves /tts/websocket only)"}'), options);
   }
 
   /** Every context over all sessions, in creation order. */
@@ -439,65 +410,32 @@ export class CartesiaFake extends EventEmitter {
     return this.sessions.flatMap((s) => s.cancels);
   }
 
-  nextSession(timeoutMs = 3000): Promise<FakeCartesiaSession> {
-    return this.handout.next(timeoutMs);
+  protected override checkPath(u: Upgrade): HttpRefusal | undefined {
+    return u.path.replace(/\/+$/, '') === PATH ? undefined : error(404, `not found: ${u.path}`);
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.handout.clear();
-    await closeServers({ sessions: this.sessions, sockets: this.sockets, wss: this.wss, server: this.server });
+  protected override httpRefusal(status: number): HttpRefusal {
+    return error(status, 'refused by fake');
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.upgrades++;
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const reject = (status: number, message: string) => {
-      this.rejected.push({ url: rawUrl, status });
-      const body = JSON.stringify({ error: message });
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-    };
-    if (this.stopped) {
-      socket.destroy();
-      return;
-    }
-    if (path.replace(/\/+$/, '') !== PATH) {
-      reject(404, `not found: ${path}`);
-      return;
-    }
-    const o = this.options;
-    if (o.refuse !== undefined && (o.refuseCount === undefined || this.rejected.length < o.refuseCount)) {
-      if (o.refuse === 'destroy') {
-        this.rejected.push({ url: rawUrl, status: 0 });
-        socket.destroy();
-        return;
-      }
-      if (o.refuse === 'hang') {
-        this.rejected.push({ url: rawUrl, status: 0 });
-        return;
-      }
-      reject(Number(o.refuse.slice(5)), 'refused by fake');
-      return;
-    }
+  protected override checkRequest({ req, query }: Upgrade): HttpRefusal | undefined {
     const auth = String(req.headers.authorization ?? '');
     const key = /^Bearer\s+(.+)$/i.exec(auth)?.[1] ?? String(req.headers['x-api-key'] ?? query.get('api_key') ?? '');
-    if (!key || (o.apiKey !== undefined && key !== o.apiKey)) {
-      reject(401, 'Invalid API key');
-      return;
-    }
-    if (!req.headers['cartesia-version'] && !query.get('cartesia_version')) {
-      reject(400, 'cartesia-version header is required');
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new FakeCartesiaSession(this.sessions.length + 1, ws, req, query, this);
-      this.sessions.push(session);
-      this.handout.arrived(session);
-      this.emit('session', session);
-    });
+    if (!key || (this.options.apiKey !== undefined && key !== this.options.apiKey)) return error(401, 'Invalid API key');
+    if (!req.headers['cartesia-version'] && !query.get('cartesia_version')) return error(400, 'cartesia-version header is required');
+    return undefined;
   }
+
+  protected override statusText(status: number): string {
+    return status === 401 ? 'Unauthorized' : 'Error';
+  }
+
+  protected override createSession(id: number, ws: WebSocket, { req, query }: Upgrade): FakeCartesiaSession {
+    return new FakeCartesiaSession(id, ws, req, query, this);
+  }
+}
+
+/** An upgrade refusal with Cartesia's error body. */
+function error(status: number, message: string): HttpRefusal {
+  return { status, body: JSON.stringify({ error: message }) };
 }

@@ -23,10 +23,9 @@
  *   Usable by a load benchmark (no per-frame logging, no per-frame JSON; `recordAudio: false` keeps counters only).
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Handout, closeServers, listenOnLoopback } from './handout.ts';
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export interface DeepgramAutoOptions {
   /** What the caller "said" in their nth speech segment (n from 1). Default: `caller turn n`. */
@@ -536,127 +535,51 @@ export class FakeDeepgramSession extends EventEmitter {
   }
 }
 
-export class DeepgramFake extends EventEmitter {
+const ENCODINGS = ['linear16', 'mulaw', 'alaw', 'opus', 'flac', 'amr-nb', 'amr-wb', 'speex', 'g729', 'linear32'];
+
+/** An upgrade refusal as Deepgram sends it: the error in the JSON body and in the `dg-error` header. */
+function dgError(status: number, errCode: string, errMsg: string): HttpRefusal {
+  return { status, body: JSON.stringify({ err_code: errCode, err_msg: errMsg, request_id: requestId() }), headers: { 'dg-error': errMsg } };
+}
+
+export class DeepgramFake extends WsFake<FakeDeepgramSession, DeepgramFakeOptions> {
   /** `ws://127.0.0.1:PORT`, for the SDK's `baseUrl`. */
   readonly url: string;
-  readonly port: number;
-  readonly options: DeepgramFakeOptions;
-  readonly sessions: FakeDeepgramSession[] = [];
-  /** Upgrade requests refused: path with query, HTTP status (0 = dropped or left hanging). */
-  readonly rejected: { url: string; status: number }[] = [];
-  /** Every upgrade request seen (accepted or not). */
-  upgrades = 0;
 
-  private readonly server: Server;
-  private readonly wss: WebSocketServer;
-  private readonly sockets: Set<Duplex>;
-  private readonly handout = new Handout<FakeDeepgramSession>(this.sessions, 'fake deepgram: no session');
-  private stopped = false;
-
-  private constructor(server: Server, wss: WebSocketServer, port: number, sockets: Set<Duplex>, options: DeepgramFakeOptions) {
-    super();
-    this.sockets = sockets;
-    this.server = server;
-    this.wss = wss;
-    this.port = port;
-    this.url = `ws://127.0.0.1:${port}`;
-    this.options = options;
+  private constructor(listening: Listening, options: DeepgramFakeOptions) {
+    super(listening, options, 'fake deepgram: no session');
+    this.url = `ws://127.0.0.1:${this.port}`;
   }
 
   static async start(options: DeepgramFakeOptions = {}): Promise<DeepgramFake> {
-    const server = createServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"err_code":"NOT_FOUND","err_msg":"fake deepgram serves /v1/listen over WebSocket only"}');
-    });
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-    const sockets = new Set<Duplex>();
-    const port = await listenOnLoopback(server, sockets);
-    const fake = new DeepgramFake(server, wss, port, sockets, options);
-    server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
-    return fake;
+    return new DeepgramFake(await WsFake.listen('{"err_code":"NOT_FOUND","err_msg":"fake deepgram serves /v1/listen over WebSocket only"}'), options);
   }
 
-  /** Sessions still open. */
-  get openSessions(): FakeDeepgramSession[] {
-    return this.sessions.filter((s) => s.isOpen);
+  protected override checkPath(u: Upgrade): HttpRefusal | undefined {
+    return u.path.replace(/\/+$/, '') === PATH ? undefined : dgError(404, 'NOT_FOUND', `no such endpoint: ${u.path}`);
   }
 
-  /** The next session not yet handed out (in connection order). */
-  nextSession(timeoutMs = 3000): Promise<FakeDeepgramSession> {
-    return this.handout.next(timeoutMs);
+  protected override httpRefusal(status: number): HttpRefusal {
+    return status === 401 ? dgError(401, 'INVALID_AUTH', 'Invalid credentials.') : dgError(status, 'SERVICE_ERROR', 'refused by fake');
   }
 
-  /** Close every session and the server; clears every timer. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.handout.clear();
-    await closeServers({ sessions: this.sessions, sockets: this.sockets, wss: this.wss, server: this.server });
-  }
-
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.upgrades++;
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const reject = (status: number, errCode: string, errMsg: string) => {
-      this.rejected.push({ url: rawUrl, status });
-      const body = JSON.stringify({ err_code: errCode, err_msg: errMsg, request_id: requestId() });
-      const text =
-        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 400 ? 'Bad Request' : status === 404 ? 'Not Found' : 'Error'}\r\n` +
-        `content-type: application/json\r\ndg-error: ${errMsg}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
-      socket.end(text);
-    };
-    if (this.stopped) {
-      socket.destroy();
-      return;
-    }
-    if (path.replace(/\/+$/, '') !== PATH) {
-      reject(404, 'NOT_FOUND', `no such endpoint: ${path}`);
-      return;
-    }
+  protected override checkRequest({ req, query }: Upgrade): HttpRefusal | undefined {
     const o = this.options;
-    const refusing = o.refuse !== undefined && (o.refuseCount === undefined || this.rejected.length < o.refuseCount);
-    if (refusing) {
-      if (o.refuse === 'destroy') {
-        this.rejected.push({ url: rawUrl, status: 0 });
-        socket.destroy();
-        return;
-      }
-      if (o.refuse === 'hang') {
-        this.rejected.push({ url: rawUrl, status: 0 });
-        return; // the client's own timeout has to deal with it; stop() destroys the socket
-      }
-      const status = Number(o.refuse!.slice(5));
-      reject(status, status === 401 ? 'INVALID_AUTH' : 'SERVICE_ERROR', status === 401 ? 'Invalid credentials.' : 'refused by fake');
-      return;
-    }
-    const auth = String(req.headers.authorization ?? '');
-    const m = /^(?:Token|Bearer)\s+(.+)$/i.exec(auth);
-    if (!m || (o.apiKey !== undefined && m[1] !== o.apiKey)) {
-      reject(401, 'INVALID_AUTH', 'Invalid credentials.');
-      return;
-    }
+    const m = /^(?:Token|Bearer)\s+(.+)$/i.exec(String(req.headers.authorization ?? ''));
+    if (!m || (o.apiKey !== undefined && m[1] !== o.apiKey)) return dgError(401, 'INVALID_AUTH', 'Invalid credentials.');
     const model = query.get('model') ?? '';
-    if (o.models && !o.models.includes(model)) {
-      reject(400, 'Bad Request', `No such model/language/tier combination found: model=${model}`);
-      return;
-    }
+    if (o.models && !o.models.includes(model)) return dgError(400, 'Bad Request', `No such model/language/tier combination found: model=${model}`);
     const enc = query.get('encoding');
-    if (enc !== null && !['linear16', 'mulaw', 'alaw', 'opus', 'flac', 'amr-nb', 'amr-wb', 'speex', 'g729', 'linear32'].includes(enc)) {
-      reject(400, 'Bad Request', `Invalid encoding: ${enc}`);
-      return;
-    }
-    if (enc !== null && !query.get('sample_rate')) {
-      reject(400, 'Bad Request', 'sample_rate is required when encoding is set');
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new FakeDeepgramSession(this.sessions.length + 1, ws, query, req.headers, o);
-      this.sessions.push(session);
-      this.handout.arrived(session);
-      this.emit('session', session);
-    });
+    if (enc !== null && !ENCODINGS.includes(enc)) return dgError(400, 'Bad Request', `Invalid encoding: ${enc}`);
+    if (enc !== null && !query.get('sample_rate')) return dgError(400, 'Bad Request', 'sample_rate is required when encoding is set');
+    return undefined;
+  }
+
+  protected override statusText(status: number): string {
+    return status === 401 ? 'Unauthorized' : status === 400 ? 'Bad Request' : status === 404 ? 'Not Found' : 'Error';
+  }
+
+  protected override createSession(id: number, ws: WebSocket, { req, query }: Upgrade): FakeDeepgramSession {
+    return new FakeDeepgramSession(id, ws, query, req.headers, this.options);
   }
 }

@@ -20,13 +20,14 @@
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Handout, closeServers, listenOnLoopback } from './handout.ts';
+import type { RawData, WebSocket } from 'ws';
+import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
-/** How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N after the setup frame; `destroy`: drop the TCP connection. */
-export type Refusal = `http-${number}` | `close-${number}` | 'destroy';
+/**
+ * How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N
+ * after the setup frame; `destroy`: drop the TCP connection; `hang`: never answer the upgrade.
+ */
+export type Refusal = `http-${number}` | `close-${number}` | 'destroy' | 'hang';
 
 export interface AutoReplyOptions {
   /** 24 kHz 16-bit mono model audio for each reply (turn numbers start at 1). */
@@ -62,6 +63,8 @@ export interface GeminiLiveFakeOptions {
   setupDelayMs?: number;
   /** Turn every connection away this way. */
   refuse?: Refusal;
+  /** Refuse only while fewer than N upgrades were turned away (not for `close-N`, which happens after the upgrade). Default: all. */
+  refuseCount?: number;
   /** Close reason for `refuse: 'close-N'` (defaults mimic Google's texts). */
   refuseReason?: string;
   /** Accept the setup frame but never answer it (connect-timeout tests). */
@@ -661,93 +664,38 @@ export class FakeLiveSession extends EventEmitter {
   }
 }
 
-export class GeminiLiveFake extends EventEmitter {
+export class GeminiLiveFake extends WsFake<FakeLiveSession, GeminiLiveFakeOptions> {
   /** `http://127.0.0.1:PORT`, for `httpOptions.baseUrl`. */
   readonly baseUrl: string;
-  readonly port: number;
-  /** Every accepted WebSocket connection, in order (including ones closed for a bad key). */
-  readonly sessions: FakeLiveSession[] = [];
-  /** Upgrade requests answered with an HTTP error or dropped: { path, status }. */
-  readonly rejectedUpgrades: { path: string; status: number }[] = [];
-  readonly options: GeminiLiveFakeOptions;
 
-  private readonly server: Server;
-  private readonly wss: WebSocketServer;
-  private readonly sockets: Set<Duplex>;
-  private readonly handout = new Handout<FakeLiveSession>(this.sessions, 'fake gemini: no session');
-  private stopped = false;
-
-  private constructor(server: Server, wss: WebSocketServer, port: number, sockets: Set<Duplex>, options: GeminiLiveFakeOptions) {
-    super();
-    this.sockets = sockets;
-    this.server = server;
-    this.wss = wss;
-    this.port = port;
-    this.baseUrl = `http://127.0.0.1:${port}`;
-    this.options = options;
+  private constructor(listening: Listening, options: GeminiLiveFakeOptions) {
+    super(listening, options, 'fake gemini: no session', 2000);
+    this.baseUrl = `http://127.0.0.1:${this.port}`;
   }
 
   static async start(options: GeminiLiveFakeOptions = {}): Promise<GeminiLiveFake> {
-    const server = createServer((_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":{"code":404,"message":"Not found (fake Gemini Live serves WebSocket only)","status":"NOT_FOUND"}}');
-    });
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: options.perMessageDeflate ?? false });
-    const sockets = new Set<Duplex>();
-    const port = await listenOnLoopback(server, sockets);
-    const fake = new GeminiLiveFake(server, wss, port, sockets, options);
-    server.on('upgrade', (req, socket, head) => fake.onUpgrade(req, socket, head));
-    return fake;
+    const listening = await WsFake.listen(
+      '{"error":{"code":404,"message":"Not found (fake Gemini Live serves WebSocket only)","status":"NOT_FOUND"}}',
+      options.perMessageDeflate ?? false,
+    );
+    return new GeminiLiveFake(listening, options);
   }
 
-  /** The next session not yet handed out by nextSession (in connection order). */
-  nextSession(timeoutMs = 2000): Promise<FakeLiveSession> {
-    return this.handout.next(timeoutMs);
+  protected override checkPath(u: Upgrade): HttpRefusal | undefined {
+    return PATH_RE.test(u.path) ? undefined : { status: 404, body: '{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}' };
   }
 
-  /** Close every session, the WebSocket server and the HTTP server; clears every timer. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.handout.clear();
-    await closeServers({ sessions: this.sessions, sockets: this.sockets, wss: this.wss, server: this.server });
+  protected override httpRefusal(status: number): HttpRefusal {
+    return { status, body: `{"error":{"code":${status},"message":"refused by fake","status":"PERMISSION_DENIED"}}` };
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // Not new URL(req.url, base): the SDK's '//ws/...' would parse as a protocol-relative URL (host "ws").
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
-    const reject = (status: number, body: string) => {
-      this.rejectedUpgrades.push({ path, status });
-      const text = `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
-      socket.end(text);
-    };
-    if (this.stopped) {
-      socket.destroy();
-      return;
-    }
-    if (!PATH_RE.test(path)) {
-      reject(404, '{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}');
-      return;
-    }
-    const refuse = this.options.refuse;
-    if (refuse === 'destroy') {
-      this.rejectedUpgrades.push({ path, status: 0 });
-      socket.destroy();
-      return;
-    }
-    if (refuse?.startsWith('http-')) {
-      const status = Number(refuse.slice(5));
-      reject(status, `{"error":{"code":${status},"message":"refused by fake","status":"PERMISSION_DENIED"}}`);
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new FakeLiveSession(this.sessions.length + 1, ws, path, query, this.options, () => this.emit('setupComplete', session));
-      this.sessions.push(session);
-      this.handout.arrived(session);
-      this.emit('session', session);
-    });
+  protected override statusText(status: number): string {
+    return status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : 'Error';
+  }
+
+  // The key and the model are checked after the setup frame (the real service closes with 1008), not here.
+  protected override createSession(id: number, ws: WebSocket, { path, query }: Upgrade): FakeLiveSession {
+    const session: FakeLiveSession = new FakeLiveSession(id, ws, path, query, this.options, () => this.emit('setupComplete', session));
+    return session;
   }
 }

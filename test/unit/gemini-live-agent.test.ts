@@ -413,7 +413,7 @@ describe('GeminiLiveAgent', () => {
     const fake = await startFake({ refuse: 'http-403' });
     const { agent, sink } = makeAgent(fake);
     await assert.rejects(agent.start(sink), /gemini live: connecting to model .* failed: .*403/);
-    assert.deepEqual(fake.rejectedUpgrades.map((r) => r.status), [403]);
+    assert.deepEqual(fake.rejected.map((r) => r.status), [403]);
   });
 
   test('nothing listening: rejects quickly with the socket error', async () => {
@@ -500,7 +500,8 @@ describe('GeminiLiveFake', () => {
       ws.on('error', () => {});
     });
     assert.equal(status, 404);
-    assert.deepEqual(fake.rejectedUpgrades, [{ path: '//ws/google.ai.generativelanguage.v1beta.GenerativeService.Nope', status: 404 }]);
+    const path = '//ws/google.ai.generativelanguage.v1beta.GenerativeService.Nope';
+    assert.deepEqual(fake.rejected, [{ url: `${path}?key=${KEY}`, path, status: 404 }]);
   });
 
   test('missing key → 1008 like the real service; binary JSON frames parse in the SDK; mediaChunks accepted', async () => {
