@@ -22,7 +22,7 @@ export interface ApiDeps {
     hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'>;
     subscribe(id: string, fn: (record: CallRecord, change: CallChange) => void): () => void;
   };
-  /** Bearer token required on every endpoint but /health (and the Twilio webhook, which Twilio signs). */
+  /** Bearer token required on every endpoint but /health (and the Twilio webhook when TWILIO_AUTH_TOKEN lets us check Twilio's signature). */
   apiToken?: string;
   maxBodyBytes: number;
   twilio?: TwilioOptions;
@@ -52,7 +52,8 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
 
   app.use('*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`) }));
   app.use('*', async (c, next) => {
-    const open = c.req.path === '/health' || c.req.path.startsWith('/twilio/');
+    // Twilio cannot send a bearer token; its signature stands in for it, but only when we can check it.
+    const open = c.req.path === '/health' || (c.req.path.startsWith('/twilio/') && !!deps.twilio?.authToken);
     if (!deps.apiToken || open) return next();
     const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
     if (!safeEqual(given, deps.apiToken)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');

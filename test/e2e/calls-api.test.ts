@@ -396,3 +396,16 @@ test('POST /twilio/voice answers TwiML that dials FreeSWITCH over SIP; signed re
     '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Dial answerOnBridge="true"><Sip username="twilio" password="s3cret&#38;&#60;">sip:callbridge@203.0.113.7:5060?X-Caller-Number=%2B15559876543&#38;X-Called-Number=%2B15551234567</Sip></Dial></Response>',
   );
 });
+
+test('without TWILIO_AUTH_TOKEN the Twilio webhook needs the bearer token: its TwiML carries the SIP password', async (t) => {
+  const stack = await startStack({ env: { TWILIO_SIP_URI: 'sip:callbridge@203.0.113.7:5060', TWILIO_SIP_USERNAME: 'twilio', TWILIO_SIP_PASSWORD: 's3cret', API_TOKEN: TOKEN } });
+  t.after(() => stack.stop());
+  const post = (headers: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${stack.bridge.http.port}/twilio/voice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'CallSid=CA1&From=%2B15559876543' });
+  const refused = await post({});
+  assert.equal(refused.status, 401);
+  assert.ok(!(await refused.text()).includes('s3cret'));
+  const ok = await post({ authorization: `Bearer ${TOKEN}` });
+  assert.equal(ok.status, 200);
+  assert.match(await ok.text(), /password="s3cret"/);
+});
