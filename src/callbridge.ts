@@ -17,7 +17,7 @@ import { InlineResampling, type Resampling } from './media/resampling.ts';
 import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
-import { issueLines } from './errors.ts';
+import { errorText, issueLines } from './errors.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -45,7 +45,7 @@ function loadProfiles(config: Config): Profiles {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}: not valid JSON (${(err as Error).message})`]);
+    throw new ConfigError([`AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}: not valid JSON (${errorText(err)})`]);
   }
   const parsed = profilesSchema.safeParse(json);
   if (!parsed.success) throw new ConfigError(issueLines(parsed.error).map((line) => `AGENT_PROFILES: ${line}`));

@@ -73,7 +73,7 @@ const schema = z.object({
   CARTESIA_MODEL: z.string().regex(PATTERNS.model).default('sonic-3'),
   /** Cartesia voice id (default: a stock English female voice for agents). */
   CARTESIA_VOICE_ID: z.string().regex(PATTERNS.voice).default('9626c31c-bec5-4cca-baa8-f8ba9e84c8bc'),
-  /** Rate Cartesia renders at (the playout takes it as is: no resampling). */
+  /** Rate Cartesia renders at; 8000 matches G.711 calls, so their playout need not resample. */
   CARTESIA_SAMPLE_RATE: z.enum(['8000', '16000']).default('8000').transform((v) => (v === '8000' ? 8000 : 16000) as 8000 | 16000),
   CARTESIA_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
   /** Longest wait for a reply's first audio (and between chunks once its text is complete), ms. */

@@ -2,7 +2,7 @@
  * The contract every way of answering a call implements (Gemini Live, the cascade, the echo agent).
  *
  * A CallSession owns one Agent per call. Caller audio goes in through `pushAudio` (16-bit little-endian
- * mono PCM at `inputSampleRate`, one 20 ms frame at a time); everything the agent produces comes back
+ * mono PCM at `inputSampleRate`, one mod_audio_stream message at a time: STREAM_FRAME_MS, 40 ms by default); everything the agent produces comes back
  * through the `AgentSink` the session passes to `start`. Agents never touch FreeSWITCH, files or the
  * media socket: the session turns their output into playback.
  */
@@ -45,11 +45,11 @@ export interface Agent {
   readonly inputSampleRate: 8000 | 16000;
   /** Connect to the vendor(s). Rejects (with a clear message) on failure or timeout. */
   start(sink: AgentSink): Promise<void>;
-  /** One frame of caller audio. Hot path: 50 calls a second per call; must not block or log. */
+  /** One frame of caller audio. Hot path: 25–50 calls a second per call; must not block or log. */
   pushAudio(frame: Buffer): void;
   /** Ask the agent to speak first (outbound calls, greetings). Optional text hints what to say. */
   speakFirst?(hint?: string): void;
-  /** The session reports that everything queued for the caller has been played (echo/cascade use it). */
+  /** The session reports that everything queued for the caller has been played (the cascade uses it). */
   playbackIdle?(): void;
   /** Release every resource. Idempotent; never throws. */
   close(): Promise<void>;

@@ -237,7 +237,7 @@ export class CallManager implements MediaRouter {
         log.warn({ err: err.message }, 'originate failed');
       },
     );
-    return registry.live(id) ?? registry.get(id)!;
+    return registry.get(id)!;
   }
 
   /** Hang up a call (DELETE /calls/:id). Idempotent for calls that already ended. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
 import { FINAL_STATUSES, afterCursor, newestFirst, type CallRecord, type CallStatus, type PageCursor, type TranscriptEntry } from '../store/call-record.ts';
+import { errorText } from '../errors.ts';
 
 export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }
@@ -70,7 +71,7 @@ export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange
     try {
       this.#store?.save(r);
     } catch (err) {
-      this.#log.error({ call: r.id, err: (err as Error).message }, 'could not save the call to history');
+      this.#log.error({ call: r.id, err: errorText(err) }, 'could not save the call to history');
     }
   }
 

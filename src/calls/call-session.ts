@@ -78,14 +78,12 @@ export class CallSession {
   #openUtterance: Partial<Record<Speaker, TranscriptEntry>> = {};
   /** Pipeline marks of the reply in progress (agent stages + playout), logged once it is heard. */
   #turnMarks: Record<string, number> | undefined;
-  #answered: boolean;
   #hangupCause: string | undefined;
 
   constructor(channel: ChannelInfo, record: CallRecord, deps: SessionDeps) {
     this.id = channel.uuid;
     this.channel = channel;
     this.record = record;
-    this.#answered = channel.answered;
     this.#d = deps;
     this.#log = deps.logger;
     this.#codec = { name: channel.writeCodec, rate: channel.writeRate };
@@ -116,7 +114,6 @@ export class CallSession {
       if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
       if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
       const settings = decided.value;
-      this.#answered = true;
       registry.setStatus(this.id, 'answered', { pipeline: settings.pipeline, voice: settings.voice, language: settings.language });
       const agent = this.#d.createAgent(settings);
       this.#agent = agent;
@@ -228,12 +225,12 @@ export class CallSession {
     const stats = this.stats;
     const ingest = this.#d.metrics?.ingest;
     return {
-      // The hot path: one call per 20 ms frame. Every 8th frame is timed for the ingest-latency metric.
+      // The hot path: one call per mod_audio_stream message (STREAM_FRAME_MS). Every 8th is timed for the ingest metric.
       audio: (frame) => {
         if ((++stats.framesIn & 7) !== 0 || !ingest) return void this.#agent?.pushAudio(frame);
         const t0 = performance.now();
         this.#agent?.pushAudio(frame);
-        ingest.record(Math.max(1, Math.round((performance.now() - t0) * 1e6)));
+        recordMs(ingest, performance.now() - t0);
       },
       text: (text) => this.#log.debug({ text: text.slice(0, 200) }, 'media text'),
       badFrame: (bytes) => {
@@ -388,7 +385,7 @@ export class CallSession {
    * End the call and release everything it holds. Idempotent. `hangup: false` when FreeSWITCH already
    * hung up (or the channel is gone).
    */
-  async end(reason: string, opts: { hangup?: boolean; cause?: string } = {}): Promise<void> {
+  async end(reason: string, opts: { hangup?: boolean } = {}): Promise<void> {
     if (this.state === 'ending' || this.state === 'ended') return;
     const wasActive = this.state === 'active';
     this.state = 'ending';
@@ -397,8 +394,8 @@ export class CallSession {
     this.#settleStream(new Error(`call ending: ${reason}`));
     const { control, registry } = this.#d;
     if (opts.hangup !== false) {
-      this.#hangupCause ??= opts.cause ?? 'NORMAL_CLEARING';
-      await control.hangup(opts.cause ?? 'NORMAL_CLEARING').catch((err) => this.#log.warn({ err: errorText(err) }, 'hangup command failed'));
+      this.#hangupCause ??= 'NORMAL_CLEARING';
+      await control.hangup().catch((err) => this.#log.warn({ err: errorText(err) }, 'hangup command failed'));
     }
     this.#media?.close(1000, 'call ended');
     this.#media = undefined;
@@ -406,7 +403,8 @@ export class CallSession {
     await Promise.allSettled([this.#agent?.close(), this.#playout?.close() ?? this.#transport?.close()]);
     this.state = 'ended';
     this.endedAt = Date.now();
-    registry.setStatus(this.id, finalStatus(this.#hangupCause, this.#answered), { hangupCause: this.#hangupCause, endReason: reason, endedAt: this.endedAt });
+    const answered = registry.live(this.id)?.answeredAt !== undefined;
+    registry.setStatus(this.id, finalStatus(this.#hangupCause, answered), { hangupCause: this.#hangupCause, endReason: reason, endedAt: this.endedAt });
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');
     this.#d.onEnded(this);

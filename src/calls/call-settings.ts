@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PIPELINES, type AgentSettings, type Pipeline } from '../agents/agent.ts';
 import type { Logger } from '../log.ts';
 import { PATTERNS } from '../patterns.ts';
-import { issueLines } from '../errors.ts';
+import { errorText, issueLines } from '../errors.ts';
 
 /**
  * How one call is answered. Sources, lowest to highest precedence:
@@ -142,7 +142,7 @@ async function askCallback(cb: CallbackOptions, facts: CallFacts, log: Logger): 
     log.info({ ms: Math.round(performance.now() - t0) }, 'callback answered');
     return parsed.data;
   } catch (err) {
-    const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${cb.timeoutMs} ms` : (err as Error).message;
+    const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${cb.timeoutMs} ms` : errorText(err);
     log.warn({ url: cb.url, reason }, 'callback failed; using the defaults');
     return undefined;
   }

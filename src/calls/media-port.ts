@@ -10,7 +10,7 @@ export interface MediaConnection {
   close(code: number, reason: string): void;
 }
 
-/** Where a media socket's traffic goes. `audio` is the hot path: one call per 20 ms frame. */
+/** Where a media socket's traffic goes. `audio` is the hot path: one call per mod_audio_stream message (STREAM_FRAME_MS, 40 ms by default). */
 export interface MediaSink {
   audio(frame: Buffer): void;
   text(text: string): void;

@@ -191,10 +191,17 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
       pending.timer = setTimeout(() => this.#timedOut(pending, conn, timeoutMs), timeoutMs);
       this.#inflight.add(pending);
-      send(conn, (reply) => {
-        this.#inflight.delete(pending);
-        this.#settle(pending, undefined, reply);
-      });
+      // modesl writes the command line and each header separately; corked, they leave as one segment.
+      const socket = conn.socket;
+      socket?.cork();
+      try {
+        send(conn, (reply) => {
+          this.#inflight.delete(pending);
+          this.#settle(pending, undefined, reply);
+        });
+      } finally {
+        socket?.uncork();
+      }
     });
   }
 

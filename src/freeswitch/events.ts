@@ -1,6 +1,7 @@
 /**
  * Typed views of the few FreeSWITCH events callbridge acts on. Raw events carry ~150 headers; we read the
- * handful we need, once, here, so no other module knows header names.
+ * handful we need, once, here. Elsewhere only esl.ts reads headers (the ESL framing: Event-Name, Reply-Text,
+ * Job-UUID), and channel variables are read by name through `ChannelInfo.variable()`.
  */
 
 /** What the ESL client hands over: one event as FreeSWITCH sent it (`event json`). */
@@ -28,11 +29,11 @@ export interface ChannelInfo {
 
 export type CallEvent =
   | { type: 'park'; uuid: string; channel: ChannelInfo }
-  | { type: 'progress'; uuid: string; media: boolean }
+  | { type: 'progress'; uuid: string }
   | { type: 'answer'; uuid: string }
   | { type: 'hangup'; uuid: string; cause: string; disposition: string | undefined }
   | { type: 'playback-start'; uuid: string; path: string }
-  | { type: 'execute-complete'; uuid: string; app: string; appData: string; appUuid: string | undefined; response: string }
+  | { type: 'execute-complete'; uuid: string; app: string; appData: string; response: string }
   | { type: 'dtmf'; uuid: string; digit: string }
   | { type: 'stream-connect'; uuid: string; channel: ChannelInfo }
   | { type: 'stream-disconnect'; uuid: string; code: number | undefined; reason: string }
@@ -79,7 +80,7 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
       return { type: 'park', uuid, channel: channelInfo(e) };
     case 'CHANNEL_PROGRESS':
     case 'CHANNEL_PROGRESS_MEDIA':
-      return { type: 'progress', uuid, media: e.name === 'CHANNEL_PROGRESS_MEDIA' };
+      return { type: 'progress', uuid };
     case 'CHANNEL_ANSWER':
       return { type: 'answer', uuid };
     case 'CHANNEL_HANGUP':
@@ -92,7 +93,6 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
         uuid,
         app: e.header('Application') ?? '',
         appData: e.header('Application-Data') ?? '',
-        appUuid: e.header('Application-UUID'),
         response: e.header('Application-Response') ?? '',
       };
     case 'DTMF':

@@ -8,7 +8,6 @@ import { attachMediaSockets } from './media-socket.ts';
 
 export interface HttpServer {
   readonly port: number;
-  readonly server: Server;
   readonly media: ReturnType<typeof attachMediaSockets>;
   close(timeoutMs: number): Promise<void>;
 }
@@ -27,7 +26,6 @@ export async function startHttpServer(opts: { app: OpenAPIHono; router: MediaRou
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    server,
     media,
     /** Close media sockets (1001) and the listener; force-close after `timeoutMs`. */
     async close(timeoutMs: number): Promise<void> {

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import type { ConverterName } from './resampler.ts';
 import type { ResampleOutput, ResampleStream, Resampling } from './resampling.ts';
+import { errorText } from '../errors.ts';
 
 export type DspOp =
   | { t: 'open'; id: number; inRate: number; outRate: number }
@@ -85,7 +86,7 @@ export class WorkerResampling implements Resampling {
       try {
         cb(new Int16Array(0), true);
       } catch (err) {
-        this.#log.error({ err: (err as Error).message }, 'completing a resampling stream failed');
+        this.#log.error({ err: errorText(err) }, 'completing a resampling stream failed');
       }
     }
   }

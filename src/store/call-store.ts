@@ -13,7 +13,6 @@ export interface CallStore {
   get(id: string): CallRecord | undefined;
   /** Newest first (ties by id); `before` is the last row of the previous page (exclusive). */
   list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
-  count(status?: CallStatus): number;
   /** Delete calls older than `days` and beyond the newest `maxRows`. Returns how many went. */
   prune(days: number, maxRows: number): number;
   close(): void;
@@ -56,8 +55,6 @@ export async function openCallStore(path: string): Promise<CallStore> {
     all: db.prepare('SELECT record FROM calls WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
     status: db.prepare('SELECT record FROM calls WHERE status = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
   };
-  const countAll = db.prepare('SELECT count(*) AS n FROM calls');
-  const countStatus = db.prepare('SELECT count(*) AS n FROM calls WHERE status = ?');
   const pruneOld = db.prepare('DELETE FROM calls WHERE created_at < ?');
   const pruneExtra = db.prepare('DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)');
   const parse = (row: unknown) => JSON.parse((row as { record: string }).record) as CallRecord;
@@ -74,9 +71,6 @@ export async function openCallStore(path: string): Promise<CallStore> {
       const at = [before.createdAt, before.createdAt, before.id] as const;
       const rows = status ? page.status!.all(status, ...at, limit) : page.all!.all(...at, limit);
       return rows.map(parse);
-    },
-    count(status) {
-      return Number((status ? countStatus.get(status) : countAll.get())!.n);
     },
     prune(days, maxRows) {
       const a = pruneOld.run(Date.now() - days * 86_400_000).changes;

@@ -2,8 +2,8 @@
  * Cartesia streaming TTS (@cartesia/cartesia-js 4, WebSocket contexts) as the cascade's TextToSpeech.
  *
  * One instance = one WebSocket; each reply is a context: text pieces go out with `continue: true`, the end with
- * `continue: false`, a barge-in sends `cancel`. Audio comes back as raw 16-bit PCM at the rate the playout wants
- * (8 or 16 kHz): no resampling. Word timestamps are asked for so an interrupted reply can be cut where the
+ * `continue: false`, a barge-in sends `cancel`. Audio comes back as raw 16-bit PCM at CARTESIA_SAMPLE_RATE
+ * (8 kHz by default, the rate G.711 calls play at, so the playout need not resample). Word timestamps are asked for so an interrupted reply can be cut where the
  * caller stopped hearing it.
  *
  * SDK behaviours this file works around (@cartesia/cartesia-js 4.2):
@@ -23,7 +23,7 @@ import net from 'node:net';
 import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
-import { refusedForGood, StageError, withinMs, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
+import { refusedForGood, retryableStatus, StageError, withinMs, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
 import { errorText } from '../../errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -147,8 +147,7 @@ class CartesiaStream implements TtsStream {
         return;
       case 'error': {
         const status = ev.status_code ?? 0;
-        const retryable = status === 0 || status === 408 || status === 429 || status >= 500;
-        this.fail(new StageError('tts', `cartesia error ${status} ${ev.title ?? ''}: ${ev.message ?? ''}`.trim(), retryable));
+        this.fail(new StageError('tts', `cartesia error ${status} ${ev.title ?? ''}: ${ev.message ?? ''}`.trim(), retryableStatus(status || undefined)));
         return;
       }
       default:

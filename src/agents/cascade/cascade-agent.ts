@@ -14,7 +14,7 @@
  * that does not help: a short fixed apology (one TTS attempt; skipped when TTS is what failed), then
  * `sink.hangup()` — or `sink.failed()` straight away. Never a silent call.
  *
- * Hot path (`pushAudio`, 50×/s): a counter, one ring write, the STT socket send, the barge-in detector when armed.
+ * Hot path (`pushAudio`, once per STREAM_FRAME_MS): a counter, one ring write, the STT socket send, the barge-in detector when armed.
  */
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
@@ -29,7 +29,7 @@ import {
   type TextToSpeech,
   type TtsStream,
 } from './stages.ts';
-import { DEFAULT_FILLERS, SentenceChunker, TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
+import { SentenceChunker, TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
 import { errorText } from '../../errors.ts';
 
 export interface CascadeAgentOptions {
@@ -90,20 +90,20 @@ interface Reply {
   ttsRetried: boolean;
   cancelled: boolean;
   fixedText: string | undefined;
-  apology: boolean;
+  /** Set on the apology reply only: the fault it apologizes for. */
   faultReason: string | undefined;
 }
 
 const DEFAULT_SPEAK_FIRST = '[The call has just been answered. Greet the caller briefly.]';
 /** Typical speaking rate, for cutting an interrupted reply when no word timings came back. */
 const CHARS_PER_SECOND = 15;
-const CLOCK_SLOTS = 512; // ≈ 10 s of 20 ms frames
+const CLOCK_SLOTS = 512; // 512 frames: ≈ 20 s at the default 40 ms, 10 s at 20 ms
 
 function asStageError(e: unknown, stage: StageName): StageError {
   return e instanceof StageError ? e : new StageError(stage, errorText(e), true, { cause: e });
 }
 
-/** Wall-clock arrival time of caller audio, per frame, for the last ~10 s (maps STT times to performance.now()). */
+/** Wall-clock arrival time of caller audio, per frame, for the last 512 frames (maps STT times to performance.now()). */
 class AudioClock {
   private readonly ends = new Float64Array(CLOCK_SLOTS);
   private readonly at = new Float64Array(CLOCK_SLOTS);
@@ -343,7 +343,7 @@ export class CascadeAgent implements Agent {
         sink.transcript('caller', d.text, false);
         // The caller goes on talking before our answer was heard: that answer was to half a thought.
         const r = this.reply;
-        if (r !== undefined && !r.audible && !r.apology && r.fixedText === undefined && hasRealWords(d.text, this.opts.turn.fillers ?? DEFAULT_FILLERS)) this.abandon(r);
+        if (r !== undefined && !r.audible && r.faultReason === undefined && r.fixedText === undefined && this.turn.hasRealWords(d.text)) this.abandon(r);
         return;
       }
       case 'finalize':
@@ -404,7 +404,7 @@ export class CascadeAgent implements Agent {
 
   // ---- replies ----------------------------------------------------------------------------------
 
-  private newReply(marks: Record<string, number>, fixedText: string | undefined, apology: boolean): Reply {
+  private newReply(marks: Record<string, number>, fixedText: string | undefined, faultReason: string | undefined): Reply {
     return {
       id: ++this.replySeq,
       abort: new AbortController(),
@@ -421,14 +421,12 @@ export class CascadeAgent implements Agent {
       ttsRetried: false,
       cancelled: false,
       fixedText,
-      apology,
-      faultReason: undefined,
+      faultReason,
     };
   }
 
-  private async runReply(marks: Record<string, number>, fixedText: string | undefined, apology?: { reason: string }): Promise<void> {
-    const r = this.newReply(marks, fixedText, apology !== undefined);
-    r.faultReason = apology?.reason;
+  private async runReply(marks: Record<string, number>, fixedText: string | undefined, faultReason?: string): Promise<void> {
+    const r = this.newReply(marks, fixedText, faultReason);
     this.reply = r;
     try {
       if (!(await this.ensureTts())) {
@@ -498,7 +496,7 @@ export class CascadeAgent implements Agent {
           r.audible = true;
           r.marks.ttsFirstAudioAt = performance.now();
           sink.replyTimings(r.marks);
-          if (!r.apology) this.bargeIn?.arm();
+          if (r.faultReason === undefined) this.bargeIn?.arm();
         }
         r.audioBytes += pcm.length;
         sink.audio(pcm, rate);
@@ -514,7 +512,7 @@ export class CascadeAgent implements Agent {
   private sendText(r: Reply, piece: string): void {
     r.textSent += piece;
     r.tts?.push(piece);
-    if (r.msg === undefined && !r.apology) {
+    if (r.msg === undefined && r.faultReason === undefined) {
       r.msg = { role: 'agent', text: '' };
       this.history.push(r.msg);
     }
@@ -532,10 +530,10 @@ export class CascadeAgent implements Agent {
     const text = r.textSent.trim();
     if (r.msg !== undefined) r.msg.text = text;
     if (text) sink.transcript('agent', text, true);
-    if (r.apology) {
+    if (r.faultReason !== undefined) {
       clearTimeout(this.faultTimer);
       this.faultTimer = undefined;
-      sink.hangup(r.faultReason ?? 'vendor fault');
+      sink.hangup(r.faultReason);
     }
     if (!r.audible) {
       this.reply = undefined; // nothing to wait for
@@ -545,8 +543,8 @@ export class CascadeAgent implements Agent {
 
   private onTtsError(r: Reply, err: StageError): void {
     if (r.cancelled || this.reply !== r) return;
-    if (r.apology) {
-      this.sink!.failed(`${r.faultReason ?? 'vendor fault'}; apology not spoken: ${err.message}`);
+    if (r.faultReason !== undefined) {
+      this.sink!.failed(`${r.faultReason}; apology not spoken: ${err.message}`);
       this.reply = undefined;
       return;
     }
@@ -593,7 +591,7 @@ export class CascadeAgent implements Agent {
 
   private onBargeIn(): void {
     const r = this.reply;
-    if (r === undefined || r.cancelled || r.apology || this.state !== 'open') return;
+    if (r === undefined || r.cancelled || r.faultReason !== undefined || this.state !== 'open') return;
     this.guard(() => {
       const pb = this.sink!.playback(); // before interrupted(), which resets it
       if (!pb.playing && (!r.audible || r.ttsDone)) return;
@@ -692,10 +690,10 @@ export class CascadeAgent implements Agent {
       this.faultTimer = undefined;
       if (this.state !== 'open') return;
       const ar = this.reply;
-      if (ar?.apology && ar.ttsDone) return;
+      if (ar?.faultReason !== undefined && ar.ttsDone) return;
       sink.failed(`${reason}; apology timed out`);
     }, 10000);
-    void this.runReply({}, this.opts.apology, { reason });
+    void this.runReply({}, this.opts.apology, reason);
   }
 
   // ---- misc -------------------------------------------------------------------------------------
@@ -740,10 +738,3 @@ export class CascadeAgent implements Agent {
   }
 }
 
-function hasRealWords(text: string, fillers: ReadonlySet<string>): boolean {
-  return text
-    .toLowerCase()
-    .split(/\s+/)
-    .map((w) => w.replace(/[^\p{L}\p{N}']/gu, ''))
-    .some((w) => w.length > 0 && !fillers.has(w));
-}

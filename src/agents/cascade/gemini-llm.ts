@@ -11,10 +11,11 @@
  *   first-token and stall timeouts are ours, per chunk.
  * - `chunk.text` warns when a chunk has non-text parts (thought signatures): parts are read directly.
  */
-import { GoogleGenAI } from '@google/genai';
+import type { GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
-import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
+import { retryableStatus, StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
 import { errorText } from '../../errors.ts';
+import { googleClient } from '../google-client.ts';
 
 export type GeminiThinking = 'default' | 'off' | 'minimal' | 'low' | 'medium' | 'high';
 
@@ -57,10 +58,6 @@ export function toContents(history: readonly ChatMessage[]): Content[] {
   return out;
 }
 
-function isRetryableStatus(status: number | undefined): boolean {
-  return status === undefined || status === 408 || status === 429 || status >= 500;
-}
-
 export class GeminiLlm implements LanguageModel {
   readonly name = 'gemini';
   private readonly opts: GeminiLlmOptions;
@@ -69,10 +66,7 @@ export class GeminiLlm implements LanguageModel {
 
   constructor(opts: GeminiLlmOptions) {
     this.opts = opts;
-    const httpOptions: { apiVersion: string; baseUrl?: string } = { apiVersion: 'v1beta' };
-    if (opts.baseUrl !== undefined) httpOptions.baseUrl = opts.baseUrl;
-    // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot switch the endpoint.
-    this.ai = new GoogleGenAI({ apiKey: opts.apiKey || 'missing', vertexai: false, httpOptions });
+    this.ai = googleClient(opts.apiKey || 'missing', opts.baseUrl);
     switch (opts.thinking) {
       case 'default':
         this.thinkingConfig = undefined;
@@ -133,7 +127,7 @@ export class GeminiLlm implements LanguageModel {
       }
       const status = (e as { status?: unknown }).status;
       const code = typeof status === 'number' ? status : undefined;
-      throw new StageError('llm', `gemini: request to model ${model} failed: ${errorText(e).slice(0, 300)}`, isRetryableStatus(code), { cause: e });
+      throw new StageError('llm', `gemini: request to model ${model} failed: ${errorText(e).slice(0, 300)}`, retryableStatus(code), { cause: e });
     } finally {
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);

@@ -30,6 +30,11 @@ export async function withinMs<T>(p: Promise<T>, ms: number, what: string): Prom
   }
 }
 
+/** An HTTP status (undefined: none, a network fault) after which trying again may help. */
+export function retryableStatus(status: number | undefined): boolean {
+  return status === undefined || status === 408 || status === 429 || status >= 500;
+}
+
 /** A WebSocket upgrade the vendor refused for a reason a retry cannot fix (bad request, key, permission, path). */
 export function refusedForGood(message: string): boolean {
   return /Unexpected server response: 40[0134]\b/.test(message);

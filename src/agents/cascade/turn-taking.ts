@@ -78,6 +78,11 @@ export class TurnAssembler {
     return this.words.length > 0 || this.extraText.length > 0 || this.interim.trim() !== '';
   }
 
+  /** `text` has a word that is not a filler ("uh", "hmm"), by this policy's fillers. */
+  hasRealWords(text: string): boolean {
+    return wordsOf(text).some((w) => !this.fillers.has(w));
+  }
+
   /** The turn is waiting for a from_finalize final. */
   get finalizing(): boolean {
     return this.awaitingFinalize;
@@ -177,15 +182,20 @@ export class TurnAssembler {
   }
 }
 
+/** The words of a transcript, lower-cased and without punctuation. */
+function wordsOf(text: string): string[] {
+  return text.split(/\s+/).map(normalize).filter(Boolean);
+}
+
 function classify(text: string, words: readonly KeptWord[], extraTexts: number, fillers: ReadonlySet<string>, minConfidence: number, lastWordEnd: number): TurnDecision {
-  const tokens = text.split(/\s+/).map(normalize).filter(Boolean);
-  if (tokens.length === 0) return { kind: 'ignored', text, reason: 'empty' };
-  if (tokens.every((t) => fillers.has(t))) return { kind: 'ignored', text, reason: 'fillers' };
+  const said = wordsOf(text);
+  if (said.length === 0) return { kind: 'ignored', text, reason: 'empty' };
+  if (said.every((t) => fillers.has(t))) return { kind: 'ignored', text, reason: 'fillers' };
   if (words.length > 0 && extraTexts === 0) {
     const mean = words.reduce((s, w) => s + w.confidence, 0) / words.length;
     if (mean < minConfidence) return { kind: 'ignored', text, reason: 'low-confidence' };
   }
-  return { kind: 'end', text, lastWordEnd, words: tokens.length };
+  return { kind: 'end', text, lastWordEnd, words: said.length };
 }
 
 // ---- text → TTS pieces ------------------------------------------------------------------------

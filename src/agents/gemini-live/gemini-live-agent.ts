@@ -4,11 +4,12 @@
  *
  * Every @google/genai specific (base URL, apiVersion, reaching the SDK's socket) stays in this file.
  */
-import { GoogleGenAI, Modality } from '@google/genai';
+import { Modality, type GoogleGenAI } from '@google/genai';
 import type { LiveServerMessage, Session } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import { errorText } from '../../errors.ts';
+import { googleClient } from '../google-client.ts';
 
 export interface GeminiLiveAgentOptions {
   apiKey: string;
@@ -55,8 +56,10 @@ const DEFAULT_MAX_BUFFERED = 256 * 1024;
 const CLOSE_GRACE_MS = 1000;
 const DEFAULT_SPEAK_FIRST = 'The call has just been answered. Greet the caller.';
 // Built by hand and sent on the SDK's own socket (see pushAudio for the measured cost).
+const INPUT_RATE = 16000; // what Gemini Live takes; FreeSWITCH streams at it, so no resampling here
+const AUDIO_MIME = `audio/pcm;rate=${INPUT_RATE}`;
 const AUDIO_MSG_HEAD = '{"realtimeInput":{"audio":{"data":"';
-const AUDIO_MSG_TAIL = '","mimeType":"audio/pcm;rate=16000"}}}';
+const AUDIO_MSG_TAIL = `","mimeType":"${AUDIO_MIME}"}}}`;
 
 type State = 'idle' | 'connecting' | 'open' | 'failed' | 'closed';
 
@@ -68,7 +71,7 @@ function rateFromMime(mimeType: string | undefined): number {
 
 export class GeminiLiveAgent implements Agent {
   readonly kind = 'gemini-live';
-  readonly inputSampleRate = 16000;
+  readonly inputSampleRate = INPUT_RATE;
   /** Caller frames dropped because the socket was backed up. */
   droppedFrames = 0;
   /** Caller frames sent. */
@@ -108,8 +111,6 @@ export class GeminiLiveAgent implements Agent {
     const { model, connectTimeoutMs, settings } = this.opts;
     const t0 = performance.now();
 
-    const httpOptions: { apiVersion: string; baseUrl?: string } = { apiVersion: 'v1beta' };
-    if (this.opts.baseUrl !== undefined) httpOptions.baseUrl = this.opts.baseUrl;
     if (!this.opts.apiKey) {
       // The SDK would only console.warn and then be refused with 1008 by the service.
       this.state = 'closed';
@@ -117,8 +118,7 @@ export class GeminiLiveAgent implements Agent {
     }
     let ai: GoogleGenAI;
     try {
-      // vertexai: false so a stray GOOGLE_GENAI_USE_VERTEXAI in the environment cannot switch the endpoint.
-      ai = new GoogleGenAI({ apiKey: this.opts.apiKey, vertexai: false, httpOptions });
+      ai = googleClient(this.opts.apiKey, this.opts.baseUrl);
     } catch (e) {
       this.state = 'closed';
       throw new Error(`gemini live: cannot create the client for model ${model}: ${errorText(e)}`);
@@ -257,7 +257,7 @@ export class GeminiLiveAgent implements Agent {
 
   private sendViaSdk(frame: Buffer): void {
     try {
-      this.session!.sendRealtimeInput({ audio: { data: frame.toString('base64'), mimeType: 'audio/pcm;rate=16000' } });
+      this.session!.sendRealtimeInput({ audio: { data: frame.toString('base64'), mimeType: AUDIO_MIME } });
       this.sentFrames++;
     } catch {
       this.droppedFrames++;
