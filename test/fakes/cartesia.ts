@@ -18,11 +18,10 @@
  * Scripting: `failRequest` (an error for chosen requests, optionally followed at once by a close), per-session `sendError`, `close`, `terminate`;
  * fake-wide `refuse` for the upgrade. Everything received is recorded (`requests`, `cancels`, contexts).
  */
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
-import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
+import type { WebSocket } from 'ws';
+import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export interface CartesiaErrorSpec {
   status_code: number;
@@ -104,8 +103,7 @@ function tone(ms: number, rate: number, encoding: string, hz: number, phase0: nu
 }
 
 /** One client connection. */
-export class FakeCartesiaSession extends EventEmitter {
-  readonly id: number;
+export class FakeCartesiaSession extends WsFakeSession {
   readonly headers: IncomingMessage['headers'];
   readonly query: URLSearchParams;
   /** Every parsed client message, in order. */
@@ -115,45 +113,16 @@ export class FakeCartesiaSession extends EventEmitter {
   readonly contexts = new Map<string, FakeTtsContext>();
   /** Every server message sent (audio payloads replaced by their size). */
   readonly sent: Record<string, any>[] = [];
-  readonly errors: Error[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  closeInfo: { code: number; reason: string } | undefined;
 
-  private readonly ws: WebSocket;
   private readonly fake: CartesiaFake;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly immediates = new Set<NodeJS.Immediate>();
   /** Per context: transcripts waiting to be spoken, and whether a speaker loop runs. */
   private readonly queues = new Map<string, { items: string[]; running: boolean; phase: number; offsetSec: number }>();
-  private resolveClosed!: (c: { code: number; reason: string }) => void;
-  private isClosed = false;
 
   constructor(id: number, ws: WebSocket, req: IncomingMessage, query: URLSearchParams, fake: CartesiaFake) {
-    super();
-    this.id = id;
-    this.ws = ws;
+    super(id, ws);
     this.headers = req.headers;
     this.query = query;
     this.fake = fake;
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    ws.on('message', (data) => {
-      try {
-        this.onMessage(data);
-      } catch (e) {
-        this.errors.push(e instanceof Error ? e : new Error(String(e)));
-        this.terminate();
-      }
-    });
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    ws.on('error', () => {
-      /* a close follows */
-    });
-  }
-
-  get isOpen(): boolean {
-    return !this.isClosed;
   }
 
   /** Resolves when a context with this id (or the next new one) exists. */
@@ -194,21 +163,9 @@ export class FakeCartesiaSession extends EventEmitter {
     this.send({ type: 'error', ...(contextId !== undefined ? { context_id: contextId } : {}), ...e, done: true });
   }
 
-  close(code = 1000, reason = ''): void {
-    if (this.isClosed) return;
-    this.stopTimers();
-    this.ws.close(code, reason);
-  }
-
-  terminate(): void {
-    this.stopTimers();
-    this.ws.terminate();
-  }
-
   // ---- internals ------------------------------------------------------------------------------
 
-  private onMessage(data: RawData): void {
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  protected override onMessage(buf: Buffer): void {
     let msg: Record<string, any>;
     try {
       msg = JSON.parse(buf.toString('utf8')) as Record<string, any>;
@@ -348,40 +305,10 @@ export class FakeCartesiaSession extends EventEmitter {
     if (live() && (q.items.length > 0 || (ctx.ended && !ctx.done))) void this.speak(ctx);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.isClosed) return resolve();
-      if (ms <= 0) {
-        const im = setImmediate(() => {
-          this.immediates.delete(im);
-          resolve();
-        });
-        this.immediates.add(im);
-        return;
-      }
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
-  }
-
-  private stopTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    for (const im of this.immediates) clearImmediate(im);
-    this.immediates.clear();
+  /** Dropping the queues ends every speaker loop (`live()` fails once its sleep returns). */
+  protected override stop(): void {
+    super.stop();
     this.queues.clear();
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.stopTimers();
-    this.closeInfo = { code, reason };
-    this.resolveClosed(this.closeInfo);
-    this.emit('close', this.closeInfo);
   }
 }
 

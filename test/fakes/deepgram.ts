@@ -22,10 +22,12 @@
  *   silence after the last word → UtteranceEnd. Finalize flushes the pending words as a `from_finalize` final.
  *   Usable by a load benchmark (no per-frame logging, no per-frame JSON; `recordAudio: false` keeps counters only).
  */
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { RawData, WebSocket } from 'ws';
-import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
+import type { WebSocket } from 'ws';
+import { rmsInt16LE } from '../support/audio.ts';
+import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
+
+export type { CloseInfo } from './ws-fake.ts';
 
 export interface DeepgramAutoOptions {
   /** What the caller "said" in their nth speech segment (n from 1). Default: `caller turn n`. */
@@ -92,25 +94,9 @@ export interface ControlMessage {
   audioSec: number;
 }
 
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
 const PATH = '/v1/listen';
 const WINDOW_MS = 20;
 const NET_0001 = 'Deepgram did not receive audio data or a text message within the timeout window. See https://dpgr.am/net0001';
-
-function rms(buf: Buffer, start: number, end: number): number {
-  let sum = 0;
-  let n = 0;
-  for (let i = start; i + 1 < end; i += 2) {
-    const v = buf.readInt16LE(i);
-    sum += v * v;
-    n++;
-  }
-  return n === 0 ? 0 : Math.sqrt(sum / n);
-}
 
 function requestId(): string {
   return crypto.randomUUID();
@@ -135,8 +121,7 @@ export function spreadWords(text: string, start: number, end: number, confidence
 }
 
 /** One client connection (one live transcription stream). */
-export class FakeDeepgramSession extends EventEmitter {
-  readonly id: number;
+export class FakeDeepgramSession extends WsFakeSession {
   /** The query parameters of the upgrade request (model, encoding, sample_rate, interim_results, ...). */
   readonly query: URLSearchParams;
   readonly headers: IncomingMessage['headers'];
@@ -148,21 +133,13 @@ export class FakeDeepgramSession extends EventEmitter {
   readonly controls: ControlMessage[] = [];
   /** Every server message sent, in order. */
   readonly sent: Record<string, any>[] = [];
-  /** Exceptions thrown while handling client frames (a fake bug: tests may assert it stays empty). */
-  readonly errors: Error[] = [];
   /** Speech segments the automatic mode has turned into transcripts. */
   autoTurns = 0;
-  readonly closed: Promise<CloseInfo>;
-  closeInfo: CloseInfo | undefined;
 
-  private readonly ws: WebSocket;
   private readonly opts: DeepgramFakeOptions;
   private readonly rate: number;
-  private readonly timers = new Set<NodeJS.Timeout>();
   private idleTimer: NodeJS.Timeout | undefined;
   private audioWaiters: { bytes: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
-  private resolveClosed!: (c: CloseInfo) => void;
-  private isClosed = false;
   // automatic mode (audio time, seconds)
   private carry: Buffer | undefined;
   private samplesSeen = 0;
@@ -177,33 +154,12 @@ export class FakeDeepgramSession extends EventEmitter {
   private silenceSinceResultMs = 0;
 
   constructor(id: number, ws: WebSocket, query: URLSearchParams, headers: IncomingMessage['headers'], opts: DeepgramFakeOptions) {
-    super();
-    this.id = id;
-    this.ws = ws;
+    super(id, ws);
     this.query = query;
     this.headers = headers;
     this.opts = opts;
     this.rate = Number(query.get('sample_rate') ?? 16000) || 16000;
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    ws.on('message', (data, isBinary) => {
-      try {
-        this.onFrame(data, isBinary);
-      } catch (e) {
-        this.errors.push(e instanceof Error ? e : new Error(String(e)));
-        this.terminate();
-      }
-    });
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    ws.on('error', () => {
-      /* a close follows */
-    });
     this.armIdle();
-  }
-
-  get isOpen(): boolean {
-    return !this.isClosed;
   }
 
   /** Seconds of audio received. */
@@ -315,24 +271,10 @@ export class FakeDeepgramSession extends EventEmitter {
     });
   }
 
-  /** Close from the server side (e.g. 1011 with a NET-0001 reason, 1008 DATA-0000 for undecodable audio). */
-  close(code = 1000, reason = ''): void {
-    if (this.isClosed) return;
-    this.stopTimers();
-    this.ws.close(code, reason);
-  }
-
-  /** Drop the TCP connection without a close frame (client sees 1006). */
-  terminate(): void {
-    this.stopTimers();
-    this.ws.terminate();
-  }
-
   // ---- internals ------------------------------------------------------------------------------
 
-  private onFrame(data: RawData, isBinary: boolean): void {
+  protected override onMessage(buf: Buffer, isBinary: boolean): void {
     this.armIdle();
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
       this.onAudio(buf);
       return;
@@ -434,7 +376,7 @@ export class FakeDeepgramSession extends EventEmitter {
     for (; off + windowBytes <= buf.length; off += windowBytes) {
       const t = this.samplesSeen / this.rate; // window start, seconds
       this.samplesSeen += windowBytes / 2;
-      const speech = rms(buf, off, off + windowBytes) >= threshold;
+      const speech = rmsInt16LE(buf, off, off + windowBytes) >= threshold;
       if (speech) {
         this.silenceSinceResultMs = 0;
         if (!this.inSpeech) {
@@ -499,39 +441,23 @@ export class FakeDeepgramSession extends EventEmitter {
       fn();
       return;
     }
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
+    this.timer(ms, fn);
   }
 
   private armIdle(): void {
     const ms = this.opts.idleTimeoutMs ?? 10000;
     if (ms <= 0 || this.isClosed) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.close(1011, NET_0001), ms);
+    if (this.idleTimer) this.clearTimer(this.idleTimer);
+    this.idleTimer = this.timer(ms, () => this.close(1011, NET_0001));
   }
 
-  private stopTimers(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.stopTimers();
+  /** Audio waiters fail only once the socket is gone (audio may still arrive while a close is under way). */
+  protected override onClosed(): void {
     for (const w of this.audioWaiters) {
       clearTimeout(w.timer);
       w.reject(new Error(`fake deepgram session ${this.id} closed while waiting for audio`));
     }
     this.audioWaiters = [];
-    this.closeInfo = { code, reason };
-    this.resolveClosed(this.closeInfo);
-    this.emit('close', this.closeInfo);
   }
 }
 

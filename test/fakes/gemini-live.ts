@@ -19,9 +19,11 @@
  * Hot path (hundreds of sessions in a benchmark): audio frames are recognised by prefix and their base64
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
-import { EventEmitter } from 'node:events';
-import type { RawData, WebSocket } from 'ws';
-import { WsFake, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
+import type { WebSocket } from 'ws';
+import { rmsInt16LE } from '../support/audio.ts';
+import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
+
+export type { CloseInfo } from './ws-fake.ts';
 
 /**
  * How to turn a connection away. `http-N`: answer the upgrade with HTTP N; `close-N`: accept, then close with code N
@@ -90,11 +92,6 @@ export interface SendAudioOptions {
   transcript?: string;
 }
 
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
 const PATH_RE = /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
 const AUDIO_PREFIX = Buffer.from('{"realtimeInput":{"audio":{"data":"');
 const MIME_INFIX = Buffer.from('","mimeType":"');
@@ -127,20 +124,8 @@ function toBuffer(pcm: Int16Array | Buffer): Buffer {
   return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
 }
 
-function rms(buf: Buffer, start: number, end: number): number {
-  let sum = 0;
-  let n = 0;
-  for (let i = start; i + 1 < end; i += 2) {
-    const v = buf.readInt16LE(i);
-    sum += v * v;
-    n++;
-  }
-  return n === 0 ? 0 : Math.sqrt(sum / n);
-}
-
 /** One client connection (one Live session). */
-export class FakeLiveSession extends EventEmitter {
-  readonly id: number;
+export class FakeLiveSession extends WsFakeSession {
   /** Request path as received (with the SDK's double slash). */
   readonly path: string;
   readonly apiVersion: string;
@@ -177,24 +162,15 @@ export class FakeLiveSession extends EventEmitter {
   audioOutBytes = 0;
   /** `interrupted: true` messages sent. */
   interruptions = 0;
-  /** Exceptions thrown by the fake while handling client frames (a fake bug: tests may assert it stays empty). */
-  readonly errors: Error[] = [];
   /** Replies started by autoReply. */
   autoTurns = 0;
-  /** Resolves when the socket has closed (either side). */
-  readonly closed: Promise<CloseInfo>;
 
-  private readonly ws: WebSocket;
   private readonly opts: GeminiLiveFakeOptions;
   private readonly recordAudio: boolean;
-  /** Live timers, each with what to do if the session stops first (resolve a pacing sleep, reject a wait). */
-  private readonly timers = new Map<NodeJS.Timeout, (() => void) | undefined>();
   private cachedAudioIn: Buffer | undefined;
   private audioWaiters: { ms: number; resolve: () => void }[] = [];
   private replyGen = 0;
   private replying = false;
-  private isClosed = false;
-  private resolveClosed!: (c: CloseInfo) => void;
   private readonly onSetupComplete: () => void;
   // autoReply VAD state (in audio time)
   private vadCarry: Buffer | undefined;
@@ -203,35 +179,13 @@ export class FakeLiveSession extends EventEmitter {
   private bargeSpeechMs = 0;
 
   constructor(id: number, ws: WebSocket, path: string, query: URLSearchParams, opts: GeminiLiveFakeOptions, onSetupComplete: () => void) {
-    super();
-    this.id = id;
-    this.ws = ws;
+    super(id, ws);
     this.opts = opts;
     this.onSetupComplete = onSetupComplete;
     this.recordAudio = opts.recordAudio !== false;
     this.path = path;
     this.apiVersion = PATH_RE.exec(path)?.[1] ?? '';
     this.key = query.get('key') ?? query.get('access_token');
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    ws.on('message', (data) => {
-      // An exception escaping into ws would leave its receiver stuck (no 'close' ever): contain it.
-      try {
-        this.onMessage(data);
-      } catch (e) {
-        this.errors.push(e instanceof Error ? e : new Error(String(e)));
-        this.terminate();
-      }
-    });
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    ws.on('error', () => {
-      /* a close follows */
-    });
-  }
-
-  get isOpen(): boolean {
-    return !this.isClosed;
   }
 
   /** All caller audio received so far, as one Buffer (16-bit LE PCM). */
@@ -352,11 +306,8 @@ export class FakeLiveSession extends EventEmitter {
   }
 
   /** Close from the server side. The reason is cut to the 123 bytes a close frame can carry (as Google's are). */
-  close(code = 1000, reason = ''): void {
-    if (this.isClosed) return;
-    this.stopTimers();
-    this.replyGen++;
-    this.ws.close(code, truncateReason(reason));
+  override close(code = 1000, reason = ''): void {
+    super.close(code, truncateReason(reason));
   }
 
   /** Stop reading from the client (its socket backs up: backpressure tests). */
@@ -366,13 +317,6 @@ export class FakeLiveSession extends EventEmitter {
 
   resumeReading(): void {
     this.ws.resume();
-  }
-
-  /** Drop the TCP connection without a close frame (client sees 1006). */
-  terminate(): void {
-    this.stopTimers();
-    this.replyGen++;
-    this.ws.terminate();
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -406,8 +350,7 @@ export class FakeLiveSession extends EventEmitter {
     if (this.replyGen === gen && w < words.length) this.sendOutputTranscription(words.slice(w).join(''));
   }
 
-  private onMessage(data: RawData): void {
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  protected override onMessage(buf: Buffer): void {
     // Fast path: {"realtimeInput":{"audio":{"data":"<b64>","mimeType":"<mime>"}}} as the SDK and the adapter send it.
     if (buf.length > AUDIO_PREFIX.length && buf[2] === 0x72 /* r */ && buf.compare(AUDIO_PREFIX, 0, AUDIO_PREFIX.length, 0, AUDIO_PREFIX.length) === 0) {
       const start = AUDIO_PREFIX.length;
@@ -563,7 +506,7 @@ export class FakeLiveSession extends EventEmitter {
     }
     let off = 0;
     for (; off + windowBytes <= buf.length; off += windowBytes) {
-      const speech = rms(buf, off, off + windowBytes) >= threshold;
+      const speech = rmsInt16LE(buf, off, off + windowBytes) >= threshold;
       if (speech) {
         this.speechMs += WINDOW_MS;
         this.silenceRunMs = 0;
@@ -622,45 +565,14 @@ export class FakeLiveSession extends EventEmitter {
     });
   }
 
-  private timer(ms: number, fire: () => void, onStop?: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fire();
-    }, ms);
-    this.timers.set(t, onStop);
-    return t;
-  }
-
-  private clearTimer(t: NodeJS.Timeout): void {
-    clearTimeout(t);
-    this.timers.delete(t);
-  }
-
-  /** Pacing pause; ends early (resolves) when the session stops. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (ms <= 0) setImmediate(resolve);
-      else this.timer(ms, resolve, resolve);
-    });
-  }
-
-  private stopTimers(): void {
-    const stops = [...this.timers];
-    this.timers.clear();
-    for (const [t, onStop] of stops) {
-      clearTimeout(t);
-      onStop?.();
-    }
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
+  /** A new generation ends any reply being streamed (sendAudio, autoReply). */
+  protected override stop(): void {
+    super.stop();
     this.replyGen++;
+  }
+
+  protected override onClosed(): void {
     this.replying = false;
-    this.stopTimers();
-    this.resolveClosed({ code, reason });
-    this.emit('close', { code, reason });
   }
 }
 

@@ -3,12 +3,12 @@
  * server whose upgrades are checked in the order stopped → path (404) → scripted refusal → the vendor's own
  * checks (auth, parameters) → accepted as a session, plus the bookkeeping tests read (`upgrades`, `rejected`,
  * `sessions`, `nextSession`). Each vendor fake supplies its checks, its exact HTTP error bodies and headers
- * (the SDKs parse them) and how to build its session.
+ * (the SDKs parse them) and how to build its session. `WsFakeSession` is the matching per-connection plumbing.
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { Handout, closeServers, listenOnLoopback } from './handout.ts';
 
 /** An upgrade request, split up. */
@@ -51,6 +51,124 @@ export interface WsSession {
   readonly isOpen: boolean;
   readonly closed: Promise<unknown>;
   terminate(): void;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/**
+ * What every vendor session shares: the `closed` promise and `closeInfo`, `errors`, `isOpen`, `close`/`terminate`,
+ * and timers that die with the session. Subclasses handle client frames in `onMessage` and add their own cleanup
+ * by overriding `stop` (close, terminate and socket close all run it) and `onClosed` (socket closed).
+ */
+export abstract class WsFakeSession extends EventEmitter implements WsSession {
+  readonly id: number;
+  /** Exceptions thrown while handling client frames (a fake bug: tests may assert it stays empty). */
+  readonly errors: Error[] = [];
+  /** Resolves when the socket has closed (either side). */
+  readonly closed: Promise<CloseInfo>;
+  closeInfo: CloseInfo | undefined;
+
+  protected readonly ws: WebSocket;
+  protected isClosed = false;
+  private resolveClosed!: (c: CloseInfo) => void;
+  /** Live timers, each with what to do if the session stops first (resolve a pacing sleep, reject a wait). */
+  private readonly timers = new Map<NodeJS.Timeout, (() => void) | undefined>();
+
+  protected constructor(id: number, ws: WebSocket) {
+    super();
+    this.id = id;
+    this.ws = ws;
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    ws.on('message', (data, isBinary) => {
+      // An exception escaping into ws would leave its receiver stuck (no 'close' ever): contain it.
+      try {
+        this.onMessage(toBuffer(data), isBinary);
+      } catch (e) {
+        this.errors.push(e instanceof Error ? e : new Error(String(e)));
+        this.terminate();
+      }
+    });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    ws.on('error', () => {
+      /* a close follows */
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** Close from the server side. */
+  close(code = 1000, reason = ''): void {
+    if (this.isClosed) return;
+    this.stop();
+    this.ws.close(code, reason);
+  }
+
+  /** Drop the TCP connection without a close frame (client sees 1006). */
+  terminate(): void {
+    this.stop();
+    this.ws.terminate();
+  }
+
+  /** One client frame. */
+  protected abstract onMessage(data: Buffer, isBinary: boolean): void;
+
+  /** The session stops (close(), terminate() or the socket closed): clear every timer. Overrides call super. */
+  protected stop(): void {
+    const stops = [...this.timers];
+    this.timers.clear();
+    for (const [t, onStop] of stops) {
+      clearTimeout(t);
+      onStop?.();
+    }
+  }
+
+  /** The socket has closed, after stop() and before `closed` resolves and 'close' is emitted. */
+  protected onClosed(): void {}
+
+  /** A timer that stop() clears, running `onStop` if given. */
+  protected timer(ms: number, fire: () => void, onStop?: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fire();
+    }, ms);
+    this.timers.set(t, onStop);
+    return t;
+  }
+
+  protected clearTimer(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  /** Pacing pause; resolves early when the session stops (at once if it has closed). */
+  protected sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.isClosed) resolve();
+      else if (ms <= 0) setImmediate(resolve);
+      else this.timer(ms, resolve, resolve);
+    });
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.stop();
+    this.onClosed();
+    this.closeInfo = { code, reason };
+    this.resolveClosed(this.closeInfo);
+    this.emit('close', this.closeInfo);
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
 }
 
 export interface Listening {

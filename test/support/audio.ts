@@ -34,6 +34,18 @@ export function rms(samples: Int16Array): number {
   return Math.sqrt(s / Math.max(1, samples.length));
 }
 
+/** RMS of the 16-bit LE samples in bytes [start, end) of `buf`: no copy, and any byte offset (an Int16Array view needs an even one). */
+export function rmsInt16LE(buf: Buffer, start = 0, end = buf.length): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = start; i + 1 < end; i += 2) {
+    const v = buf.readInt16LE(i);
+    sum += v * v;
+    n++;
+  }
+  return n === 0 ? 0 : Math.sqrt(sum / n);
+}
+
 export function asInt16(buf: Buffer): Int16Array {
   const copy = Buffer.from(buf);
   return new Int16Array(copy.buffer, copy.byteOffset, copy.length >> 1);

@@ -15,6 +15,7 @@ import { loadSileroModel } from '../../src/media/vad.ts';
 import { CartesiaFake, type CartesiaFakeOptions } from '../fakes/cartesia.ts';
 import { DeepgramFake, type DeepgramFakeOptions } from '../fakes/deepgram.ts';
 import { GeminiTextFake, type GeminiTextFakeOptions } from '../fakes/gemini-text.ts';
+import { EventLog } from '../support/event-log.ts';
 
 export const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));
 export const COUGH = readFileSync(new URL('../fixtures/cough-8k.raw', import.meta.url));
@@ -141,17 +142,16 @@ export type Ev = { at: number } & (
  * like the session's playout queue, and `agent.playbackIdle()` is called once a finished reply has played out
  * (or right after an interruption).
  */
-export class SimSink implements AgentSink {
-  readonly events: Ev[] = [];
+export class SimSink extends EventLog<Ev> implements AgentSink {
   agent: Agent | undefined;
   speed: number;
   private replyOpen = false;
   private queuedMs = 0;
   private playStart = -1;
   private idleTimer: NodeJS.Timeout | undefined;
-  private waiters: { pred: (e: Ev) => boolean; resolve: (e: Ev) => void }[] = [];
 
   constructor(speed = 1) {
+    super();
     this.speed = speed;
   }
 
@@ -200,31 +200,13 @@ export class SimSink implements AgentSink {
     this.push({ t: 'timings', marks: { ...marks }, at: performance.now() });
   }
 
-  of<T extends Ev['t']>(t: T): Extract<Ev, { t: T }>[] {
-    return this.events.filter((e): e is Extract<Ev, { t: T }> => e.t === t);
-  }
   finals(speaker: Speaker): string[] {
     return this.of('transcript')
       .filter((e) => e.speaker === speaker && e.final)
       .map((e) => e.text);
   }
-  /** The first event (recorded or future) matching pred. */
-  waitFor(pred: (e: Ev) => boolean, timeoutMs = 4000, what = 'event'): Promise<Ev> {
-    const found = this.events.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.pred !== pred);
-        reject(new Error(`sink: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.events.map((e) => e.t))}`));
-      }, timeoutMs);
-      this.waiters.push({
-        pred,
-        resolve: (e) => {
-          clearTimeout(t);
-          resolve(e);
-        },
-      });
-    });
+  override waitFor(pred: (e: Ev) => boolean, timeoutMs = 4000, what = 'event'): Promise<Ev> {
+    return super.waitFor(pred, timeoutMs, what);
   }
   /** Events after index `from` matching pred. */
   since<T extends Ev['t']>(from: number, t: T): Extract<Ev, { t: T }>[] {
@@ -251,12 +233,6 @@ export class SimSink implements AgentSink {
     this.idleTimer = undefined;
     this.push({ t: 'idle', at: performance.now() });
     this.agent?.playbackIdle?.();
-  }
-  private push(e: Ev): void {
-    this.events.push(e);
-    const due = this.waiters.filter((w) => w.pred(e));
-    this.waiters = this.waiters.filter((w) => !w.pred(e));
-    for (const w of due) w.resolve(e);
   }
 }
 

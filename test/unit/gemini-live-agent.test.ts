@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { AgentSettings, AgentSink, Speaker } from '../../src/agents/agent.ts';
 import { GeminiLiveAgent, type GeminiLiveAgentOptions } from '../../src/agents/gemini-live/gemini-live-agent.ts';
 import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../fakes/gemini-live.ts';
+import { EventLog } from '../support/event-log.ts';
 
 const KEY = 'test-key-123';
 const MODEL = 'gemini-3.1-flash-live-preview';
@@ -26,9 +27,7 @@ type Ev =
   | { t: 'hangup'; reason: string }
   | { t: 'failed'; cause: string };
 
-class RecordingSink implements AgentSink {
-  readonly events: Ev[] = [];
-  private waiters: { pred: (e: Ev) => boolean; resolve: (e: Ev) => void }[] = [];
+class RecordingSink extends EventLog<Ev> implements AgentSink {
   audio(pcm: Buffer, sampleRate: number): void {
     this.push({ t: 'audio', pcm: Buffer.from(pcm), rate: sampleRate });
   }
@@ -51,35 +50,8 @@ class RecordingSink implements AgentSink {
     return { playing: false, heardMs: 0 };
   }
   replyTimings(): void {}
-  of<T extends Ev['t']>(t: T): Extract<Ev, { t: T }>[] {
-    return this.events.filter((e): e is Extract<Ev, { t: T }> => e.t === t);
-  }
   audioBytes(): Buffer {
     return Buffer.concat(this.of('audio').map((e) => e.pcm));
-  }
-  /** Resolves with the first event (already recorded or future) matching pred. */
-  waitFor(pred: (e: Ev) => boolean, timeoutMs = 2000): Promise<Ev> {
-    const found = this.events.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.pred !== pred);
-        reject(new Error(`sink: no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events.map((e) => e.t))}`));
-      }, timeoutMs);
-      this.waiters.push({
-        pred,
-        resolve: (e) => {
-          clearTimeout(t);
-          resolve(e);
-        },
-      });
-    });
-  }
-  private push(e: Ev): void {
-    this.events.push(e);
-    const due = this.waiters.filter((w) => w.pred(e));
-    this.waiters = this.waiters.filter((w) => !w.pred(e));
-    for (const w of due) w.resolve(e);
   }
 }
 
