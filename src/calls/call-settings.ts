@@ -34,13 +34,19 @@ export const CALL_VARIABLES = {
   objective: 'callbridge_objective_b64',
 } as const;
 
+/**
+ * Longest free text, in characters, wherever it comes from (API, callback, profile, channel variable): it all
+ * ends up in the model's instructions, and an unbounded value would be sent whole to the vendor on every call.
+ */
+export const TEXT_LIMITS = { systemInstructions: 20000, greeting: 2000, openingReason: 500, objective: 1000 } as const;
+
 /** A partial set of settings as a callback, a profile or the API may give it (snake_case on the wire). */
 export const settingsPatch = z.object({
-  system_instructions: z.string().min(1).max(20000).optional(),
+  system_instructions: z.string().min(1).max(TEXT_LIMITS.systemInstructions).optional(),
   voice: z.string().regex(PATTERNS.voice).optional(),
   language: z.string().regex(PATTERNS.language).optional(),
   pipeline: z.enum(PIPELINES).optional(),
-  greeting: z.string().min(1).max(2000).optional(),
+  greeting: z.string().min(1).max(TEXT_LIMITS.greeting).optional(),
   gemini: z.object({ model: z.string().regex(PATTERNS.model).optional() }).optional(),
   cascade: z
     .object({
@@ -53,7 +59,7 @@ export const settingsPatch = z.object({
 export type SettingsPatch = z.infer<typeof settingsPatch>;
 
 /** The callback answer: the contract of the Go SIP→Gemini proxy (system_instructions required) plus extras. */
-export const callbackAnswer = settingsPatch.extend({ system_instructions: z.string().min(1).max(20000) });
+export const callbackAnswer = settingsPatch.extend({ system_instructions: z.string().min(1).max(TEXT_LIMITS.systemInstructions) });
 
 export const profilesSchema = z.record(z.string().regex(PATTERNS.voice), settingsPatch);
 export type Profiles = z.infer<typeof profilesSchema>;
@@ -166,6 +172,20 @@ function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
   return {};
 }
 
+/**
+ * A decoded campaign text variable, or undefined when absent or longer than `limit` characters (ignored with
+ * a warning like the other invalid variables). Base64 too long to fit is refused without decoding it.
+ */
+function campaignText(f: CallFacts, name: string, limit: number, problems: string[]): string | undefined {
+  const v = f.variable(name);
+  if (!v) return undefined;
+  // A character is at most 4 UTF-8 bytes; base64 makes 3 bytes 4 characters.
+  const text = v.length <= Math.ceil((limit * 4) / 3) * 4 ? decodeText(v) : undefined;
+  if (text !== undefined && text.length <= limit) return text;
+  problems.push(`${name}: decoded text must be at most ${limit} characters`);
+  return undefined;
+}
+
 /** Decide how this call is answered (see the precedence above). Never throws; never waits past the callback timeout. */
 export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Promise<CallSettings> {
   let s = { ...d.defaults };
@@ -180,10 +200,12 @@ export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Pro
     else d.logger.warn({ profile: profileName }, 'unknown agent profile; ignoring it');
   }
   s = applyPatch(s, fromVariables(facts, d.logger));
-  const openingReason = facts.variable(CALL_VARIABLES.openingReason);
-  const objective = facts.variable(CALL_VARIABLES.objective);
-  if (openingReason) s.openingReason = decodeText(openingReason);
-  if (objective) s.objective = decodeText(objective);
+  const problems: string[] = [];
+  const openingReason = campaignText(facts, CALL_VARIABLES.openingReason, TEXT_LIMITS.openingReason, problems);
+  const objective = campaignText(facts, CALL_VARIABLES.objective, TEXT_LIMITS.objective, problems);
+  if (problems.length) d.logger.warn({ problems }, 'ignoring invalid callbridge_* channel variables');
+  if (openingReason) s.openingReason = openingReason;
+  if (objective) s.objective = objective;
   if (s.openingReason || s.objective) {
     s.systemInstructions +=
       `\n\nThis is an outbound call you placed to ${facts.to}.` +
