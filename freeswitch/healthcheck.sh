@@ -2,15 +2,12 @@
 # Container healthcheck: the core is ready, the callbridge SIP profile is running (it is not when
 # its address or port cannot be bound) and, when .env defines a trunk, its gateway exists. Asked
 # over the event socket with the password callbridge uses, so a password that FreeSWITCH did not
-# pick up shows as unhealthy too.
+# pick up shows as unhealthy too. fs_cli reads address, port and password from /etc/fs_cli.conf
+# (written by the entrypoint), never from its command line, which anyone may read in ps.
 set -eu
 
-host="${FREESWITCH_ESL_LISTEN_IP:-127.0.0.1}"
-case "$host" in 0.0.0.0 | ::) host=127.0.0.1 ;; esac
-
 fs() {
-	fs_cli -H "$host" -P "${FREESWITCH_ESL_PORT:-8021}" -p "${FREESWITCH_ESL_PASSWORD:-ClueCon}" \
-		-T 2000 -t 3000 -x "$1"
+	fs_cli -T 2000 -t 3000 -x "$1"
 }
 
 if ! fs status | grep -q 'is ready'; then
@@ -20,6 +17,12 @@ fi
 
 if ! fs 'sofia status' | grep -Eq '^[[:space:]]*callbridge[[:space:]]+profile[[:space:]].*RUNNING'; then
 	echo "SIP profile callbridge is not running: is SIP_IP:SIP_PORT free and local? (docker compose logs freeswitch)" >&2
+	exit 1
+fi
+
+# With SIP_IP empty the loopback profile (the README's first call from this host) runs as well.
+if [ -z "${SIP_IP:-}" ] && ! fs 'sofia status' | grep -Eq '^[[:space:]]*callbridge-local[[:space:]]+profile[[:space:]].*RUNNING'; then
+	echo "SIP profile callbridge-local (127.0.0.1:SIP_PORT) is not running: is the port taken on loopback? (docker compose logs freeswitch)" >&2
 	exit 1
 fi
 

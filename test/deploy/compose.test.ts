@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ROOT, interpolate, interpolationNames, read, readDockerfile, readEnvExample } from './support.ts';
+import { CONFIG_VARIABLES } from '../../src/config.ts';
+import { ROOT, envExampleMap, interpolate, interpolationNames, loadDocument, read, readDockerfile, readEnvExample } from './support.ts';
 
 type Service = {
   build?: { context?: string } | string;
@@ -51,11 +52,13 @@ test('both services: host networking, .env, restart policy, healthcheck, a build
   for (const [name, svc] of Object.entries(services)) {
     assert.equal(svc.network_mode, 'host', `${name}: host networking (SIP/RTP without port maps; ESL and media on loopback)`);
     assert.equal(svc.ports, undefined, `${name}: ports do not apply with host networking`);
-    const files = Array.isArray(svc.env_file) ? svc.env_file : svc.env_file ? [svc.env_file] : [];
-    assert.ok(
-      files.some((f) => (typeof f === 'string' ? f : f.path) === '.env'),
-      `${name}: reads .env`,
-    );
+    // Not env_file: it would hand every service every .env line, vendor keys included.
+    assert.equal(svc.env_file, undefined, `${name}: gets only the settings it reads, not all of .env`);
+    const e = svc.environment;
+    assert.ok(e && !Array.isArray(e), `${name}: environment as a map`);
+    for (const [k, v] of Object.entries(e)) {
+      assert.match(String(v), new RegExp(`^\\$\\{${k}(:-[^}]*)?\\}$`), `${name}: ${k} comes from .env under its own name`);
+    }
     assert.ok(['unless-stopped', 'always'].includes(svc.restart ?? ''), `${name}: restarts`);
     const hc = svc.healthcheck?.test;
     assert.ok(Array.isArray(hc) && ['CMD', 'CMD-SHELL'].includes(hc[0]!) && hc.length > 1, `${name}: healthcheck`);
@@ -89,7 +92,8 @@ test('the playback volume is shared at the paths the code and FreeSWITCH use', (
 
 test('under host networking the addresses line up', () => {
   const cb = environment(services.callbridge!);
-  const ws = new URL(cb.get('CALLBRIDGE_WS_URL')!);
+  // Empty CALLBRIDGE_WS_URL: callbridge derives ws://127.0.0.1:<HTTP_PORT>.
+  const ws = new URL(cb.get('CALLBRIDGE_WS_URL') || `ws://127.0.0.1:${cb.get('HTTP_PORT')}`);
   assert.match(ws.protocol, /^wss?:$/);
   assert.doesNotMatch(ws.hostname, /_/);
   assert.equal(ws.port || (ws.protocol === 'wss:' ? '443' : '80'), cb.get('HTTP_PORT'), 'FreeSWITCH streams to the port callbridge listens on');
@@ -104,4 +108,21 @@ test('under host networking the addresses line up', () => {
 
 test('every variable compose interpolates is documented in .env.example', () => {
   for (const name of interpolationNames(text)) assert.ok(env.has(name), `${name} is used in docker-compose.yml but not in .env.example`);
+});
+
+test('each service gets exactly the settings it reads: FreeSWITCH no vendor keys, callbridge no trunk credentials', () => {
+  const fsNames = Object.keys((services.freeswitch?.environment ?? {}) as Record<string, string>);
+  const fsReads = new Set(loadDocument(envExampleMap()).pre.envRead);
+  for (const script of ['freeswitch/healthcheck.sh', 'freeswitch/docker-entrypoint.sh']) {
+    for (const m of read(script).matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)) if (/^(FREESWITCH|SIP|RTP)_/.test(m[1]!)) fsReads.add(m[1]!);
+  }
+  assert.deepEqual([...fsNames].sort(), [...fsReads].sort(), 'FreeSWITCH: what conf/vars.xml, the entrypoint and the healthcheck read');
+  for (const n of fsNames) {
+    assert.match(n, /^(FREESWITCH|SIP|RTP)_/, `${n} is not FreeSWITCH's`);
+    assert.ok(!/(API_KEY|TOKEN|SECRET)$/.test(n), `${n}: no vendor or API secret in the FreeSWITCH container`);
+  }
+
+  const cbNames = Object.keys((services.callbridge?.environment ?? {}) as Record<string, string>);
+  assert.deepEqual([...cbNames].sort(), [...CONFIG_VARIABLES].sort(), 'callbridge: exactly what src/config.ts reads');
+  assert.ok(!cbNames.some((n) => n.startsWith('SIP_GATEWAY_')), 'the trunk credentials stay with FreeSWITCH');
 });

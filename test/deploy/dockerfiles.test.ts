@@ -81,11 +81,20 @@ test('the FreeSWITCH image runs only what runs, in the foreground, as a non-root
   );
   const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args;
   assert.ok(user && !['root', '0'].includes(user), 'non-root');
-  const cmd = jsonForm(final, 'CMD');
+  const full = jsonForm(final, 'CMD');
+  // mod_console writes with stdio and never flushes: without line buffering `docker logs` lags
+  // in 4 KiB blocks and stops mid-line.
+  assert.deepEqual(full.slice(0, 2), ['stdbuf', '-oL'], 'stdout line-buffered');
+  const cmd = full.slice(2);
   assert.equal(cmd[0], 'freeswitch');
   assert.ok(cmd.includes('-nf') || cmd.includes('-c'), 'foreground');
   assert.ok(!cmd.includes('-nc') && !cmd.includes('-ncwait'), '-nc daemonizes or hides the log');
   assert.ok(final.some((i) => i.keyword === 'HEALTHCHECK'));
+  const exposed = final.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
+  for (const p of exposed) {
+    assert.doesNotMatch(p, /-/, `EXPOSE ${p}: docker run -P would publish every port of a range`);
+    assert.notEqual(p.split('/')[0], '8021', 'the event socket is never published');
+  }
   assert.deepEqual(jsonForm(final, 'ENTRYPOINT').slice(-1), ['/usr/local/bin/docker-entrypoint.sh']);
 });
 
@@ -100,7 +109,17 @@ test('the scripts the FreeSWITCH image runs exist, are executable and match the 
   assert.ok(profile && health.includes(`[[:space:]]*${profile}[[:space:]]+profile`), 'the healthcheck looks for the profile that exists');
   const gatewayDefault = /data="sip_gateway_name=([^"$]+)"/.exec(read(join(FS_DIR, 'conf/vars.xml')))?.[1];
   assert.ok(gatewayDefault && health.includes(`SIP_GATEWAY_NAME:-${gatewayDefault}`), 'same default gateway name');
-  const entry = read(join(FS_DIR, 'docker-entrypoint.sh'));
+  // fs_cli takes the ESL password from /etc/fs_cli.conf (written by the entrypoint, mode 0600),
+  // never from its argv, which every process can read in ps.
+  assert.doesNotMatch(health, /fs_cli[^\n]*\s-(p|-password)\b/, 'no password on the fs_cli command line');
+  assert.doesNotMatch(health, /PASSWORD/, 'the healthcheck does not handle the password at all');
+  const entryText = read(join(FS_DIR, 'docker-entrypoint.sh'));
+  const confFile = /ln -s (\S+) \/etc\/fs_cli\.conf/.exec(fsDockerfile.map((i) => i.args).join('\n'))?.[1];
+  assert.ok(confFile, '/etc/fs_cli.conf points to the file the entrypoint writes');
+  assert.ok(entryText.includes(`>${confFile}`), 'the entrypoint writes it');
+  assert.match(entryText, /umask 077/, 'readable by the freeswitch user only');
+  assert.match(entryText, /password => %s/, 'with the ESL password');
+  const entry = entryText;
   assert.match(entry, /FREESWITCH\\\|SIP\\\|RTP/, 'blank FREESWITCH_/SIP_/RTP_ variables become unset');
   for (const m of read(join(FS_DIR, 'conf/vars.xml')).matchAll(/=\$([A-Z][A-Z0-9_]*)"/g)) {
     assert.match(m[1]!, /^(FREESWITCH|SIP|RTP)_/, `${m[1]}: the entrypoint only cleans FREESWITCH_, SIP_ and RTP_ variables`);

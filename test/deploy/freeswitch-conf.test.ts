@@ -17,6 +17,7 @@ import {
   params,
   read,
   readEnvExample,
+  readModuleList,
   section,
   type XmlNode,
 } from './support.ts';
@@ -58,10 +59,15 @@ function aclAdmits(list: XmlNode, addr: string): boolean {
   return verdict;
 }
 
-function sofiaProfile(doc: XmlNode): XmlNode {
-  const profiles = children(children(configuration(doc, 'sofia.conf'), 'profiles')[0], 'profile');
-  assert.equal(profiles.length, 1, 'one SIP profile');
-  return profiles[0]!;
+function sofiaProfiles(doc: XmlNode): XmlNode[] {
+  return children(children(configuration(doc, 'sofia.conf'), 'profiles')[0], 'profile');
+}
+
+/** The main SIP profile (trunks, phones); with SIP_IP empty a loopback-only one runs beside it. */
+function sofiaProfile(doc: XmlNode, name = 'callbridge'): XmlNode {
+  const profile = sofiaProfiles(doc).find((p) => attr(p, 'name') === name);
+  assert.ok(profile, `SIP profile ${name}`);
+  return profile;
 }
 
 /** The extension the XML dialplan runs for a destination: the first whose conditions all match. */
@@ -93,7 +99,8 @@ test('the assembled configuration is well-formed XML and every include resolves'
 });
 
 test('every file under conf/ is part of the configuration', () => {
-  const used = new Set([...loadDocument(DEFAULT_ENV).pre.files, ...loadDocument(TRUNK_ENV).pre.files]);
+  const fixedIp = envExampleMap({ SIP_IP: '10.0.0.5' });
+  const used = new Set([...loadDocument(DEFAULT_ENV).pre.files, ...loadDocument(TRUNK_ENV).pre.files, ...loadDocument(fixedIp).pre.files]);
   const unused = confFiles().filter((f) => !used.has(f)).map((f) => relative(FS_DIR, f));
   assert.deepEqual(unused, [], 'files no include reaches');
 });
@@ -121,11 +128,7 @@ test('modules.conf loads what callbridge needs, and only modules the image build
     assert.ok(loaded.includes(m), `${m} is loaded`);
   }
   assert.equal(new Set(loaded).size, loaded.length, 'no module loaded twice');
-  const built = read(join(FS_DIR, 'build-modules.conf'))
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => l.split('/').pop()!);
+  const built = readModuleList(read(join(FS_DIR, 'build-modules.conf'))).enabled.map((e) => e.name);
   assert.deepEqual([...loaded].filter((m) => m !== 'mod_audio_stream').sort(), [...built].sort(), 'loaded = built (+ mod_audio_stream)');
   for (const m of ['mod_verto', 'mod_signalwire']) assert.ok(!built.includes(m), `${m} needs libks and a token`);
 });
@@ -265,5 +268,51 @@ test('no dialplan action sends a call anywhere (an open SIP port must not place 
     for (const ext of children(ctx, 'extension')) {
       for (const a of actions(ext)) assert.ok(!['bridge', 'transfer', 'execute_extension', 'lua', 'system'].includes(a.app), `${attr(ext, 'name')}: ${a.app}`);
     }
+  }
+});
+
+test('every loaded module that reads a configuration file finds it (no "Could not open" at start)', () => {
+  const { doc } = loadDocument(DEFAULT_ENV);
+  const loaded = children(children(configuration(doc, 'modules.conf'), 'modules')[0], 'load').map((l) => attr(l, 'module') ?? '');
+  const needs: Record<string, string> = {
+    mod_console: 'console.conf', mod_logfile: 'logfile.conf', mod_event_socket: 'event_socket.conf', mod_sofia: 'sofia.conf',
+    mod_db: 'db.conf', mod_spandsp: 'spandsp.conf', mod_local_stream: 'local_stream.conf', mod_cdr_csv: 'cdr_csv.conf',
+  };
+  for (const m of loaded) if (needs[m]) assert.doesNotThrow(() => configuration(doc, needs[m]!), `${m} is loaded without ${needs[m]}`);
+});
+
+test('media timeouts: channel variables (1.10), not the deprecated profile params', () => {
+  for (const env of [DEFAULT_ENV, TRUNK_ENV]) {
+    const { doc, pre } = loadDocument(env);
+    for (const profile of sofiaProfiles(doc)) {
+      const p = params(children(profile, 'settings')[0]);
+      for (const old of ['rtp-timeout-sec', 'rtp-hold-timeout-sec']) assert.ok(!p.has(old), `${attr(profile, 'name')}: ${old} is deprecated in 1.10`);
+    }
+    // Globals are every channel's fallback: inbound and outbound (originate) calls alike.
+    assert.equal(pre.vars.get('media_timeout'), '60000', 'hang up after 60 s without media');
+    assert.equal(pre.vars.get('media_hold_timeout'), '1800000', '30 minutes on hold');
+  }
+});
+
+test('with SIP_IP empty, SIP also answers on 127.0.0.1 so that a local SIPp reaches it', () => {
+  const { doc } = loadDocument(DEFAULT_ENV);
+  assert.equal(DEFAULT_ENV.get('SIP_IP'), undefined, 'the default: no SIP_IP');
+  const local = sofiaProfile(doc, 'callbridge-local');
+  const p = params(children(local, 'settings')[0]);
+  assert.equal(p.get('sip-ip'), '127.0.0.1');
+  assert.equal(p.get('rtp-ip'), '127.0.0.1', 'SDP offers loopback, where the local caller is');
+  assert.equal(p.get('sip-port'), DEFAULT_ENV.get('SIP_PORT'), 'the port the README dials');
+  assert.ok(!p.has('ext-sip-ip') && !p.has('ext-rtp-ip'), 'no NAT address in Contact or SDP');
+  const main = params(children(sofiaProfile(doc), 'settings')[0]);
+  assert.equal(p.get('context'), main.get('context'), 'the same dialplan as the main profile');
+  const acl = aclList(doc, p.get('apply-inbound-acl')!);
+  assert.ok(aclAdmits(acl, '127.0.0.1'));
+  assert.ok(!aclAdmits(acl, '192.168.1.20'));
+  assert.notEqual(main.get('sip-ip'), '127.0.0.1', 'the main profile keeps the host address');
+
+  // A set SIP_IP means exactly that address (and 127.0.0.1 would collide with the loopback profile).
+  for (const ip of ['10.0.0.5', '127.0.0.1']) {
+    const fixed = loadDocument(envExampleMap({ SIP_IP: ip })).doc;
+    assert.deepEqual(sofiaProfiles(fixed).map((x) => attr(x, 'name')), ['callbridge'], `SIP_IP=${ip}: one profile`);
   }
 });

@@ -342,3 +342,82 @@ export function configuration(doc: XmlNode, name: string): XmlNode {
   if (!c) throw new Error(`no configuration ${name}`);
   return c;
 }
+
+// ---- FreeSWITCH's build -------------------------------------------------------------------------
+
+/** `category/mod_name` directories of the pinned FreeSWITCH tree (fixtures/freeswitch-1.10-modules.txt). */
+export function freeswitchModuleDirs(): Set<string> {
+  return new Set(
+    read(join(ROOT, 'test/deploy/fixtures/freeswitch-1.10-modules.txt'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('##')),
+  );
+}
+
+export interface ModuleList {
+  /** Lines without `#`: built (configure.ac CONF_MODULES: `grep -v "#"`, name after the last `/`). */
+  enabled: { line: number; text: string; name: string }[];
+  /** Lines with `#` but no `##`: disabled module names (CONF_DISABLED_MODULES: `grep "#" | grep -v "##"`). */
+  disabled: { line: number; text: string; name: string }[];
+  /** Lines containing `##`: the only lines FreeSWITCH ignores. */
+  comments: { line: number; text: string }[];
+}
+
+/**
+ * A modules.conf read the way FreeSWITCH 1.10's build reads it (configure.ac's CONF_MODULES and
+ * CONF_DISABLED_MODULES feed src/mod/Makefile.am, which turns every name into a make target).
+ * Blank lines drop out of the shell's word splitting.
+ */
+export function readModuleList(text: string): ModuleList {
+  const out: ModuleList = { enabled: [], disabled: [], comments: [] };
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    if (raw.trim() === '') return;
+    const name = raw.replace(/^.*\//, '');
+    if (!raw.includes('#')) out.enabled.push({ line, text: raw, name });
+    else if (!raw.includes('##')) out.disabled.push({ line, text: raw, name });
+    else out.comments.push({ line, text: raw });
+  });
+  return out;
+}
+
+export interface FreeswitchLayout {
+  prefix: string;
+  fhs: boolean;
+  bin: string;
+  lib: string;
+  mod: string;
+  conf: string;
+  log: string;
+  db: string;
+  run: string;
+}
+
+/**
+ * The directories FreeSWITCH 1.10's configure picks for the given arguments (configure.ac "Whether to
+ * follow FHS"): FHS is on by default and only switched off by --disable-fhs or by giving no --prefix.
+ * Only the options the Dockerfile may use are understood; anything else that moves a directory throws.
+ */
+export function freeswitchLayout(configureArgs: string[]): FreeswitchLayout {
+  let prefix: string | undefined;
+  let fhs = true;
+  for (const a of configureArgs) {
+    if (a.startsWith('--prefix=')) prefix = a.slice('--prefix='.length);
+    else if (a === '--disable-fhs' || a === '--enable-fhs=no') fhs = false;
+    else if (a === '--enable-fhs' || a === '--enable-fhs=yes') fhs = true;
+    else if (/^--(with-(modinstdir|rundir|logfiledir|dbdir)|sysconfdir|localstatedir|libdir|bindir|exec-prefix)=/.test(a)) {
+      throw new Error(`the layout emulation does not know ${a}`);
+    }
+  }
+  if (prefix === undefined) {
+    prefix = '/usr/local/freeswitch';
+    fhs = false;
+  }
+  const lib = `${prefix}/lib`;
+  if (fhs) {
+    const localstate = `${prefix}/var`;
+    return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${lib}/freeswitch/mod`, conf: `${prefix}/etc/freeswitch`, log: `${localstate}/log/freeswitch`, db: `${localstate}/lib/freeswitch/db`, run: `${localstate}/run/freeswitch` };
+  }
+  return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${prefix}/mod`, conf: `${prefix}/conf`, log: `${prefix}/log`, db: `${prefix}/db`, run: `${prefix}/run` };
+}
