@@ -3,8 +3,8 @@
  *
  * One instance = one WebSocket; each reply is a context: text pieces go out with `continue: true`, the end with
  * `continue: false`, a barge-in sends `cancel`. Audio comes back as raw 16-bit PCM at CARTESIA_SAMPLE_RATE
- * (8 kHz by default, the rate G.711 calls play at, so the playout need not resample). Word timestamps are asked for so an interrupted reply can be cut where the
- * caller stopped hearing it.
+ * (8 kHz by default, the rate G.711 calls play at, so the playout need not resample). Word timestamps are
+ * asked for so an interrupted reply can be cut where the caller stopped hearing it.
  *
  * SDK behaviours this file works around (@cartesia/cartesia-js 4.2):
  * - the ESM build cannot find `ws` (it calls `require` inside ESM) and would fall back to the global WebSocket;
@@ -13,9 +13,9 @@
  * - `client.tts.websocket()` resolves only once open and gives no way to listen for errors before that: a refused
  *   connect then ends in an *unhandled rejection* (crash). TTSWS is constructed directly and `error` bound first;
  * - TTSWS silently opens a new socket when sending on a closed one, and has no `close` event: we watch the
- *   underlying socket and never send unless it is open;
+ *   underlying socket and never send unless it is open (../vendor-socket.ts reaches it);
  * - `context()` registers a per-context event queue that grows until `receive()` drains it; events are consumed
- *   from the `event` emitter instead, so that queue is unregistered at once;
+ *   from the `event` emitter instead, so that queue is dropped at once (../vendor-socket.ts);
  * - no connect timeout of its own (ws `handshakeTimeout` plus ours).
  */
 import { createRequire } from 'node:module';
@@ -23,12 +23,29 @@ import net from 'node:net';
 import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
-import { refusedForGood, retryableStatus, StageError, withinMs, type TextToSpeech, type TtsConnectionListener, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
+import {
+  StageError,
+  type TextToSpeech,
+  type TtsConnectionListener,
+  type TtsListener,
+  type TtsStream,
+  type TtsWordTimes,
+} from './stages.ts';
 import { errorText } from '../../errors.ts';
+import {
+  cartesiaSocket,
+  dropCartesiaContextQueue,
+  refusedForGood,
+  retryableStatus,
+  withinMs,
+  type VendorSocket,
+} from '../vendor-socket.ts';
 
 const require = createRequire(import.meta.url);
 const { Cartesia } = require('@cartesia/cartesia-js') as typeof CartesiaModule;
-const { TTSWS: TTSWSClass } = require('@cartesia/cartesia-js/resources/tts/ws.js') as { TTSWS: new (client: CartesiaModule.Cartesia, options?: object) => TTSWS };
+const { TTSWS: TTSWSClass } = require('@cartesia/cartesia-js/resources/tts/ws.js') as {
+  TTSWS: new (client: CartesiaModule.Cartesia, options?: object) => TTSWS;
+};
 
 export interface CartesiaTtsOptions {
   apiKey: string;
@@ -50,14 +67,6 @@ export interface CartesiaTtsOptions {
   logger: Logger;
 }
 
-interface RawSocket {
-  readonly readyState: number;
-  addEventListener(type: 'close', fn: (e: { code?: number; reason?: string }) => void): void;
-  close(code?: number, reason?: string): void;
-  terminate?(): void;
-  once?(ev: 'close', fn: () => void): unknown;
-}
-
 interface WsEvent {
   type?: string;
   context_id?: string;
@@ -70,84 +79,81 @@ interface WsEvent {
   error_code?: string;
 }
 
-const WS_OPEN = 1;
-const WS_CLOSED = 3;
-const CLOSE_GRACE_MS = 1000;
-
 class CartesiaStream implements TtsStream {
   readonly id: string;
-  private readonly owner: CartesiaTts;
-  private readonly ctx: TTSWSContext;
-  private readonly listener: TtsListener;
-  private readonly timeoutMs: number;
-  private finished = false;
-  private ended = false;
-  private pushed = false;
-  private gotAudio = false;
-  private timer: NodeJS.Timeout | undefined;
+  readonly #owner: CartesiaTts;
+  readonly #ctx: TTSWSContext;
+  readonly #listener: TtsListener;
+  readonly #timeoutMs: number;
+  #finished = false;
+  #ended = false;
+  #pushed = false;
+  #gotAudio = false;
+  #timer: NodeJS.Timeout | undefined;
   /** An odd byte left over from the previous chunk (16-bit samples must not be split). */
-  private carry: number = -1;
+  #carry: number = -1;
 
   constructor(owner: CartesiaTts, ctx: TTSWSContext, listener: TtsListener, timeoutMs: number) {
-    this.owner = owner;
-    this.ctx = ctx;
+    this.#owner = owner;
+    this.#ctx = ctx;
     this.id = ctx.contextId;
-    this.listener = listener;
-    this.timeoutMs = timeoutMs;
+    this.#listener = listener;
+    this.#timeoutMs = timeoutMs;
   }
 
   push(text: string): void {
-    if (this.finished || this.ended || !text) return;
-    if (!this.owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
-    this.ctx.push({ transcript: text }).catch(() => {});
-    if (!this.pushed) {
-      this.pushed = true;
-      this.arm(); // first audio due within timeoutMs
+    if (this.#finished || this.#ended || !text) return;
+    if (!this.#owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
+    this.#ctx.push({ transcript: text }).catch(() => {});
+    if (!this.#pushed) {
+      this.#pushed = true;
+      this.#arm(); // first audio due within timeoutMs
     }
   }
 
   end(): void {
-    if (this.finished || this.ended) return;
-    this.ended = true;
-    if (!this.owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
-    this.ctx.no_more_inputs().catch(() => {});
-    this.arm();
+    if (this.#finished || this.#ended) return;
+    this.#ended = true;
+    if (!this.#owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
+    this.#ctx.no_more_inputs().catch(() => {});
+    this.#arm();
   }
 
   cancel(): void {
-    if (this.finished) return;
-    this.finish();
-    if (this.owner.canSend()) this.ctx.cancel().catch(() => {});
+    if (this.#finished) return;
+    this.#finish();
+    if (this.#owner.canSend()) this.#ctx.cancel().catch(() => {});
   }
 
   // ---- from the connection ----
 
   onEvent(ev: WsEvent): void {
-    if (this.finished) return;
+    if (this.#finished) return;
     switch (ev.type) {
       case 'chunk': {
         const a = ev.audio;
         if (a === undefined || a.length === 0) return;
-        this.gotAudio = true;
-        if (this.ended || !this.pushed) this.arm();
-        else this.disarm(); // text still coming from the model: its pace is the model's
-        this.emitAudio(a);
+        this.#gotAudio = true;
+        if (this.#ended || !this.#pushed) this.#arm();
+        else this.#disarm(); // text still coming from the model: its pace is the model's
+        this.#emitAudio(a);
         return;
       }
       case 'timestamps': {
         const w = ev.word_timestamps;
-        if (w && Array.isArray(w.words) && Array.isArray(w.start) && Array.isArray(w.end) && this.listener.words) {
-          this.listener.words({ words: w.words, start: w.start, end: w.end } satisfies TtsWordTimes);
+        if (w && Array.isArray(w.words) && Array.isArray(w.start) && Array.isArray(w.end) && this.#listener.words) {
+          this.#listener.words({ words: w.words, start: w.start, end: w.end } satisfies TtsWordTimes);
         }
         return;
       }
       case 'done':
-        this.finish();
-        this.listener.done();
+        this.#finish();
+        this.#listener.done();
         return;
       case 'error': {
         const status = ev.status_code ?? 0;
-        this.fail(new StageError('tts', `cartesia error ${status} ${ev.title ?? ''}: ${ev.message ?? ''}`.trim(), retryableStatus(status || undefined)));
+        const what = `cartesia error ${status} ${ev.title ?? ''}: ${ev.message ?? ''}`.trim();
+        this.fail(new StageError('tts', what, retryableStatus(status || undefined)));
         return;
       }
       default:
@@ -156,45 +162,46 @@ class CartesiaStream implements TtsStream {
   }
 
   fail(err: StageError): void {
-    if (this.finished) return;
-    this.finish();
-    this.listener.error(err);
+    if (this.#finished) return;
+    this.#finish();
+    this.#listener.error(err);
   }
 
-  private emitAudio(a: Uint8Array): void {
+  #emitAudio(a: Uint8Array): void {
     let buf = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    if (this.carry >= 0) {
+    if (this.#carry >= 0) {
       const joined = Buffer.allocUnsafe(buf.length + 1);
-      joined[0] = this.carry;
+      joined[0] = this.#carry;
       buf.copy(joined, 1);
       buf = joined;
-      this.carry = -1;
+      this.#carry = -1;
     }
     if (buf.length & 1) {
-      this.carry = buf[buf.length - 1]!;
+      this.#carry = buf[buf.length - 1]!;
       buf = buf.subarray(0, buf.length - 1);
     }
-    if (buf.length > 0) this.listener.audio(buf);
+    if (buf.length > 0) this.#listener.audio(buf);
   }
 
-  private arm(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.fail(new StageError('tts', `cartesia: ${this.gotAudio ? 'audio stalled' : 'no audio'} for ${this.timeoutMs} ms`, true));
-      if (this.owner.canSend()) this.ctx.cancel().catch(() => {});
-    }, this.timeoutMs);
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const what = `cartesia: ${this.#gotAudio ? 'audio stalled' : 'no audio'} for ${this.#timeoutMs} ms`;
+      this.fail(new StageError('tts', what, true));
+      if (this.#owner.canSend()) this.#ctx.cancel().catch(() => {});
+    }, this.#timeoutMs);
   }
 
-  private disarm(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private finish(): void {
-    this.finished = true;
-    this.disarm();
-    this.owner.forget(this.id);
+  #finish(): void {
+    this.#finished = true;
+    this.#disarm();
+    this.#owner.forget(this.id);
   }
 }
 
@@ -202,18 +209,19 @@ export class CartesiaTts implements TextToSpeech {
   readonly name = 'cartesia';
   readonly sampleRate: 8000 | 16000;
 
-  private readonly opts: CartesiaTtsOptions;
-  private readonly log: Logger;
-  private state: 'idle' | 'connecting' | 'open' | 'lost' | 'closed' = 'idle';
-  private ws: TTSWS | undefined;
-  private listener: TtsConnectionListener | undefined;
-  private readonly streams = new Map<string, CartesiaStream>();
-  private lastError: string | undefined;
-  private closePromise: Promise<void> | undefined;
+  readonly #opts: CartesiaTtsOptions;
+  readonly #log: Logger;
+  #state: 'idle' | 'connecting' | 'open' | 'lost' | 'closed' = 'idle';
+  #ws: TTSWS | undefined;
+  #socket: VendorSocket | undefined;
+  #listener: TtsConnectionListener | undefined;
+  readonly #streams = new Map<string, CartesiaStream>();
+  #lastError: string | undefined;
+  #closePromise: Promise<void> | undefined;
 
   constructor(opts: CartesiaTtsOptions) {
-    this.opts = opts;
-    this.log = opts.logger;
+    this.#opts = opts;
+    this.#log = opts.logger;
     this.sampleRate = opts.sampleRate;
   }
 
@@ -223,16 +231,18 @@ export class CartesiaTts implements TextToSpeech {
   }
 
   async connect(listener: TtsConnectionListener): Promise<void> {
-    if (this.state !== 'idle') throw new StageError('tts', `cartesia: connect() called in state ${this.state}`, false);
-    const { apiKey, connectTimeoutMs } = this.opts;
+    if (this.#state !== 'idle') {
+      throw new StageError('tts', `cartesia: connect() called in state ${this.#state}`, false);
+    }
+    const { apiKey, connectTimeoutMs } = this.#opts;
     if (!apiKey) {
-      this.state = 'closed';
+      this.#state = 'closed';
       throw new StageError('tts', 'cartesia: no API key configured (CARTESIA_API_KEY)', false);
     }
-    this.listener = listener;
-    this.state = 'connecting';
+    this.#listener = listener;
+    this.#state = 'connecting';
     const t0 = performance.now();
-    const baseURL = this.opts.baseUrl?.replace(/\/+$/, '');
+    const baseURL = this.#opts.baseUrl?.replace(/\/+$/, '');
     const client = new Cartesia(baseURL === undefined ? { apiKey } : { apiKey, baseURL });
     const wsOptions: Record<string, unknown> = { handshakeTimeout: connectTimeoutMs, perMessageDeflate: false };
     if (baseURL !== undefined && baseURL.startsWith('http:')) {
@@ -244,42 +254,47 @@ export class CartesiaTts implements TextToSpeech {
     try {
       ws = new TTSWSClass(client, wsOptions);
     } catch (e) {
-      this.state = 'closed';
+      this.#state = 'closed';
       throw new StageError('tts', `cartesia: cannot create the socket: ${errorText(e)}`, false, { cause: e });
     }
-    this.ws = ws;
+    this.#ws = ws;
     ws.on('error', (e: unknown) => {
       // Socket errors (the close follows) and per-context errors (routed from 'event' as well).
-      this.lastError = errorText(e);
+      this.#lastError = errorText(e);
     });
-    ws.on('event', (ev: unknown) => this.onEvent(ev as WsEvent));
-    const raw = ws.socket as unknown as RawSocket;
-    raw.addEventListener('close', (e) => this.onClose(e));
+    ws.on('event', (ev: unknown) => this.#onEvent(ev as WsEvent));
+    const socket = cartesiaSocket(ws);
+    this.#socket = socket;
+    socket.onClose((code, reason) => this.#onClose(code, reason));
 
     const ready = ws.connect();
     ready.catch(() => {}); // may reject after we gave up waiting
     try {
       await withinMs(ready, connectTimeoutMs, 'no connection');
-      if ((this.state as string) !== 'connecting') throw new Error('closed while connecting');
-      if (raw.readyState !== WS_OPEN) throw new Error(`connection closed right after opening ${this.lastError ?? ''}`.trim());
+      if ((this.#state as string) !== 'connecting') throw new Error('closed while connecting');
+      if (!socket.open) throw new Error(`connection closed right after opening ${this.#lastError ?? ''}`.trim());
     } catch (e) {
-      const wasClosed = (this.state as string) === 'closed';
-      this.state = 'closed';
-      await this.teardown(true);
+      const wasClosed = (this.#state as string) === 'closed';
+      this.#state = 'closed';
+      await socket.close(true);
       const msg = errorText(e);
       const retryable = !refusedForGood(msg);
       const err = new StageError('tts', `cartesia: connecting failed: ${msg}`, retryable && !wasClosed, { cause: e });
-      if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'cartesia connect failed');
+      if (!wasClosed) {
+        this.#log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'cartesia connect failed');
+      }
       throw err;
     }
-    this.state = 'open';
-    this.log.debug({ model: this.opts.model, connectMs: Math.round(performance.now() - t0) }, 'cartesia connected');
+    this.#state = 'open';
+    this.#log.debug({ model: this.#opts.model, connectMs: Math.round(performance.now() - t0) }, 'cartesia connected');
   }
 
   open(listener: TtsListener): TtsStream {
-    const ws = this.ws;
-    if (this.state !== 'open' || ws === undefined || !this.canSend()) throw new StageError('tts', 'cartesia: not connected', true);
-    const o = this.opts;
+    const ws = this.#ws;
+    if (this.#state !== 'open' || ws === undefined || !this.canSend()) {
+      throw new StageError('tts', 'cartesia: not connected', true);
+    }
+    const o = this.#opts;
     const ctx = ws.context({
       model_id: o.model,
       voice: { mode: 'id', id: o.voiceId },
@@ -288,83 +303,59 @@ export class CartesiaTts implements TextToSpeech {
       add_timestamps: o.wordTimestamps ?? true,
       max_buffer_delay_ms: o.maxBufferDelayMs ?? 0,
     });
-    ws._unregisterContext(ctx.contextId); // events come through onEvent; see the file comment
+    dropCartesiaContextQueue(ws, ctx.contextId); // events come through #onEvent; see the file comment
     const stream = new CartesiaStream(this, ctx, listener, o.timeoutMs);
-    this.streams.set(stream.id, stream);
+    this.#streams.set(stream.id, stream);
     return stream;
   }
 
   close(): Promise<void> {
-    if (this.closePromise === undefined) this.closePromise = this.doClose();
-    return this.closePromise;
+    if (this.#closePromise === undefined) this.#closePromise = this.#doClose();
+    return this.#closePromise;
   }
 
-  /** @internal */
+  /** @internal for CartesiaStream */
   canSend(): boolean {
-    return this.state === 'open' && (this.ws?.socket as unknown as RawSocket | undefined)?.readyState === WS_OPEN;
+    return this.#state === 'open' && this.#socket?.open === true;
   }
 
-  /** @internal */
+  /** @internal for CartesiaStream */
   forget(id: string): void {
-    this.streams.delete(id);
+    this.#streams.delete(id);
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private onEvent(ev: WsEvent): void {
+  #onEvent(ev: WsEvent): void {
     const id = ev.context_id;
     if (id === undefined) {
-      if (ev.type === 'error') this.log.warn({ status: ev.status_code, title: ev.title, message: ev.message }, 'cartesia error without context');
+      if (ev.type === 'error') {
+        const { status_code: status, title, message } = ev;
+        this.#log.warn({ status, title, message }, 'cartesia error without context');
+      }
       return;
     }
-    this.streams.get(id)?.onEvent(ev);
+    this.#streams.get(id)?.onEvent(ev);
   }
 
-  private onClose(e: { code?: number; reason?: string }): void {
-    if (this.state !== 'open') return;
-    this.state = 'lost';
-    const err = new StageError('tts', `cartesia connection closed: ${e.code ?? 1006} ${e.reason || this.lastError || ''}`.trim(), true);
-    this.log.warn({ err: err.message }, 'cartesia connection lost');
-    for (const s of [...this.streams.values()]) s.fail(err);
+  #onClose(code: number | undefined, reason: string | undefined): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'lost';
+    const why = `cartesia connection closed: ${code ?? 1006} ${reason || this.#lastError || ''}`.trim();
+    const err = new StageError('tts', why, true);
+    this.#log.warn({ err: err.message }, 'cartesia connection lost');
+    for (const s of [...this.#streams.values()]) s.fail(err);
     try {
-      this.listener?.lost(err);
+      this.#listener?.lost(err);
     } catch (x) {
-      this.log.error({ err: errorText(x) }, 'cartesia: listener threw');
+      this.#log.error({ err: errorText(x) }, 'cartesia: listener threw');
     }
   }
 
-  private async doClose(): Promise<void> {
-    this.state = 'closed';
-    for (const s of [...this.streams.values()]) s.cancel();
-    this.streams.clear();
-    await this.teardown(false);
-  }
-
-  private async teardown(abort: boolean): Promise<void> {
-    const raw = this.ws?.socket as unknown as RawSocket | undefined;
-    if (raw === undefined || raw.readyState === WS_CLOSED) return;
-    await new Promise<void>((resolve) => {
-      const kill = () => {
-        try {
-          raw.terminate?.();
-        } catch {
-          /* ignore */
-        }
-      };
-      const t = setTimeout(() => {
-        kill();
-        resolve();
-      }, CLOSE_GRACE_MS);
-      raw.addEventListener('close', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      try {
-        if (!abort && raw.readyState === WS_OPEN) raw.close(1000, 'call ended');
-        else kill();
-      } catch {
-        kill();
-      }
-    });
+  async #doClose(): Promise<void> {
+    this.#state = 'closed';
+    for (const s of [...this.#streams.values()]) s.cancel();
+    this.#streams.clear();
+    await this.#socket?.close(false);
   }
 }

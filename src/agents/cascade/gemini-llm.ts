@@ -13,9 +13,10 @@
  */
 import type { GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
-import { retryableStatus, StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
+import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
 import { errorText } from '../../errors.ts';
 import { googleClient } from '../google-client.ts';
+import { retryableStatus } from '../vendor-socket.ts';
 
 export type GeminiThinking = 'default' | 'off' | 'minimal' | 'low' | 'medium' | 'high';
 

@@ -3,7 +3,8 @@
  * (Deepgram → SpeechToText, Gemini → LanguageModel, Cartesia → TextToSpeech). The CascadeAgent only talks to
  * these; every SDK detail stays in its adapter.
  *
- * Faults cross these boundaries as `StageError`s that say whether trying again can help.
+ * Faults cross these boundaries as `StageError`s that say whether trying again can help (the rule for
+ * connects and HTTP statuses is in ../vendor-socket.ts).
  */
 
 export type StageName = 'stt' | 'llm' | 'tts';
@@ -18,26 +19,6 @@ export class StageError extends Error {
     this.stage = stage;
     this.retryable = retryable;
   }
-}
-
-/** `p`, or a rejection `<what> within <ms> ms` if it takes longer; the timer never outlives the wait. */
-export async function withinMs<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** An HTTP status (undefined: none, a network fault) after which trying again may help. */
-export function retryableStatus(status: number | undefined): boolean {
-  return status === undefined || status === 408 || status === 429 || status >= 500;
-}
-
-/** A WebSocket upgrade the vendor refused for a reason a retry cannot fix (bad request, key, permission, path). */
-export function refusedForGood(message: string): boolean {
-  return /Unexpected server response: 40[0134]\b/.test(message);
 }
 
 // ---- speech to text ---------------------------------------------------------------------------

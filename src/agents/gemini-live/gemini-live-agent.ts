@@ -2,7 +2,8 @@
  * Gemini Live (speech-to-speech) as an Agent: caller PCM at 16 kHz goes up the Live WebSocket, the
  * model's 24 kHz PCM, transcripts and turn signals come back through the AgentSink.
  *
- * Every @google/genai specific (base URL, apiVersion, reaching the SDK's socket) stays in this file.
+ * The Live protocol (setup, realtime input, server messages) is this file's; the client comes from
+ * ../google-client.ts and the SDK's socket, reached for the hot path, from ../vendor-socket.ts.
  */
 import { Modality, type GoogleGenAI } from '@google/genai';
 import type { LiveServerMessage, Session } from '@google/genai';
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import { errorText } from '../../errors.ts';
 import { googleClient } from '../google-client.ts';
+import { ConnectWait, LiveSocketCapture, type VendorSocket } from '../vendor-socket.ts';
 
 export interface GeminiLiveAgentOptions {
   apiKey: string;
@@ -32,28 +34,7 @@ export interface GeminiLiveAgentOptions {
   speakFirstVia?: 'client-content' | 'realtime-text';
 }
 
-/** The parts of the `ws` WebSocket the SDK creates that this file uses. */
-interface RawSocket {
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-  once(event: 'close', listener: () => void): unknown;
-}
-/** The SDK's NodeWebSocket wrapper (not exported): `ws` is the underlying `ws` socket once connect() ran. */
-interface SdkConn {
-  ws?: RawSocket;
-  close(): void;
-}
-interface SdkWebSocketFactory {
-  create(url: string, headers: Record<string, string>, callbacks: unknown): SdkConn;
-}
-
-const WS_OPEN = 1;
-const WS_CLOSED = 3;
 const DEFAULT_MAX_BUFFERED = 256 * 1024;
-const CLOSE_GRACE_MS = 1000;
 const DEFAULT_SPEAK_FIRST = 'The call has just been answered. Greet the caller.';
 // Built by hand and sent on the SDK's own socket (see pushAudio for the measured cost).
 const INPUT_RATE = 16000; // what Gemini Live takes; FreeSWITCH streams at it, so no resampling here
@@ -77,142 +58,124 @@ export class GeminiLiveAgent implements Agent {
   /** Caller frames sent. */
   sentFrames = 0;
 
-  private readonly opts: GeminiLiveAgentOptions;
-  private readonly log: Logger;
-  private readonly maxBuffered: number;
-  private state: State = 'idle';
-  private sink: AgentSink | undefined;
-  private session: Session | undefined;
-  private conn: SdkConn | undefined;
+  readonly #opts: GeminiLiveAgentOptions;
+  readonly #log: Logger;
+  readonly #maxBuffered: number;
+  #state: State = 'idle';
+  #sink: AgentSink | undefined;
+  #session: Session | undefined;
+  #capture: LiveSocketCapture | undefined;
   /** Set only while open and the fast path is usable: the hot path checks just this. */
-  private raw: RawSocket | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private abortConnect: ((e: Error) => void) | undefined;
-  private closeDuringConnect: string | undefined;
-  private closePromise: Promise<void> | undefined;
-  private pendingSpeakFirst: string | undefined;
-  private lastError: string | undefined;
+  #socket: VendorSocket | undefined;
+  #connecting: ConnectWait<Session> | undefined;
+  #closeDuringConnect: string | undefined;
+  #closePromise: Promise<void> | undefined;
+  #pendingSpeakFirst: string | undefined;
+  #lastError: string | undefined;
   /** Audio of a model turn is arriving and replyDone() has not been signalled for it yet. */
-  private replyOpen = false;
-  private callerText = '';
-  private agentText = '';
-  private sinkErrors = 0;
+  #replyOpen = false;
+  #callerText = '';
+  #agentText = '';
+  #sinkErrors = 0;
 
   constructor(opts: GeminiLiveAgentOptions) {
-    this.opts = opts;
-    this.log = opts.logger;
-    this.maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.#maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   }
 
   async start(sink: AgentSink): Promise<void> {
-    if (this.state !== 'idle') throw new Error(`gemini live: start() called in state ${this.state}`);
-    this.sink = sink;
-    this.state = 'connecting';
-    const { model, connectTimeoutMs, settings } = this.opts;
+    if (this.#state !== 'idle') throw new Error(`gemini live: start() called in state ${this.#state}`);
+    this.#sink = sink;
+    this.#state = 'connecting';
+    const { model, connectTimeoutMs, settings } = this.#opts;
     const t0 = performance.now();
 
-    if (!this.opts.apiKey) {
+    if (!this.#opts.apiKey) {
       // The SDK would only console.warn and then be refused with 1008 by the service.
-      this.state = 'closed';
+      this.#state = 'closed';
       throw new Error(`gemini live: no API key configured for model ${model}`);
     }
     let ai: GoogleGenAI;
     try {
-      ai = googleClient(this.opts.apiKey, this.opts.baseUrl);
+      ai = googleClient(this.#opts.apiKey, this.#opts.baseUrl);
     } catch (e) {
-      this.state = 'closed';
+      this.#state = 'closed';
       throw new Error(`gemini live: cannot create the client for model ${model}: ${errorText(e)}`);
     }
-    // Live.connect has no timeout and hides its socket until setupComplete: wrap the (private) socket
-    // factory to keep a handle on the connection, so a timed-out or abandoned connect can be torn down.
-    const live = ai.live as unknown as { webSocketFactory?: SdkWebSocketFactory };
-    const factory = live.webSocketFactory;
-    if (factory !== undefined && typeof factory.create === 'function') {
-      live.webSocketFactory = {
-        create: (url, headers, callbacks) => {
-          const conn = factory.create(url, headers, callbacks);
-          this.conn = conn;
-          return conn;
-        },
-      };
-    } else {
-      this.log.warn('gemini live: SDK socket factory not found; a timed-out connect cannot be torn down');
+    const capture = new LiveSocketCapture(ai, this.#maxBuffered);
+    this.#capture = capture;
+    if (!capture.capturing) {
+      this.#log.warn('gemini live: SDK socket factory not found; a timed-out connect cannot be torn down');
     }
 
-    const connectPromise = ai.live.connect({
-      model,
-      config: {
-        responseModalities: [Modality.AUDIO],
-        speechConfig: { voiceConfig: { prebuiltVoiceConfig: { voiceName: settings.voice } }, languageCode: settings.language },
-        systemInstruction: settings.systemInstructions,
-        inputAudioTranscription: {},
-        outputAudioTranscription: {},
-      },
-      callbacks: {
-        onmessage: (msg: LiveServerMessage) => this.onMessage(msg),
-        onerror: (e: unknown) => this.onSocketError(e),
-        onclose: (e: unknown) => this.onSocketClose(e),
-      },
-    });
-    // If the race below is lost (timeout, close()), a late outcome must neither leak nor go unhandled.
-    let abandoned = false;
-    connectPromise.then(
-      (s) => {
-        if (abandoned) {
-          try {
-            s.close();
-          } catch {
-            /* already closed */
-          }
+    const connecting = new ConnectWait(
+      ai.live.connect({
+        model,
+        config: {
+          responseModalities: [Modality.AUDIO],
+          speechConfig: {
+            voiceConfig: { prebuiltVoiceConfig: { voiceName: settings.voice } },
+            languageCode: settings.language,
+          },
+          systemInstruction: settings.systemInstructions,
+          inputAudioTranscription: {},
+          outputAudioTranscription: {},
+        },
+        callbacks: {
+          onmessage: (msg: LiveServerMessage) => this.#onMessage(msg),
+          onerror: (e: unknown) => this.#onSocketError(e),
+          onclose: (e: unknown) => this.#onSocketClose(e),
+        },
+      }),
+      connectTimeoutMs,
+      () => new Error(`gemini live: model ${model} did not complete setup within ${connectTimeoutMs} ms`),
+      (late) => {
+        try {
+          late.close();
+        } catch {
+          /* already closed */
         }
       },
-      () => {},
     );
-    const abort = new Promise<never>((_, reject) => {
-      this.abortConnect = reject;
-      this.connectTimer = setTimeout(
-        () => reject(new Error(`gemini live: model ${model} did not complete setup within ${connectTimeoutMs} ms`)),
-        connectTimeoutMs,
-      );
-    });
+    this.#connecting = connecting;
 
     let session: Session;
     try {
-      session = await Promise.race([connectPromise, abort]);
-      if (this.closeDuringConnect !== undefined) throw new Error(`connection closed right after setup: ${this.closeDuringConnect}`);
+      session = await connecting.result;
+      if (this.#closeDuringConnect !== undefined) {
+        throw new Error(`connection closed right after setup: ${this.#closeDuringConnect}`);
+      }
     } catch (e) {
-      clearTimeout(this.connectTimer);
-      this.connectTimer = undefined;
-      this.abortConnect = undefined;
-      abandoned = true;
-      const wasClosed = (this.state as State) === 'closed'; // close() may have run meanwhile
-      this.state = 'closed';
-      await this.teardownSocket();
+      this.#connecting = undefined;
+      const wasClosed = (this.#state as State) === 'closed'; // close() may have run meanwhile
+      this.#state = 'closed';
+      this.#socket = undefined;
+      await capture.close(true);
       const msg = errorText(e);
       const err = msg.startsWith('gemini live:')
         ? new Error(msg)
         : new Error(`gemini live: connecting to model ${model} failed: ${msg}`);
-      if (!wasClosed) this.log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'gemini live connect failed');
+      if (!wasClosed) {
+        this.#log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'gemini live connect failed');
+      }
       throw err;
     }
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
-    this.abortConnect = undefined;
-    this.session = session;
-    this.state = 'open';
+    this.#connecting = undefined;
+    this.#session = session;
+    this.#state = 'open';
 
-    const raw = this.conn?.ws;
-    if (raw !== undefined && typeof raw.send === 'function' && typeof raw.bufferedAmount === 'number') {
-      this.raw = raw;
-    } else {
-      this.log.warn('gemini live: SDK socket not reachable, falling back to sendRealtimeInput without backpressure');
+    this.#socket = capture.socket();
+    if (this.#socket === undefined) {
+      this.#log.warn('gemini live: SDK socket not reachable, falling back to sendRealtimeInput without backpressure');
     }
-    this.log.info({ model, voice: settings.voice, language: settings.language, setupMs: Math.round(performance.now() - t0) }, 'gemini live connected');
+    const setupMs = Math.round(performance.now() - t0);
+    this.#log.info({ model, voice: settings.voice, language: settings.language, setupMs }, 'gemini live connected');
 
-    if (this.pendingSpeakFirst !== undefined) {
-      const text = this.pendingSpeakFirst;
-      this.pendingSpeakFirst = undefined;
-      this.sendSpeakFirst(text);
+    if (this.#pendingSpeakFirst !== undefined) {
+      const text = this.#pendingSpeakFirst;
+      this.#pendingSpeakFirst = undefined;
+      this.#sendSpeakFirst(text);
     }
   }
 
@@ -222,122 +185,96 @@ export class GeminiLiveAgent implements Agent {
    * uses the SDK's socket directly, which is also what gives access to bufferedAmount for backpressure.
    */
   pushAudio(frame: Buffer): void {
-    const raw = this.raw;
-    if (raw === undefined) {
-      if (this.state === 'open' && this.session !== undefined) this.sendViaSdk(frame);
+    const socket = this.#socket;
+    if (socket === undefined) {
+      if (this.#state === 'open' && this.#session !== undefined) this.#sendViaSdk(frame);
       return;
     }
-    if (raw.readyState !== WS_OPEN) return;
-    if (raw.bufferedAmount > this.maxBuffered) {
-      if (this.droppedFrames++ === 0) {
-        this.log.warn({ bufferedAmount: raw.bufferedAmount }, 'gemini live socket backed up: dropping caller audio');
-      }
-      return;
+    const sent = socket.send(AUDIO_MSG_HEAD + frame.toString('base64') + AUDIO_MSG_TAIL);
+    if (sent === 'sent') {
+      this.sentFrames++;
+    } else if (sent === 'backed-up' && this.droppedFrames++ === 0) {
+      const bufferedAmount = socket.bufferedAmount;
+      this.#log.warn({ bufferedAmount }, 'gemini live socket backed up: dropping caller audio');
     }
-    raw.send(AUDIO_MSG_HEAD + frame.toString('base64') + AUDIO_MSG_TAIL);
-    this.sentFrames++;
   }
 
   speakFirst(hint?: string): void {
-    const greeting = this.opts.settings.greeting;
-    const text = hint ?? (greeting ? `The call has just been answered. Greet the caller by saying: ${greeting}` : DEFAULT_SPEAK_FIRST);
-    if (this.state === 'connecting' || this.state === 'idle') {
-      this.pendingSpeakFirst = text;
+    const greeting = this.#opts.settings.greeting;
+    const text =
+      hint ??
+      (greeting ? `The call has just been answered. Greet the caller by saying: ${greeting}` : DEFAULT_SPEAK_FIRST);
+    if (this.#state === 'connecting' || this.#state === 'idle') {
+      this.#pendingSpeakFirst = text;
       return;
     }
-    if (this.state === 'open') this.sendSpeakFirst(text);
+    if (this.#state === 'open') this.#sendSpeakFirst(text);
   }
 
   close(): Promise<void> {
-    if (this.closePromise === undefined) this.closePromise = this.doClose();
-    return this.closePromise;
+    if (this.#closePromise === undefined) this.#closePromise = this.#doClose();
+    return this.#closePromise;
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private sendViaSdk(frame: Buffer): void {
+  #sendViaSdk(frame: Buffer): void {
     try {
-      this.session!.sendRealtimeInput({ audio: { data: frame.toString('base64'), mimeType: AUDIO_MIME } });
+      this.#session!.sendRealtimeInput({ audio: { data: frame.toString('base64'), mimeType: AUDIO_MIME } });
       this.sentFrames++;
     } catch {
       this.droppedFrames++;
     }
   }
 
-  private sendSpeakFirst(text: string): void {
-    const session = this.session;
+  #sendSpeakFirst(text: string): void {
+    const session = this.#session;
     if (session === undefined) return;
     try {
-      if (this.opts.speakFirstVia !== 'client-content') session.sendRealtimeInput({ text });
+      if (this.#opts.speakFirstVia !== 'client-content') session.sendRealtimeInput({ text });
       else session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
     } catch (e) {
-      this.log.warn({ err: errorText(e) }, 'gemini live: speakFirst failed');
+      this.#log.warn({ err: errorText(e) }, 'gemini live: speakFirst failed');
     }
   }
 
-  private async doClose(): Promise<void> {
-    const prev = this.state;
-    this.state = 'closed';
-    this.pendingSpeakFirst = undefined;
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
-    if (this.abortConnect !== undefined) {
-      const abort = this.abortConnect;
-      this.abortConnect = undefined;
-      abort(new Error(`gemini live: closed while connecting to model ${this.opts.model}`));
-    }
-    const raw = this.conn?.ws;
-    this.raw = undefined;
-    try {
-      if (raw !== undefined) {
-        await closeSocket(raw);
-      } else {
-        this.conn?.close();
-      }
-    } catch {
-      /* never throw from close */
-    }
+  async #doClose(): Promise<void> {
+    const prev = this.#state;
+    this.#state = 'closed';
+    this.#pendingSpeakFirst = undefined;
+    this.#connecting?.abort(new Error(`gemini live: closed while connecting to model ${this.#opts.model}`));
+    this.#connecting = undefined;
+    this.#socket = undefined;
+    await this.#capture?.close();
     if (prev === 'open' || prev === 'failed') {
-      this.log.info({ sentFrames: this.sentFrames, droppedFrames: this.droppedFrames }, 'gemini live closed');
+      this.#log.info({ sentFrames: this.sentFrames, droppedFrames: this.droppedFrames }, 'gemini live closed');
     }
   }
 
-  /** Abandon the connection right away (failed or timed-out connect); resolves once the socket is closed. */
-  private async teardownSocket(): Promise<void> {
-    const raw = this.conn?.ws;
-    this.raw = undefined;
-    try {
-      if (raw === undefined) this.conn?.close();
-      else if (raw.readyState !== WS_CLOSED) await closeSocket(raw, true);
-    } catch {
-      /* ignore */
-    }
-  }
-
-  private onSocketError(e: unknown): void {
+  #onSocketError(e: unknown): void {
     // A close event always follows an error in `ws`; report there, with the code.
-    this.lastError = errorText(e);
+    this.#lastError = errorText(e);
   }
 
-  private onSocketClose(e: unknown): void {
+  #onSocketClose(e: unknown): void {
     const ev = (e ?? {}) as { code?: number; reason?: unknown };
     const code = ev.code ?? 1006;
     const reason = typeof ev.reason === 'string' ? ev.reason : ev.reason instanceof Buffer ? ev.reason.toString() : '';
-    const detail = `${code} ${reason || this.lastError || ''}`.trim();
-    this.raw = undefined;
-    if (this.state === 'connecting') {
-      this.closeDuringConnect = detail; // connect() itself rejects with the SDK's message
+    const detail = `${code} ${reason || this.#lastError || ''}`.trim();
+    this.#socket = undefined;
+    if (this.#state === 'connecting') {
+      this.#closeDuringConnect = detail; // connect() itself rejects with the SDK's message
       return;
     }
-    if (this.state !== 'open') return;
-    this.state = 'failed';
-    this.log.warn({ code, reason }, 'gemini live closed unexpectedly');
-    this.callSink((s) => s.failed(`gemini live closed: ${detail}`));
+    if (this.#state !== 'open') return;
+    this.#state = 'failed';
+    this.#log.warn({ code, reason }, 'gemini live closed unexpectedly');
+    this.#callSink((s) => s.failed(`gemini live closed: ${detail}`));
   }
 
-  private onMessage(msg: LiveServerMessage): void {
-    if (this.state !== 'open' && this.state !== 'connecting') return;
-    const sink = this.sink;
+  #onMessage(msg: LiveServerMessage): void {
+    if (this.#state !== 'open' && this.#state !== 'connecting') return;
+    const sink = this.#sink;
     if (sink === undefined) return;
     try {
       const sc = msg.serverContent;
@@ -345,11 +282,11 @@ export class GeminiLiveAgent implements Agent {
         const inT = sc.inputTranscription;
         if (inT !== undefined) {
           if (inT.text) {
-            this.callerText += inT.text;
-            const text = this.callerText.trim();
+            this.#callerText += inT.text;
+            const text = this.#callerText.trim();
             if (text) sink.transcript('caller', text, false);
           }
-          if (inT.finished) this.finalizeCaller(sink);
+          if (inT.finished) this.#finalizeCaller(sink);
         }
         const parts = sc.modelTurn?.parts;
         if (parts !== undefined) {
@@ -357,95 +294,75 @@ export class GeminiLiveAgent implements Agent {
             const inline = part.inlineData;
             if (inline === undefined || !inline.data) continue;
             if (inline.mimeType !== undefined && !inline.mimeType.startsWith('audio/')) continue;
-            if (this.callerText) this.finalizeCaller(sink);
-            this.replyOpen = true;
+            if (this.#callerText) this.#finalizeCaller(sink);
+            this.#replyOpen = true;
             // Decode here: the SDK's msg.data getter concatenates every part and warns on mixed ones.
             sink.audio(Buffer.from(inline.data, 'base64'), rateFromMime(inline.mimeType));
           }
         }
         const outT = sc.outputTranscription;
         if (outT !== undefined) {
-          if (this.callerText) this.finalizeCaller(sink);
+          if (this.#callerText) this.#finalizeCaller(sink);
           if (outT.text) {
-            this.agentText += outT.text;
-            const text = this.agentText.trim();
+            this.#agentText += outT.text;
+            const text = this.#agentText.trim();
             if (text) sink.transcript('agent', text, false);
           }
-          if (outT.finished) this.finalizeAgent(sink);
+          if (outT.finished) this.#finalizeAgent(sink);
         }
         if (sc.interrupted) {
-          this.replyOpen = false;
-          this.finalizeAgent(sink);
+          this.#replyOpen = false;
+          this.#finalizeAgent(sink);
           sink.interrupted();
         }
         // generationComplete = all audio of the reply produced (turnComplete can come much later, once the
         // model thinks the caller has heard it): close the reply at whichever comes first, once.
-        if ((sc.generationComplete || sc.turnComplete) && this.replyOpen) {
-          this.replyOpen = false;
+        if ((sc.generationComplete || sc.turnComplete) && this.#replyOpen) {
+          this.#replyOpen = false;
           sink.replyDone();
         }
         if (sc.turnComplete) {
-          this.finalizeCaller(sink);
-          this.finalizeAgent(sink);
+          this.#finalizeCaller(sink);
+          this.#finalizeAgent(sink);
         }
       }
       if (msg.goAway !== undefined) {
-        this.log.warn({ timeLeft: msg.goAway.timeLeft }, 'gemini live goAway: the server will close this session soon');
+        const timeLeft = msg.goAway.timeLeft;
+        this.#log.warn({ timeLeft }, 'gemini live goAway: the server will close this session soon');
       }
       if (msg.toolCall !== undefined) {
-        this.log.warn({ calls: msg.toolCall.functionCalls?.map((c) => c.name) }, 'gemini live toolCall ignored (no tools configured)');
+        const calls = msg.toolCall.functionCalls?.map((c) => c.name);
+        this.#log.warn({ calls }, 'gemini live toolCall ignored (no tools configured)');
       }
       if (msg.sessionResumptionUpdate !== undefined) {
-        this.log.debug({ resumable: msg.sessionResumptionUpdate.resumable }, 'gemini live sessionResumptionUpdate');
+        this.#log.debug({ resumable: msg.sessionResumptionUpdate.resumable }, 'gemini live sessionResumptionUpdate');
       }
     } catch (e) {
-      if (this.sinkErrors++ === 0) this.log.error({ err: errorText(e) }, 'gemini live: sink threw while handling a server message');
+      if (this.#sinkErrors++ === 0) {
+        this.#log.error({ err: errorText(e) }, 'gemini live: sink threw while handling a server message');
+      }
     }
   }
 
-  private finalizeCaller(sink: AgentSink): void {
-    const text = this.callerText.trim();
-    this.callerText = '';
+  #finalizeCaller(sink: AgentSink): void {
+    const text = this.#callerText.trim();
+    this.#callerText = '';
     if (text) sink.transcript('caller', text, true);
   }
 
-  private finalizeAgent(sink: AgentSink): void {
-    const text = this.agentText.trim();
-    this.agentText = '';
+  #finalizeAgent(sink: AgentSink): void {
+    const text = this.#agentText.trim();
+    this.#agentText = '';
     if (text) sink.transcript('agent', text, true);
   }
 
-  private callSink(fn: (s: AgentSink) => void): void {
-    const sink = this.sink;
+  #callSink(fn: (s: AgentSink) => void): void {
+    const sink = this.#sink;
     if (sink === undefined) return;
     try {
       fn(sink);
     } catch (e) {
-      this.log.error({ err: errorText(e) }, 'gemini live: sink threw');
+      this.#log.error({ err: errorText(e) }, 'gemini live: sink threw');
     }
   }
-}
-
-/** Close handshake with a bounded wait, then drop the TCP connection. Resolves once the socket is closed. */
-function closeSocket(raw: RawSocket, abort = false): Promise<void> {
-  if (raw.readyState === WS_CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        raw.terminate();
-      } catch {
-        /* ignore */
-      }
-    }, CLOSE_GRACE_MS);
-    raw.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    try {
-      if (raw.readyState === WS_OPEN && !abort) raw.close(1000, 'call ended');
-      else raw.terminate();
-    } catch {
-      raw.terminate();
-    }
-  });
 }
