@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES, pageCursor, type CallRecord, type CallStatus, type PageCursor } from '../store/call-record.ts';
 import type { CallChange } from '../calls/call-registry.ts';
-import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
+import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, OutboundAccepted, OutboundCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';
 import { safeEqual } from '../secrets.ts';
 import { issueLines } from '../errors.ts';
@@ -31,8 +31,7 @@ export interface ApiDeps {
 export class InvalidRequestError extends Error {}
 export class UnavailableError extends Error {}
 
-
-type ErrorStatus = 400 | 401 | 404 | 413 | 500 | 503;
+type ErrorStatus = 400 | 401 | 404 | 413 | 415 | 500 | 503;
 function fail<S extends ErrorStatus>(c: Context, status: S, code: string, message: string, details?: string[]) {
   return c.json({ error: { code, message, ...(details && { details }) } }, status);
 }
@@ -50,6 +49,21 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     },
   });
 
+  const listCalls = (q: z.infer<typeof ListQuery>) => {
+    const calls = deps.calls.list(q);
+    return { calls, next: calls.length === q.limit ? pageCursor(calls.at(-1)!) : undefined };
+  };
+  const accepted = (r: CallRecord) => ({ id: r.id, status: r.status, links: { self: `/calls/${r.id}`, events: `/calls/${r.id}/events` } });
+  const place = async (body: NewCallBody): Promise<{ ok: true; record: CallRecord } | { ok: false; status: 400 | 503; code: string; message: string }> => {
+    try {
+      return { ok: true, record: await deps.calls.originate(body) };
+    } catch (e) {
+      if (e instanceof InvalidRequestError) return { ok: false, status: 400, code: 'invalid_request', message: e.message };
+      if (e instanceof UnavailableError) return { ok: false, status: 503, code: 'unavailable', message: e.message };
+      throw e;
+    }
+  };
+
   app.use('*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`) }));
   app.use('*', async (c, next) => {
     // Twilio cannot send a bearer token; its signature stands in for it, but only when we can check it.
@@ -57,6 +71,15 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     if (!deps.apiToken || open) return next();
     const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
     if (!safeEqual(given, deps.apiToken)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    return next();
+  });
+
+  // Without this the JSON validator sees no body and the request fails with an unhelpful 500.
+  app.on('POST', ['/calls', '/outbound/call'], async (c, next) => {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      return fail(c, 415, 'unsupported_media_type', `send the body as JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 60)) : 'none'})`);
+    }
     return next();
   });
 
@@ -74,12 +97,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       request: { query: ListQuery },
       responses: { 200: { content: { 'application/json': { schema: CallList } }, description: 'Live and recent calls, newest first' }, 400: err('Invalid query') },
     }),
-    (c) => {
-      const q = c.req.valid('query');
-      const calls = deps.calls.list(q);
-      const next = calls.length === q.limit ? pageCursor(calls.at(-1)!) : undefined;
-      return c.json({ calls, next }, 200);
-    },
+    (c) => c.json(listCalls(c.req.valid('query')), 200),
   );
 
   app.openapi(
@@ -90,18 +108,59 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       responses: {
         202: { content: { 'application/json': { schema: Accepted } }, description: 'Call registered and being dialed; follow it at links.self / links.events' },
         400: err('Invalid request (including values that would alter the originate command)'),
+        415: err('Body not sent as application/json'),
         503: err('FreeSWITCH not connected'),
       },
     }),
     async (c) => {
-      try {
-        const r = await deps.calls.originate(c.req.valid('json'));
-        return c.json({ id: r.id, status: r.status, links: { self: `/calls/${r.id}`, events: `/calls/${r.id}/events` } }, 202);
-      } catch (e) {
-        if (e instanceof InvalidRequestError) return fail(c, 400, 'invalid_request', e.message);
-        if (e instanceof UnavailableError) return fail(c, 503, 'unavailable', e.message);
-        throw e;
-      }
+      const placed = await place(c.req.valid('json'));
+      if (!placed.ok) return fail(c, placed.status, placed.code, placed.message);
+      return c.json(accepted(placed.record), 202);
+    },
+  );
+
+  // The Python SIP agent's outbound API, kept for its users: same auth, validation and calls, its field names.
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/outbound/call',
+      description: 'Alias of POST /calls with `phone_number` for `to` (the Python SIP agent\'s API)',
+      request: { body: { content: { 'application/json': { schema: OutboundCall } }, required: true } },
+      responses: {
+        202: { content: { 'application/json': { schema: OutboundAccepted } }, description: 'Call registered and being dialed' },
+        400: err('Invalid request'),
+        415: err('Body not sent as application/json'),
+        503: err('FreeSWITCH not connected'),
+      },
+    }),
+    async (c) => {
+      const { phone_number, ...rest } = c.req.valid('json');
+      const placed = await place({ ...rest, to: phone_number });
+      if (!placed.ok) return fail(c, placed.status, placed.code, placed.message);
+      return c.json({ ...accepted(placed.record), call_id: placed.record.id, phone_number }, 202);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/outbound/calls',
+      description: 'Alias of GET /calls',
+      request: { query: ListQuery },
+      responses: { 200: { content: { 'application/json': { schema: CallList } }, description: 'Live and recent calls, newest first' }, 400: err('Invalid query') },
+    }),
+    (c) => c.json(listCalls(c.req.valid('query')), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/outbound/call/{id}',
+      description: 'Alias of GET /calls/{id}',
+      request: { params: CallId },
+      responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'One call' }, 404: err('Unknown call') },
+    }),
+    (c) => {
+      const r = deps.calls.get(c.req.valid('param').id);
+      return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
     },
   );
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { PIPELINES } from '../calls/call-settings.ts';
+import { PIPELINES, TEXT_LIMITS } from '../calls/call-settings.ts';
 import { PATTERNS } from '../patterns.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
@@ -56,6 +56,9 @@ export const ListQuery = z.object({
 // Any 8-4-4-4-12 hex id: FreeSWITCH uuids, and origination_uuids users choose themselves.
 export const CallId = z.object({ id: z.guid('expected a call id like 8-4-4-4-12 hex digits').openapi({ param: { name: 'id', in: 'path' } }) });
 
+/** Free text that ends up in the model's instructions: bounded, with a message that says the bound. */
+const freeText = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+
 export const NewCall = z
   .object({
     to: z.string().regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +').openapi({ example: '+15551234567' }),
@@ -64,19 +67,33 @@ export const NewCall = z
     gateway: z.string().regex(PATTERNS.gateway, 'letters, digits, ".", "_" or "-" only').optional().openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
     pipeline: z.enum(PIPELINES).optional(),
     profile: z.string().regex(PATTERNS.voice, 'letters, digits, "_" or "-" only').optional(),
-    system_instructions: z.string().min(1).max(20000).optional(),
+    system_instructions: freeText(TEXT_LIMITS.systemInstructions).optional(),
     voice: z.string().regex(PATTERNS.voice, 'a voice name like Puck').optional(),
     language: z.string().regex(PATTERNS.language, 'a language tag like en-US').optional(),
-    greeting: z.string().min(1).max(2000).optional(),
-    opening_reason: z.string().min(1).max(500).optional().openapi({ description: 'Why we call; shapes the first sentence' }),
-    objective: z.string().min(1).max(1000).optional().openapi({ description: 'What the call should achieve; added to the instructions' }),
+    greeting: freeText(TEXT_LIMITS.greeting).optional(),
+    opening_reason: freeText(TEXT_LIMITS.openingReason).optional().openapi({ description: `Why we call; shapes the first sentence (at most ${TEXT_LIMITS.openingReason} characters)` }),
+    objective: freeText(TEXT_LIMITS.objective).optional().openapi({ description: `What the call should achieve; added to the instructions (at most ${TEXT_LIMITS.objective} characters)` }),
     timeout_seconds: z.number().int().min(5).max(300).optional().openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
   })
   .strict()
   .openapi('NewCall');
 export type NewCallBody = z.infer<typeof NewCall>;
 
+/**
+ * `POST /outbound/call`, the Python SIP agent's outbound API: `phone_number` instead of `to`, every other
+ * field as in NewCall (its `opening_reason` and `objective` included).
+ */
+export const OutboundCall = NewCall.omit({ to: true })
+  .extend({ phone_number: NewCall.shape.to })
+  .strict()
+  .openapi('OutboundCall');
+export type OutboundCallBody = z.infer<typeof OutboundCall>;
+
 export const Accepted = z.object({ id: z.string(), status: CallStatus, links: z.object({ self: z.string(), events: z.string() }) }).openapi('CallAccepted');
+
+export const OutboundAccepted = z
+  .object({ id: z.string(), call_id: z.string().openapi({ description: 'The same as id' }), status: CallStatus, phone_number: z.string(), links: z.object({ self: z.string(), events: z.string() }) })
+  .openapi('OutboundCallAccepted');
 
 export const Health = z
   .object({
