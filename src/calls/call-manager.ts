@@ -3,8 +3,9 @@ import type { Agent } from '../agents/agent.ts';
 import type { Config } from '../config.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
 import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts';
-import type { EslClient } from '../freeswitch/esl.ts';
-import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
+import { listChannels, readChannel, type ChannelRow } from '../freeswitch/channel-list.ts';
+import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
+import { arrayValues, channelInfo, toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling.ts';
 import type { Metrics } from '../metrics.ts';
@@ -23,9 +24,16 @@ import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRo
 export const MARKER_VARIABLE = 'callbridge';
 
 export function isMarked(channel: ChannelInfo): boolean {
-  const v = channel.variable(MARKER_VARIABLE)?.trim().toLowerCase();
-  return v !== undefined && v !== '' && v !== '0' && v !== 'false' && v !== 'no';
+  const raw = channel.variable(MARKER_VARIABLE);
+  if (typeof raw !== 'string') return false;
+  // Set more than once with `push`, the marker is an array: its latest value counts.
+  const v = arrayValues(raw).at(-1)!.trim().toLowerCase();
+  return v !== '' && v !== '0' && v !== 'false' && v !== 'no';
 }
+
+/** How often a failed channel listing after a (re)connect is retried before giving up until the next one. */
+const RESYNC_ATTEMPTS = 3;
+const RESYNC_RETRY_MS = 1000;
 
 /** A request to place a call (the calls API's POST /calls body). */
 export interface OriginateRequest {
@@ -87,6 +95,13 @@ export class CallManager implements MediaRouter {
   readonly #sessions = new Map<string, CallSession>();
   /** Outbound calls placed through the API that have not been parked (answered) yet. */
   readonly #dialing = new Set<string>();
+  /**
+   * Dialing calls whose originate result was lost with the ESL connection (FreeSWITCH may have placed them),
+   * with the timer that gives up on them if ESL does not come back in time.
+   */
+  readonly #unconfirmed = new Map<string, NodeJS.Timeout>();
+  #resyncGeneration = 0;
+  #resyncRetry: NodeJS.Timeout | undefined;
   #accepting = true;
   #endedWaiters = new Set<() => void>();
 
@@ -96,7 +111,7 @@ export class CallManager implements MediaRouter {
     deps.esl.on('disconnected', () => {
       for (const s of this.#sessions.values()) s.eslDisconnected();
     });
-    deps.esl.on('connected', () => void this.#reconcile());
+    deps.esl.on('connected', () => void this.#resync(1));
   }
 
   get active(): ReadonlyMap<string, CallSession> {
@@ -116,6 +131,7 @@ export class CallManager implements MediaRouter {
     else if (e.type === 'answer') registry.setStatus(e.uuid, 'answered');
     else if (e.type === 'hangup') {
       this.#dialing.delete(e.uuid);
+      this.#settleUnconfirmed(e.uuid);
       const answered = registry.live(e.uuid)?.answeredAt !== undefined;
       registry.setStatus(e.uuid, finalStatus(e.cause, answered), { hangupCause: e.cause, endReason: `hangup: ${e.cause}` });
     }
@@ -133,6 +149,7 @@ export class CallManager implements MediaRouter {
       throw err;
     }
     this.#dialing.delete(channel.uuid);
+    this.#settleUnconfirmed(channel.uuid);
     const { registry } = this.#d;
     // Our own API call already has a record; a user's raw originate or an inbound call gets one now.
     const record =
@@ -232,6 +249,13 @@ export class CallManager implements MediaRouter {
         log.info({ cause }, 'call not connected');
       },
       (err: Error) => {
+        if (err instanceof EslNotConnectedError && this.#dialing.has(id)) {
+          // The command may have reached FreeSWITCH: what it holds after the reconnect decides (see #resync).
+          log.warn({ err: err.message }, 'ESL dropped before the originate result; checking FreeSWITCH after the reconnect');
+          const timer = setTimeout(() => this.#failUnconfirmed(id, 'ESL did not come back in time'), (timeout + 15) * 1000);
+          this.#unconfirmed.set(id, timer);
+          return;
+        }
         this.#dialing.delete(id);
         registry.setStatus(id, 'failed', { endReason: `originate: ${err.message}` });
         log.warn({ err: err.message }, 'originate failed');
@@ -260,21 +284,70 @@ export class CallManager implements MediaRouter {
     return session.attachMedia(token, conn);
   }
 
-  /** After a (re)connect: calls whose channel vanished while ESL was down are ended here. */
-  async #reconcile(): Promise<void> {
-    for (const s of [...this.#sessions.values()]) {
-      const control = new ChannelControl(this.#d.esl, s.id);
-      try {
-        if (!(await control.exists())) await s.end('channel gone while ESL was disconnected', { hangup: false });
-      } catch (err) {
-        this.#d.logger.warn({ call: s.id, err: errorText(err) }, 'could not check channel after reconnect');
-      }
+  #settleUnconfirmed(id: string): void {
+    clearTimeout(this.#unconfirmed.get(id));
+    this.#unconfirmed.delete(id);
+  }
+
+  #failUnconfirmed(id: string, why: string): void {
+    this.#settleUnconfirmed(id);
+    if (!this.#dialing.delete(id)) return;
+    this.#d.registry.setStatus(id, 'failed', { endReason: `originate: FreeSWITCH connection lost before the result; ${why}` });
+    this.#d.logger.warn({ call: id, why }, 'outbound call given up: its originate result was lost with the ESL connection');
+  }
+
+  /**
+   * After every (re)connect, what FreeSWITCH holds decides: calls whose channel vanished while ESL was down
+   * are ended, outbound calls whose result was lost are confirmed or failed, and marked parked channels no
+   * session owns (parked while ESL was down, or left by a previous run) are taken like a CHANNEL_PARK.
+   */
+  async #resync(attempt: number): Promise<void> {
+    const { esl, logger } = this.#d;
+    const generation = ++this.#resyncGeneration;
+    clearTimeout(this.#resyncRetry);
+    let rows: ChannelRow[];
+    try {
+      rows = await listChannels(esl);
+    } catch (err) {
+      if (generation !== this.#resyncGeneration || !esl.connected) return;
+      logger.warn({ err: errorText(err), attempt }, 'could not list FreeSWITCH channels after connecting');
+      if (attempt < RESYNC_ATTEMPTS) this.#resyncRetry = setTimeout(() => void this.#resync(attempt + 1), RESYNC_RETRY_MS);
+      return;
     }
+    if (generation !== this.#resyncGeneration) return;
+    const present = new Set(rows.map((r) => r.uuid));
+    for (const s of [...this.#sessions.values()]) {
+      if (!present.has(s.id)) void s.end('channel gone while ESL was disconnected', { hangup: false });
+    }
+    for (const id of [...this.#unconfirmed.keys()]) {
+      if (present.has(id)) this.#settleUnconfirmed(id); // still dialing or parked: its events (or the adoption below) take it on
+      else this.#failUnconfirmed(id, 'the call is not in FreeSWITCH');
+    }
+    let taken = 0;
+    for (const row of rows) {
+      if (this.#sessions.has(row.uuid) || row.state !== 'CS_EXECUTE' || row.callstate === 'HANGUP') continue;
+      let dumped: RawEvent | undefined;
+      try {
+        dumped = await readChannel(esl, row.uuid);
+      } catch (err) {
+        logger.warn({ call: row.uuid, err: errorText(err) }, 'could not read a channel after connecting');
+      }
+      if (generation !== this.#resyncGeneration || !this.#accepting) return;
+      if (!dumped || this.#sessions.has(row.uuid)) continue;
+      const channel = channelInfo(dumped);
+      if (channel.uuid !== row.uuid || !isMarked(channel)) continue;
+      logger.info({ call: row.uuid, direction: channel.direction }, 'taking a parked call found after connecting');
+      this.#onPark(channel);
+      taken++;
+    }
+    logger.info({ channels: rows.length, calls: this.#sessions.size, taken }, 'resynchronised with FreeSWITCH');
   }
 
   /** Stop taking calls, let live ones finish for up to `timeoutMs`, then hang up the rest. */
   async shutdown(timeoutMs: number): Promise<void> {
     this.#accepting = false;
+    clearTimeout(this.#resyncRetry);
+    for (const id of [...this.#unconfirmed.keys()]) this.#failUnconfirmed(id, 'callbridge shutting down');
     if (this.#sessions.size > 0) {
       this.#d.logger.info({ calls: this.#sessions.size, timeoutMs }, 'draining calls');
       await new Promise<void>((resolve) => {

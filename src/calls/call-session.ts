@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Agent, AgentSink, Speaker } from '../agents/agent.ts';
 import type { Config } from '../config.ts';
 import type { ChannelControl } from '../freeswitch/channel-control.ts';
+import { EslNotConnectedError } from '../freeswitch/esl.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling.ts';
@@ -162,11 +163,12 @@ export class CallSession {
       }, config.STREAM_CONNECT_TIMEOUT_MS);
       this.#stream = { resolve, reject, timer };
     });
+    // end() may reject it while the start command is still in flight, before anything awaits it.
+    connected.catch(() => {});
     try {
       await control.startStream(this.streamUrl, rate, { call: this.id });
     } catch (err) {
       this.#settleStream(err as Error);
-      connected.catch(() => {});
       throw err;
     }
     await connected;
@@ -393,9 +395,17 @@ export class CallSession {
     clearTimeout(this.#mediaGraceTimer);
     this.#settleStream(new Error(`call ending: ${reason}`));
     const { control, registry } = this.#d;
+    // Without ESL nobody can hang the channel up or say how it ended: FreeSWITCH went away (or is unreachable).
+    let connectionLost = false;
     if (opts.hangup !== false) {
-      this.#hangupCause ??= 'NORMAL_CLEARING';
-      await control.hangup().catch((err) => this.#log.warn({ err: errorText(err) }, 'hangup command failed'));
+      connectionLost = await control.hangup().then(
+        () => false,
+        (err: unknown) => {
+          this.#log.warn({ err: errorText(err) }, 'hangup command failed');
+          return err instanceof EslNotConnectedError;
+        },
+      );
+      if (!connectionLost) this.#hangupCause ??= 'NORMAL_CLEARING';
     }
     this.#media?.close(1000, 'call ended');
     this.#media = undefined;
@@ -404,7 +414,12 @@ export class CallSession {
     this.state = 'ended';
     this.endedAt = Date.now();
     const answered = registry.live(this.id)?.answeredAt !== undefined;
-    registry.setStatus(this.id, finalStatus(this.#hangupCause, answered), { hangupCause: this.#hangupCause, endReason: reason, endedAt: this.endedAt });
+    if (connectionLost) {
+      this.endReason = `FreeSWITCH connection lost (${reason})`;
+      registry.setStatus(this.id, 'failed', { endReason: this.endReason, endedAt: this.endedAt });
+    } else {
+      registry.setStatus(this.id, finalStatus(this.#hangupCause, answered), { hangupCause: this.#hangupCause, endReason: reason, endedAt: this.endedAt });
+    }
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');
     this.#d.onEnded(this);

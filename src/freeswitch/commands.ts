@@ -203,3 +203,13 @@ export function subscribe(names: readonly string[], subclasses: readonly string[
   for (const s of subclasses) check('event subclass', s, /^[A-Za-z0-9_:]+$/, 'subclass name');
   return cmd(`event json ${names.join(' ')}${subclasses.length ? ` CUSTOM ${subclasses.join(' ')}` : ''}`);
 }
+
+/** Every channel FreeSWITCH holds, one JSON row each (no channel variables). */
+export function showChannels(): EslCommand {
+  return cmd('show channels as json');
+}
+
+/** One channel's data and variables as one flat JSON object (like an event). */
+export function dumpChannel(id: string): EslCommand {
+  return cmd(`uuid_dump ${uuid(id)} json`);
+}

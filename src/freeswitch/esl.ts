@@ -1,36 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { SUBSCRIBED_EVENTS, SUBSCRIBED_SUBCLASSES, subscribe, type EslCommand, type SendMsg } from './commands.ts';
+import { EslConnection, type EslReply } from './esl-connection.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './esl-frames.ts';
 import type { RawEvent } from './events.ts';
 
 /**
- * A typed ESL client over modesl (inbound connection to mod_event_socket). modesl gives us the wire
- * protocol; this adds what it lacks: reconnect with capped exponential backoff and resubscription,
- * a timeout on every command, pending commands failed (not hung) when the socket drops, and typed events.
+ * A typed ESL client (inbound connection to mod_event_socket) over our own connection and frame parser
+ * (esl-connection.ts, esl-frames.ts: linear, size-capped, nothing from the peer can throw out of the socket).
+ * It adds reconnect with capped exponential backoff and resubscription, a timeout on every command, pending
+ * commands failed (not hung) when the socket drops, and typed events. A frame it cannot parse counts as a
+ * broken connection: the socket is replaced and `connected` fires again, so callers resync.
  *
- * modesl matches replies to commands strictly first-in-first-out. A command that timed out therefore keeps
+ * Replies are matched to commands strictly first-in-first-out. A command that timed out therefore keeps
  * its slot until its (late) reply arrives, so the next command never receives someone else's reply. If the
  * late reply does not come either, the connection is declared dead and replaced.
  */
-
-const require = createRequire(import.meta.url);
-const esl = require('modesl') as { Connection: new (host: string, port: number, password: string, ready?: () => void) => ModeslConnection };
-
-interface ModeslEvent {
-  type: string;
-  getHeader(name: string): string | null;
-  getBody(): string;
-}
-interface ModeslConnection {
-  socket: Socket | null;
-  on(event: string, fn: (...args: any[]) => void): void;
-  api(command: string, cb: (e: ModeslEvent) => void): void;
-  sendRecv(command: string, args: Record<string, string> | null, cb: (e: ModeslEvent) => void): void;
-  removeAllListeners(): void;
-}
 
 export class EslError extends Error {
   constructor(message: string) {
@@ -58,6 +44,8 @@ export interface EslClientOptions {
   reconnectInitialMs?: number;
   /** Longest wait from opening the socket to the subscription reply (connect + auth + subscribe), ms. */
   connectTimeoutMs?: number;
+  /** Largest ESL frame body accepted; a bigger one breaks the connection (default 8 MiB). */
+  maxFrameBytes?: number;
   logger: Logger;
 }
 
@@ -71,22 +59,14 @@ interface Pending {
 
 export interface EslClientEvents {
   event: [RawEvent];
+  /** Authenticated and subscribed, after the first connect and after every reconnect. */
   connected: [];
   disconnected: [reason: string];
 }
 
-function view(e: ModeslEvent): RawEvent {
-  return {
-    name: e.getHeader('Event-Name') ?? e.type,
-    subclass: e.getHeader('Event-Subclass') ?? undefined,
-    header: (n) => e.getHeader(n) ?? undefined,
-    body: e.getBody() ?? '',
-  };
-}
-
 export class EslClient extends EventEmitter<EslClientEvents> {
   readonly #opts: Required<EslClientOptions>;
-  #conn: ModeslConnection | undefined;
+  #conn: EslConnection | undefined;
   #ready = false;
   #stopped = true;
   #attempt = 0;
@@ -99,7 +79,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
 
   constructor(opts: EslClientOptions) {
     super();
-    this.#opts = { reconnectInitialMs: 250, connectTimeoutMs: 5000, ...opts };
+    if (/[\r\n]/.test(opts.password)) throw new EslError('the ESL password must not contain line breaks');
+    this.#opts = { reconnectInitialMs: 250, connectTimeoutMs: 5000, maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, ...opts };
   }
 
   get connected(): boolean {
@@ -136,7 +117,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
 
   /** `api <command>`: resolves with the reply body, whatever it says. */
   api(command: EslCommand, timeoutMs = this.#opts.commandTimeoutMs): Promise<string> {
-    return this.#request(command, timeoutMs, (conn, done) => conn.api(command, (e) => done(e.getBody() ?? '')));
+    return this.#request(command, timeoutMs, (conn, done) => conn.send(`api ${command}`, null, (r) => done(r.body)));
   }
 
   /** `api <command>` that rejects with EslCommandError when FreeSWITCH answers -ERR/-USAGE. */
@@ -160,7 +141,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       this.#jobs.set(jobUuid, pending);
     });
     const accepted = this.#request(command, this.#opts.commandTimeoutMs, (conn, done) =>
-      conn.sendRecv(`bgapi ${command}`, { 'Job-UUID': jobUuid }, (e) => done(e.getHeader('Reply-Text') ?? '')),
+      conn.send(`bgapi ${command}`, { 'Job-UUID': jobUuid }, (r) => done(r.replyText)),
     );
     accepted.then(
       (reply) => {
@@ -174,7 +155,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   /** `sendmsg <uuid>` with headers; resolves with the Reply-Text (`+OK` or `-ERR ...`). */
   sendmsg(msg: SendMsg, timeoutMs = this.#opts.commandTimeoutMs): Promise<string> {
     return this.#request(`sendmsg ${msg.uuid}`, timeoutMs, (conn, done) =>
-      conn.sendRecv(`sendmsg ${msg.uuid}`, { ...msg.headers }, (e) => done(e.getHeader('Reply-Text') ?? '')),
+      conn.send(`sendmsg ${msg.uuid}`, msg.headers, (r) => done(r.replyText)),
     );
   }
 
@@ -184,34 +165,27 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     if (pending) this.#settle(pending, err);
   }
 
-  #request(command: string, timeoutMs: number, send: (conn: ModeslConnection, done: (reply: string) => void) => void): Promise<string> {
+  #request(command: string, timeoutMs: number, send: (conn: EslConnection, done: (reply: string) => void) => void): Promise<string> {
     const conn = this.#conn;
     if (!conn || !this.#ready) return Promise.reject(new EslNotConnectedError(`ESL not connected (${command.split(' ')[0]})`));
     return new Promise<string>((resolve, reject) => {
       const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
       pending.timer = setTimeout(() => this.#timedOut(pending, conn, timeoutMs), timeoutMs);
       this.#inflight.add(pending);
-      // modesl writes the command line and each header separately; corked, they leave as one segment.
-      const socket = conn.socket;
-      socket?.cork();
-      try {
-        send(conn, (reply) => {
-          this.#inflight.delete(pending);
-          this.#settle(pending, undefined, reply);
-        });
-      } finally {
-        socket?.uncork();
-      }
+      send(conn, (reply) => {
+        this.#inflight.delete(pending);
+        this.#settle(pending, undefined, reply);
+      });
     });
   }
 
-  #timedOut(pending: Pending, conn: ModeslConnection, timeoutMs: number): void {
+  #timedOut(pending: Pending, conn: EslConnection, timeoutMs: number): void {
     this.#settle(pending, new EslTimeoutError(`${pending.command.split(' ', 2).join(' ')}: no reply within ${timeoutMs} ms`));
     // Keep the FIFO slot. If the reply still has not come after another timeout, the socket is stuck.
     pending.timer = setTimeout(() => {
       if (this.#inflight.has(pending) && this.#conn === conn) {
         this.#opts.logger.error({ command: pending.command.split(' ')[0] }, 'ESL connection unresponsive; reconnecting');
-        conn.socket?.destroy();
+        conn.destroy();
       }
     }, timeoutMs);
   }
@@ -226,44 +200,66 @@ export class EslClient extends EventEmitter<EslClientEvents> {
 
   #connect(): void {
     const { host, port, password, logger } = this.#opts;
-    const conn = new esl.Connection(host, port, password, () => this.#onAuthenticated(conn));
+    const conn: EslConnection = new EslConnection(host, port, this.#opts.maxFrameBytes, {
+      authRequest: () => conn.send(`auth ${password}`, null, (r) => this.#onAuthReply(conn, r)),
+      event: (raw) => this.#onEvent(raw),
+      notice: (type, body) => {
+        if (type === 'text/rude-rejection') {
+          logger.error({ host, port }, 'FreeSWITCH refused the ESL connection (ACL): add callbridge to apply-inbound-acl in event_socket.conf');
+        } else logger.warn({ notice: body.trim().slice(0, 200) }, 'FreeSWITCH is closing the ESL connection');
+      },
+      protocolError: (err) => logger.error({ err: err.message }, 'unparsable data from FreeSWITCH; reconnecting'),
+      handlerError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while handling an ESL frame'),
+    });
     this.#conn = conn;
-    const socket = conn.socket!;
-    // Commands are a few small writes; without this, Nagle holds e.g. a barge-in uuid_break for an ACK.
-    socket.setNoDelay(true);
+    const socket = conn.socket;
     this.#connectTimer = setTimeout(() => {
       logger.warn({ host, port }, 'ESL connect timed out (no connection, auth or subscription reply)');
       socket.destroy();
     }, this.#opts.connectTimeoutMs);
     socket.once('close', () => this.#onClose(conn));
-    conn.on('error', (err: Error) => logger.warn({ err: err.message }, 'ESL socket error'));
-    conn.on('esl::event::auth::fail', () => logger.error({ host, port }, 'ESL authentication failed: check FREESWITCH_ESL_PASSWORD'));
-    conn.on('esl::event::raw::text/rude-rejection', () =>
-      logger.error({ host, port }, 'FreeSWITCH refused the ESL connection (ACL): add callbridge to apply-inbound-acl in event_socket.conf'),
-    );
-    conn.on('esl::event::**', (e: ModeslEvent, headers: Record<string, string>) => {
-      if (headers?.['Content-Type'] !== 'text/event-json') return;
-      const raw = view(e);
-      if (raw.name === 'BACKGROUND_JOB') this.#onJob(raw);
-      this.emit('event', raw);
-    });
+    socket.on('error', (err: Error) => logger.warn({ err: err.message }, 'ESL socket error'));
   }
 
-  #onAuthenticated(conn: ModeslConnection): void {
+  /** One event: a listener that throws costs that event, never the connection or the process. */
+  #onEvent(raw: RawEvent): void {
+    if (raw.name === 'BACKGROUND_JOB') this.#onJob(raw);
+    try {
+      this.emit('event', raw);
+    } catch (err) {
+      this.#opts.logger.error({ event: raw.name, call: raw.header('Unique-ID'), err: err instanceof Error ? err.message : String(err) }, 'error while handling an ESL event');
+    }
+  }
+
+  #onAuthReply(conn: EslConnection, reply: EslReply): void {
+    if (this.#conn !== conn) return;
+    if (!reply.replyText.startsWith('+OK')) {
+      this.#opts.logger.error({ host: this.#opts.host, port: this.#opts.port }, 'ESL authentication failed: check FREESWITCH_ESL_PASSWORD');
+      conn.destroy();
+      return;
+    }
+    this.#onAuthenticated(conn);
+  }
+
+  #onAuthenticated(conn: EslConnection): void {
     const command = subscribe(SUBSCRIBED_EVENTS, SUBSCRIBED_SUBCLASSES);
-    conn.sendRecv(command, null, (e) => {
+    conn.send(command, null, (r) => {
       if (this.#conn !== conn) return;
-      const reply = e.getHeader('Reply-Text') ?? '';
+      const reply = r.replyText;
       if (!reply.startsWith('+OK')) {
         this.#opts.logger.error({ reply }, 'ESL event subscription refused');
-        conn.socket?.destroy();
+        conn.destroy();
         return;
       }
       clearTimeout(this.#connectTimer);
       this.#ready = true;
       this.#attempt = 0;
       this.#opts.logger.info({ host: this.#opts.host, port: this.#opts.port }, 'ESL connected');
-      this.emit('connected');
+      try {
+        this.emit('connected');
+      } catch (err) {
+        this.#opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error in an ESL connected listener');
+      }
     });
   }
 
@@ -275,7 +271,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.#settle(pending, undefined, e.body);
   }
 
-  #onClose(conn: ModeslConnection): void {
+  #onClose(conn: EslConnection): void {
     if (this.#conn !== conn) return;
     clearTimeout(this.#connectTimer);
     const wasReady = this.#ready;
@@ -299,10 +295,9 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     for (const p of this.#jobs.values()) this.#settle(p, new EslNotConnectedError(`${reason} (bgapi job pending)`));
     this.#jobs.clear();
     if (conn) {
-      conn.removeAllListeners();
-      conn.socket?.removeAllListeners('data');
-      conn.socket?.on('error', () => {});
-      conn.socket?.destroy();
+      conn.socket.removeAllListeners('data');
+      conn.socket.on('error', () => {});
+      conn.socket.destroy();
     }
   }
 }

@@ -12,6 +12,34 @@ export interface RawEvent {
   readonly body: string;
 }
 
+/**
+ * A header value as callbridge reads it. `event json` sends strings, except array channel variables (set with
+ * `push`, and the dialplan's DP_MATCH), which arrive as JSON arrays: those are given back in FreeSWITCH's own
+ * string form, `ARRAY::a|:b` (what `uuid_getvar` and `event plain` show). Anything else is not a header value.
+ */
+function headerValue(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `ARRAY::${v.join('|:')}`;
+  return undefined;
+}
+
+/** An `event json` body or a `uuid_dump <uuid> json` reply (one flat object of headers; `_body` is the body). */
+export function eventFromJson(obj: Record<string, unknown>): RawEvent {
+  const header = (n: string) => (Object.hasOwn(obj, n) ? headerValue(obj[n]) : undefined);
+  return {
+    name: header('Event-Name') ?? '',
+    subclass: header('Event-Subclass'),
+    header,
+    body: typeof obj['_body'] === 'string' ? obj['_body'] : '',
+  };
+}
+
+/** The values of an `ARRAY::a|:b` variable (a plain value is a one-element list). */
+export function arrayValues(value: string): string[] {
+  return value.startsWith('ARRAY::') ? value.slice(7).split('|:') : [value];
+}
+
 export interface ChannelInfo {
   uuid: string;
   direction: 'inbound' | 'outbound';

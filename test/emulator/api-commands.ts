@@ -8,6 +8,7 @@ import { validStreamUrl, type StreamMix } from './audio-stream.ts';
 import { CODECS, type EmulatedChannel } from './channel.ts';
 import { parseCause } from './causes.ts';
 import { fixture } from './event-templates.ts';
+import { jsonValue } from './esl-wire.ts';
 import { separateString } from './fs-args.ts';
 
 export interface ApiContext {
@@ -108,6 +109,8 @@ function runSync(ctx: ApiContext, command: string, arg: string): string | undefi
     }
     case 'uuid_exists':
       return channel(arg.trim()) ? 'true' : 'false';
+    case 'uuid_dump':
+      return uuidDump(channel(separateString(arg, 3)[0]), separateString(arg, 3)[1]);
     case 'create_uuid':
       return randomUUID();
     case 'version':
@@ -192,17 +195,47 @@ const SHOW_COLUMNS =
     ',',
   );
 
-/** `show channels [as json]` / `show calls` (the CSV layout as captured). */
+/**
+ * `show channels [count | like <text>] [as json]` / `show calls`. JSON as captured (resync): rows without a
+ * trailing LF, no rows → `{"row_count": 0}` with a space and a LF; `count` → `\n<n> total.\n`. `like` matches
+ * the row's uuid, name, cid_name, cid_num, presence_data and accountcode (mod_commands.c's query; captured:
+ * a cid or uuid prefix matches, the destination and channel variables do not).
+ */
 function show(ctx: ApiContext, what: string): string | undefined {
-  const m = /^(channels|calls)(?:\s+as\s+(json))?$/i.exec(what);
+  const m = /^(channels|calls)(?:\s+(count)|\s+like\s+(\S+))?(?:\s+as\s+(json))?$/i.exec(what);
   if (!m) return `-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n`;
-  const rows = [...ctx.channels.values()].filter((c) => !c.destroyed).map(channelRow);
-  if (m[2]) {
-    return rows.length ? `${JSON.stringify({ row_count: rows.length, rows })}\n` : `${JSON.stringify({ row_count: 0 })}\n`;
-  }
+  const like = m[3];
+  const rows = [...ctx.channels.values()]
+    .filter((c) => !c.destroyed)
+    .map((c) => {
+      // Every column, in the captured order (38 string fields).
+      const r = channelRow(c);
+      return Object.fromEntries(SHOW_COLUMNS.map((k) => [k, r[k] ?? '']));
+    })
+    .filter((r) => !like || LIKE_FIELDS.some((f) => (r[f] ?? '').includes(like)));
+  if (m[2]) return `\n${rows.length} total.\n`;
+  if (m[4]) return rows.length ? JSON.stringify({ row_count: rows.length, rows }) : '{"row_count": 0}\n';
   if (!rows.length) return '\n0 total.\n';
   const lines = rows.map((r) => SHOW_COLUMNS.map((c) => r[c] ?? '').join(','));
   return `${SHOW_COLUMNS.join(',')}\n${lines.join('\n')}\n\n${rows.length} total.\n`;
+}
+
+const LIKE_FIELDS = ['uuid', 'name', 'cid_name', 'cid_num', 'presence_data', 'accountcode'];
+
+/**
+ * `uuid_dump <uuid> [json]`: json as captured (resync: one flat object, Event-Name CHANNEL_DATA, every variable,
+ * array variables as JSON arrays, no trailing LF); the default text form is modelled on switch_event_serialize
+ * (`Name: url-encoded value` lines). Unknown uuid → `-ERR No such channel!`.
+ */
+function uuidDump(ch: EmulatedChannel | undefined, format: string | undefined): string {
+  if (!ch || ch.destroyed) return NO_SUCH_CHANNEL;
+  const event = ch.dump();
+  if (format === 'json') {
+    const obj: Record<string, string | string[]> = {};
+    for (const [k, v] of event.headers) obj[k] = k.startsWith('variable_') ? jsonValue(v) : v;
+    return JSON.stringify(obj);
+  }
+  return event.headers.map(([k, v]) => `${k}: ${encodeURIComponent(v)}\n`).join('');
 }
 
 function channelRow(ch: EmulatedChannel): Record<string, string> {
@@ -237,7 +270,7 @@ function channelRow(ch: EmulatedChannel): Record<string, string> {
     callee_name: pr.calleeName ?? '',
     callee_num: pr.calleeNum ?? '',
     callee_direction: ch.direction === 'outbound' ? 'RECV' : '',
-    call_uuid: ch.uuid,
+    call_uuid: '', // empty for a parked leg (captured: resync)
     initial_cid_name: pr.origCidName,
     initial_cid_num: pr.origCidNum,
     initial_ip_addr: pr.networkAddr ?? '',

@@ -356,6 +356,22 @@ export class EmulatedChannel {
     else this.#vars.set(name, value);
   }
 
+  /** @internal The `push` application: a second value turns the variable into FreeSWITCH's `ARRAY::a|:b` form. */
+  pushVar(name: string, value: string): void {
+    const existing = this.#vars.get(name);
+    if (existing === undefined) this.setVar(name, value);
+    else this.setVar(name, `${existing.startsWith('ARRAY::') ? existing : `ARRAY::${existing}`}|:${value}`);
+  }
+
+  /** @internal `uuid_dump`: the channel data with every variable, as a CHANNEL_DATA event (not fired). */
+  dump(): FsEvent {
+    return this.#host.factory.make('CHANNEL_DATA', {
+      data: this.#data(true, false),
+      calling: ['mod_commands.c', 'uuid_dump_function', '6468'],
+      uuid: this.uuid,
+    });
+  }
+
   /** @internal Adds a captured variable phase. */
   addTemplate(phase: string): void {
     this.#addVars(templateVars(phase, this.#ctx));
@@ -695,6 +711,11 @@ export class EmulatedChannel {
       case 'unset':
         this.setVar(arg, undefined);
         break;
+      case 'push': {
+        const eq = arg.indexOf('=');
+        if (eq > 0) this.pushVar(arg.slice(0, eq), arg.slice(eq + 1));
+        break;
+      }
       case 'answer':
         this.answer();
         break;

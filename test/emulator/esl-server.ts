@@ -188,6 +188,10 @@ export class EslServer {
     this.#connections.clear();
   }
 
+  injectRaw(raw: string | Buffer): void {
+    for (const c of this.#connections) if (c.authed && !c.closed && !c.socket.destroyed) c.socket.write(raw);
+  }
+
   broadcast(event: FsEvent): void {
     for (const c of this.#connections) c.deliver(event);
   }

@@ -57,12 +57,21 @@ export const disconnectNotice = (): string => `Content-Type: text/disconnect-not
 const jsonCache = new WeakMap<FsEvent, string>();
 const plainCache = new WeakMap<FsEvent, string>();
 
-/** `event json`: one JSON object of string values; a body goes under `_body` after a Content-Length header. */
+/**
+ * FreeSWITCH keeps an array variable (set with `push`, or the dialplan's DP_MATCH) as the string
+ * `ARRAY::a|:b`; `event json` and `uuid_dump json` send it as a JSON array (captured: resync), `event plain`
+ * and `uuid_getvar` as that string.
+ */
+export function jsonValue(value: string): string | string[] {
+  return value.startsWith('ARRAY::') ? value.slice(7).split('|:') : value;
+}
+
+/** `event json`: one JSON object of string values (arrays for array variables); a body goes under `_body` after a Content-Length header. */
 export function eventAsJson(event: FsEvent): string {
   let wire = jsonCache.get(event);
   if (!wire) {
-    const obj: Record<string, string> = {};
-    for (const [k, v] of event.headers) obj[k] = v;
+    const obj: Record<string, string | string[]> = {};
+    for (const [k, v] of event.headers) obj[k] = k.startsWith('variable_') ? jsonValue(v) : v;
     if (event.body !== undefined) {
       obj['Content-Length'] = String(Buffer.byteLength(event.body));
       obj['_body'] = event.body;

@@ -72,10 +72,13 @@ export class EventFactory {
    * `data`: channel data; `post`: headers added after it (Application-*, Playback-*, DTMF-*, ...).
    * `callingKey` picks the Event-Calling-* triple (defaults to the event name).
    */
-  make(name: string, parts: { subclass?: string; callingKey?: string; pre?: Header[]; data?: Header[]; post?: Header[]; body?: string; uuid?: string } = {}): FsEvent {
+  make(
+    name: string,
+    parts: { subclass?: string; callingKey?: string; calling?: [string, string, string]; pre?: Header[]; data?: Header[]; post?: Header[]; body?: string; uuid?: string } = {},
+  ): FsEvent {
     const nowMs = performance.timeOrigin + performance.now();
     const date = new Date(nowMs);
-    const calling = fixture.calling[parts.callingKey ?? name] ?? ['switch_event.c', 'switch_event_fire_detailed', '0'];
+    const calling = parts.calling ?? fixture.calling[parts.callingKey ?? name] ?? ['switch_event.c', 'switch_event_fire_detailed', '0'];
     const headers: Header[] = [];
     if (parts.subclass) headers.push(['Event-Subclass', parts.subclass]);
     headers.push(

@@ -53,6 +53,11 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
   /** Decides each originate; default: answer after 50 ms. */
   onOriginate: (req: OriginateRequest) => OriginatePlan = () => ({ result: 'answer', afterMs: 50 });
   readonly tmpDir: string;
+  /**
+   * Test hook, called before each `api`/`bgapi` command runs. A returned promise holds the command until it
+   * settles: its reply (and, for `api`, the connection's later replies and events) waits, as behind a slow command.
+   */
+  beforeApi: ((command: string, arg: string) => Promise<void> | void) | undefined;
 
   readonly #ownsTmpDir: boolean;
   readonly #factory = new EventFactory();
@@ -157,6 +162,27 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /**
+   * ESL goes away while FreeSWITCH keeps running: every ESL socket is destroyed and connections are refused
+   * until `eslUp()`. Channels, calls and streams carry on; their events reach nobody meanwhile.
+   */
+  async eslDown(): Promise<void> {
+    this.#assertRunning();
+    await this.#esl.close(false);
+  }
+
+  /** ESL listens again on the same port (after `eslDown()`). */
+  async eslUp(): Promise<void> {
+    this.#assertRunning();
+    await this.#esl.listen(this.eslPort);
+    this.#waiters.poke();
+  }
+
+  /** Writes raw bytes to every authenticated ESL connection (hostile or corrupt frames for tests). */
+  injectEsl(raw: string | Buffer): void {
+    this.#esl.injectRaw(raw);
+  }
+
+  /**
    * A FreeSWITCH restart: ESL connections drop, every call disappears (no events: nobody is connected; the
    * mod_audio_stream sockets die without a close frame), ESL refuses connections for `downMs`, then a new
    * instance (new Core-UUID, Event-Sequence from 1) listens on the same port.
@@ -234,8 +260,10 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
       this.#fire(this.#factory.make('API', { pre: [['API-Command', command], ['API-Command-Argument', arg]] }));
       onResult?.(result);
     };
-    // A throwing test hook (onOriginate) becomes an -ERR reply instead of an unhandled rejection.
-    return runApi(ctx, command, arg, withEvent).catch((err: unknown) => {
+    const gate = this.beforeApi?.(command, arg);
+    const run = () => runApi(ctx, command, arg, withEvent);
+    // A throwing test hook (onOriginate, beforeApi) becomes an -ERR reply instead of an unhandled rejection.
+    return (gate ? Promise.resolve(gate).then(run) : run()).catch((err: unknown) => {
       const reply = `-ERR emulator: ${err instanceof Error ? err.message : String(err)}\n`;
       onResult?.(reply);
       return reply;
