@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { constants, existsSync, readFileSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/registry.ts';
@@ -17,7 +20,7 @@ import { InlineResampling, type Resampling } from './media/resampling.ts';
 import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
-import { errorText, issueLines } from './errors.ts';
+import { errorText, issueLines, StartupError } from './errors.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -52,12 +55,56 @@ function loadProfiles(config: Config): Profiles {
   return parsed.data;
 }
 
+/**
+ * PLAYBACK_DIR, created if need be. The default (/var/lib/...) is only writable for root or under compose;
+ * anyone else running callbridge directly gets a per-user directory in memory instead, with a warning.
+ */
+async function usablePlaybackDir(config: Config, logger: Logger): Promise<Config> {
+  const problem = await unwritable(config.PLAYBACK_DIR);
+  if (!problem) return config;
+  const sameForFreeswitch = config.PLAYBACK_DIR_FREESWITCH === config.PLAYBACK_DIR;
+  if (!config.PLAYBACK_DIR_DEFAULTED || !sameForFreeswitch) {
+    throw new StartupError(`PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}): set PLAYBACK_DIR to a directory this user can write, ideally on tmpfs`);
+  }
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const dir = join(base, `callbridge-${process.getuid?.() ?? 'user'}`);
+  const fallbackProblem = await unwritable(dir);
+  if (fallbackProblem) throw new StartupError(`PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}), nor ${dir} (${fallbackProblem}): set PLAYBACK_DIR`);
+  logger.warn({ dir, default: config.PLAYBACK_DIR, reason: problem }, 'default PLAYBACK_DIR is not writable by this user: using a per-user directory (FreeSWITCH must read it: same machine, or set PLAYBACK_DIR/PLAYBACK_DIR_FREESWITCH)');
+  return { ...config, PLAYBACK_DIR: dir, PLAYBACK_DIR_FREESWITCH: dir };
+}
+
+/** Why `dir` cannot hold playback files (after trying to create it), or undefined when it can. */
+async function unwritable(dir: string): Promise<string | undefined> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : errorText(err).replace(/^[A-Z]+: /, '')}` : errorText(err);
+  }
+}
+
+/** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
+function checkStreamUrl(config: Config, port: number, logger: Logger): void {
+  const url = new URL(config.CALLBRIDGE_WS_URL.replace(/^ws/, 'http'));
+  const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  if (urlPort !== port) {
+    logger.warn(
+      { streamUrl: config.CALLBRIDGE_WS_URL, port },
+      `CALLBRIDGE_WS_URL points at port ${urlPort} but callbridge listens on ${port}: FreeSWITCH will stream to the wrong port unless a proxy forwards it (leave CALLBRIDGE_WS_URL empty to follow HTTP_PORT)`,
+    );
+  }
+}
+
 /** Wire and start everything: call history, ESL client, call manager, HTTP API + media WebSocket server. */
 export async function startCallbridge(config: Config, opts: StartOptions): Promise<Callbridge> {
   const { logger } = opts;
   const profiles = loadProfiles(config);
   let playbackOnTmpfs = false;
   if (config.PLAYBACK_TRANSPORT === 'shared-dir') {
+    config = await usablePlaybackDir(config, logger);
     const { removed, tmpfs } = await SharedDirTransport.prepare(config.PLAYBACK_DIR);
     playbackOnTmpfs = tmpfs;
     if (removed) logger.warn({ removed, dir: config.PLAYBACK_DIR }, 'deleted playback files left by a previous run');
@@ -158,6 +205,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     );
   } else logger.info({ pipeline: config.AGENT_PIPELINE, source: config.AGENT_PIPELINE_SOURCE }, 'default pipeline');
   const http = await startHttpServer({ app, router: calls, host: config.HTTP_HOST, port: config.HTTP_PORT, maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES, logger });
+  checkStreamUrl(config, http.port, logger);
   esl.start();
   logger.info(
     { port: http.port, esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`, streamUrl: config.CALLBRIDGE_WS_URL, pipeline: config.AGENT_PIPELINE, callback: Boolean(callback), auth: Boolean(config.API_TOKEN) },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PATTERNS } from './patterns.ts';
+import { isSecretName, redactUrlCredentials } from './secrets.ts';
 
 /**
  * Every setting callbridge reads, from environment variables, validated once at start. A bad or missing
@@ -96,7 +97,8 @@ const schema = z.object({
 
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  CALLBRIDGE_WS_URL: streamBaseUrl.default('ws://127.0.0.1:8080'),
+  /** Empty: ws://<HTTP_HOST, or 127.0.0.1 when it is a wildcard>:<HTTP_PORT>, so a changed port cannot be missed. */
+  CALLBRIDGE_WS_URL: streamBaseUrl.optional(),
 
   STREAM_CONNECT_TIMEOUT_MS: ms(200, 30000).default(3000),
   STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
@@ -106,7 +108,7 @@ const schema = z.object({
 
   PLAYBACK_METHOD: z.enum(['sendmsg', 'broadcast']).default('sendmsg'),
   PLAYBACK_TRANSPORT: z.enum(['shared-dir', 'stream']).default('shared-dir'),
-  PLAYBACK_DIR: absDir.default('/var/lib/callbridge/playback'),
+  PLAYBACK_DIR: absDir.optional(),
   PLAYBACK_DIR_FREESWITCH: absDir.optional(),
   PLAYBACK_FORMAT: z.enum(['auto', 'l16', 'wav', 'native']).default('auto'),
   PLAYBACK_FIRST_CHUNK_MS: ms(20, 1000).default(100),
@@ -154,15 +156,34 @@ const schema = z.object({
 export type Env = z.input<typeof schema>;
 type Parsed = z.output<typeof schema>;
 
-export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR_FREESWITCH' | 'AGENT_PIPELINE'> {
+export const DEFAULT_PLAYBACK_DIR = '/var/lib/callbridge/playback';
+
+export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR' | 'PLAYBACK_DIR_FREESWITCH' | 'AGENT_PIPELINE' | 'CALLBRIDGE_WS_URL'> {
   /** The default pipeline, `auto` resolved. */
   AGENT_PIPELINE: 'gemini-live' | 'cascade' | 'echo';
   /** Why that pipeline (for the start-up log line). */
   AGENT_PIPELINE_SOURCE: string;
   /** GOOGLE_API_KEY, or GEMINI_API_KEY when only that one is set. */
   GOOGLE_API_KEY: string | undefined;
+  PLAYBACK_DIR: string;
+  /** PLAYBACK_DIR is the default: start-up may fall back to a per-user directory when the default is not writable. */
+  PLAYBACK_DIR_DEFAULTED: boolean;
   /** Where FreeSWITCH sees PLAYBACK_DIR (the same path unless the shared volume is mounted elsewhere). */
   PLAYBACK_DIR_FREESWITCH: string;
+  /** CALLBRIDGE_WS_URL, or the URL derived from HTTP_HOST/HTTP_PORT when unset. */
+  CALLBRIDGE_WS_URL: string;
+}
+
+/** The stream URL FreeSWITCH on this machine can use to reach our listener. */
+function streamUrlFor(host: string, port: number): string {
+  const specific = /^[A-Za-z0-9.-]+$/.test(host) && host !== '0.0.0.0' && host !== 'localhost';
+  return `ws://${specific ? host : '127.0.0.1'}:${port}`;
+}
+
+/** `got "..."` for a bad value, unless the setting holds a secret (which must never reach a log or terminal). */
+function shownValue(name: string, value: string): string {
+  if (isSecretName(name)) return '';
+  return ` (got ${JSON.stringify(redactUrlCredentials(value)).slice(0, 60)})`;
 }
 
 export class ConfigError extends Error {
@@ -185,7 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!result.success) {
     const problems = result.error.issues.map((i) => {
       const name = i.path.join('.');
-      const shown = name in input ? ` (got ${JSON.stringify(input[name]).slice(0, 60)})` : '';
+      const shown = name in input ? shownValue(name, input[name]!) : '';
       return `${name}: ${i.message}${shown}`;
     });
     throw new ConfigError(problems);
@@ -216,13 +237,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HTTP_HOST=${c.HTTP_HOST} exposes the calls API beyond this machine: set API_TOKEN (callers then send Authorization: Bearer <token>), or ALLOW_INSECURE_API=true if something else guards it`,
     ]);
   }
-  const { GEMINI_API_KEY, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, ...rest } = c;
+  const { GEMINI_API_KEY, PLAYBACK_DIR, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, CALLBRIDGE_WS_URL, ...rest } = c;
+  const playbackDir = PLAYBACK_DIR ?? DEFAULT_PLAYBACK_DIR;
   return {
     ...rest,
+    CALLBRIDGE_WS_URL: CALLBRIDGE_WS_URL ?? streamUrlFor(c.HTTP_HOST, c.HTTP_PORT),
+    PLAYBACK_DIR: playbackDir,
+    // The default written out (a copied .env.example) counts as the default: same fallback.
+    PLAYBACK_DIR_DEFAULTED: playbackDir === DEFAULT_PLAYBACK_DIR,
     AGENT_PIPELINE: AGENT_PIPELINE === 'auto' ? (google ? 'gemini-live' : 'echo') : AGENT_PIPELINE,
     AGENT_PIPELINE_SOURCE: AGENT_PIPELINE === 'auto' ? (google ? 'auto: GOOGLE_API_KEY is set' : 'auto: no GOOGLE_API_KEY') : 'AGENT_PIPELINE',
     GOOGLE_API_KEY: google,
-    PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? c.PLAYBACK_DIR,
+    PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? playbackDir,
   };
 }
 

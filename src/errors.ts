@@ -9,3 +9,8 @@ export function errorText(e: unknown): string {
 export function issueLines(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }, root = 'value'): string[] {
   return error.issues.map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`);
 }
+
+/** A start-up failure the operator can fix (busy port, unwritable directory): printed as one line, no stack. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}

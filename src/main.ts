@@ -1,11 +1,15 @@
+import { existsSync } from 'node:fs';
 import { startCallbridge } from './callbridge.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { StartupError } from './errors.ts';
 import { createLogger } from './log.ts';
 
-/** Process entry: configuration from the environment, then run until SIGTERM/SIGINT. */
+/** Process entry: configuration from the environment (and ./.env), then run until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config;
   try {
+    // Compose passes .env in; started any other way nothing would. Variables already set win over the file.
+    if (existsSync('.env')) process.loadEnvFile('.env');
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -15,7 +19,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
-  const bridge = await startCallbridge(config, { logger });
+  let bridge;
+  try {
+    bridge = await startCallbridge(config, { logger });
+  } catch (err) {
+    if (err instanceof StartupError || err instanceof ConfigError) {
+      console.error(`callbridge cannot start: ${err.message}`);
+      process.exit(err instanceof ConfigError ? 78 : 1);
+    }
+    throw err;
+  }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     const hard = setTimeout(() => process.exit(1), config.SHUTDOWN_TIMEOUT_MS + 5000);

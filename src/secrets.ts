@@ -6,3 +6,13 @@ export function safeEqual(given: string, expected: string): boolean {
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Settings whose values are secrets (API keys, tokens, passwords, signing secrets): never echoed anywhere. */
+export function isSecretName(name: string): boolean {
+  return /KEY|TOKEN|PASSWORD|SECRET/i.test(name);
+}
+
+/** A URL with any `user:password@` replaced, for messages that quote a configured URL. */
+export function redactUrlCredentials(value: string): string {
+  return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
+}

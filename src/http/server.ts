@@ -5,6 +5,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MediaRouter } from '../calls/media-port.ts';
 import type { Logger } from '../log.ts';
 import { attachMediaSockets } from './media-socket.ts';
+import { StartupError } from '../errors.ts';
 
 export interface HttpServer {
   readonly port: number;
@@ -17,9 +18,10 @@ export async function startHttpServer(opts: { app: OpenAPIHono; router: MediaRou
   const server = createAdaptorServer({ fetch: opts.app.fetch }) as Server;
   const media = attachMediaSockets(server, opts.router, { maxMessageBytes: opts.maxMessageBytes, logger: opts.logger });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException) => reject(listenError(err, opts.host, opts.port));
+    server.once('error', failed);
     server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -40,4 +42,12 @@ export async function startHttpServer(opts: { app: OpenAPIHono; router: MediaRou
       clearTimeout(timer);
     },
   };
+}
+
+/** The usual reasons a listen fails, said in terms of the settings that fix them. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code === 'EADDRINUSE') return new StartupError(`HTTP_PORT ${port} on ${host} is already in use (another callbridge?): stop it or set HTTP_PORT`);
+  if (err.code === 'EACCES') return new StartupError(`HTTP_PORT ${port} needs privileges this user lacks: use a port above 1023`);
+  if (err.code === 'EADDRNOTAVAIL') return new StartupError(`HTTP_HOST ${host} is not an address of this machine`);
+  return err;
 }
