@@ -204,7 +204,16 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       'calls are answered by the echo agent (it plays back what the caller says): set GOOGLE_API_KEY for Gemini Live, or AGENT_PIPELINE=cascade with the Deepgram/Cartesia keys',
     );
   } else logger.info({ pipeline: config.AGENT_PIPELINE, source: config.AGENT_PIPELINE_SOURCE }, 'default pipeline');
-  const http = await startHttpServer({ app, router: calls, host: config.HTTP_HOST, port: config.HTTP_PORT, maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES, logger });
+  const http = await startHttpServer({
+    app,
+    router: calls,
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES,
+    logger,
+    registry: metrics.registry,
+    isLiveCall: (id) => calls.active.has(id),
+  });
   checkStreamUrl(config, http.port, logger);
   esl.start();
   logger.info(

@@ -4,7 +4,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { MediaRouter } from '../calls/media-port.ts';
 import type { Logger } from '../log.ts';
-import { attachMediaSockets } from './media-socket.ts';
+import { attachMediaSockets, type MediaSocketOptions } from './media-socket.ts';
 import { StartupError } from '../errors.ts';
 
 export interface HttpServer {
@@ -14,9 +14,15 @@ export interface HttpServer {
 }
 
 /** One port for the HTTP API and the media WebSocket. */
-export async function startHttpServer(opts: { app: OpenAPIHono; router: MediaRouter; host: string; port: number; maxMessageBytes: number; logger: Logger }): Promise<HttpServer> {
+export async function startHttpServer(
+  opts: { app: OpenAPIHono; router: MediaRouter; host: string; port: number; logger: Logger } & Omit<MediaSocketOptions, 'logger'>,
+): Promise<HttpServer> {
   const server = createAdaptorServer({ fetch: opts.app.fetch }) as Server;
-  const media = attachMediaSockets(server, opts.router, { maxMessageBytes: opts.maxMessageBytes, logger: opts.logger });
+  // Node waits 60 s for a request's headers by default; mod_audio_stream sends its upgrade in one write, so
+  // anything slower is a stalled or hostile client holding a socket.
+  server.headersTimeout = 10_000;
+  const { app: _app, router, host: _host, port: _port, ...mediaOptions } = opts;
+  const media = attachMediaSockets(server, router, mediaOptions);
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => reject(listenError(err, opts.host, opts.port));
     server.once('error', failed);
