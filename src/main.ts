@@ -19,6 +19,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ format: config.LOG_FORMAT, level: config.LOG_LEVEL });
+  // Last line of defence: one stray rejected promise must not end every call in progress. Each is a bug,
+  // logged loudly, and the process keeps serving.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection (bug); still serving');
+  });
   let bridge;
   try {
     bridge = await startCallbridge(config, { logger });
