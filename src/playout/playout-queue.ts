@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { int16View } from '../media/pcm.ts';
 import type { ResampleStream, Resampling } from '../media/resampling.ts';
+import { ArrivalPace, processPace, type PaceMemory } from './arrival-pace.ts';
+import { EslLink, refused } from './esl-link.ts';
 import { encodeChunk, type FileFormat } from './formats.ts';
 import type { ChunkTransport, OutgoingChunk } from './transport.ts';
 
 /** In PlayoutQueue's early buffer: the end of the reply whose audio precedes it. */
 const END = Symbol('end of reply');
+/**
+ * Most audio held before it is cut into files (ms): while FreeSWITCH is unreachable nothing is cut, and a model
+ * streaming on would otherwise fill memory.
+ */
+const MAX_HELD_MS = 120_000;
 
 /** What the queue needs from FreeSWITCH (the call session provides it over ESL). */
 export interface PlaybackControl {
@@ -52,6 +59,8 @@ export interface PlayoutOptions {
   startLatencyMs?: number;
   observer?: PlayoutObserver;
   now?: () => number;
+  /** How earlier replies arrived (see arrival-pace.ts); default: shared by the process. */
+  pace?: PaceMemory;
 }
 
 /**
@@ -73,7 +82,9 @@ export interface PlayoutOptions {
  */
 export class PlayoutQueue {
   readonly format: FileFormat;
-  readonly #o: Required<Omit<PlayoutOptions, 'observer'>> & { observer: PlayoutObserver };
+  readonly #o: Required<Omit<PlayoutOptions, 'observer' | 'pace'>> & { observer: PlayoutObserver };
+  readonly #pace: ArrivalPace;
+  readonly #link: EslLink;
   #reply = 0;
   #replyOpen = false;
   /** endReply() was called; the reply closes when the converter's tail comes back. */
@@ -105,7 +116,8 @@ export class PlayoutQueue {
   #heardMs = 0;
   #playingChunk: OutgoingChunk | undefined;
   #playingSince = 0;
-  #sendChain: Promise<void> = Promise.resolve();
+  /** Writes not settled yet (close waits for them). */
+  #writes = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -115,6 +127,22 @@ export class PlayoutQueue {
     this.#replyFormat = opts.format;
     this.#frame = opts.format.sampleRate / 50;
     this.#acc = new Int16Array(this.#frame * 50);
+    this.#pace = new ArrivalPace(opts.pace ?? processPace);
+    this.#link = new EslLink({
+      chunks: () => this.#queue,
+      play: (path, id) => this.#o.control.play(path, id),
+      done: (chunk) => this.#done(chunk, true),
+      resumed: () => {
+        // Nothing known to be playing (the marker completed: FreeSWITCH is idle): what is queued starts afresh.
+        if (!this.#playingChunk) {
+          let ms = 0;
+          for (const c of this.#queue) ms += c.ms;
+          this.#aheadEndsAt = this.#o.now() + this.#o.startLatencyMs + ms;
+        }
+        this.#flush();
+        this.#pump();
+      },
+    });
   }
 
   /** Audio not yet cut into files (converted, or still in the converter), in ms. */
@@ -141,6 +169,7 @@ export class PlayoutQueue {
     }
     if (!this.#replyOpen) this.#openReply(rate);
     const samples = int16View(pcm);
+    this.#pace.arrived((samples.length * 1000) / rate, this.#o.now());
     if (this.#stream) {
       const ms = (samples.length * 1000) / this.#srcRate;
       this.#inFlight.push(ms);
@@ -154,6 +183,7 @@ export class PlayoutQueue {
   /** The agent finished producing this reply: send what is left, the last frame padded. */
   endReply(): void {
     if (this.#closed || !this.#replyOpen) return;
+    if (!this.#ending) this.#pace.ended();
     if (this.#ending) {
       // The next reply already began arriving and now ends too: replay its end after its audio.
       if (this.#early.length > 0 && this.#early.at(-1) !== END) this.#early.push(END);
@@ -172,12 +202,14 @@ export class PlayoutQueue {
     if (this.#closed) return;
     const t0 = this.#o.now();
     const broke = this.#queue.length > 0;
+    this.#pace.ended();
     this.#reply++;
     this.#resetReply();
     clearTimeout(this.#timer);
     if (broke) this.#o.control.stopAll();
     for (const c of this.#queue) this.#o.transport.remove(c);
     this.#queue = [];
+    this.#link.cleared();
     this.#aheadEndsAt = 0;
     this.#playingChunk = undefined;
     this.#o.observer.interrupted?.(broke, this.#o.now() - t0);
@@ -186,8 +218,12 @@ export class PlayoutQueue {
 
   /** PLAYBACK_START for `path`: re-anchor the estimate of how much is queued ahead. */
   started(path: string): void {
-    const i = this.#queue.findIndex((c) => c.path === path);
+    let i = this.#queue.findIndex((c) => c.path === path);
     if (i < 0) return; // an older generation's file, or not ours
+    this.#link.named(this.#queue[i]!);
+    // FreeSWITCH plays in order: chunks before this one have played (their events fell into an ESL outage).
+    if (i > 0) for (const c of this.#queue.slice(0, i)) this.#done(c, true);
+    i = 0;
     let ms = 0;
     for (let k = i; k < this.#queue.length; k++) ms += this.#queue[k]!.ms;
     const now = this.#o.now();
@@ -203,27 +239,25 @@ export class PlayoutQueue {
   /** CHANNEL_EXECUTE_COMPLETE for `path`. */
   finished(path: string, response: string): void {
     const i = this.#queue.findIndex((c) => c.path === path);
-    if (i < 0) return;
-    const [chunk] = this.#queue.splice(i, 1);
-    this.#o.transport.remove(chunk!);
-    if (chunk === this.#playingChunk) this.#playingChunk = undefined;
-    if (response === 'FILE PLAYED') this.#heardMs += chunk!.ms;
-    else this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
+    if (i < 0) {
+      if (this.#link.markerDone(path)) this.#checkIdle();
+      return;
+    }
+    const chunk = this.#queue[i]!;
+    this.#link.named(chunk);
+    for (const c of this.#queue.slice(0, i)) this.#done(c, true); // played during an ESL outage
+    this.#done(chunk, response === 'FILE PLAYED');
+    if (response !== 'FILE PLAYED') this.#o.observer.chunkFailed?.(`FreeSWITCH: ${response}`);
     this.#pump();
     this.#checkIdle();
   }
 
   /**
-   * The ESL connection dropped: commands in flight may never be answered nor their files reported, so
-   * forget them (and their files) rather than wait forever.
+   * The ESL connection dropped. FreeSWITCH keeps playing what it has; commands in flight may or may not have
+   * reached it. Nothing is dropped: the link finds out after the reconnect (see esl-link.ts).
    */
   forgetCommanded(): void {
-    const lost = this.#queue.filter((c) => c.state === 'commanded');
-    if (lost.length === 0) return;
-    this.#queue = this.#queue.filter((c) => c.state !== 'commanded');
-    for (const c of lost) this.#o.transport.remove(c);
-    this.#aheadEndsAt = 0;
-    this.#checkIdle();
+    this.#link.failed();
   }
 
   /** The call ended: drop everything and delete every file. */
@@ -231,12 +265,14 @@ export class PlayoutQueue {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#link.close();
+    this.#pace.ended();
     this.#resetReply();
     this.#queue = [];
     // The transport first: it gives up on chunks still being put (StreamAudioTransport: a `::play` that may take
-    // up to its 2 s timeout), so the chain behind them settles at once; being closed, it only calls `remove`.
+    // up to its 2 s timeout), so the writes settle at once; being closed, it only calls `remove`.
     await this.#o.transport.close();
-    await this.#sendChain;
+    await Promise.allSettled([...this.#writes]);
   }
 
   #openReply(sourceRate: number): void {
@@ -293,6 +329,10 @@ export class PlayoutQueue {
   }
 
   #append(samples: Int16Array): void {
+    if (this.#accLen + samples.length > (MAX_HELD_MS / 20) * this.#frame) {
+      this.#o.observer.chunkFailed?.('playout buffer full (audio arrives while FreeSWITCH is unreachable)');
+      return;
+    }
     if (this.#accLen + samples.length > this.#acc.length) {
       const bigger = new Int16Array(Math.max(this.#acc.length * 2, this.#accLen + samples.length));
       bigger.set(this.#acc.subarray(0, this.#accLen));
@@ -325,6 +365,7 @@ export class PlayoutQueue {
   #pumpLoop(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (!this.#link.up) return; // nothing is cut while FreeSWITCH's state is unknown: the audio waits in #acc
     for (;;) {
       const frame = this.#frame;
       const buffered = this.#bufferedMs;
@@ -335,11 +376,15 @@ export class PlayoutQueue {
       const wholeMs = Math.floor(buffered / 20) * 20;
       const availMs = wholeMs > 0 ? wholeMs : 20; // only a reply's padded remainder is under a frame
       const starting = this.#queue.length === 0;
+      const last = closing || this.#ending;
+      // A reply arriving in real time starts once its lead is here (none for bursts: the first audio goes at once).
+      if (starting && !last && buffered < this.#pace.leadMs()) break;
+      const guard = this.#pace.guardMs(this.#o.lowWaterMs);
       let take: number;
       if (starting) take = Math.min(availMs, this.#o.firstChunkMs);
       else if (availMs >= this.#o.chunkMs) take = this.#o.chunkMs;
-      else if (ahead <= this.#o.lowWaterMs || closing || this.#ending) take = availMs;
-      else return this.#wake(ahead - this.#o.lowWaterMs);
+      else if (ahead <= guard || last) take = availMs;
+      else return this.#wake(ahead - guard);
       if (!starting && ahead + take > this.#o.maxAheadMs) return this.#wake(ahead + take - this.#o.maxAheadMs);
 
       const want = (take / 20) * frame;
@@ -374,22 +419,60 @@ export class PlayoutQueue {
 
     const written = this.#o.transport.put(chunk);
     const observer = this.#o.observer;
-    if (observer.written) written.then(() => observer.written!(this.#o.now() - now), () => {});
-    this.#sendChain = this.#sendChain.then(() => written.then((path) => this.#command(chunk, path), (err: Error) => this.#drop(chunk, `write failed: ${err.message}`)));
+    const settled = written.then(
+      (path) => {
+        if (observer.written) observer.written(this.#o.now() - now);
+        if (this.#closed || chunk.reply !== this.#reply || !this.#queue.includes(chunk)) return this.#o.transport.remove(chunk); // stale: a barge-in or the end of the call overtook it
+        chunk.path = path;
+        chunk.state = 'ready';
+        this.#flush();
+      },
+      (err: Error) => this.#drop(chunk, `write failed: ${err.message}`),
+    );
+    this.#writes.add(settled);
+    void settled.finally(() => this.#writes.delete(settled));
   }
 
-  #command(chunk: OutgoingChunk, path: string): void {
-    if (this.#closed || chunk.reply !== this.#reply || !this.#queue.includes(chunk)) {
-      this.#o.transport.remove(chunk); // stale: a barge-in or the end of the call overtook it
-      return;
+  /** Command every chunk whose file is in place, in play order (a chunk still being written holds back the rest). */
+  #flush(): void {
+    if (this.#closed || !this.#link.up) return;
+    for (const chunk of this.#queue) {
+      if (chunk.state === 'writing') return;
+      if (chunk.state === 'ready') this.#command(chunk);
     }
-    chunk.path = path;
+  }
+
+  #command(chunk: OutgoingChunk): void {
+    const path = chunk.path!;
     chunk.state = 'commanded';
+    this.#link.commanded(path);
     if (!this.#replyCommanded) {
       this.#replyCommanded = true;
       this.#o.observer.firstCommand?.(this.#o.now() - this.#replyFirstAudioAt);
     }
-    this.#o.control.play(path, chunk.id).catch((err: Error) => this.#drop(chunk, `playback refused: ${err.message}`));
+    this.#o.control.play(path, chunk.id).then(
+      () => {
+        if (chunk.state === 'commanded') chunk.state = 'accepted';
+      },
+      (err: Error) => {
+        if (this.#closed || !this.#queue.includes(chunk)) return;
+        if (refused(err)) return this.#drop(chunk, `playback refused: ${err.message}`);
+        // No reply: the ESL link failed with the command in flight. Keep the chunk; the link finds out.
+        chunk.state = 'unknown';
+        this.#link.failed();
+      },
+    );
+  }
+
+  /** FreeSWITCH is done with `chunk`: forget it and delete its file (`played`: it was heard). */
+  #done(chunk: OutgoingChunk, played: boolean): void {
+    const i = this.#queue.indexOf(chunk);
+    if (i < 0) return;
+    this.#queue.splice(i, 1);
+    this.#o.transport.remove(chunk);
+    if (chunk === this.#playingChunk) this.#playingChunk = undefined;
+    if (played) this.#heardMs += chunk.ms;
+    this.#checkIdle();
   }
 
   #drop(chunk: OutgoingChunk, reason: string): void {

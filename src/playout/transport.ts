@@ -21,7 +21,12 @@ export interface OutgoingChunk {
   readonly format: FileFormat;
   /** The path FreeSWITCH plays, once the transport has put the file in place. */
   path?: string;
-  state: 'writing' | 'commanded';
+  /**
+   * `writing` → `ready` (file in place, not commanded yet) → `commanded` (playback command sent) → `accepted`
+   * (its +OK arrived, or an event named it: FreeSWITCH has it). `unknown`: the ESL connection failed while its
+   * command was in flight; the queue finds out after the reconnect (see PlayoutQueue's resync).
+   */
+  state: 'writing' | 'ready' | 'commanded' | 'accepted' | 'unknown';
 }
 
 /** Gets a chunk's bytes into a file FreeSWITCH can open, and removes it again. */
