@@ -3,9 +3,8 @@ import type { Agent } from '../agents/agent.ts';
 import type { Config } from '../config.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
 import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts';
-import { listChannels, readChannel, type ChannelRow } from '../freeswitch/channel-list.ts';
 import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
-import { arrayValues, channelInfo, toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
+import { arrayValues, toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling.ts';
 import type { Metrics } from '../metrics.ts';
@@ -14,6 +13,7 @@ import type { CallRegistry } from './call-registry.ts';
 import { CALL_VARIABLES, encodeText, type CallFacts, type CallSettings } from './call-settings.ts';
 import { errorText } from '../errors.ts';
 import { CallSession } from './call-session.ts';
+import { ChannelResync } from './channel-resync.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
 
 /**
@@ -31,9 +31,6 @@ export function isMarked(channel: ChannelInfo): boolean {
   return v !== '' && v !== '0' && v !== 'false' && v !== 'no';
 }
 
-/** How often a failed channel listing after a (re)connect is retried before giving up until the next one. */
-const RESYNC_ATTEMPTS = 3;
-const RESYNC_RETRY_MS = 1000;
 
 /** A request to place a call (the calls API's POST /calls body). */
 export interface OriginateRequest {
@@ -100,8 +97,7 @@ export class CallManager implements MediaRouter {
    * with the timer that gives up on them if ESL does not come back in time.
    */
   readonly #unconfirmed = new Map<string, NodeJS.Timeout>();
-  #resyncGeneration = 0;
-  #resyncRetry: NodeJS.Timeout | undefined;
+  readonly #resync: ChannelResync;
   #accepting = true;
   #endedWaiters = new Set<() => void>();
 
@@ -111,7 +107,17 @@ export class CallManager implements MediaRouter {
     deps.esl.on('disconnected', () => {
       for (const s of this.#sessions.values()) s.eslDisconnected();
     });
-    deps.esl.on('connected', () => void this.#resync(1));
+    this.#resync = new ChannelResync({
+      esl: deps.esl,
+      logger: deps.logger,
+      sessions: this.#sessions,
+      accepting: () => this.#accepting,
+      unconfirmed: () => [...this.#unconfirmed.keys()],
+      confirm: (id) => this.#settleUnconfirmed(id),
+      failUnconfirmed: (id, why) => this.#failUnconfirmed(id, why),
+      take: (channel) => this.#onPark(channel),
+    });
+    deps.esl.on('connected', () => this.#resync.run());
   }
 
   get active(): ReadonlyMap<string, CallSession> {
@@ -296,57 +302,10 @@ export class CallManager implements MediaRouter {
     this.#d.logger.warn({ call: id, why }, 'outbound call given up: its originate result was lost with the ESL connection');
   }
 
-  /**
-   * After every (re)connect, what FreeSWITCH holds decides: calls whose channel vanished while ESL was down
-   * are ended, outbound calls whose result was lost are confirmed or failed, and marked parked channels no
-   * session owns (parked while ESL was down, or left by a previous run) are taken like a CHANNEL_PARK.
-   */
-  async #resync(attempt: number): Promise<void> {
-    const { esl, logger } = this.#d;
-    const generation = ++this.#resyncGeneration;
-    clearTimeout(this.#resyncRetry);
-    let rows: ChannelRow[];
-    try {
-      rows = await listChannels(esl);
-    } catch (err) {
-      if (generation !== this.#resyncGeneration || !esl.connected) return;
-      logger.warn({ err: errorText(err), attempt }, 'could not list FreeSWITCH channels after connecting');
-      if (attempt < RESYNC_ATTEMPTS) this.#resyncRetry = setTimeout(() => void this.#resync(attempt + 1), RESYNC_RETRY_MS);
-      return;
-    }
-    if (generation !== this.#resyncGeneration) return;
-    const present = new Set(rows.map((r) => r.uuid));
-    for (const s of [...this.#sessions.values()]) {
-      if (!present.has(s.id)) void s.end('channel gone while ESL was disconnected', { hangup: false });
-    }
-    for (const id of [...this.#unconfirmed.keys()]) {
-      if (present.has(id)) this.#settleUnconfirmed(id); // still dialing or parked: its events (or the adoption below) take it on
-      else this.#failUnconfirmed(id, 'the call is not in FreeSWITCH');
-    }
-    let taken = 0;
-    for (const row of rows) {
-      if (this.#sessions.has(row.uuid) || row.state !== 'CS_EXECUTE' || row.callstate === 'HANGUP') continue;
-      let dumped: RawEvent | undefined;
-      try {
-        dumped = await readChannel(esl, row.uuid);
-      } catch (err) {
-        logger.warn({ call: row.uuid, err: errorText(err) }, 'could not read a channel after connecting');
-      }
-      if (generation !== this.#resyncGeneration || !this.#accepting) return;
-      if (!dumped || this.#sessions.has(row.uuid)) continue;
-      const channel = channelInfo(dumped);
-      if (channel.uuid !== row.uuid || !isMarked(channel)) continue;
-      logger.info({ call: row.uuid, direction: channel.direction }, 'taking a parked call found after connecting');
-      this.#onPark(channel);
-      taken++;
-    }
-    logger.info({ channels: rows.length, calls: this.#sessions.size, taken }, 'resynchronised with FreeSWITCH');
-  }
-
   /** Stop taking calls, let live ones finish for up to `timeoutMs`, then hang up the rest. */
   async shutdown(timeoutMs: number): Promise<void> {
     this.#accepting = false;
-    clearTimeout(this.#resyncRetry);
+    this.#resync.stop();
     for (const id of [...this.#unconfirmed.keys()]) this.#failUnconfirmed(id, 'callbridge shutting down');
     if (this.#sessions.size > 0) {
       this.#d.logger.info({ calls: this.#sessions.size, timeoutMs }, 'draining calls');
