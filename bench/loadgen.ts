@@ -13,7 +13,7 @@ import { GeminiTextFake } from '../test/fakes/gemini-text.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
-  | { cmd: 'init'; replyMs: number; bargeInShare: number; cascade: boolean }
+  | { cmd: 'init'; replyMs: number; bargeInShare: number; cascade: boolean; replyPace?: 'burst' | 'realtime' }
   | { cmd: 'churn'; calls: number; concurrency: number }
   | { cmd: 'place'; calls: number; staggerMs: number; idle?: boolean }
   | { cmd: 'window'; frameMs: number }
@@ -28,6 +28,8 @@ export interface LoadgenStats {
   interruptedReplies: number;
   /** Per reply: silence FreeSWITCH inserted between its files, as a share of the reply's audio. */
   silenceShare: { p50: number; p99: number; max: number; total: number };
+  /** Files played per reply (replies not barged in). */
+  filesPerReply: { p50: number; p99: number; max: number };
   lateAudioFrames: number;
   maxAudioGapMs: number;
   clock: { maxMs: number; over10ms: number; ticks: number };
@@ -80,7 +82,9 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       bargeInShare = m.bargeInShare;
       const reply = speechLike(m.replyMs, 24000, 3);
       fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
-      gemini = await GeminiLiveFake.start({ apiKey: 'bench', recordAudio: false, autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, transcripts: false } });
+      // burst: 40 ms messages every 10 ms (4× real time); realtime: every 40 ms, as a model streams a long answer.
+      const realtime = m.replyPace === 'realtime';
+      gemini = await GeminiLiveFake.start({ apiKey: 'bench', recordAudio: false, autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, realtime, transcripts: false } });
       (globalThis as { replyMs?: number }).replyMs = m.replyMs;
       if (m.cascade) {
         // A reply of about replyMs: Cartesia renders 60 ms per character.
@@ -163,6 +167,7 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
 
 function stats(): LoadgenStats {
   const shares: number[] = [];
+  const files: number[] = [];
   let replies = 0;
   let interrupted = 0;
   for (const ch of fs.channels.values()) {
@@ -170,15 +175,18 @@ function stats(): LoadgenStats {
     const segs = ch.heard.filter((s) => s.startedAt >= windowStart && s.status !== 'playing');
     let played = 0;
     let gaps = 0;
+    let count = 0;
     let broken = false;
     const flush = () => {
       if (played > 0) {
         replies++;
         if (broken) interrupted++;
+        else files.push(count);
         shares.push(gaps / played);
       }
       played = 0;
       gaps = 0;
+      count = 0;
       broken = false;
     };
     for (let i = 0; i < segs.length; i++) {
@@ -188,12 +196,14 @@ function stats(): LoadgenStats {
       if (gap > 300) flush();
       else gaps += Math.max(0, gap);
       played += s.playedMs;
+      count++;
       if (s.status === 'break') broken = true;
     }
     flush();
   }
   shares.sort((a, b) => a - b);
-  const q = (p: number) => (shares.length ? shares[Math.min(shares.length - 1, Math.floor(p * shares.length))]! : 0);
+  files.sort((a, b) => a - b);
+  const q = (p: number, v = shares) => (v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))]! : 0);
   const cpu = process.cpuUsage(cpuStart);
   let late = 0;
   let maxGap = 0;
@@ -209,6 +219,7 @@ function stats(): LoadgenStats {
     replies,
     interruptedReplies: interrupted,
     silenceShare: { p50: q(0.5), p99: q(0.99), max: shares.at(-1) ?? 0, total: shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length) },
+    filesPerReply: { p50: q(0.5, files), p99: q(0.99, files), max: files.at(-1) ?? 0 },
     lateAudioFrames: late,
     maxAudioGapMs: maxGap,
     clock: fs.clockLateness(),

@@ -26,6 +26,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '5' },
     repeats: { type: 'string', default: '1' },
     'reply-ms': { type: 'string', default: '2000' },
+    // how the Gemini fake streams each reply: burst (4× real time) or realtime (as a model streams a long answer)
+    'reply-pace': { type: 'string', default: 'burst' },
     'barge-in': { type: 'string', default: '0.2' },
     churn: { type: 'string' },
     'keep-going': { type: 'boolean', default: false },
@@ -145,6 +147,7 @@ async function initLoadgen(lg: Loadgen): Promise<Record<string, string>> {
     replyMs: Number(args['reply-ms']),
     bargeInShare: Number(args['barge-in']),
     cascade: Boolean(args.cascade),
+    replyPace: args['reply-pace'] === 'realtime' ? 'realtime' : 'burst',
   });
   const env: Record<string, string> = { FREESWITCH_ESL_PORT: String(r.eslPort), GEMINI_BASE_URL: r.geminiUrl };
   if (args.cascade) Object.assign(env, { AGENT_PIPELINE: 'cascade', DEEPGRAM_API_KEY: 'bench', DEEPGRAM_BASE_URL: r.deepgramUrl!, CARTESIA_API_KEY: 'bench', CARTESIA_BASE_URL: r.cartesiaUrl! });
@@ -180,7 +183,7 @@ async function runStep(calls: number): Promise<StepResult> {
     console.log(`  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`);
     console.log(`  chunk write ms p50/p99/max ${['0.5', '0.99', '1'].map((q) => ms(b, 'callbridge_chunk_write_seconds', q).toFixed(2)).join('/')}; first PLAYBACK_START ms ${['0.5', '0.99'].map((q) => ms(b, 'callbridge_first_playback_start_seconds', q).toFixed(1)).join('/')}`);
     console.log(`  converters leased/free ${b.get('callbridge_resamplers{state="leased"}')}/${b.get('callbridge_resamplers{state="free"}')}; external MB ${((b.get('nodejs_external_memory_bytes') ?? 0) / 1e6).toFixed(0)}`);
-    console.log(`  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}`);
+    console.log(`  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}, files per reply p50/p99/max ${lgs.filesPerReply.p50}/${lgs.filesPerReply.p99}/${lgs.filesPerReply.max}, inserted silence mean ${(lgs.silenceShare.total * 100).toFixed(2)}%`);
     const cpu = ((b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!) / wall) * 100;
     const rssMb = b.get('process_resident_memory_bytes')! / 1e6;
     const idleRssMb = idle.get('process_resident_memory_bytes')! / 1e6;
@@ -291,7 +294,7 @@ async function main(): Promise<void> {
   if (args.churn) return churn(Number(args.churn));
   const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1e9), node: process.version, platform: `${os.type()} ${os.release()}` };
   console.log(`callbridge bench — ${machine.cpus} CPUs (${machine.model}), ${machine.memGb} GB, Node ${machine.node}; callbridge on CPU 0, load generator on CPU 1`);
-  console.log(`hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`);
+  console.log(`hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms streamed ${args['reply-pace'] === 'realtime' ? 'in real time' : 'in bursts (4× real time)'}, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`);
   console.log('calls   cpu%  rssMB MB/call   loop p50/p99/max  ingest p50/p99  first cmd    barge-in   silence%  late replies lg%  verdict');
   const results: StepResult[] = [];
   let best = 0;

@@ -46,6 +46,8 @@ export interface AutoReplyOptions {
   chunkMs?: number;
   /** Wall-clock pause between audio messages (faster than real time). Default 5 ms; 0 = setImmediate. */
   paceMs?: number;
+  /** Stream each reply in real time instead (`chunkMs` of audio every `chunkMs`, on a clock: no drift), as a model streams a long answer. */
+  realtime?: boolean;
   /** Transcripts sent with each reply; false = none. Defaults: "caller turn N" / "agent reply N". */
   transcripts?: false | { caller?: (turn: number) => string; agent?: (turn: number) => string };
   /** Also reply to `clientContent` with turnComplete and to `realtimeInput.text` (speak-first). Default true. */
@@ -88,6 +90,8 @@ export interface SendAudioOptions {
   chunkMs?: number;
   /** Wall-clock pause between messages. Default 5 ms; 0 = setImmediate. */
   paceMs?: number;
+  /** Real time instead of `paceMs`: message k leaves `k × chunkMs` after the first (late timers do not add up). */
+  realtime?: boolean;
   /** Output transcription sent along, one word per audio message. */
   transcript?: string;
 }
@@ -328,7 +332,8 @@ export class FakeLiveSession extends WsFakeSession {
     const mimeType = `audio/pcm;rate=${rate}`;
     const words = options.transcript ? options.transcript.split(/(?<=\s)/) : [];
     let w = 0;
-    for (let off = 0; off < pcm.length; off += chunkBytes) {
+    const t0 = performance.now();
+    for (let off = 0, k = 1; off < pcm.length; off += chunkBytes, k++) {
       if (this.replyGen !== gen || this.isClosed) return;
       const chunk = pcm.subarray(off, Math.min(off + chunkBytes, pcm.length));
       const data = chunk.toString('base64');
@@ -345,7 +350,7 @@ export class FakeLiveSession extends WsFakeSession {
         if (this.opts.textFrames) this.ws.send(json);
         else this.ws.send(Buffer.from(json), { binary: true });
       }
-      if (off + chunkBytes < pcm.length) await this.sleep(paceMs);
+      if (off + chunkBytes < pcm.length) await this.sleep(options.realtime ? Math.max(0, t0 + k * chunkMs - performance.now()) : paceMs);
     }
     if (this.replyGen === gen && w < words.length) this.sendOutputTranscription(words.slice(w).join(''));
   }
@@ -542,7 +547,7 @@ export class FakeLiveSession extends WsFakeSession {
     const agentText = ar.transcripts === false ? undefined : (ar.transcripts?.agent ?? ((n: number) => `agent reply ${n}`))(turn);
     const audio = typeof ar.replyAudio === 'function' ? ar.replyAudio(turn) : ar.replyAudio;
     if (afterSpeech && callerText !== undefined) this.sendInputTranscription(callerText);
-    const opts: SendAudioOptions = { chunkMs: ar.chunkMs ?? 40, paceMs: ar.paceMs ?? 5 };
+    const opts: SendAudioOptions = { chunkMs: ar.chunkMs ?? 40, paceMs: ar.paceMs ?? 5, realtime: ar.realtime ?? false };
     if (agentText !== undefined) opts.transcript = agentText;
     const pcm = toBuffer(audio);
     const playbackEnds = performance.now() + pcm.length / 48; // 24 kHz × 2 bytes = 48 bytes per ms
