@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
-import { createAgent } from './agents/registry.ts';
+import { createAgent } from './agents/pipelines.ts';
 import { CallManager, OriginateError } from './calls/call-manager.ts';
 import { CallRegistry } from './calls/call-registry.ts';
 import { profilesSchema, resolveCallSettings, type CallFacts, type CallSettings, type Profiles } from './calls/call-settings.ts';

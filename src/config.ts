@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { neededKeys, PIPELINES, type Pipeline } from './agents/pipelines.ts';
+import { VENDOR_ENV } from './agents/vendors.ts';
 import { PATTERNS } from './patterns.ts';
 import { isSecretName, redactUrlCredentials } from './secrets.ts';
 
@@ -27,10 +29,6 @@ const streamBaseUrl = z
 const absDir = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
 
 const schema = z.object({
-  GOOGLE_API_KEY: z.string().min(1).optional(),
-  GEMINI_API_KEY: z.string().min(1).optional(),
-  GEMINI_BASE_URL: z.url().optional(),
-  GEMINI_LIVE_MODEL: z.string().regex(PATTERNS.model).default('gemini-3.1-flash-live-preview'),
   GEMINI_VOICE: z.string().regex(PATTERNS.voice).default('Puck'),
   AGENT_LANGUAGE: z.string().regex(PATTERNS.language).default('en-US'),
   SYSTEM_INSTRUCTIONS: z
@@ -40,54 +38,14 @@ const schema = z.object({
       'You are a helpful voice assistant on a phone call. Be concise, friendly and natural. ' +
         'Keep answers short and conversational: the caller hears you, they cannot see text.',
     ),
-  GEMINI_CONNECT_TIMEOUT_MS: ms(500, 60000).default(8000),
 
-  // ---- Cascade pipeline: Deepgram STT → Gemini text → Cartesia TTS, Silero VAD barge-in ----------------
   /**
    * Which way of answering a call gets by default: Gemini Live (speech to speech), the cascade, or the echo
    * agent; `auto` = Gemini Live when GOOGLE_API_KEY is set, else echo (a stack with no keys still answers).
    */
-  AGENT_PIPELINE: z.enum(['auto', 'gemini-live', 'cascade', 'echo']).default('auto'),
-  /** Deepgram key (sent as `Authorization: Token KEY`). Required for the cascade. */
-  DEEPGRAM_API_KEY: z.string().min(1).optional(),
-  /** Deepgram endpoint override (proxy, test fake), e.g. wss://api.eu.deepgram.com or ws://127.0.0.1:PORT. */
-  DEEPGRAM_BASE_URL: z.url().optional(),
-  /** Live transcription model: nova-3 (general) or nova-2-phonecall (tuned for 8 kHz phone audio). */
-  DEEPGRAM_MODEL: z.string().regex(PATTERNS.model).default('nova-3'),
-  /** Silence after which Deepgram marks a final `speech_final` (its endpointing), ms. */
-  DEEPGRAM_ENDPOINTING_MS: ms(10, 5000).default(300),
-  /** Gap in words after which Deepgram sends UtteranceEnd, ms (Deepgram's minimum is 1000). */
-  DEEPGRAM_UTTERANCE_END_MS: ms(1000, 5000).default(1000),
-  DEEPGRAM_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
-  /** What ends the caller's turn: Deepgram's speech_final (faster) or UtteranceEnd (fewer cut-offs). */
-  TURN_END: z.enum(['speech_final', 'utterance_end']).default('speech_final'),
-  /** Gemini text model for the cascade (key and endpoint: GOOGLE_API_KEY, GEMINI_BASE_URL). */
-  GEMINI_TEXT_MODEL: z.string().regex(PATTERNS.model).default('gemini-flash-latest'),
-  /** Thinking for the text model: minimal/low/medium/high (Gemini 3 thinkingLevel), off (budget 0, Gemini 2.5), default. */
-  GEMINI_TEXT_THINKING: z.enum(['default', 'off', 'minimal', 'low', 'medium', 'high']).default('minimal'),
-  /** Longest wait for the model's first token and between chunks; beyond it the request is retried once, ms. */
-  GEMINI_TEXT_TIMEOUT_MS: ms(500, 60000).default(6000),
-  /** Cartesia key (sent as `Authorization: Bearer KEY`). Required for the cascade. */
-  CARTESIA_API_KEY: z.string().min(1).optional(),
-  /** Cartesia endpoint override; an http:// URL means plain ws (test fake), https:// means wss. */
-  CARTESIA_BASE_URL: z.url().optional(),
-  CARTESIA_MODEL: z.string().regex(PATTERNS.model).default('sonic-3'),
-  /** Cartesia voice id (default: a stock English female voice for agents). */
-  CARTESIA_VOICE_ID: z.string().regex(PATTERNS.voice).default('9626c31c-bec5-4cca-baa8-f8ba9e84c8bc'),
-  /** Rate Cartesia renders at; 8000 matches G.711 calls, so their playout need not resample. */
-  CARTESIA_SAMPLE_RATE: z.enum(['8000', '16000']).default('8000').transform((v) => (v === '8000' ? 8000 : 16000) as 8000 | 16000),
-  CARTESIA_CONNECT_TIMEOUT_MS: ms(200, 60000).default(5000),
-  /** Longest wait for a reply's first audio (and between chunks once its text is complete), ms. */
-  CARTESIA_TIMEOUT_MS: ms(200, 60000).default(5000),
-  /** Silero speech probability counted as speech for barge-in (0..1). */
-  VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.5),
-  /** Caller speech over the agent needed to interrupt it, ms (coughs and clicks are shorter). */
-  BARGE_IN_MIN_MS: ms(32, 2000).default(200),
-  /** Said before hanging up when a vendor fails mid-call (one TTS attempt). */
-  CASCADE_APOLOGY: z
-    .string()
-    .min(1)
-    .default("I'm sorry, I'm having technical difficulties and can't continue this call. Please call back later. Goodbye."),
+  AGENT_PIPELINE: z.enum(['auto', ...PIPELINES]).default('auto'),
+  // Each vendor's own variables (keys, endpoints, models, timeouts): agents/vendors.ts.
+  ...VENDOR_ENV,
 
   FREESWITCH_ESL_HOST: z.string().min(1).default('127.0.0.1'),
   FREESWITCH_ESL_PORT: port.default(8021),
@@ -160,7 +118,7 @@ export const DEFAULT_PLAYBACK_DIR = '/var/lib/callbridge/playback';
 
 export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR' | 'PLAYBACK_DIR_FREESWITCH' | 'AGENT_PIPELINE' | 'CALLBRIDGE_WS_URL'> {
   /** The default pipeline, `auto` resolved. */
-  AGENT_PIPELINE: 'gemini-live' | 'cascade' | 'echo';
+  AGENT_PIPELINE: Pipeline;
   /** Why that pipeline (for the start-up log line). */
   AGENT_PIPELINE_SOURCE: string;
   /** GOOGLE_API_KEY, or GEMINI_API_KEY when only that one is set. */
@@ -221,16 +179,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError([`PLAYBACK_CHUNK_MS (${c.PLAYBACK_CHUNK_MS}) + PLAYBACK_LOW_WATER_MS (${c.PLAYBACK_LOW_WATER_MS}) must not exceed PLAYBACK_MAX_AHEAD_MS (${c.PLAYBACK_MAX_AHEAD_MS})`]);
   }
   const google = c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY;
-  const needs: Record<string, Array<[string, string | undefined]>> = {
-    'gemini-live': [['GOOGLE_API_KEY', google]],
-    cascade: [
-      ['DEEPGRAM_API_KEY', c.DEEPGRAM_API_KEY],
-      ['CARTESIA_API_KEY', c.CARTESIA_API_KEY],
-      ['GOOGLE_API_KEY', google],
-    ],
-  };
-  const missing = (needs[c.AGENT_PIPELINE] ?? []).filter(([, v]) => v === undefined);
-  if (missing.length > 0) throw new ConfigError(missing.map(([name]) => `${name}: required when AGENT_PIPELINE=${c.AGENT_PIPELINE} (or use AGENT_PIPELINE=auto)`));
+  const set: Record<string, unknown> = { ...c, GOOGLE_API_KEY: google };
+  const missing = c.AGENT_PIPELINE === 'auto' ? [] : neededKeys(c.AGENT_PIPELINE).filter((k) => set[k] === undefined);
+  const why = `required when AGENT_PIPELINE=${c.AGENT_PIPELINE} (or use AGENT_PIPELINE=auto)`;
+  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${name}: ${why}`));
   const loopback = c.HTTP_HOST === '127.0.0.1' || c.HTTP_HOST === '::1' || c.HTTP_HOST === 'localhost';
   if (!loopback && !c.API_TOKEN && !c.ALLOW_INSECURE_API) {
     throw new ConfigError([

@@ -2,10 +2,12 @@
  * The contract every way of answering a call implements (Gemini Live, the cascade, the echo agent).
  *
  * A CallSession owns one Agent per call. Caller audio goes in through `pushAudio` (16-bit little-endian
- * mono PCM at `inputSampleRate`, one mod_audio_stream message at a time: STREAM_FRAME_MS, 40 ms by default); everything the agent produces comes back
- * through the `AgentSink` the session passes to `start`. Agents never touch FreeSWITCH, files or the
- * media socket: the session turns their output into playback.
+ * mono PCM at `inputSampleRate`, one mod_audio_stream message at a time: STREAM_FRAME_MS, 40 ms by default);
+ * everything the agent produces comes back through the `AgentSink` the session passes to `start`. Agents never
+ * touch FreeSWITCH, files or the media socket: the session turns their output into playback.
  */
+
+import type { VendorOverrides } from './vendors.ts';
 
 export type Speaker = 'caller' | 'agent';
 
@@ -55,19 +57,13 @@ export interface Agent {
   close(): Promise<void>;
 }
 
-/** The ways of answering a call (src/agents/registry.ts builds them). */
-export const PIPELINES = ['gemini-live', 'cascade', 'echo'] as const;
-export type Pipeline = (typeof PIPELINES)[number];
-
-/** Per-call settings an agent is built from (env defaults, overridden per call: see calls/call-settings.ts). */
-export interface AgentSettings {
+/**
+ * Per-call settings an agent is built from (env defaults, overridden per call: see calls/call-settings.ts).
+ * Vendor-specific overrides (geminiModel, deepgramModel, ...) come from each vendor's settings (vendors.ts).
+ */
+export interface AgentSettings extends VendorOverrides {
   systemInstructions: string;
   voice: string;
   language: string;
   greeting?: string;
-  /** Vendor-specific overrides (a callback answer or a profile may set them). */
-  geminiModel?: string;
-  cartesiaVoiceId?: string;
-  deepgramModel?: string;
-  llmModel?: string;
 }

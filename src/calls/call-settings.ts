@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { PIPELINES, type AgentSettings, type Pipeline } from '../agents/agent.ts';
+import type { AgentSettings } from '../agents/agent.ts';
+import { PIPELINES, type Pipeline } from '../agents/pipelines.ts';
+import { applyOverrides } from '../agents/vendor-settings.ts';
+import { VENDOR_OVERRIDES, VENDORS } from '../agents/vendors.ts';
 import type { Logger } from '../log.ts';
 import { PATTERNS } from '../patterns.ts';
 import { errorText, issueLines } from '../errors.ts';
@@ -47,14 +50,9 @@ export const settingsPatch = z.object({
   language: z.string().regex(PATTERNS.language).optional(),
   pipeline: z.enum(PIPELINES).optional(),
   greeting: z.string().min(1).max(TEXT_LIMITS.greeting).optional(),
-  gemini: z.object({ model: z.string().regex(PATTERNS.model).optional() }).optional(),
-  cascade: z
-    .object({
-      deepgram_model: z.string().regex(PATTERNS.model).optional(),
-      llm_model: z.string().regex(PATTERNS.model).optional(),
-      cartesia_voice_id: z.string().regex(PATTERNS.voice).optional(),
-    })
-    .optional(),
+  // Vendor sections (`gemini: {model}`, `cascade: {deepgram_model, llm_model, cartesia_voice_id}`): each
+  // vendor declares its own (agents/vendors.ts).
+  ...VENDOR_OVERRIDES,
 });
 export type SettingsPatch = z.infer<typeof settingsPatch>;
 
@@ -65,18 +63,14 @@ export const profilesSchema = z.record(z.string().regex(PATTERNS.voice), setting
 export type Profiles = z.infer<typeof profilesSchema>;
 
 export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
-  return {
+  return applyOverrides(VENDORS, {
     ...base,
     ...(p.system_instructions !== undefined && { systemInstructions: p.system_instructions }),
     ...(p.voice !== undefined && { voice: p.voice }),
     ...(p.language !== undefined && { language: p.language }),
     ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
     ...(p.greeting !== undefined && { greeting: p.greeting }),
-    ...(p.gemini?.model !== undefined && { geminiModel: p.gemini.model }),
-    ...(p.cascade?.deepgram_model !== undefined && { deepgramModel: p.cascade.deepgram_model }),
-    ...(p.cascade?.llm_model !== undefined && { llmModel: p.cascade.llm_model }),
-    ...(p.cascade?.cartesia_voice_id !== undefined && { cartesiaVoiceId: p.cascade.cartesia_voice_id }),
-  };
+  }, p);
 }
 
 export const encodeText = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');

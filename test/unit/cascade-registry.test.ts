@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { EchoAgent } from '../../src/agents/echo/echo-agent.ts';
 import { GeminiLiveAgent } from '../../src/agents/gemini-live/gemini-live-agent.ts';
-import { createAgent } from '../../src/agents/registry.ts';
+import { createAgent } from '../../src/agents/pipelines.ts';
 import type { CallSettings } from '../../src/calls/call-settings.ts';
 import type { Config } from '../../src/config.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';

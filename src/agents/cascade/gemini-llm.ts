@@ -17,8 +17,10 @@ import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } fro
 import { errorText } from '../../errors.ts';
 import { googleClient } from '../google-client.ts';
 import { retryableStatus } from '../vendor-socket.ts';
+import type { GeminiThinking } from './gemini-llm-settings.ts';
 
-export type GeminiThinking = 'default' | 'off' | 'minimal' | 'low' | 'medium' | 'high';
+export type { GeminiThinking };
+
 
 export interface GeminiLlmOptions {
   apiKey: string;

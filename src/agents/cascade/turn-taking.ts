@@ -16,7 +16,9 @@
  */
 import type { SttResult, SttWord } from './stages.ts';
 
-export type TurnEndOn = 'speech_final' | 'utterance_end';
+/** What ends a caller's turn: the recognizer's endpointing (`speech_final`) or a gap in words. */
+export const TURN_END_ON = ['speech_final', 'utterance_end'] as const;
+export type TurnEndOn = (typeof TURN_END_ON)[number];
 
 export interface TurnPolicy {
   endOn: TurnEndOn;

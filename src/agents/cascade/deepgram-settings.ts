@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { PATTERNS } from '../../patterns.ts';
+import type { Logger } from '../../log.ts';
+import type { AgentSettings } from '../agent.ts';
+import { defineVendor, msSetting, type EnvOf } from '../vendor-settings.ts';
+import type { DeepgramSttOptions } from './deepgram-stt.ts';
+
+/** Deepgram, the cascade's speech to text; a call may choose its own model. */
+export const deepgramSettings = defineVendor({
+  name: 'deepgram',
+  env: {
+    /** Deepgram key (sent as `Authorization: Token KEY`). Required for the cascade. */
+    DEEPGRAM_API_KEY: z.string().min(1).optional(),
+    /** Deepgram endpoint override (proxy, test fake), e.g. wss://api.eu.deepgram.com or ws://127.0.0.1:PORT. */
+    DEEPGRAM_BASE_URL: z.url().optional(),
+    /** Live transcription model: nova-3 (general) or nova-2-phonecall (tuned for 8 kHz phone audio). */
+    DEEPGRAM_MODEL: z.string().regex(PATTERNS.model).default('nova-3'),
+    /** Silence after which Deepgram marks a final `speech_final` (its endpointing), ms. */
+    DEEPGRAM_ENDPOINTING_MS: msSetting(10, 5000).default(300),
+    /** Gap in words after which Deepgram sends UtteranceEnd, ms (Deepgram's minimum is 1000). */
+    DEEPGRAM_UTTERANCE_END_MS: msSetting(1000, 5000).default(1000),
+    DEEPGRAM_CONNECT_TIMEOUT_MS: msSetting(200, 60000).default(5000),
+  },
+  needs: ['DEEPGRAM_API_KEY'],
+  overrides: [
+    { section: 'cascade', key: 'deepgram_model', schema: z.string().regex(PATTERNS.model), setting: 'deepgramModel' },
+  ],
+});
+
+/** DeepgramStt options for one call: the environment, overridden by the call's settings. */
+export function deepgramOptions(
+  env: EnvOf<typeof deepgramSettings>,
+  settings: AgentSettings,
+  sampleRate: 8000 | 16000,
+  logger: Logger,
+): DeepgramSttOptions {
+  return {
+    apiKey: env.DEEPGRAM_API_KEY ?? '',
+    ...(env.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: env.DEEPGRAM_BASE_URL } : {}),
+    model: settings.deepgramModel ?? env.DEEPGRAM_MODEL,
+    language: settings.language,
+    sampleRate,
+    endpointingMs: env.DEEPGRAM_ENDPOINTING_MS,
+    utteranceEndMs: env.DEEPGRAM_UTTERANCE_END_MS,
+    connectTimeoutMs: env.DEEPGRAM_CONNECT_TIMEOUT_MS,
+    logger,
+  };
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { defineVendor, msSetting } from '../vendor-settings.ts';
+import { TURN_END_ON } from './turn-taking.ts';
+
+/** The cascade's own settings (turn taking, barge-in, the apology), whatever its vendors. */
+export const cascadeSettings = defineVendor({
+  name: 'cascade',
+  env: {
+    /** What ends the caller's turn: Deepgram's speech_final (faster) or UtteranceEnd (fewer cut-offs). */
+    TURN_END: z.enum(TURN_END_ON).default('speech_final'),
+    /** Silero speech probability counted as speech for barge-in (0..1). */
+    VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.5),
+    /** Caller speech over the agent needed to interrupt it, ms (coughs and clicks are shorter). */
+    BARGE_IN_MIN_MS: msSetting(32, 2000).default(200),
+    /** Said before hanging up when a vendor fails mid-call (one TTS attempt). */
+    CASCADE_APOLOGY: z
+      .string()
+      .min(1)
+      .default("I'm sorry, I'm having technical difficulties and can't continue this call. Please call back later. Goodbye."),
+  },
+  needs: [],
+  overrides: [],
+});
