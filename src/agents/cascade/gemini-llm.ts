@@ -63,28 +63,28 @@ export function toContents(history: readonly ChatMessage[]): Content[] {
 
 export class GeminiLlm implements LanguageModel {
   readonly name = 'gemini';
-  private readonly opts: GeminiLlmOptions;
-  private readonly ai: GoogleGenAI;
-  private readonly thinkingConfig: ThinkingConfig | undefined;
+  readonly #opts: GeminiLlmOptions;
+  readonly #ai: GoogleGenAI;
+  readonly #thinkingConfig: ThinkingConfig | undefined;
 
   constructor(opts: GeminiLlmOptions) {
-    this.opts = opts;
-    this.ai = googleClient(opts.apiKey || 'missing', opts.baseUrl);
+    this.#opts = opts;
+    this.#ai = googleClient(opts.apiKey || 'missing', opts.baseUrl);
     switch (opts.thinking) {
       case 'default':
-        this.thinkingConfig = undefined;
+        this.#thinkingConfig = undefined;
         break;
       case 'off':
-        this.thinkingConfig = { thinkingBudget: 0 };
+        this.#thinkingConfig = { thinkingBudget: 0 };
         break;
       default:
-        this.thinkingConfig = { thinkingLevel: opts.thinking.toUpperCase() as ThinkingLevel };
+        this.#thinkingConfig = { thinkingLevel: opts.thinking.toUpperCase() as ThinkingLevel };
     }
   }
 
   async *stream(req: LlmRequest): AsyncGenerator<string> {
-    const { model, timeoutMs } = this.opts;
-    if (!this.opts.apiKey) throw new StageError('llm', 'gemini: no API key configured (GOOGLE_API_KEY)', false);
+    const { model, timeoutMs } = this.#opts;
+    if (!this.#opts.apiKey) throw new StageError('llm', 'gemini: no API key configured (GOOGLE_API_KEY)', false);
     if (req.signal.aborted) return;
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort();
@@ -104,13 +104,13 @@ export class GeminiLlm implements LanguageModel {
       abortSignal: ctrl.signal,
       automaticContinuation: false,
     };
-    if (this.thinkingConfig !== undefined) config.thinkingConfig = this.thinkingConfig;
-    if (this.opts.maxOutputTokens !== undefined) config.maxOutputTokens = this.opts.maxOutputTokens;
-    if (this.opts.temperature !== undefined) config.temperature = this.opts.temperature;
+    if (this.#thinkingConfig !== undefined) config.thinkingConfig = this.#thinkingConfig;
+    if (this.#opts.maxOutputTokens !== undefined) config.maxOutputTokens = this.#opts.maxOutputTokens;
+    if (this.#opts.temperature !== undefined) config.temperature = this.#opts.temperature;
     let finished = false;
     try {
       arm();
-      const stream = await this.ai.models.generateContentStream({ model, contents: toContents(req.history), config });
+      const stream = await this.#ai.models.generateContentStream({ model, contents: toContents(req.history), config });
       for await (const chunk of stream) {
         arm();
         const parts = chunk.candidates?.[0]?.content?.parts;
