@@ -235,12 +235,18 @@ test('DELETE /calls/:id hangs up a live call; unknown ids are 404', async (t) =>
 test('callback URL: answered, timed out, or answering garbage; signed; precedence channel variables > callback > env', async (t) => {
   const received: Array<{ body: any; headers: IncomingMessage['headers'] }> = [];
   let mode: 'ok' | 'slow' | 'garbage' = 'ok';
+  let slowAnswered = false;
   const cb = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
       received.push({ body, headers: req.headers });
-      if (mode === 'slow') return void setTimeout(() => res.end('{}'), 2000);
+      if (mode === 'slow') {
+        return void setTimeout(() => {
+          slowAnswered = true;
+          res.end('{}');
+        }, 2000);
+      }
       res.setHeader('content-type', 'application/json');
       res.end(mode === 'garbage' ? '{"voice": 42}' : JSON.stringify({ system_instructions: 'You are the hotel concierge.', voice: 'Kore', language: 'de-DE' }));
     });
@@ -270,10 +276,9 @@ test('callback URL: answered, timed out, or answering garbage; signed; precedenc
 
   // Timed out: defaults, a warning, and the call is answered anyway within the bound.
   mode = 'slow';
-  const t0 = Date.now();
   stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
   const s2 = await stack.gemini.nextSession(5000);
-  assert.ok(Date.now() - t0 < 1500, 'did not wait for the slow callback');
+  assert.ok(!slowAnswered, 'did not wait for the slow callback');
   assert.equal((await setupOf(s2)).generationConfig.speechConfig.languageCode, 'en-GB', 'environment default');
   assert.ok(stack.logs.some((l) => l.msg === 'callback failed; using the defaults' && /no answer within 300 ms/.test(String(l.reason))));
 

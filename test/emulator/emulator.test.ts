@@ -550,7 +550,7 @@ test('hangup: captured sequence, WebSocket closed 1000 without ::disconnect, tem
   assert.ok(!esl.events.some(named('mod_audio_stream::disconnect')));
   assert.equal(existsSync(file), false);
   assert.equal(ch.heard[0]!.status, 'hangup');
-  assert.ok(ch.heard[0]!.playedMs < 300);
+  assert.ok(ch.heard[0]!.playedMs < ch.heard[0]!.plannedMs, 'cut short by the hangup');
   assert.equal(fs.channels.has(ch.uuid), false);
 
   // uuid_kill: our BYE (send_bye), the channel is gone afterwards.
@@ -660,9 +660,8 @@ test('originate with early media: succeeds on 183 unless ignore_early_media=true
   await esl.bgapi('originate {x=1}sofia/gateway/gw1/15551234567 &park()', 'early');
   await esl.bgapi('originate {ignore_early_media=true}sofia/gateway/gw1/15551234567 &park()', 'ignore');
   const early = await esl.waitEvent((e) => e['Job-UUID'] === 'early');
-  const earlyAt = performance.now() - started;
   const ignore = await esl.waitEvent((e) => e['Job-UUID'] === 'ignore');
-  assert.ok(earlyAt < 200, `early media result after ${earlyAt} ms`);
+  assert.ok(esl.events.indexOf(early) < esl.events.indexOf(ignore), 'the early-media leg succeeded first, on its 183');
   assert.ok(performance.now() - started >= 240);
   const legs = [early, ignore].map((e) => fs.allChannels.find((c) => e['_body'] === `+OK ${c.uuid}\n`)!);
   assert.equal(legs[0]!.name, 'sofia/gateway/gw1/15551234567');
