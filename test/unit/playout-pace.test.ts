@@ -3,58 +3,8 @@ import assert from 'node:assert/strict';
 import { ResamplerPools } from '../../src/media/resampler-pools.ts';
 import { InlineResampling } from '../../src/media/resampling.ts';
 import { PaceMemory } from '../../src/playout/arrival-pace.ts';
-import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
-import type { ChunkTransport, OutgoingChunk } from '../../src/playout/transport.ts';
-
-/**
- * A FreeSWITCH stand-in on a fake clock: queued files play back to back in order; a file commanded while the
- * channel is idle starts 25 ms later (measured 21–40 ms). Records when each file played.
- */
-class FakeFreeswitch implements PlaybackControl, ChunkTransport {
-  now = 0;
-  queue: PlayoutQueue | undefined;
-  readonly files = new Map<string, number>();
-  readonly played: Array<{ path: string; ms: number; start: number; end: number }> = [];
-  /** Every playback command: file length and when it came. */
-  readonly commanded: Array<{ ms: number; at: number }> = [];
-  #pending: Array<{ path: string; ms: number }> = [];
-  #current: { path: string; ms: number; start: number; end: number; started: boolean } | undefined;
-
-  async put(c: OutgoingChunk): Promise<string> {
-    const path = `/pb/${c.reply}-${c.seq}`;
-    this.files.set(path, c.data!.length / 16); // .r8: 16 bytes per ms
-    return path;
-  }
-  remove(c: OutgoingChunk): void {
-    this.files.delete(`/pb/${c.reply}-${c.seq}`);
-  }
-  async close(): Promise<void> {}
-  async play(path: string): Promise<void> {
-    this.#pending.push({ path, ms: this.files.get(path) ?? 0 });
-    this.commanded.push({ ms: this.files.get(path) ?? 0, at: this.now });
-    if (!this.#current) this.#next(this.now + 25);
-  }
-  stopAll(): void {
-    this.#pending = [];
-  }
-  #next(at: number): void {
-    const item = this.#pending.shift();
-    this.#current = item && { ...item, start: at, end: at + item.ms, started: false };
-  }
-  /** Deliver the PLAYBACK_START / EXECUTE_COMPLETE events due by now. */
-  run(): void {
-    for (let c = this.#current; c; c = this.#current) {
-      if (!c.started && c.start <= this.now) {
-        c.started = true;
-        this.queue!.started(c.path);
-      }
-      if (!c.started || c.end > this.now) return;
-      this.played.push({ path: c.path, ms: c.ms, start: c.start, end: c.end });
-      this.#next(c.end);
-      this.queue!.finished(c.path, 'FILE PLAYED');
-    }
-  }
-}
+import { PlayoutQueue } from '../../src/playout/playout-queue.ts';
+import { FakeFreeswitch } from './playout-fake-freeswitch.ts';
 
 const resampling = new InlineResampling(new ResamplerPools({ converter: 'SINC_FASTEST' }));
 

@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tone } from '../support/audio.ts';
+import { startStack, until } from '../support/stack.ts';
+
+test('replies the model streams in real time play from few files, with no silence inserted between them', async (t) => {
+  const stack = await startStack();
+  t.after(() => stack.stop());
+  const { fs } = stack;
+  const call = fs.placeInboundCall({ variables: { callbridge: '1' } });
+  const session = await stack.gemini.nextSession(5000);
+  await until(() => call.stream?.connected, 3000, 'stream connected');
+
+  const replies: Array<{ files: number; gaps: number[] }> = [];
+  for (let r = 0; r < 2; r++) {
+    const from = call.heard.length;
+    await session.sendAudio(tone(440, 2000, 24000), { chunkMs: 40, realtime: true });
+    session.generationComplete();
+    await until(() => call.playbackIdle && call.heard.length > from && call.heard.at(-1)!.status !== 'playing', 5000, `reply ${r + 1} played`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    replies.push({ files: call.heard.length - from, gaps: call.heardGaps(from, call.heard.length - 1) });
+  }
+  // The first reply shows the pace; the second starts with a lead and is cut into files of ~100 ms or more.
+  const second = replies[1]!;
+  assert.ok(second.files <= 25, `second reply: ${second.files} files for 2 s (at most one per 80 ms; before: one per 40 ms message)`);
+  assert.deepEqual(second.gaps.filter((g) => g > 0), [], 'second reply: no silence between its files');
+});
