@@ -6,7 +6,7 @@ import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts'
 import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
 import { arrayValues, toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { Resampling } from '../media/resampling.ts';
+import type { Resampling } from '../media/resampling/resampling.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord } from '../store/call-record.ts';
 import type { CallRegistry } from './call-registry.ts';

@@ -5,7 +5,7 @@ import type { ChannelControl } from '../freeswitch/channel-control.ts';
 import { EslNotConnectedError } from '../freeswitch/esl.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { Resampling } from '../media/resampling.ts';
+import type { Resampling } from '../media/resampling/resampling.ts';
 import { chooseFormat } from '../playout/formats.ts';
 import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts';
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';

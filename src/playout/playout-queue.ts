@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { int16View } from '../media/pcm.ts';
-import type { ResampleStream, Resampling } from '../media/resampling.ts';
+import type { ResampleStream, Resampling } from '../media/resampling/resampling.ts';
 import { ArrivalPace, processPace, type PaceMemory } from './arrival-pace.ts';
 import { EslLink, refused } from './esl-link.ts';
 import { encodeChunk, type FileFormat } from './formats.ts';

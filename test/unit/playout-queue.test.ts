@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ResamplerPools } from '../../src/media/resampler-pools.ts';
-import { InlineResampling } from '../../src/media/resampling.ts';
+import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
+import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
 import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
 import { StreamAudioTransport, type ChunkTransport, type OutgoingChunk } from '../../src/playout/transport.ts';
 import type { FileFormat } from '../../src/playout/formats.ts';

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResamplerPools } from '../../src/media/resampler-pools.ts';
-import { InlineResampling } from '../../src/media/resampling.ts';
+import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
+import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
 import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 import { PlayoutQueue } from '../../src/playout/playout-queue.ts';
 import { FakeFreeswitch } from './playout-fake-freeswitch.ts';

@@ -1,10 +1,10 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../log.ts';
-import type { ConverterName } from './resampler.ts';
+import type { Logger } from '../../log.ts';
+import { errorText } from '../../errors.ts';
+import type { ConverterName } from './converter.ts';
 import type { ResampleOutput, ResampleStream, Resampling } from './resampling.ts';
-import { errorText } from '../errors.ts';
 
 export type DspOp =
   | { t: 'open'; id: number; inRate: number; outRate: number }
@@ -46,8 +46,8 @@ export class WorkerResampling implements Resampling {
   constructor(opts: { converter: ConverterName; warm: Array<[number, number, number]>; max: number; logger: Logger }) {
     this.#log = opts.logger;
     const here = fileURLToPath(import.meta.url);
-    // dist/ has dsp-worker.js next to this file, src/ has dsp-worker.ts (run by Node's type stripping).
-    const entry = new URL(`./dsp-worker${extname(here)}`, import.meta.url);
+    // dist/ has worker-entry.js next to this file, src/ has worker-entry.ts (run by Node's type stripping).
+    const entry = new URL(`./worker-entry${extname(here)}`, import.meta.url);
     this.#max = opts.max;
     this.#worker = new Worker(entry, { workerData: { converter: opts.converter, warm: opts.warm } });
     this.#ready = new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { WorkerResampling } from '../../src/media/dsp.ts';
+import { WorkerResampling } from '../../src/media/resampling/worker-resampling.ts';
 import { silentLogger } from '../../src/log.ts';
 import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
 import type { ChunkTransport, OutgoingChunk } from '../../src/playout/transport.ts';

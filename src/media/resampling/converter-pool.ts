@@ -1,66 +1,4 @@
-import lsr from '@alexanderolsen/libsamplerate-js';
-import { float32ToInt16Into, int16ToFloat32 } from './pcm.ts';
-
-const { create, ConverterType } = lsr;
-type Src = Awaited<ReturnType<typeof create>>;
-
-export type ConverterName = 'SINC_FASTEST' | 'SINC_MEDIUM_QUALITY' | 'SINC_BEST_QUALITY' | 'LINEAR';
-
-const CONVERTERS: Record<ConverterName, number> = {
-  SINC_FASTEST: ConverterType.SRC_SINC_FASTEST,
-  SINC_MEDIUM_QUALITY: ConverterType.SRC_SINC_MEDIUM_QUALITY,
-  SINC_BEST_QUALITY: ConverterType.SRC_SINC_BEST_QUALITY,
-  LINEAR: ConverterType.SRC_LINEAR,
-};
-
-/**
- * One stateful libsamplerate converter (`full()` API: filter state carries from one call to the next, so
- * chunk edges do not click). Output views are only valid until the next call.
- */
-export class Resampler {
-  readonly inRate: number;
-  readonly outRate: number;
-  #src: Src;
-  #floatIn = new Float32Array(0);
-  #floatOut = new Float32Array(0);
-  #intOut = new Int16Array(0);
-  #written = { frames: 0 };
-
-  constructor(src: Src, inRate: number, outRate: number) {
-    this.#src = src;
-    this.inRate = inRate;
-    this.outRate = outRate;
-  }
-
-  /** Resample a block of samples; returns a view into a reused buffer. */
-  process(samples: Int16Array): Int16Array {
-    if (this.#floatIn.length < samples.length) this.#floatIn = new Float32Array(samples.length * 2);
-    const maxOut = Math.ceil((samples.length * this.outRate) / this.inRate) + 64;
-    if (this.#floatOut.length < maxOut) {
-      this.#floatOut = new Float32Array(maxOut * 2);
-      this.#intOut = new Int16Array(maxOut * 2);
-    }
-    const input = this.#floatIn.subarray(0, samples.length);
-    int16ToFloat32(samples, input);
-    this.#src.full(input, this.#floatOut, this.#written);
-    const n = this.#written.frames;
-    float32ToInt16Into(this.#floatOut.subarray(0, n), this.#intOut);
-    return this.#intOut.subarray(0, n);
-  }
-
-  /**
-   * Push the filter's delayed tail out with 20 ms of silence. Afterwards the history is all zeros, which is
-   * the same as a fresh converter apart from a phase offset nobody can hear (measured: the tail is ~34
-   * samples at 24k→8k SINC_FASTEST, well inside one frame).
-   */
-  flush(): Int16Array {
-    return this.process(new Int16Array(Math.round(this.inRate / 50)));
-  }
-
-  destroy(): void {
-    this.#src.destroy();
-  }
-}
+import { createResampler, type ConverterName, type Resampler } from './converter.ts';
 
 /**
  * Each libsamplerate instance is its own WASM module: ~1.6 MB RSS, and creating one blocks the event loop for
@@ -104,8 +42,7 @@ export class ResamplerPool {
   }
 
   async #create(warmTurns: boolean): Promise<Resampler> {
-    const src = await create(1, this.inRate, this.outRate, { converterType: CONVERTERS[this.converter] as never });
-    const r = new Resampler(src, this.inRate, this.outRate);
+    const r = await createResampler(this.inRate, this.outRate, this.converter);
     // Run the slow first calls now (silence leaves the filter state clean), one per event-loop turn when
     // calls are live so none of them waits more than a few ms behind it.
     for (let i = 0; i < 8; i++) {
@@ -184,5 +121,50 @@ export class ResamplerPool {
     this.#destroyed = true;
     for (const r of this.#free) r.destroy();
     this.#free = [];
+  }
+}
+
+/** One converter pool per rate pair, created on first use. */
+export class ResamplerPools {
+  readonly #pools = new Map<string, ResamplerPool>();
+  readonly #converter: ConverterName;
+  readonly #minSpare: number;
+  readonly #max: number | undefined;
+
+  constructor(opts: { converter: ConverterName; minSpare?: number; max?: number }) {
+    this.#converter = opts.converter;
+    this.#minSpare = opts.minSpare ?? 2;
+    this.#max = opts.max;
+  }
+
+  get(inRate: number, outRate: number): ResamplerPool {
+    const key = `${inRate}:${outRate}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare, max: this.#max });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Create and warm converters we know we will need, before the first call arrives. */
+  async warm(pairs: ReadonlyArray<readonly [number, number, number]>): Promise<void> {
+    for (const [i, o, count] of pairs) await this.get(i, o).warm(count);
+  }
+
+  /** Converters in all pools, leased and free. */
+  get stats(): { leased: number; free: number } {
+    let leased = 0;
+    let free = 0;
+    for (const p of this.#pools.values()) {
+      leased += p.stats.leased;
+      free += p.stats.free;
+    }
+    return { leased, free };
+  }
+
+  destroy(): void {
+    for (const p of this.#pools.values()) p.destroy();
+    this.#pools.clear();
   }
 }

@@ -1,12 +1,12 @@
 /**
  * The DSP worker thread: resamples agent audio for playback so neither the filtering (~50 µs per 20 ms of
  * 24 kHz audio) nor the creation of WASM converters (4–12 ms each, synchronous) runs on the event loop.
- * Protocol (see dsp.ts): batches of ops in, batches of outputs out, typed arrays transferred.
+ * Protocol (see worker-resampling.ts): batches of ops in, batches of outputs out, typed arrays transferred.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ResamplerPools } from './resampler-pools.ts';
-import type { Resampler, ConverterName } from './resampler.ts';
-import type { DspOp, DspOut } from './dsp.ts';
+import { ResamplerPools } from './converter-pool.ts';
+import type { Resampler, ConverterName } from './converter.ts';
+import type { DspOp, DspOut } from './worker-resampling.ts';
 
 // The cap on converters is enforced where a reply can still fall back (WorkerResampling.open, main thread).
 const { converter, warm } = workerData as { converter: ConverterName; warm: Array<[number, number, number]> };
