@@ -5,11 +5,7 @@
  * Driven by the orchestrator (bench/run.ts) over IPC.
  */
 import { readFileSync } from 'node:fs';
-import { FreeSwitchEmulator, type EmulatedChannel } from '../test/emulator/index.ts';
-import { CartesiaFake } from '../test/fakes/cartesia.ts';
-import { DeepgramFake } from '../test/fakes/deepgram.ts';
-import { GeminiLiveFake } from '../test/fakes/gemini-live.ts';
-import { GeminiTextFake } from '../test/fakes/gemini-text.ts';
+import { FreeSwitchEmulator, type EmulatedChannel, CartesiaFake, DeepgramFake, GeminiLiveFake, GeminiTextFake } from '../test/bed/index.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =

@@ -16,8 +16,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FreeSwitchEmulator } from '../test/emulator/index.ts';
-import { GeminiLiveFake } from '../test/fakes/gemini-live.ts';
+import { FreeSwitchEmulator, GeminiLiveFake } from '../test/bed/index.ts';
 
 const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } } });
 const N = Number(args.calls);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { estimateFrequency, tone } from '../support/audio.ts';
+import { estimateFrequency, tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 async function activeCall(stack: Awaited<ReturnType<typeof startStack>>, codec: 'PCMU' | 'L16' = 'PCMU') {

@@ -6,8 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signCallback } from '../../src/calls/call-settings.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { twilioSignature } from '../../src/http/twilio.ts';
-import { RawEslClient } from '../emulator/raw-esl-client.ts';
-import { tone } from '../support/audio.ts';
+import { RawEslClient, tone } from '../bed/index.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
 
 const TOKEN = 'test-token-0123456789';

@@ -2,9 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CartesiaFake, type CartesiaFakeOptions } from '../fakes/cartesia.ts';
-import { DeepgramFake, type DeepgramFakeOptions } from '../fakes/deepgram.ts';
-import { GeminiTextFake, type GeminiTextFakeOptions } from '../fakes/gemini-text.ts';
+import { CartesiaFake, type CartesiaFakeOptions, DeepgramFake, type DeepgramFakeOptions, GeminiTextFake, type GeminiTextFakeOptions } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 const pcm = (file: string) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { rms } from '../support/audio.ts';
+import { rms } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tone } from '../support/audio.ts';
+import { tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 test('ESL drops while idle: callbridge reconnects, resubscribes and takes the next call', async (t) => {

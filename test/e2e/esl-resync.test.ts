@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { startStack, until, type Stack } from '../support/stack.ts';
-import type { EmulatedChannel } from '../emulator/index.ts';
+import type { EmulatedChannel } from '../bed/index.ts';
 
 async function activeCall(stack: Stack, variables: Record<string, string> = { callbridge: '1' }): Promise<EmulatedChannel> {
   const call = stack.fs.placeInboundCall({ variables });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asInt16, estimateFrequency, tone } from '../support/audio.ts';
+import { asInt16, estimateFrequency, tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 test('an inbound call is picked up, streams 16 kHz caller audio to Gemini and plays the reply gaplessly', async (t) => {

@@ -4,7 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CommandRecord } from '../emulator/index.ts';
+import type { CommandRecord } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 /** 24 kHz samples that count: decimated to 8 kHz (what the emulator's timeline keeps) every sample is distinct within 1.25 s. */

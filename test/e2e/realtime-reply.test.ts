@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tone } from '../support/audio.ts';
+import { tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 test('replies the model streams in real time play from few files, with no silence inserted between them', async (t) => {

@@ -5,7 +5,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/stack.ts';
+import { freePort } from '../bed/index.ts';
 
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 

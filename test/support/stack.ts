@@ -1,13 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startCallbridge, type Callbridge, type StartOptions } from '../../src/callbridge.ts';
 import { loadConfig } from '../../src/config.ts';
-import { FreeSwitchEmulator, type EmulatorOptions } from '../emulator/index.ts';
-import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../fakes/gemini-live.ts';
+import { FreeSwitchEmulator, freePort, type EmulatorOptions, GeminiLiveFake, type GeminiLiveFakeOptions } from '../bed/index.ts';
 
 export interface LogLine {
   level: number;
@@ -26,14 +24,6 @@ export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
     },
   });
   return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export interface Stack {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { tokenize } from '../fakes/gemini-text.ts';
+import { tokenize } from '../bed/index.ts';
 import { CallerLine, COUGH, type Fakes, makeAgent, openHandles, SHORT, SimSink, sleep, SPEECH, startFakes, SYSTEM, until, type AgentOpts } from './cascade-harness.ts';
 import type { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { loadSileroModel } from '../../src/media/vad.ts';

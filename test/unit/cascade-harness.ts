@@ -12,9 +12,7 @@ import { DeepgramStt } from '../../src/agents/cascade/deepgram-stt.ts';
 import { GeminiLlm } from '../../src/agents/cascade/gemini-llm.ts';
 import type { TurnEndOn } from '../../src/agents/cascade/turn-taking.ts';
 import { loadSileroModel } from '../../src/media/vad.ts';
-import { CartesiaFake, type CartesiaFakeOptions } from '../fakes/cartesia.ts';
-import { DeepgramFake, type DeepgramFakeOptions } from '../fakes/deepgram.ts';
-import { GeminiTextFake, type GeminiTextFakeOptions } from '../fakes/gemini-text.ts';
+import { CartesiaFake, type CartesiaFakeOptions, DeepgramFake, type DeepgramFakeOptions, GeminiTextFake, type GeminiTextFakeOptions } from '../bed/index.ts';
 import { EventLog } from '../support/event-log.ts';
 
 export const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));

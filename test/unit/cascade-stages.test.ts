@@ -10,9 +10,7 @@ import { DeepgramStt } from '../../src/agents/cascade/deepgram-stt.ts';
 import { GeminiLlm, toContents } from '../../src/agents/cascade/gemini-llm.ts';
 import { StageError, type SttResult, type TtsWordTimes } from '../../src/agents/cascade/stages.ts';
 import { silentLogger } from '../../src/log.ts';
-import { CartesiaFake } from '../fakes/cartesia.ts';
-import { DeepgramFake } from '../fakes/deepgram.ts';
-import { GeminiTextFake } from '../fakes/gemini-text.ts';
+import { CartesiaFake, DeepgramFake, GeminiTextFake } from '../bed/index.ts';
 import { KEY, openHandles, sleep, SPEECH, until } from './cascade-harness.ts';
 
 const log = silentLogger();

@@ -5,7 +5,7 @@ import { GoogleGenAI, Modality } from '@google/genai';
 import pino from 'pino';
 import type { AgentSettings, AgentSink, Speaker } from '../../src/agents/agent.ts';
 import { GeminiLiveAgent, type GeminiLiveAgentOptions } from '../../src/agents/gemini-live/gemini-live-agent.ts';
-import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../fakes/gemini-live.ts';
+import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../bed/index.ts';
 import { EventLog } from '../support/event-log.ts';
 
 const KEY = 'test-key-123';

@@ -20,7 +20,7 @@
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
 import type { WebSocket } from 'ws';
-import { rmsInt16LE } from '../support/audio.ts';
+import { rmsInt16LE } from '../audio.ts';
 import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export type { CloseInfo } from './ws-fake.ts';

@@ -72,7 +72,7 @@ function native(b: Buffer, codec: string, fileCodec: 'PCMU' | 'PCMA'): DecodedFi
   return codec === fileCodec ? { pcm, sampleRate: 8000 } : { pcm, sampleRate: 8000, noise: true, mismatch: true };
 }
 
-function parseWav(b: Buffer): DecodedFile {
+export function parseWav(b: Buffer): DecodedFile {
   if (b.length < 12 || b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new FileNotFound('not a RIFF/WAVE file');
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let off = 12;

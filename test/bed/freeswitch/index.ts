@@ -32,7 +32,7 @@ export type { HeardSegment } from './timeline.ts';
 export type { InboundCallOptions } from './inbound.ts';
 export type { OriginatePlan, OriginateRequest } from './originate.ts';
 export type { EmulatorOptions, Settings } from './settings.ts';
-export { alawToLinear, resample, ulawToLinear } from './audio-files.ts';
+export { alawToLinear, parseWav, resample, ulawToLinear } from './audio-files.ts';
 
 export interface EmulatorEvents {
   command: [CommandRecord];

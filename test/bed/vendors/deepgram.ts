@@ -24,7 +24,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { rmsInt16LE } from '../support/audio.ts';
+import { rmsInt16LE } from '../audio.ts';
 import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export type { CloseInfo } from './ws-fake.ts';
