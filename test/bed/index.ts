@@ -21,3 +21,4 @@ export * from './vendors/cartesia.ts';
 export * from './audio.ts';
 export { freePort } from './net.ts';
 export { encodeWav, readWav, type WavAudio } from './wav.ts';
+export * from './stages.ts';
