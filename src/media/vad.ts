@@ -109,189 +109,189 @@ export class VoiceActivityDetector {
   readonly windowMs: number;
   readonly stats: VadStats = { windows: 0, dropped: 0, inferenceUs: 0, maxInferenceUs: 0 };
 
-  private readonly session: OrtSession;
-  private readonly probName: string;
-  private readonly stateName: string;
-  private readonly listener: VadListener;
-  private readonly threshold: number;
-  private readonly negThreshold: number;
-  private readonly minSpeechMs: number;
-  private readonly minSilenceMs: number;
-  private readonly contextSamples: number;
+  readonly #session: OrtSession;
+  readonly #probName: string;
+  readonly #stateName: string;
+  readonly #listener: VadListener;
+  readonly #threshold: number;
+  readonly #negThreshold: number;
+  readonly #minSpeechMs: number;
+  readonly #minSilenceMs: number;
+  readonly #contextSamples: number;
   // model I/O, allocated once
-  private readonly input: Float32Array;
-  private readonly state: Float32Array;
-  private readonly feeds: Record<string, OrtTensor>;
+  readonly #input: Float32Array;
+  readonly #state: Float32Array;
+  readonly #feeds: Record<string, OrtTensor>;
   // window assembly and the waiting ring
-  private readonly fill: Float32Array;
-  private fillLen = 0;
-  private readonly ring: Float32Array[];
-  private ringHead = 0;
-  private ringLen = 0;
-  private running = false;
+  readonly #fill: Float32Array;
+  #fillLen = 0;
+  readonly #ring: Float32Array[];
+  #ringHead = 0;
+  #ringLen = 0;
+  #running = false;
   /** Bumped by reset()/close(): a result of an older generation is ignored. */
-  private gen = 0;
-  private closed = false;
+  #gen = 0;
+  #closed = false;
   // speech state (audio ms since reset)
-  private windowsDone = 0;
-  private speakingNow = false;
-  private candStartMs = -1;
-  private candMs = 0;
-  private silenceMs = 0;
-  private lastSpeechEndMs = 0;
-  private readonly onRun: (r: Record<string, OrtTensor>) => void;
-  private readonly onRunError: () => void;
-  private runStartedAt = 0;
-  private runGen = 0;
+  #windowsDone = 0;
+  #speakingNow = false;
+  #candStartMs = -1;
+  #candMs = 0;
+  #silenceMs = 0;
+  #lastSpeechEndMs = 0;
+  readonly #onRun: (r: Record<string, OrtTensor>) => void;
+  readonly #onRunError: () => void;
+  #runStartedAt = 0;
+  #runGen = 0;
 
   constructor(model: SileroModel, opts: VadOptions, listener: VadListener) {
     this.sampleRate = opts.sampleRate;
     this.windowSamples = opts.sampleRate === 16000 ? 512 : 256;
-    this.contextSamples = opts.sampleRate === 16000 ? 64 : 32;
+    this.#contextSamples = opts.sampleRate === 16000 ? 64 : 32;
     this.windowMs = (this.windowSamples * 1000) / opts.sampleRate;
-    this.session = model.session;
-    this.probName = model.session.outputNames[0] ?? 'output';
-    this.stateName = model.session.outputNames[1] ?? 'stateN';
-    this.listener = listener;
-    this.threshold = opts.threshold ?? 0.5;
-    this.negThreshold = opts.negThreshold ?? Math.max(0.01, this.threshold - 0.15);
-    this.minSpeechMs = opts.minSpeechMs ?? 200;
-    this.minSilenceMs = opts.minSilenceMs ?? 300;
-    this.input = new Float32Array(this.contextSamples + this.windowSamples);
-    this.state = new Float32Array(2 * 128);
+    this.#session = model.session;
+    this.#probName = model.session.outputNames[0] ?? 'output';
+    this.#stateName = model.session.outputNames[1] ?? 'stateN';
+    this.#listener = listener;
+    this.#threshold = opts.threshold ?? 0.5;
+    this.#negThreshold = opts.negThreshold ?? Math.max(0.01, this.#threshold - 0.15);
+    this.#minSpeechMs = opts.minSpeechMs ?? 200;
+    this.#minSilenceMs = opts.minSilenceMs ?? 300;
+    this.#input = new Float32Array(this.#contextSamples + this.windowSamples);
+    this.#state = new Float32Array(2 * 128);
     const { Tensor } = model.ort;
-    this.feeds = {
-      input: new Tensor('float32', this.input, [1, this.input.length]),
-      state: new Tensor('float32', this.state, [2, 1, 128]),
+    this.#feeds = {
+      input: new Tensor('float32', this.#input, [1, this.#input.length]),
+      state: new Tensor('float32', this.#state, [2, 1, 128]),
       sr: new Tensor('int64', BigInt64Array.from([BigInt(opts.sampleRate)]), [1]),
     };
-    this.fill = new Float32Array(this.windowSamples);
+    this.#fill = new Float32Array(this.windowSamples);
     const slots = Math.max(1, opts.maxPendingWindows ?? 4);
-    this.ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
-    this.onRun = (r) => this.afterRun(r);
-    this.onRunError = () => {
-      this.running = false;
+    this.#ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
+    this.#onRun = (r) => this.#afterRun(r);
+    this.#onRunError = () => {
+      this.#running = false;
       this.stats.dropped++;
-      this.pump();
+      this.#pump();
     };
   }
 
   /** Hot path: one frame of 16-bit LE mono PCM at `sampleRate`. */
   push(frame: Buffer): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     const n = frame.length >> 1;
-    const fill = this.fill;
+    const fill = this.#fill;
     const w = this.windowSamples;
-    let len = this.fillLen;
+    let len = this.#fillLen;
     const pcm = int16View(frame); // a view, no copy (ws hands us even offsets)
     for (let i = 0; i < n; i++) {
       fill[len++] = pcm[i]! / 32768;
       if (len === w) {
-        this.enqueue();
+        this.#enqueue();
         len = 0;
       }
     }
-    this.fillLen = len;
+    this.#fillLen = len;
   }
 
   /** Forget the audio so far (model state, partial window, speech state). Cheap. */
   reset(): void {
-    this.gen++;
-    this.fillLen = 0;
-    this.ringLen = 0;
-    this.state.fill(0);
-    this.input.fill(0);
-    this.windowsDone = 0;
-    this.speakingNow = false;
-    this.candStartMs = -1;
-    this.candMs = 0;
-    this.silenceMs = 0;
-    this.lastSpeechEndMs = 0;
+    this.#gen++;
+    this.#fillLen = 0;
+    this.#ringLen = 0;
+    this.#state.fill(0);
+    this.#input.fill(0);
+    this.#windowsDone = 0;
+    this.#speakingNow = false;
+    this.#candStartMs = -1;
+    this.#candMs = 0;
+    this.#silenceMs = 0;
+    this.#lastSpeechEndMs = 0;
   }
 
   /** Stop; a running inference's result is ignored. The shared model stays loaded. */
   close(): void {
-    this.closed = true;
-    this.gen++;
-    this.ringLen = 0;
+    this.#closed = true;
+    this.#gen++;
+    this.#ringLen = 0;
   }
 
-  private enqueue(): void {
-    const slots = this.ring.length;
-    if (this.ringLen === slots) {
-      this.ringHead = (this.ringHead + 1) % slots; // drop the oldest waiting window
-      this.ringLen--;
+  #enqueue(): void {
+    const slots = this.#ring.length;
+    if (this.#ringLen === slots) {
+      this.#ringHead = (this.#ringHead + 1) % slots; // drop the oldest waiting window
+      this.#ringLen--;
       this.stats.dropped++;
     }
-    this.ring[(this.ringHead + this.ringLen) % slots]!.set(this.fill);
-    this.ringLen++;
-    if (!this.running) this.pump();
+    this.#ring[(this.#ringHead + this.#ringLen) % slots]!.set(this.#fill);
+    this.#ringLen++;
+    if (!this.#running) this.#pump();
   }
 
-  private pump(): void {
-    if (this.running || this.ringLen === 0 || this.closed) return;
-    const slot = this.ring[this.ringHead]!;
-    this.ringHead = (this.ringHead + 1) % this.ring.length;
-    this.ringLen--;
+  #pump(): void {
+    if (this.#running || this.#ringLen === 0 || this.#closed) return;
+    const slot = this.#ring[this.#ringHead]!;
+    this.#ringHead = (this.#ringHead + 1) % this.#ring.length;
+    this.#ringLen--;
     // input = [context (last samples of the previous window) | window]
-    const c = this.contextSamples;
-    this.input.copyWithin(0, this.input.length - c);
-    this.input.set(slot, c);
-    this.running = true;
-    this.runGen = this.gen;
-    this.runStartedAt = performance.now();
-    this.session.run(this.feeds).then(this.onRun, this.onRunError);
+    const c = this.#contextSamples;
+    this.#input.copyWithin(0, this.#input.length - c);
+    this.#input.set(slot, c);
+    this.#running = true;
+    this.#runGen = this.#gen;
+    this.#runStartedAt = performance.now();
+    this.#session.run(this.#feeds).then(this.#onRun, this.#onRunError);
   }
 
-  private afterRun(r: Record<string, OrtTensor>): void {
-    this.running = false;
-    const us = (performance.now() - this.runStartedAt) * 1000;
+  #afterRun(r: Record<string, OrtTensor>): void {
+    this.#running = false;
+    const us = (performance.now() - this.#runStartedAt) * 1000;
     this.stats.windows++;
     this.stats.inferenceUs += us;
     if (us > this.stats.maxInferenceUs) this.stats.maxInferenceUs = us;
-    if (this.closed || this.runGen !== this.gen) {
-      this.pump();
+    if (this.#closed || this.#runGen !== this.#gen) {
+      this.#pump();
       return;
     }
-    const st = r[this.stateName]!.data as Float32Array;
-    this.state.set(st);
-    const p = (r[this.probName]!.data as Float32Array)[0] ?? 0;
-    const atMs = this.windowsDone * this.windowMs;
-    this.windowsDone++;
-    this.listener.probability?.(p, atMs);
-    this.track(p, atMs);
-    this.pump();
+    const st = r[this.#stateName]!.data as Float32Array;
+    this.#state.set(st);
+    const p = (r[this.#probName]!.data as Float32Array)[0] ?? 0;
+    const atMs = this.#windowsDone * this.windowMs;
+    this.#windowsDone++;
+    this.#listener.probability?.(p, atMs);
+    this.#track(p, atMs);
+    this.#pump();
   }
 
-  private track(p: number, atMs: number): void {
+  #track(p: number, atMs: number): void {
     const wm = this.windowMs;
-    if (!this.speakingNow) {
-      if (p >= this.threshold) {
-        if (this.candStartMs < 0) this.candStartMs = atMs;
-        this.candMs += wm;
-        if (this.candMs >= this.minSpeechMs) {
-          this.speakingNow = true;
-          this.silenceMs = 0;
-          this.lastSpeechEndMs = atMs + wm;
-          this.listener.speechStart?.(this.candStartMs);
+    if (!this.#speakingNow) {
+      if (p >= this.#threshold) {
+        if (this.#candStartMs < 0) this.#candStartMs = atMs;
+        this.#candMs += wm;
+        if (this.#candMs >= this.#minSpeechMs) {
+          this.#speakingNow = true;
+          this.#silenceMs = 0;
+          this.#lastSpeechEndMs = atMs + wm;
+          this.#listener.speechStart?.(this.#candStartMs);
         }
-      } else if (p < this.negThreshold) {
-        this.candStartMs = -1;
-        this.candMs = 0;
+      } else if (p < this.#negThreshold) {
+        this.#candStartMs = -1;
+        this.#candMs = 0;
       }
       return;
     }
-    if (p < this.negThreshold) {
-      this.silenceMs += wm;
-      if (this.silenceMs >= this.minSilenceMs) {
-        this.speakingNow = false;
-        this.candStartMs = -1;
-        this.candMs = 0;
-        this.listener.speechEnd?.(this.lastSpeechEndMs);
+    if (p < this.#negThreshold) {
+      this.#silenceMs += wm;
+      if (this.#silenceMs >= this.#minSilenceMs) {
+        this.#speakingNow = false;
+        this.#candStartMs = -1;
+        this.#candMs = 0;
+        this.#listener.speechEnd?.(this.#lastSpeechEndMs);
       }
     } else {
-      this.silenceMs = 0;
-      this.lastSpeechEndMs = atMs + wm;
+      this.#silenceMs = 0;
+      this.#lastSpeechEndMs = atMs + wm;
     }
   }
 }
@@ -309,48 +309,48 @@ export interface BargeInOptions {
  * nothing; arming resets the model state (the detector needs no history: it only has to notice new speech).
  */
 export class BargeInDetector {
-  private readonly vad: VoiceActivityDetector;
-  private readonly onBargeIn: (speechStartedMs: number) => void;
-  private armed = false;
+  readonly #vad: VoiceActivityDetector;
+  readonly #onBargeIn: (speechStartedMs: number) => void;
+  #armed = false;
 
   constructor(model: SileroModel, opts: BargeInOptions, onBargeIn: (speechStartedMs: number) => void) {
-    this.onBargeIn = onBargeIn;
+    this.#onBargeIn = onBargeIn;
     const vadOpts: VadOptions = { sampleRate: opts.sampleRate, minSpeechMs: opts.minSpeechMs ?? 200, minSilenceMs: 200 };
     if (opts.threshold !== undefined) vadOpts.threshold = opts.threshold;
-    this.vad = new VoiceActivityDetector(model, vadOpts, {
+    this.#vad = new VoiceActivityDetector(model, vadOpts, {
       speechStart: (atMs) => {
-        if (!this.armed) return;
-        this.armed = false;
-        this.onBargeIn(atMs);
+        if (!this.#armed) return;
+        this.#armed = false;
+        this.#onBargeIn(atMs);
       },
     });
   }
 
   get isArmed(): boolean {
-    return this.armed;
+    return this.#armed;
   }
 
   get stats(): VadStats {
-    return this.vad.stats;
+    return this.#vad.stats;
   }
 
   arm(): void {
-    if (this.armed) return;
-    this.vad.reset();
-    this.armed = true;
+    if (this.#armed) return;
+    this.#vad.reset();
+    this.#armed = true;
   }
 
   disarm(): void {
-    this.armed = false;
+    this.#armed = false;
   }
 
   /** Hot path: ignored unless armed. */
   push(frame: Buffer): void {
-    if (this.armed) this.vad.push(frame);
+    if (this.#armed) this.#vad.push(frame);
   }
 
   close(): void {
-    this.armed = false;
-    this.vad.close();
+    this.#armed = false;
+    this.#vad.close();
   }
 }

@@ -57,128 +57,128 @@ function normalize(w: string): string {
 
 /** Collects one caller turn from recognizer results and decides when it is over. */
 export class TurnAssembler {
-  private readonly endOn: TurnEndOn;
-  private readonly minConfidence: number;
-  private readonly fillers: ReadonlySet<string>;
+  readonly #endOn: TurnEndOn;
+  readonly #minConfidence: number;
+  readonly #fillers: ReadonlySet<string>;
   /** Final words of the turn so far. */
-  private words: KeptWord[] = [];
+  #words: KeptWord[] = [];
   /** Finals without word timings (kept as text). */
-  private extraText: string[] = [];
-  private keptEnd = -1;
-  private interim = '';
-  private interimWords: SttWord[] = [];
-  private awaitingFinalize = false;
+  #extraText: string[] = [];
+  #keptEnd = -1;
+  #interim = '';
+  #interimWords: SttWord[] = [];
+  #awaitingFinalize = false;
 
   constructor(policy: TurnPolicy) {
-    this.endOn = policy.endOn;
-    this.minConfidence = policy.minConfidence ?? 0.35;
-    this.fillers = policy.fillers ?? DEFAULT_FILLERS;
+    this.#endOn = policy.endOn;
+    this.#minConfidence = policy.minConfidence ?? 0.35;
+    this.#fillers = policy.fillers ?? DEFAULT_FILLERS;
   }
 
   /** Anything heard in this turn (final or interim words). */
   get hasWords(): boolean {
-    return this.words.length > 0 || this.extraText.length > 0 || this.interim.trim() !== '';
+    return this.#words.length > 0 || this.#extraText.length > 0 || this.#interim.trim() !== '';
   }
 
   /** `text` has a word that is not a filler ("uh", "hmm"), by this policy's fillers. */
   hasRealWords(text: string): boolean {
-    return wordsOf(text).some((w) => !this.fillers.has(w));
+    return wordsOf(text).some((w) => !this.#fillers.has(w));
   }
 
   /** The turn is waiting for a from_finalize final. */
   get finalizing(): boolean {
-    return this.awaitingFinalize;
+    return this.#awaitingFinalize;
   }
 
   /** The utterance so far: final words, then the current interim. */
   get text(): string {
-    const fin = this.finalText();
-    const interim = this.interim.trim();
+    const fin = this.#finalText();
+    const interim = this.#interim.trim();
     return interim ? (fin ? `${fin} ${interim}` : interim) : fin;
   }
 
   onResult(r: SttResult): TurnDecision {
     if (!r.isFinal) {
-      this.interim = r.text;
-      this.interimWords = r.words;
+      this.#interim = r.text;
+      this.#interimWords = r.words;
       const text = this.text;
       return text ? { kind: 'partial', text } : NONE;
     }
-    this.interim = '';
-    this.interimWords = [];
-    this.merge(r);
-    if (this.awaitingFinalize && r.fromFinalize) return this.end();
-    if (r.speechFinal && this.endOn === 'speech_final') {
+    this.#interim = '';
+    this.#interimWords = [];
+    this.#merge(r);
+    if (this.#awaitingFinalize && r.fromFinalize) return this.#end();
+    if (r.speechFinal && this.#endOn === 'speech_final') {
       if (!this.hasWords) return NONE; // speech_final on silence: nothing to end
-      return this.end();
+      return this.#end();
     }
     const text = this.text;
     return text ? { kind: 'partial', text } : NONE;
   }
 
   onUtteranceEnd(): TurnDecision {
-    if (this.awaitingFinalize) return NONE;
-    if (this.interim.trim() !== '') {
-      this.awaitingFinalize = true;
+    if (this.#awaitingFinalize) return NONE;
+    if (this.#interim.trim() !== '') {
+      this.#awaitingFinalize = true;
       return { kind: 'finalize' };
     }
-    if (this.words.length === 0 && this.extraText.length === 0) return NONE;
-    return this.end();
+    if (this.#words.length === 0 && this.#extraText.length === 0) return NONE;
+    return this.#end();
   }
 
   /** End the turn now with what is there (finalize timed out, or the caller hung up mid-sentence). */
   forceEnd(): TurnDecision {
-    if (this.interim.trim() !== '') {
-      this.merge({ text: this.interim, isFinal: true, speechFinal: false, fromFinalize: false, start: 0, duration: 0, confidence: 1, words: this.interimWords });
-      this.interim = '';
-      this.interimWords = [];
+    if (this.#interim.trim() !== '') {
+      this.#merge({ text: this.#interim, isFinal: true, speechFinal: false, fromFinalize: false, start: 0, duration: 0, confidence: 1, words: this.#interimWords });
+      this.#interim = '';
+      this.#interimWords = [];
     }
     if (!this.hasWords) {
       this.reset();
       return NONE;
     }
-    return this.end();
+    return this.#end();
   }
 
   reset(): void {
-    this.words = [];
-    this.extraText = [];
-    this.keptEnd = -1;
-    this.interim = '';
-    this.interimWords = [];
-    this.awaitingFinalize = false;
+    this.#words = [];
+    this.#extraText = [];
+    this.#keptEnd = -1;
+    this.#interim = '';
+    this.#interimWords = [];
+    this.#awaitingFinalize = false;
   }
 
-  private finalText(): string {
-    const ws = this.words.map((w) => w.word).join(' ');
-    const extra = this.extraText.join(' ');
+  #finalText(): string {
+    const ws = this.#words.map((w) => w.word).join(' ');
+    const extra = this.#extraText.join(' ');
     return ws && extra ? `${ws} ${extra}` : ws || extra;
   }
 
-  private merge(r: SttResult): void {
+  #merge(r: SttResult): void {
     if (r.words.length > 0) {
       for (const w of r.words) {
-        if (w.start < this.keptEnd - EPS) continue; // already kept (overlapping final)
+        if (w.start < this.#keptEnd - EPS) continue; // already kept (overlapping final)
         const word = w.word.trim();
         if (!word) continue;
-        this.words.push({ word, start: w.start, end: w.end, confidence: w.confidence });
-        this.keptEnd = Math.max(this.keptEnd, w.end);
+        this.#words.push({ word, start: w.start, end: w.end, confidence: w.confidence });
+        this.#keptEnd = Math.max(this.#keptEnd, w.end);
       }
       return;
     }
     const text = r.text.trim();
     if (!text) return;
     const end = r.start + r.duration;
-    if (r.duration > 0 && end <= this.keptEnd + EPS) return; // a repeat of what is kept
-    this.extraText.push(text);
-    if (r.duration > 0) this.keptEnd = Math.max(this.keptEnd, end);
+    if (r.duration > 0 && end <= this.#keptEnd + EPS) return; // a repeat of what is kept
+    this.#extraText.push(text);
+    if (r.duration > 0) this.#keptEnd = Math.max(this.#keptEnd, end);
   }
 
-  private end(): TurnDecision {
-    const text = this.finalText().trim();
-    const words = this.words;
-    const lastWordEnd = words.length > 0 ? words[words.length - 1]!.end : this.keptEnd;
-    const decision = classify(text, words, this.extraText.length, this.fillers, this.minConfidence, lastWordEnd);
+  #end(): TurnDecision {
+    const text = this.#finalText().trim();
+    const words = this.#words;
+    const lastWordEnd = words.length > 0 ? words[words.length - 1]!.end : this.#keptEnd;
+    const decision = classify(text, words, this.#extraText.length, this.#fillers, this.#minConfidence, lastWordEnd);
     this.reset();
     return decision;
   }
@@ -216,48 +216,48 @@ const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'st', 'vs', 'etc
  * enough) as soon as it is complete, so speech starts early; then whole sentences. `flush()` returns the rest.
  */
 export class SentenceChunker {
-  private buf = '';
-  private pieces = 0;
-  private readonly firstClauseMinChars: number;
-  private readonly minChars: number;
+  #buf = '';
+  #pieces = 0;
+  readonly #firstClauseMinChars: number;
+  readonly #minChars: number;
 
   constructor(opts: ChunkerOptions = {}) {
-    this.firstClauseMinChars = opts.firstClauseMinChars ?? 24;
-    this.minChars = opts.minChars ?? 1;
+    this.#firstClauseMinChars = opts.firstClauseMinChars ?? 24;
+    this.#minChars = opts.minChars ?? 1;
   }
 
   /** Text taken in so far and not yet returned. */
   get pending(): string {
-    return this.buf;
+    return this.#buf;
   }
 
   push(delta: string): string[] {
-    this.buf += delta;
+    this.#buf += delta;
     const out: string[] = [];
     for (;;) {
-      const cut = this.findCut();
+      const cut = this.#findCut();
       if (cut < 0) break;
-      const piece = this.buf.slice(0, cut);
-      this.buf = this.buf.slice(cut);
+      const piece = this.#buf.slice(0, cut);
+      this.#buf = this.#buf.slice(cut);
       if (piece.trim()) {
         out.push(piece);
-        this.pieces++;
+        this.#pieces++;
       }
     }
     return out;
   }
 
   flush(): string {
-    const rest = this.buf;
-    this.buf = '';
-    if (rest.trim()) this.pieces++;
+    const rest = this.#buf;
+    this.#buf = '';
+    if (rest.trim()) this.#pieces++;
     return rest.trim() ? rest : '';
   }
 
   /** Index just after a boundary followed by whitespace (the whitespace stays with this piece), or -1. */
-  private findCut(): number {
-    const s = this.buf;
-    const first = this.pieces === 0;
+  #findCut(): number {
+    const s = this.#buf;
+    const first = this.#pieces === 0;
     for (let i = 0; i < s.length - 1; i++) {
       const ch = s[i]!;
       const next = s[i + 1]!;
@@ -268,9 +268,9 @@ export class SentenceChunker {
       if (!/\s/.test(next)) continue;
       let boundary = false;
       if (ch === '.' || ch === '!' || ch === '?' || ch === '…') {
-        boundary = ch !== '.' || !this.isAbbreviation(s, i);
-        if (boundary && i + 1 < this.minChars && !first) boundary = false;
-      } else if (first && (ch === ',' || ch === ';' || ch === ':' || ch === '—') && i + 1 >= this.firstClauseMinChars) {
+        boundary = ch !== '.' || !this.#isAbbreviation(s, i);
+        if (boundary && i + 1 < this.#minChars && !first) boundary = false;
+      } else if (first && (ch === ',' || ch === ';' || ch === ':' || ch === '—') && i + 1 >= this.#firstClauseMinChars) {
         boundary = true;
       }
       if (boundary) {
@@ -282,7 +282,7 @@ export class SentenceChunker {
     return -1;
   }
 
-  private isAbbreviation(s: string, dot: number): boolean {
+  #isAbbreviation(s: string, dot: number): boolean {
     let k = dot - 1;
     while (k >= 0 && /[\p{L}.]/u.test(s[k]!)) k--;
     const word = s.slice(k + 1, dot).toLowerCase();
