@@ -5,9 +5,17 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/pipelines.ts';
-import { CallManager, OriginateError } from './calls/call-manager.ts';
-import { CallRegistry } from './calls/call-registry.ts';
-import { profilesSchema, resolveCallSettings, type CallFacts, type CallSettings, type Profiles } from './calls/call-settings.ts';
+import { CallBook } from './calls/call-book.ts';
+import { CallManager } from './calls/call-manager.ts';
+import {
+  profilesSchema,
+  resolveCallSettings,
+  type CallFacts,
+  type CallSettings,
+  type Profiles,
+} from './calls/call-settings.ts';
+import { OriginateError, outboundSettings } from './calls/outbound-call.ts';
+import { sessionSettings } from './calls/session-settings.ts';
 import { ConfigError, type Config } from './config.ts';
 import { version } from './freeswitch/commands.ts';
 import { EslClient } from './freeswitch/esl.ts';
@@ -28,7 +36,8 @@ export interface Callbridge {
   readonly http: HttpServer;
   readonly esl: EslClient;
   readonly calls: CallManager;
-  readonly registry: CallRegistry;
+  /** The records of every call (live and stored), as the calls API reads them. */
+  readonly callBook: CallBook;
   readonly store: CallStore;
   readonly resampling: Resampling;
   readonly metrics: Metrics;
@@ -43,13 +52,15 @@ export interface StartOptions {
 
 /** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
 function loadProfiles(config: Config): Profiles {
-  const text = config.AGENT_PROFILES ?? (config.AGENT_PROFILES_FILE ? readFileSync(config.AGENT_PROFILES_FILE, 'utf8') : undefined);
+  const file = config.AGENT_PROFILES_FILE;
+  const text = config.AGENT_PROFILES ?? (file ? readFileSync(file, 'utf8') : undefined);
   if (!text) return {};
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}: not valid JSON (${errorText(err)})`]);
+    const name = `AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}`;
+    throw new ConfigError([`${name}: not valid JSON (${errorText(err)})`]);
   }
   const parsed = profilesSchema.safeParse(json);
   if (!parsed.success) throw new ConfigError(issueLines(parsed.error).map((line) => `AGENT_PROFILES: ${line}`));
@@ -65,13 +76,25 @@ async function usablePlaybackDir(config: Config, logger: Logger): Promise<Config
   if (!problem) return config;
   const sameForFreeswitch = config.PLAYBACK_DIR_FREESWITCH === config.PLAYBACK_DIR;
   if (!config.PLAYBACK_DIR_DEFAULTED || !sameForFreeswitch) {
-    throw new StartupError(`PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}): set PLAYBACK_DIR to a directory this user can write, ideally on tmpfs`);
+    throw new StartupError(
+      `PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}): ` +
+        'set PLAYBACK_DIR to a directory this user can write, ideally on tmpfs',
+    );
   }
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const dir = join(base, `callbridge-${process.getuid?.() ?? 'user'}`);
   const fallbackProblem = await unwritable(dir);
-  if (fallbackProblem) throw new StartupError(`PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}), nor ${dir} (${fallbackProblem}): set PLAYBACK_DIR`);
-  logger.warn({ dir, default: config.PLAYBACK_DIR, reason: problem }, 'default PLAYBACK_DIR is not writable by this user: using a per-user directory (FreeSWITCH must read it: same machine, or set PLAYBACK_DIR/PLAYBACK_DIR_FREESWITCH)');
+  if (fallbackProblem) {
+    throw new StartupError(
+      `PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}), ` +
+        `nor ${dir} (${fallbackProblem}): set PLAYBACK_DIR`,
+    );
+  }
+  logger.warn(
+    { dir, default: config.PLAYBACK_DIR, reason: problem },
+    'default PLAYBACK_DIR is not writable by this user: using a per-user directory ' +
+      '(FreeSWITCH must read it: same machine, or set PLAYBACK_DIR/PLAYBACK_DIR_FREESWITCH)',
+  );
   return { ...config, PLAYBACK_DIR: dir, PLAYBACK_DIR_FREESWITCH: dir };
 }
 
@@ -83,7 +106,9 @@ async function unwritable(dir: string): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : errorText(err).replace(/^[A-Z]+: /, '')}` : errorText(err);
+    if (!code) return errorText(err);
+    const denied = code === 'EACCES' || code === 'EPERM';
+    return `${code}: ${denied ? 'permission denied' : errorText(err).replace(/^[A-Z]+: /, '')}`;
   }
 }
 
@@ -94,7 +119,8 @@ function checkStreamUrl(config: Config, port: number, logger: Logger): void {
   if (urlPort !== port) {
     logger.warn(
       { streamUrl: config.CALLBRIDGE_WS_URL, port },
-      `CALLBRIDGE_WS_URL points at port ${urlPort} but callbridge listens on ${port}: FreeSWITCH will stream to the wrong port unless a proxy forwards it (leave CALLBRIDGE_WS_URL empty to follow HTTP_PORT)`,
+      `CALLBRIDGE_WS_URL points at port ${urlPort} but callbridge listens on ${port}: FreeSWITCH will stream ` +
+        'to the wrong port unless a proxy forwards it (leave CALLBRIDGE_WS_URL empty to follow HTTP_PORT)',
     );
   }
 }
@@ -109,7 +135,12 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     const { removed, tmpfs } = await SharedDirTransport.prepare(config.PLAYBACK_DIR);
     playbackOnTmpfs = tmpfs;
     if (removed) logger.warn({ removed, dir: config.PLAYBACK_DIR }, 'deleted playback files left by a previous run');
-    if (!tmpfs) logger.warn({ dir: config.PLAYBACK_DIR }, 'PLAYBACK_DIR is not tmpfs: each reply file costs 0.4–1.3 ms of CPU on a disk (~14 µs on tmpfs); mount it in memory');
+    if (!tmpfs) {
+      logger.warn(
+        { dir: config.PLAYBACK_DIR },
+        'PLAYBACK_DIR is not tmpfs: every reply file is written to disk, at a far higher CPU cost; mount it in memory',
+      );
+    }
   }
   const store = await openCallStore(config.CALL_HISTORY_PATH);
   const pruneHistory = () => {
@@ -118,10 +149,10 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   };
   pruneHistory();
   const pruneTimer = setInterval(pruneHistory, 3_600_000).unref();
-  const registry = new CallRegistry(store, logger);
+  const callBook = new CallBook(store, logger);
 
   // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Those converters are created before the first
-  // call (creating one takes several ms), in the DSP worker or here.
+  // call (creating one is too slow for a reply waiting on it), in the DSP worker or here.
   const warm: Array<[number, number, number]> = [
     [24000, 8000, config.RESAMPLER_POOL_START],
     [24000, 16000, 2],
@@ -162,47 +193,57 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     language: config.AGENT_LANGUAGE,
     ...(config.GREETING && { greeting: config.GREETING }),
   };
-  const callback = config.CALLBACK_URL ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS } : undefined;
+  const callback = config.CALLBACK_URL
+    ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS }
+    : undefined;
   const calls = new CallManager({
-    config,
+    session: sessionSettings(config, playbackOnTmpfs),
+    outbound: outboundSettings(config),
     esl,
     logger,
-    registry,
+    book: callBook,
     resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
     createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
     resampling,
     metrics,
-    playbackOnTmpfs,
   });
 
   const app = createHttpApp({
     health: () => ({ eslConnected: esl.connected, freeswitchVersion, activeCalls: calls.active.size }),
     metrics: () => metrics.text(),
     calls: {
-      list: (o) => registry.list(o),
-      get: (id) => registry.get(id),
+      list: (o) => callBook.list(o),
+      get: (id) => callBook.get(id),
       originate: (body) =>
         calls.originate(body).catch((err: unknown) => {
-          if (err instanceof OriginateError) throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
-          throw err;
+          if (!(err instanceof OriginateError)) throw err;
+          throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
         }),
       hangup: (id) => calls.hangup(id),
       subscribe: (id, fn) => {
-        const listener = (record: Parameters<typeof fn>[0], change: Parameters<typeof fn>[1]) => record.id === id && fn(record, change);
-        registry.on('change', listener);
-        return () => registry.off('change', listener);
+        const listener = (record: Parameters<typeof fn>[0], change: Parameters<typeof fn>[1]) =>
+          record.id === id && fn(record, change);
+        callBook.on('change', listener);
+        return () => callBook.off('change', listener);
       },
     },
     apiToken: config.API_TOKEN,
     maxBodyBytes: config.MAX_REQUEST_BYTES,
     ...(config.TWILIO_SIP_URI && {
-      twilio: { sipUri: config.TWILIO_SIP_URI, username: config.TWILIO_SIP_USERNAME, password: config.TWILIO_SIP_PASSWORD, authToken: config.TWILIO_AUTH_TOKEN, webhookUrl: config.TWILIO_WEBHOOK_URL },
+      twilio: {
+        sipUri: config.TWILIO_SIP_URI,
+        username: config.TWILIO_SIP_USERNAME,
+        password: config.TWILIO_SIP_PASSWORD,
+        authToken: config.TWILIO_AUTH_TOKEN,
+        webhookUrl: config.TWILIO_WEBHOOK_URL,
+      },
     }),
   });
   if (config.AGENT_PIPELINE === 'echo') {
     logger.warn(
       { source: config.AGENT_PIPELINE_SOURCE },
-      'calls are answered by the echo agent (it plays back what the caller says): set GOOGLE_API_KEY for Gemini Live, or AGENT_PIPELINE=cascade with the Deepgram/Cartesia keys',
+      'calls are answered by the echo agent (it plays back what the caller says): set GOOGLE_API_KEY for ' +
+        'Gemini Live, or AGENT_PIPELINE=cascade with the Deepgram/Cartesia keys',
     );
   } else logger.info({ pipeline: config.AGENT_PIPELINE, source: config.AGENT_PIPELINE_SOURCE }, 'default pipeline');
   const http = await startHttpServer({
@@ -218,7 +259,14 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   checkStreamUrl(config, http.port, logger);
   esl.start();
   logger.info(
-    { port: http.port, esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`, streamUrl: config.CALLBRIDGE_WS_URL, pipeline: config.AGENT_PIPELINE, callback: Boolean(callback), auth: Boolean(config.API_TOKEN) },
+    {
+      port: http.port,
+      esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`,
+      streamUrl: config.CALLBRIDGE_WS_URL,
+      pipeline: config.AGENT_PIPELINE,
+      callback: Boolean(callback),
+      auth: Boolean(config.API_TOKEN),
+    },
     'callbridge started',
   );
 
@@ -228,7 +276,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     http,
     esl,
     calls,
-    registry,
+    callBook,
     store,
     resampling,
     metrics,

@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   // Last line of defence: one stray rejected promise must not end every call in progress. Each is a bug,
   // logged loudly, and the process keeps serving.
   process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection (bug); still serving');
+    const err = reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason);
+    logger.error({ err }, 'unhandled promise rejection (bug); still serving');
   });
   let bridge;
   try {

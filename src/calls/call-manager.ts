@@ -1,73 +1,32 @@
-import { randomUUID } from 'node:crypto';
 import type { Agent } from '../agents/agent.ts';
-import type { Config } from '../config.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
-import { UnsafeEslValueError, kill, originate } from '../freeswitch/commands.ts';
+import { UnsafeEslValueError, kill } from '../freeswitch/commands.ts';
 import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
-import { arrayValues, toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
+import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord } from '../store/call-record.ts';
-import type { CallRegistry } from './call-registry.ts';
-import { CALL_VARIABLES, encodeText, type CallFacts, type CallSettings } from './call-settings.ts';
-import { errorText } from '../errors.ts';
+import type { CallBook } from './call-book.ts';
+import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
+import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
-
-/**
- * The channel variable that hands a parked call to callbridge. The dialplan sets it for inbound calls
- * (`<action application="set" data="callbridge=1"/>` before `park`); an outbound
- * `originate {callbridge=1}... &park()` sets it too. Parked channels without it are left alone.
- */
-export const MARKER_VARIABLE = 'callbridge';
-
-export function isMarked(channel: ChannelInfo): boolean {
-  const raw = channel.variable(MARKER_VARIABLE);
-  if (typeof raw !== 'string') return false;
-  // Set more than once with `push`, the marker is an array: its latest value counts.
-  const v = arrayValues(raw).at(-1)!.trim().toLowerCase();
-  return v !== '' && v !== '0' && v !== 'false' && v !== 'no';
-}
-
-
-/** A request to place a call (the calls API's POST /calls body). */
-export interface OriginateRequest {
-  to: string;
-  from?: string;
-  caller_name?: string;
-  gateway?: string;
-  pipeline?: string;
-  profile?: string;
-  system_instructions?: string;
-  voice?: string;
-  language?: string;
-  greeting?: string;
-  opening_reason?: string;
-  objective?: string;
-  timeout_seconds?: number;
-}
-
-export class OriginateError extends Error {
-  readonly kind: 'invalid' | 'unavailable';
-  constructor(kind: 'invalid' | 'unavailable', message: string) {
-    super(message);
-    this.kind = kind;
-  }
-}
+import { outboundCall, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
+import type { SessionSettings } from './session-settings.ts';
 
 export interface CallManagerDeps {
-  config: Config;
+  /** What each call's session reads from the configuration. */
+  session: SessionSettings;
+  outbound: OutboundSettings;
   esl: EslClient;
   logger: Logger;
-  registry: CallRegistry;
+  book: CallBook;
   resolveSettings(facts: CallFacts, logger: Logger): Promise<CallSettings>;
   createAgent(settings: CallSettings, facts: CallFacts, logger: Logger): Agent;
   resampling: Resampling;
   metrics?: Metrics;
-  /** PLAYBACK_DIR is tmpfs: chunk files are written synchronously. */
-  playbackOnTmpfs?: boolean;
 }
 
 export function callFacts(channel: ChannelInfo): CallFacts {
@@ -84,8 +43,8 @@ export function callFacts(channel: ChannelInfo): CallFacts {
 }
 
 /**
- * Registry of live calls: creates a CallSession per marked parked channel, places outbound calls, and routes
- * ESL events and media sockets to the right call.
+ * Owns the live calls: picks up every marked parked channel (one CallSession each), places outbound calls,
+ * and routes ESL events and media sockets to the right call. Their records live in the CallBook.
  */
 export class CallManager implements MediaRouter {
   readonly #d: CallManagerDeps;
@@ -132,14 +91,14 @@ export class CallManager implements MediaRouter {
     if (session) return session.onEvent(e);
     if (!this.#dialing.has(e.uuid)) return;
     // An outbound call of ours that has not reached park yet.
-    const { registry } = this.#d;
-    if (e.type === 'progress') registry.setStatus(e.uuid, 'ringing');
-    else if (e.type === 'answer') registry.setStatus(e.uuid, 'answered');
+    const { book } = this.#d;
+    if (e.type === 'progress') book.setStatus(e.uuid, 'ringing');
+    else if (e.type === 'answer') book.setStatus(e.uuid, 'answered');
     else if (e.type === 'hangup') {
       this.#dialing.delete(e.uuid);
       this.#settleUnconfirmed(e.uuid);
-      const answered = registry.live(e.uuid)?.answeredAt !== undefined;
-      registry.setStatus(e.uuid, finalStatus(e.cause, answered), { hangupCause: e.cause, endReason: `hangup: ${e.cause}` });
+      const answered = book.live(e.uuid)?.answeredAt !== undefined;
+      book.setStatus(e.uuid, finalStatus(e.cause, answered), { hangupCause: e.cause, endReason: `hangup: ${e.cause}` });
     }
   }
 
@@ -151,16 +110,16 @@ export class CallManager implements MediaRouter {
     try {
       control = new ChannelControl(this.#d.esl, channel.uuid);
     } catch (err) {
-      if (err instanceof UnsafeEslValueError) return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
-      throw err;
+      if (!(err instanceof UnsafeEslValueError)) throw err;
+      return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
     }
     this.#dialing.delete(channel.uuid);
     this.#settleUnconfirmed(channel.uuid);
-    const { registry } = this.#d;
+    const { book } = this.#d;
     // Our own API call already has a record; a user's raw originate or an inbound call gets one now.
     const record =
-      registry.live(channel.uuid) ??
-      registry.add({
+      book.live(channel.uuid) ??
+      book.add({
         id: channel.uuid,
         direction: channel.direction,
         from: channel.callerNumber,
@@ -174,15 +133,14 @@ export class CallManager implements MediaRouter {
       });
     const facts = callFacts(channel);
     const session = new CallSession(channel, record, {
-      config: this.#d.config,
+      settings: this.#d.session,
       control,
       logger: log,
-      registry,
+      book,
       resolveSettings: () => this.#d.resolveSettings(facts, log),
       createAgent: (settings) => this.#d.createAgent(settings, facts, log),
       resampling: this.#d.resampling,
       metrics: this.#d.metrics,
-      playbackOnTmpfs: this.#d.playbackOnTmpfs,
       onEnded: (s) => this.#ended(s),
     });
     this.#sessions.set(channel.uuid, session);
@@ -202,72 +160,37 @@ export class CallManager implements MediaRouter {
    * then `bgapi originate`. Resolves once the command is on its way; the record follows the call.
    */
   async originate(req: OriginateRequest): Promise<CallRecord> {
-    const { config, esl, registry, logger } = this.#d;
-    const gateway = req.gateway ?? config.DEFAULT_GATEWAY;
-    if (!gateway) throw new OriginateError('invalid', 'no gateway: pass "gateway" or set DEFAULT_GATEWAY');
-    if (!esl.connected) throw new OriginateError('unavailable', 'FreeSWITCH is not connected');
-    const id = randomUUID();
-    const timeout = req.timeout_seconds ?? config.ORIGINATE_TIMEOUT_SECONDS;
-    const variables: Record<string, string> = { [MARKER_VARIABLE]: '1' };
-    const set = (name: string, value: string | undefined) => value !== undefined && (variables[name] = value);
-    set(CALL_VARIABLES.pipeline, req.pipeline);
-    set(CALL_VARIABLES.profile, req.profile);
-    set(CALL_VARIABLES.voice, req.voice);
-    set(CALL_VARIABLES.language, req.language);
-    // Free text only ever travels base64url-encoded: it cannot alter the originate string.
-    set(CALL_VARIABLES.instructions, req.system_instructions && encodeText(req.system_instructions));
-    set(CALL_VARIABLES.greeting, req.greeting && encodeText(req.greeting));
-    set(CALL_VARIABLES.openingReason, req.opening_reason && encodeText(req.opening_reason));
-    set(CALL_VARIABLES.objective, req.objective && encodeText(req.objective));
-    let command;
-    try {
-      command = originate({ uuid: id, gateway, number: req.to, callerIdNumber: req.from ?? config.OUTBOUND_CALLER_ID, callerIdName: req.caller_name, timeoutSeconds: timeout, variables });
-    } catch (err) {
-      if (err instanceof UnsafeEslValueError) throw new OriginateError('invalid', err.message);
-      throw err;
-    }
-    registry.add({
-      id,
-      direction: 'outbound',
-      from: req.from ?? config.OUTBOUND_CALLER_ID ?? '',
-      to: req.to,
-      gateway,
-      pipeline: req.pipeline ?? '',
-      status: 'queued',
-      createdAt: Date.now(),
-      ...(req.voice && { voice: req.voice }),
-      ...(req.language && { language: req.language }),
-      ...(req.opening_reason && { openingReason: req.opening_reason }),
-      ...(req.objective && { objective: req.objective }),
-      turns: [],
-      transcript: [],
-    });
+    const { esl, book, logger } = this.#d;
+    const call = outboundCall(req, this.#d.outbound, esl.connected);
+    const { id, gateway, timeoutSeconds: timeout } = call;
+    book.add(call.record);
     this.#dialing.add(id);
-    registry.setStatus(id, 'dialing');
+    book.setStatus(id, 'dialing');
     const log = logger.child({ call: id });
     log.info({ to: req.to, gateway }, 'placing call');
-    esl.bgapi(command, (timeout + 15) * 1000).then(
+    esl.bgapi(call.command, (timeout + 15) * 1000).then(
       (result) => {
         if (result.startsWith('+OK')) return;
         const cause = result.replace(/^-ERR\s*/, '').trim().split(/\s/)[0] || 'UNKNOWN';
         this.#dialing.delete(id);
-        registry.setStatus(id, finalStatus(cause, false), { hangupCause: cause, endReason: `originate: ${cause}` });
+        book.setStatus(id, finalStatus(cause, false), { hangupCause: cause, endReason: `originate: ${cause}` });
         log.info({ cause }, 'call not connected');
       },
       (err: Error) => {
         if (err instanceof EslNotConnectedError && this.#dialing.has(id)) {
           // The command may have reached FreeSWITCH: what it holds after the reconnect decides (see #resync).
-          log.warn({ err: err.message }, 'ESL dropped before the originate result; checking FreeSWITCH after the reconnect');
-          const timer = setTimeout(() => this.#failUnconfirmed(id, 'ESL did not come back in time'), (timeout + 15) * 1000);
-          this.#unconfirmed.set(id, timer);
+          const what = 'ESL dropped before the originate result; checking FreeSWITCH after the reconnect';
+          log.warn({ err: err.message }, what);
+          const giveUp = () => this.#failUnconfirmed(id, 'ESL did not come back in time');
+          this.#unconfirmed.set(id, setTimeout(giveUp, (timeout + 15) * 1000));
           return;
         }
         this.#dialing.delete(id);
-        registry.setStatus(id, 'failed', { endReason: `originate: ${err.message}` });
+        book.setStatus(id, 'failed', { endReason: `originate: ${err.message}` });
         log.warn({ err: err.message }, 'originate failed');
       },
     );
-    return registry.get(id)!;
+    return book.get(id)!;
   }
 
   /** Hang up a call (DELETE /calls/:id). Idempotent for calls that already ended. */
@@ -281,7 +204,7 @@ export class CallManager implements MediaRouter {
       await this.#d.esl.api(kill(id, 'ORIGINATOR_CANCEL')).catch(() => {});
       return 'hanging-up';
     }
-    return this.#d.registry.get(id) ? 'ended' : 'unknown';
+    return this.#d.book.get(id) ? 'ended' : 'unknown';
   }
 
   attach(callId: string, token: string, conn: MediaConnection): MediaAttachResult {
@@ -298,8 +221,9 @@ export class CallManager implements MediaRouter {
   #failUnconfirmed(id: string, why: string): void {
     this.#settleUnconfirmed(id);
     if (!this.#dialing.delete(id)) return;
-    this.#d.registry.setStatus(id, 'failed', { endReason: `originate: FreeSWITCH connection lost before the result; ${why}` });
-    this.#d.logger.warn({ call: id, why }, 'outbound call given up: its originate result was lost with the ESL connection');
+    const endReason = `originate: FreeSWITCH connection lost before the result; ${why}`;
+    this.#d.book.setStatus(id, 'failed', { endReason });
+    this.#d.logger.warn({ call: id, why }, 'outbound call given up: its originate result was lost with ESL');
   }
 
   /** Stop taking calls, let live ones finish for up to `timeoutMs`, then hang up the rest. */

@@ -56,8 +56,10 @@ export const settingsPatch = z.object({
 });
 export type SettingsPatch = z.infer<typeof settingsPatch>;
 
-/** The callback answer: the contract of the Go SIP→Gemini proxy (system_instructions required) plus extras. */
-export const callbackAnswer = settingsPatch.extend({ system_instructions: z.string().min(1).max(TEXT_LIMITS.systemInstructions) });
+/** The callback answer: a settings patch in which `system_instructions` is required. */
+export const callbackAnswer = settingsPatch.extend({
+  system_instructions: z.string().min(1).max(TEXT_LIMITS.systemInstructions),
+});
 
 export const profilesSchema = z.record(z.string().regex(PATTERNS.voice), settingsPatch);
 export type Profiles = z.infer<typeof profilesSchema>;
@@ -103,7 +105,7 @@ export interface ResolveDeps {
   logger: Logger;
 }
 
-/** The callback request body: the proxy's contract `{uri, from, call_id}` plus what else we know. */
+/** The callback request body: `{uri, from, call_id}`, what every callback receiver reads, plus what else we know. */
 export function callbackBody(f: CallFacts): Record<string, unknown> {
   const variables: Record<string, string> = {};
   for (const name of Object.values(CALL_VARIABLES)) {
@@ -131,7 +133,10 @@ export function signCallback(secret: string, timestamp: number, body: string): s
 async function askCallback(cb: CallbackOptions, facts: CallFacts, log: Logger): Promise<SettingsPatch | undefined> {
   const body = JSON.stringify(callbackBody(facts));
   const timestamp = Math.floor(Date.now() / 1000);
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-callbridge-timestamp': String(timestamp) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-callbridge-timestamp': String(timestamp),
+  };
   if (cb.secret) headers['x-callbridge-signature'] = signCallback(cb.secret, timestamp, body);
   const t0 = performance.now();
   try {
@@ -160,7 +165,8 @@ function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
     system_instructions: text(CALL_VARIABLES.instructions),
     greeting: text(CALL_VARIABLES.greeting),
   };
-  const parsed = settingsPatch.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== '')));
+  const given = Object.entries(raw).filter(([, v]) => v !== undefined && v !== '');
+  const parsed = settingsPatch.safeParse(Object.fromEntries(given));
   if (parsed.success) return parsed.data;
   log.warn({ problems: issueLines(parsed.error) }, 'ignoring invalid callbridge_* channel variables');
   return {};
@@ -214,6 +220,9 @@ export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Pro
 export function openingHint(s: CallSettings, direction: 'inbound' | 'outbound'): string | undefined {
   if (s.greeting) return `The call has just been answered. Greet the caller by saying: ${s.greeting}`;
   if (direction !== 'outbound') return undefined;
-  if (s.openingReason) return `The person you called has just answered. Introduce yourself and say you are calling about ${s.openingReason}.`;
+  if (s.openingReason) {
+    const intro = 'The person you called has just answered. Introduce yourself and say you are calling about';
+    return `${intro} ${s.openingReason}.`;
+  }
   return 'The person you called has just answered. Introduce yourself and say why you are calling.';
 }

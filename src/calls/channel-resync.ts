@@ -3,17 +3,23 @@ import type { EslClient } from '../freeswitch/esl.ts';
 import { channelInfo, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import { errorText } from '../errors.ts';
-import { isMarked } from './call-manager.ts';
+import { isMarked } from './marker.ts';
 
 /** How often a failed channel listing after a (re)connect is retried before waiting for the next connect. */
 const ATTEMPTS = 3;
 const RETRY_MS = 1000;
 
+/** A live call as the resync sees it: ended when its channel is gone. */
+export interface ResyncedCall {
+  readonly id: string;
+  end(reason: string, opts: { hangup?: boolean }): Promise<void>;
+}
+
 export interface ResyncHost {
   esl: EslClient;
   logger: Logger;
   /** Live sessions by call uuid. */
-  sessions: ReadonlyMap<string, { readonly id: string; end(reason: string, opts: { hangup?: boolean }): Promise<void> }>;
+  sessions: ReadonlyMap<string, ResyncedCall>;
   accepting(): boolean;
   /** Outbound calls whose originate result was lost with the connection. */
   unconfirmed(): string[];

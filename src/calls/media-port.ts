@@ -10,7 +10,10 @@ export interface MediaConnection {
   close(code: number, reason: string): void;
 }
 
-/** Where a media socket's traffic goes. `audio` is the hot path: one call per mod_audio_stream message (STREAM_FRAME_MS, 40 ms by default). */
+/**
+ * Where a media socket's traffic goes. `audio` is the hot path: one call per mod_audio_stream message
+ * (STREAM_FRAME_MS).
+ */
 export interface MediaSink {
   audio(frame: Buffer): void;
   text(text: string): void;

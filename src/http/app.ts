@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES, pageCursor, type CallRecord, type CallStatus, type PageCursor } from '../store/call-record.ts';
-import type { CallChange } from '../calls/call-registry.ts';
+import type { CallChange } from '../calls/call-book.ts';
 import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, OutboundAccepted, OutboundCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';
 import { safeEqual } from '../secrets.ts';

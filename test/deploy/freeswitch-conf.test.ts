@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { MARKER_VARIABLE } from '../../src/calls/call-manager.ts';
+import { MARKER_VARIABLE } from '../../src/calls/marker.ts';
 import {
   BUILTIN_VARS,
   CONF_DIR,

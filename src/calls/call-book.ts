@@ -1,7 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
-import { FINAL_STATUSES, afterCursor, newestFirst, type CallRecord, type CallStatus, type PageCursor, type TranscriptEntry } from '../store/call-record.ts';
+import {
+  FINAL_STATUSES,
+  afterCursor,
+  newestFirst,
+  type CallRecord,
+  type CallStatus,
+  type PageCursor,
+  type TranscriptEntry,
+} from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
 
 export type CallChange =
@@ -10,10 +18,10 @@ export type CallChange =
   | { type: 'turn'; timings: Record<string, number> };
 
 /**
- * Every call callbridge knows about: live ones in memory, ended ones in the store. Emits each change
- * (`change` with the record and what changed) for the live transcript stream.
+ * The records of every call callbridge knows about, as the calls API reads them: live ones in memory, ended
+ * ones in the store. Emits each change (`change` with the record and what changed) for the live event stream.
  */
-export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange] }> {
+export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }> {
   readonly #live = new Map<string, CallRecord>();
   readonly #store: CallStore | undefined;
   readonly #log: Logger;
@@ -78,7 +86,9 @@ export class CallRegistry extends EventEmitter<{ change: [CallRecord, CallChange
   /** Live and stored calls, newest first, filtered and paged (see PageCursor). */
   list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[] {
     const { before } = opts;
-    const live = [...this.#live.values()].filter((r) => (!opts.status || r.status === opts.status) && (!before || afterCursor(r, before)));
+    const live = [...this.#live.values()].filter(
+      (r) => (!opts.status || r.status === opts.status) && (!before || afterCursor(r, before)),
+    );
     const stored = this.#store ? this.#store.list({ status: opts.status, limit: opts.limit, before }) : [];
     const seen = new Set(live.map((r) => r.id));
     return [...live, ...stored.filter((r) => !seen.has(r.id))].sort(newestFirst).slice(0, opts.limit);

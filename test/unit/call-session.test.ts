@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, test } from 'node:test';
+import type { Agent, AgentSink } from '../../src/agents/agent.ts';
+import { CallBook } from '../../src/calls/call-book.ts';
+import { CallSession } from '../../src/calls/call-session.ts';
+import type { CallSettings } from '../../src/calls/call-settings.ts';
+import type { MediaConnection, MediaSink } from '../../src/calls/media-port.ts';
+import type { SessionSettings } from '../../src/calls/session-settings.ts';
+import { ChannelControl } from '../../src/freeswitch/channel-control.ts';
+import type { EslCommand, SendMsg } from '../../src/freeswitch/commands.ts';
+import type { EslClient } from '../../src/freeswitch/esl.ts';
+import type { ChannelInfo } from '../../src/freeswitch/events.ts';
+import { silentLogger } from '../../src/log.ts';
+import type { Resampling } from '../../src/media/resampling/resampling.ts';
+
+/** The ESL side of a channel: records every command as FreeSWITCH would receive it, answers +OK. */
+class CommandSink {
+  readonly commands: string[] = [];
+  async api(command: EslCommand): Promise<string> {
+    this.commands.push(command);
+    return '+OK';
+  }
+  async apiOk(command: EslCommand): Promise<string> {
+    return this.api(command);
+  }
+  async sendmsg(msg: SendMsg): Promise<string> {
+    const h = (msg as unknown as { headers: Record<string, string> }).headers;
+    this.commands.push(`sendmsg ${msg.uuid} ${h['execute-app-name']} ${h['execute-app-arg']}`);
+    return '+OK';
+  }
+  matching(prefix: string): string[] {
+    return this.commands.filter((c) => c.startsWith(prefix));
+  }
+}
+
+/** An agent that records what reaches it and lets the test speak through its sink. */
+class FakeAgent implements Agent {
+  readonly kind = 'fake';
+  readonly inputSampleRate = 8000;
+  sink: AgentSink | undefined;
+  frames = 0;
+  closed = false;
+  async start(sink: AgentSink): Promise<void> {
+    this.sink = sink;
+  }
+  pushAudio(): void {
+    this.frames++;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** mod_audio_stream's WebSocket as the session sees it. */
+class FakeMediaSocket implements MediaConnection {
+  closedWith: number | undefined;
+  sendText(): boolean {
+    return this.closedWith === undefined;
+  }
+  close(code: number): void {
+    this.closedWith = code;
+  }
+}
+
+/** No converter is ever free: replies play at the agent's rate (none is needed at 8 kHz anyway). */
+const noResampling: Resampling = { active: 0, open: () => undefined, close: async () => {} };
+
+const settings: CallSettings = { pipeline: 'echo', systemInstructions: 'be brief', voice: 'Puck', language: 'en-US' };
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(check(), what);
+}
+
+const dirs: string[] = [];
+const sessions: CallSession[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.end('test over')));
+});
+
+async function newCall() {
+  const dir = await mkdtemp(join(tmpdir(), 'call-session-'));
+  dirs.push(dir);
+  const uuid = randomUUID();
+  const channel: ChannelInfo = {
+    uuid,
+    direction: 'inbound',
+    answered: true,
+    callerNumber: '1000',
+    callerName: 'caller',
+    destination: '2000',
+    writeCodec: 'PCMU',
+    writeRate: 8000,
+    sipCallId: undefined,
+    variable: () => undefined,
+  };
+  const sessionSettings: SessionSettings = {
+    stream: { wsUrl: 'ws://127.0.0.1:9', heartbeatSeconds: 10, frameMs: 40, connectTimeoutMs: 2000, closeGraceMs: 10 },
+    playout: {
+      format: 'auto',
+      transport: 'shared-dir',
+      method: 'sendmsg',
+      dir,
+      freeswitchDir: dir,
+      dirOnTmpfs: false,
+      firstChunkMs: 100,
+      chunkMs: 500,
+      lowWaterMs: 100,
+      maxAheadMs: 1000,
+    },
+  };
+  const esl = new CommandSink();
+  const book = new CallBook(undefined, silentLogger());
+  const record = book.add({
+    id: uuid,
+    direction: 'inbound',
+    from: '1000',
+    to: '2000',
+    pipeline: '',
+    status: 'answered',
+    createdAt: Date.now(),
+    answeredAt: Date.now(),
+    turns: [],
+    transcript: [],
+  });
+  const agent = new FakeAgent();
+  const ended: CallSession[] = [];
+  const session = new CallSession(channel, record, {
+    settings: sessionSettings,
+    control: new ChannelControl(esl as unknown as EslClient, uuid),
+    logger: silentLogger(),
+    book,
+    resolveSettings: async () => settings,
+    createAgent: () => agent,
+    resampling: noResampling,
+    onEnded: (s) => ended.push(s),
+  });
+  sessions.push(session);
+  const token = new URL(session.streamUrl).searchParams.get('token')!;
+  /** What mod_audio_stream does once asked to stream: open the socket, then report the connect. */
+  const connectStream = (): { socket: FakeMediaSocket; sink: MediaSink } => {
+    const socket = new FakeMediaSocket();
+    const attached = session.attachMedia(token, socket);
+    assert.ok(attached.ok, 'media socket accepted');
+    session.onEvent({ type: 'stream-connect', uuid, channel });
+    return { socket, sink: attached.sink };
+  };
+  /** Start the call and answer the stream start: an active call with its media socket. */
+  const activate = async () => {
+    const started = session.start();
+    await until('stream start sent', () => esl.matching('uuid_audio_stream').length > 0);
+    const media = connectStream();
+    await started;
+    assert.equal(session.state, 'active');
+    return media;
+  };
+  return { uuid, dir, esl, book, record, agent, session, ended, connectStream, activate };
+}
+
+/** 200 ms of 8 kHz agent audio. */
+const reply = () => Buffer.alloc(3200, 1);
+
+test('an answered call sets up the stream and starts it with the call URL at the agent rate', async () => {
+  const call = await newCall();
+  await call.activate();
+  assert.equal(call.esl.matching('uuid_answer').length, 0, 'already answered: no answer command');
+  const [setvars] = call.esl.matching(`uuid_setvar_multi ${call.uuid}`);
+  assert.ok(setvars, 'stream variables set');
+  assert.match(setvars, /STREAM_BUFFER_SIZE=40/);
+  assert.deepEqual(call.esl.matching('uuid_audio_stream'), [
+    `uuid_audio_stream ${call.uuid} start ${call.session.streamUrl} mono 8k {"call":"${call.uuid}"}`,
+  ]);
+  assert.equal(call.book.live(call.uuid)?.pipeline, 'echo');
+});
+
+test('caller frames reach the agent', async () => {
+  const call = await newCall();
+  const { sink } = await call.activate();
+  for (let i = 0; i < 10; i++) sink.audio(Buffer.alloc(640));
+  assert.equal(call.agent.frames, 10);
+  assert.equal(call.session.stats.framesIn, 10);
+});
+
+test('agent audio becomes playback commands for files in the playback directory', async () => {
+  const call = await newCall();
+  await call.activate();
+  call.agent.sink!.audio(reply(), 8000);
+  call.agent.sink!.replyDone();
+  await until('a playback command', () => call.esl.matching(`sendmsg ${call.uuid} playback`).length > 0);
+  for (const c of call.esl.matching('sendmsg')) assert.ok(c.split(' ')[3]!.startsWith(`${call.dir}/`), c);
+  assert.equal(call.session.stats.replies, 1);
+});
+
+test('interrupted sends one break and closes the agent utterance', async () => {
+  const call = await newCall();
+  await call.activate();
+  const sink = call.agent.sink!;
+  sink.transcript('agent', 'Hello, how can I', false);
+  sink.audio(reply(), 8000);
+  await until('a playback command', () => call.esl.matching('sendmsg').length > 0);
+  sink.interrupted();
+  await until('a break', () => call.esl.matching('uuid_break').length > 0);
+  assert.deepEqual(call.esl.matching('uuid_break'), [`uuid_break ${call.uuid} all`]);
+  assert.equal(call.session.stats.bargeIns, 1);
+  assert.deepEqual(
+    call.record.transcript.map(({ speaker, text, final }) => ({ speaker, text, final })),
+    [{ speaker: 'agent', text: 'Hello, how can I', final: true }],
+  );
+});
+
+test('agent failure hangs the call up with the cause recorded', async () => {
+  const call = await newCall();
+  await call.activate();
+  call.agent.sink!.failed('vendor socket closed');
+  await until('call ended', () => call.ended.length === 1);
+  assert.deepEqual(call.esl.matching('uuid_kill'), [`uuid_kill ${call.uuid} NORMAL_CLEARING`]);
+  assert.equal(call.record.endReason, 'agent failed: vendor socket closed');
+  assert.equal(call.record.hangupCause, 'NORMAL_CLEARING');
+  assert.equal(call.record.status, 'completed');
+  assert.equal(call.session.state, 'ended');
+});
+
+test('a media socket closing mid-call restarts the stream once, then hangs up', async () => {
+  const call = await newCall();
+  const first = await call.activate();
+  first.sink.closed(1006, 'gone');
+  await until('stream restarted', () => call.esl.matching(`uuid_audio_stream ${call.uuid} start`).length === 2);
+  assert.deepEqual(call.esl.matching(`uuid_audio_stream ${call.uuid} stop`), [`uuid_audio_stream ${call.uuid} stop`]);
+  const second = call.connectStream();
+  assert.equal(call.session.state, 'active', 'the restarted stream carries the call on');
+  second.sink.closed(1006, 'gone again');
+  await until('call ended', () => call.ended.length === 1);
+  assert.equal(call.esl.matching(`uuid_audio_stream ${call.uuid} start`).length, 2, 'no second restart');
+  assert.equal(call.esl.matching('uuid_kill').length, 1);
+  assert.match(call.record.endReason ?? '', /^media stream lost: media socket closed 1006 gone again/);
+});
+
+test('a hangup from FreeSWITCH ends the call without a hangup command', async () => {
+  const call = await newCall();
+  await call.activate();
+  call.session.onEvent({ type: 'hangup', uuid: call.uuid, cause: 'NORMAL_CLEARING', disposition: undefined });
+  await until('call ended', () => call.ended.length === 1);
+  assert.equal(call.esl.matching('uuid_kill').length, 0);
+  assert.equal(call.record.endReason, 'hangup: NORMAL_CLEARING');
+});
+
+test('end() releases the agent, the playout files and the media socket, once', async () => {
+  const call = await newCall();
+  const { socket } = await call.activate();
+  call.agent.sink!.transcript('caller', 'goodbye', false);
+  call.agent.sink!.audio(reply(), 8000);
+  await until('a playback command', () => call.esl.matching('sendmsg').length > 0);
+  assert.ok((await readdir(call.dir)).length > 0, 'chunk files written');
+  await Promise.all([call.session.end('test ends it'), call.session.end('twice')]);
+  assert.equal(call.agent.closed, true);
+  assert.deepEqual(await readdir(call.dir), [], 'chunk files removed');
+  assert.equal(socket.closedWith, 1000);
+  assert.equal(call.ended.length, 1);
+  assert.equal(call.record.endReason, 'test ends it');
+  assert.equal(call.record.transcript[0]?.final, true, 'open utterance closed');
+  const commanded = call.esl.commands.length;
+  call.agent.sink!.audio(reply(), 8000);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(call.esl.commands.length, commanded, 'nothing played after the end');
+});
