@@ -11,14 +11,13 @@
  * - Bounded cost per call: at most one inference in flight; windows that arrive meanwhile wait in a small ring
  *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
  *
- * `VoiceActivityDetector` turns probabilities into speech start/end events (hysteresis like Silero's own
- * get_speech_timestamps: start at `threshold`, end below `negThreshold`). `BargeInDetector` is the one-shot
+ * `VoiceActivityDetector` turns probabilities into speech start/end events with hysteresis (start at
+ * `threshold`, end below `negThreshold`, so a window hovering at the threshold does not flap). `BargeInDetector` is the one-shot
  * "caller has been talking for ≥ minSpeechMs" trigger the cascade arms while the agent speaks; the echo agent
  * can use VoiceActivityDetector for its turn detection directly.
  *
- * Measured (Node 22 on this 2-core VM; test/unit/vad.test.ts prints it): 80–110 µs per 8 kHz window for
- * session.run including the setImmediate hop, ≈ 3.5–4 ms of process CPU per second of caller audio (0.4 % of a
- * core per call while a detector is fed); the first session costs ≈ 80 ms to load.
+ * Cost per window and per call while a detector is fed, and the model's load time and memory: measured, see
+ * README Performance (test/unit/vad.test.ts prints the per-window figure).
  */
 import { createRequire } from 'node:module';
 import { int16View } from './pcm.ts';
@@ -50,8 +49,8 @@ export interface SileroModel {
 let modelPromise: Promise<SileroModel> | undefined;
 
 /**
- * The process-wide Silero model (v5, 8 and 16 kHz). Loaded once (first call ≈ 80 ms, ≈ 40 MB RSS); later
- * calls share it. A failed load is not cached.
+ * The process-wide Silero model (v5, 8 and 16 kHz). Loaded once, by the first call that needs it (it takes a
+ * while and tens of MB: see README Performance); later calls share it. A failed load is not cached.
  */
 export function loadSileroModel(): Promise<SileroModel> {
   if (modelPromise === undefined) {

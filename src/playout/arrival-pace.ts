@@ -4,9 +4,10 @@
  * A reply that arrives faster than real time (a burst) builds its own lead: FreeSWITCH soon has up to
  * `maxAheadMs` queued, files grow to `chunkMs`, and the first file goes out as soon as the first audio is
  * here. A reply that arrives in real time never gets ahead of playback: whatever delay separates arrival from
- * playback at its start stays for the whole reply. With the first file out at once that delay is ~30 ms, so every
- * arriving piece had to become its own file at once (59–96 files per reply), and a piece late by more than
- * the delay left FreeSWITCH with nothing to play (measured 2.4–22% of each reply as silence under load).
+ * playback at its start stays for the whole reply. With the first file out at once that delay is about one
+ * command's start latency, so every arriving piece had to become its own file at once, and a piece late by
+ * more than the delay left FreeSWITCH with nothing to play (measured: see README "How playback works" and
+ * Performance).
  *
  * So the queue remembers how replies arrive. When they come in real time, a reply starts only once a lead sized
  * from the observed lateness of pieces is buffered, and later files are cut when FreeSWITCH is down to a guard

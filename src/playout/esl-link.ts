@@ -5,9 +5,9 @@ import type { OutgoingChunk } from './transport.ts';
 const FIRST_PROBE_MS = 100;
 const MAX_PROBE_MS = 1000;
 
-/** What the link needs from the queue. */
+/** What the link needs from the ChunkLedger (chunk-ledger.ts). */
 export interface LinkHost {
-  /** Chunks in play order (the queue's own array: read, and changed only through the callbacks below). */
+  /** Chunks in play order (the ledger's own array: read, and changed only through the callbacks below). */
   chunks(): readonly OutgoingChunk[];
   /** Send `path` as a playback command (the resync marker). */
   play(path: string, id: string): Promise<void>;
@@ -26,9 +26,9 @@ export function refused(err: unknown): boolean {
  * Keeps a reply whole across ESL reconnects.
  *
  * When the connection drops, FreeSWITCH keeps playing the files it has while callbridge cannot see its events,
- * and a command in flight may or may not have reached it. Nothing is dropped: chunks stay in the queue, and
+ * and a command in flight may or may not have reached it. Nothing is dropped: chunks stay in the ledger, and
  * nothing new is commanded until it is known what FreeSWITCH has. After the reconnect (found by retrying; the
- * first command that gets through is the marker) the queue sends a **marker**: a playback of a file that does
+ * first command that gets through is the marker) the link sends a **marker**: a playback of a file that does
  * not exist. FreeSWITCH runs its application queue in order, so the marker's CHANNEL_EXECUTE_COMPLETE (FILE NOT
  * FOUND, no audio) says that every file commanded before it has been played. The rule for a command whose
  * reply never came (`unknown`):
@@ -41,7 +41,7 @@ export function refused(err: unknown): boolean {
  *   Then that one chunk is heard twice rather than lost.
  *
  * Chunks whose +OK arrived but whose events fell into the outage are finished by the marker too (their files
- * deleted then), so the queue does not wait for events that will never come.
+ * deleted then), so the ledger does not wait for events that will never come.
  */
 export class EslLink {
   readonly #host: LinkHost;

@@ -24,7 +24,7 @@ export interface OutgoingChunk {
   /**
    * `writing` → `ready` (file in place, not commanded yet) → `commanded` (playback command sent) → `accepted`
    * (its +OK arrived, or an event named it: FreeSWITCH has it). `unknown`: the ESL connection failed while its
-   * command was in flight; the queue finds out after the reconnect (see PlayoutQueue's resync).
+   * command was in flight; the EslLink finds out after the reconnect (see esl-link.ts).
    */
   state: 'writing' | 'ready' | 'commanded' | 'accepted' | 'unknown';
 }
@@ -39,9 +39,8 @@ export interface ChunkTransport {
   close(): Promise<void>;
 }
 
-// The callback API costs ~15% less CPU per file than fs/promises (no FileHandle objects): measured
-// 51–54 vs 63–64 µs per write+unlink on tmpfs. Files are per chunk, not per frame, but a busy box writes
-// hundreds a second.
+// The callback API costs less CPU per file than fs/promises (no FileHandle objects). Files are per chunk,
+// not per frame, but a busy box writes hundreds a second.
 const writeFile = promisify(writeFileCb);
 const DONE: Promise<void> = Promise.resolve();
 const unlinkFile = promisify(unlinkCb);
@@ -53,7 +52,7 @@ const CHUNK_FILE = /^[0-9a-f-]{36}-\d+-\d+\.(r8|r16|wav|PCMU|PCMA)$/;
 
 /**
  * callbridge writes each chunk into a directory FreeSWITCH also sees (a compose volume). Saves the base64
- * hop through mod_audio_stream and its 12–17 ms ::play round trip, and lets callbridge delete every file
+ * hop through mod_audio_stream and its ::play round trip, and lets callbridge delete every file
  * as soon as it has played.
  */
 export class SharedDirTransport implements ChunkTransport {
@@ -65,9 +64,9 @@ export class SharedDirTransport implements ChunkTransport {
   #files = new Map<string, Promise<void>>();
 
   /**
-   * `sync`: the directory is tmpfs (see `prepare`). Writing there is a memory copy: synchronously a chunk
-   * costs 14 µs to write and delete (measured), while fs.writeFile takes three threadpool round trips with an
-   * event-loop turn between each (p99 85 ms under load at 200 calls, delaying the reply's first command).
+   * `sync`: the directory is tmpfs (see `prepare`). Writing there is a memory copy, cheaper done at once than
+   * fs.writeFile's three threadpool round trips with an event-loop turn between each, which delayed replies'
+   * first commands under load (measured: see README "How playback works").
    * Chunks are written a few times a second per speaking call, never per frame. Anywhere else: async.
    */
   constructor(opts: { localDir: string; freeswitchDir: string; callUuid: string; sync?: boolean }) {

@@ -1,9 +1,9 @@
 import { createResampler, type ConverterName, type Resampler } from './converter.ts';
 
 /**
- * Each libsamplerate instance is its own WASM module: ~1.6 MB RSS, and creating one blocks the event loop for
- * 4–12 ms, its first calls 1–4 ms each (V8 compiles every instance lazily; measured). Holding one per call
- * for the whole call would cost more memory than the rest of the call, yet a call only resamples while a
+ * Each libsamplerate instance is its own WASM module: it costs memory, creating one blocks the event loop for
+ * milliseconds, and so do its first calls (V8 compiles every instance lazily; measured: see README Performance).
+ * Holding one per call for the whole call would cost more memory than the rest of the call, yet a call only resamples while a
  * reply is arriving. So converters are leased per reply (stateful across that reply's chunks) and returned
  * flushed. A lease never waits: spares are created ahead of need, one at a time, their warm-up spread over
  * turns of the event loop. If none is free the caller falls back (see PlayoutQueue).
@@ -107,8 +107,8 @@ export class ResamplerPool {
   release(r: Resampler, flushed: boolean): void {
     this.#leased--;
     // Converters are kept, never destroyed while the pool lives: destroy() frees the C state but the WASM
-    // memory only goes with a GC, and create/destroy churn grew RSS to 1.3 GB at 100 calls. The cap on the
-    // total bounds memory instead.
+    // memory only goes with a GC, and create/destroy churn grows RSS without bound (README Performance). The
+    // cap on the total bounds memory instead.
     if (this.#destroyed) {
       r.destroy();
       return;

@@ -49,9 +49,9 @@ export class Resampler {
   }
 
   /**
-   * Push the filter's delayed tail out with 20 ms of silence. Afterwards the history is all zeros, which is
-   * the same as a fresh converter apart from a phase offset nobody can hear (measured: the tail is ~34
-   * samples at 24k→8k SINC_FASTEST, well inside one frame).
+   * Push the filter's delayed tail out with 20 ms of silence (the sinc filters' delay is well inside one
+   * frame). Afterwards the history is all zeros, which is the same as a fresh converter apart from a phase
+   * offset nobody can hear.
    */
   flush(): Int16Array {
     return this.process(new Int16Array(Math.round(this.inRate / 50)));

@@ -1,6 +1,6 @@
 /**
- * The DSP worker thread: resamples agent audio for playback so neither the filtering (~50 µs per 20 ms of
- * 24 kHz audio) nor the creation of WASM converters (4–12 ms each, synchronous) runs on the event loop.
+ * The DSP worker thread: resamples agent audio for playback so neither the filtering nor the creation of WASM
+ * converters (synchronous, milliseconds each: see README Performance) runs on the event loop.
  * Protocol (see worker-resampling.ts): batches of ops in, batches of outputs out, typed arrays transferred.
  */
 import { parentPort, workerData } from 'node:worker_threads';
