@@ -26,6 +26,7 @@ import { WorkerResampling } from './media/resampling/worker-resampling.ts';
 import { ResamplerPools } from './media/resampling/converter-pool.ts';
 import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
+import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
@@ -205,6 +206,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
     createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
     resampling,
+    pace: new PaceMemory(),
     metrics,
   });
 

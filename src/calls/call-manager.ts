@@ -5,6 +5,7 @@ import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
 import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
+import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord } from '../store/call-record.ts';
 import type { CallBook } from './call-book.ts';
@@ -26,6 +27,8 @@ export interface CallManagerDeps {
   resolveSettings(facts: CallFacts, logger: Logger): Promise<CallSettings>;
   createAgent(settings: CallSettings, facts: CallFacts, logger: Logger): Agent;
   resampling: Resampling;
+  /** How agents' replies arrive, learnt from every call of this instance (see playout/arrival-pace.ts). */
+  pace: PaceMemory;
   metrics?: Metrics;
 }
 
@@ -140,6 +143,7 @@ export class CallManager implements MediaRouter {
       resolveSettings: () => this.#d.resolveSettings(facts, log),
       createAgent: (settings) => this.#d.createAgent(settings, facts, log),
       resampling: this.#d.resampling,
+      pace: this.#d.pace,
       metrics: this.#d.metrics,
       onEnded: (s) => this.#ended(s),
     });

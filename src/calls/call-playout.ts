@@ -3,6 +3,7 @@ import type { CallEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
 import { recordMs, type Metrics } from '../metrics.ts';
+import type { PaceMemory } from '../playout/arrival-pace.ts';
 import { chooseFormat } from '../playout/formats.ts';
 import { PlayoutQueue, type PlayoutObserver } from '../playout/playout-queue.ts';
 import { SharedDirTransport, StreamAudioTransport, type ChunkTransport } from '../playout/transport.ts';
@@ -25,6 +26,8 @@ export interface CallPlayoutDeps {
   control: Pick<ChannelControl, 'play' | 'breakAll'>;
   logger: Logger;
   resampling: Resampling;
+  /** Shared by the calls of this callbridge instance (see playout/arrival-pace.ts). */
+  pace: PaceMemory;
   stats: PlayoutStats;
   metrics?: Metrics;
   /** The call it plays to: nothing new is queued once the call is ending. */
@@ -175,6 +178,7 @@ export class CallPlayout {
         },
       },
       resampling: this.#d.resampling,
+      pace: this.#d.pace,
       firstChunkMs: settings.firstChunkMs,
       chunkMs: settings.chunkMs,
       lowWaterMs: settings.lowWaterMs,

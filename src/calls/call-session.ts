@@ -4,6 +4,7 @@ import { EslNotConnectedError } from '../freeswitch/esl.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
+import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
@@ -37,6 +38,8 @@ export interface SessionDeps {
   resolveSettings(): Promise<CallSettings>;
   createAgent(settings: CallSettings): Agent;
   resampling: Resampling;
+  /** Shared by the calls of this callbridge instance (see playout/arrival-pace.ts). */
+  pace: PaceMemory;
   onEnded(session: CallSession): void;
   metrics?: Metrics;
 }
@@ -101,6 +104,7 @@ export class CallSession {
       control,
       logger: log,
       resampling: deps.resampling,
+      pace: deps.pace,
       stats: this.stats,
       metrics,
       call: this,

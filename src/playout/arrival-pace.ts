@@ -12,8 +12,9 @@
  * So the queue remembers how replies arrive. When they come in real time, a reply starts only once a lead sized
  * from the observed lateness of pieces is buffered, and later files are cut when FreeSWITCH is down to a guard
  * sized the same way: files are then about `lead - jitter` long and a late piece still finds audio queued.
- * Bursts keep the immediate start (their lateness is never positive). The memory is process-wide by default:
- * the same model answers every call, so a new call starts with what earlier replies showed.
+ * Bursts keep the immediate start (their lateness is never positive). The memory (PaceMemory) is owned by
+ * whoever creates the queues, one per callbridge instance, shared by its calls: the same model answers every
+ * call, so a new call starts with what earlier replies showed.
  */
 
 /** Extra lead beyond the observed jitter: roughly the length of each file once a real-time reply plays. */
@@ -26,7 +27,7 @@ const PACED_RATE = 1.5;
 /** Replies shorter than this say little about pace. */
 const MIN_OBSERVED_MS = 300;
 
-/** What earlier replies showed (shared by the queues of a process unless a queue is given its own). */
+/** What earlier replies showed (shared by the queues it is given to: those of one callbridge instance). */
 export class PaceMemory {
   /** ~1 when recent replies arrived in real time, ~0 when in bursts. */
   #paced = 0;
@@ -47,9 +48,6 @@ export class PaceMemory {
     this.#jitterMs = jitterMs >= this.#jitterMs ? jitterMs : this.#jitterMs * 0.75 + jitterMs * 0.25;
   }
 }
-
-/** Shared by every queue not given its own memory. */
-export const processPace = new PaceMemory();
 
 /**
  * One reply's arrival, observed as it comes: how much later than a real-time schedule each piece is compared with

@@ -1,6 +1,6 @@
 import { int16View } from '../media/pcm.ts';
 import type { ResampleStream, Resampling } from '../media/resampling/resampling.ts';
-import { ArrivalPace, processPace, type PaceMemory } from './arrival-pace.ts';
+import { ArrivalPace, type PaceMemory } from './arrival-pace.ts';
 import { ChunkLedger } from './chunk-ledger.ts';
 import { CutPolicy, HOLD, type CutSizes } from './cut-policy.ts';
 import type { FileFormat } from './formats.ts';
@@ -29,8 +29,8 @@ export interface PlayoutOptions extends CutSizes {
   startLatencyMs?: number;
   observer?: PlayoutObserver;
   now?: () => number;
-  /** How earlier replies arrived (see arrival-pace.ts); default: shared by the process. */
-  pace?: PaceMemory;
+  /** How earlier replies arrived (see arrival-pace.ts): one memory per callbridge instance, shared by its calls. */
+  pace: PaceMemory;
 }
 
 /**
@@ -84,7 +84,7 @@ export class PlayoutQueue {
     this.#replyFormat = opts.format;
     this.#frame = opts.format.sampleRate / 50;
     this.#acc = new PcmBuffer(this.#frame * 50);
-    this.#pace = new ArrivalPace(opts.pace ?? processPace);
+    this.#pace = new ArrivalPace(opts.pace);
     this.#policy = new CutPolicy(this.#o, this.#pace);
     const { transport, control, observer, startLatencyMs, now } = this.#o;
     this.#ledger = new ChunkLedger(

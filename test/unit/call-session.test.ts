@@ -16,6 +16,7 @@ import type { EslClient } from '../../src/freeswitch/esl.ts';
 import type { ChannelInfo } from '../../src/freeswitch/events.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Resampling } from '../../src/media/resampling/resampling.ts';
+import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 
 /** The ESL side of a channel: records every command as FreeSWITCH would receive it, answers +OK. */
 class CommandSink {
@@ -68,6 +69,8 @@ class FakeMediaSocket implements MediaConnection {
 
 /** No converter is ever free: replies play at the agent's rate (none is needed at 8 kHz anyway). */
 const noResampling: Resampling = { active: 0, open: () => undefined, close: async () => {} };
+/** One memory of reply pace for the file's calls, as one callbridge instance has. */
+const pace = new PaceMemory();
 
 const settings: CallSettings = { pipeline: 'echo', systemInstructions: 'be brief', voice: 'Puck', language: 'en-US' };
 
@@ -140,6 +143,7 @@ async function newCall() {
     resolveSettings: async () => settings,
     createAgent: () => agent,
     resampling: noResampling,
+    pace,
     onEnded: (s) => ended.push(s),
   });
   sessions.push(session);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
 import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
+import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
 import { StreamAudioTransport, type ChunkTransport, type OutgoingChunk } from '../../src/playout/transport.ts';
 import type { FileFormat } from '../../src/playout/formats.ts';
@@ -45,6 +46,8 @@ class FakeControl implements PlaybackControl {
 const pools = new ResamplerPools({ converter: 'SINC_FASTEST' });
 const resampling = new InlineResampling(pools);
 const R8: FileFormat = { kind: 'r8', sampleRate: 8000 };
+/** One memory of reply pace for every queue of the file, as one callbridge instance has. */
+const pace = new PaceMemory();
 
 function queue(opts: Partial<ConstructorParameters<typeof PlayoutQueue>[0]> = {}) {
   const transport = new MemoryTransport();
@@ -54,6 +57,7 @@ function queue(opts: Partial<ConstructorParameters<typeof PlayoutQueue>[0]> = {}
     transport,
     control,
     resampling,
+    pace,
     firstChunkMs: 100,
     chunkMs: 400,
     lowWaterMs: 200,
@@ -109,7 +113,7 @@ test('barge-in breaks once, drops queued and in-flight audio, and ignores late w
   const seen: Array<[boolean, number]> = [];
   const q2 = new PlayoutQueue({
     format: R8, transport, control, resampling,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
+    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
     observer: { interrupted: (broke, ms) => seen.push([broke, ms]) },
   });
   q2.push(ramp(1000), 8000); // chunks being written (30 ms each)
@@ -183,7 +187,7 @@ test('no free converter: the reply goes out as WAV at the agent rate instead of 
   let fallbacks = 0;
   const q = new PlayoutQueue({
     format: R8, transport, control, resampling: empty,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
+    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
     observer: { resamplerFallback: () => fallbacks++ },
   });
   q.push(Buffer.alloc(24000 * 2 * 0.1), 24000); // 100 ms at 24 kHz
@@ -218,7 +222,7 @@ test('close does not wait for chunks still waiting for their ::play (stream tran
   let failed = 0;
   const q = new PlayoutQueue({
     format: R8, transport, control, resampling,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
+    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
     observer: { chunkFailed: () => failed++ },
   });
   q.push(ramp(300), 8000);

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { WorkerResampling } from '../../src/media/resampling/worker-resampling.ts';
 import { silentLogger } from '../../src/log.ts';
+import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 import { PlayoutQueue, type PlaybackControl } from '../../src/playout/playout-queue.ts';
 import type { ChunkTransport, OutgoingChunk } from '../../src/playout/transport.ts';
 
@@ -120,7 +121,7 @@ test('the DSP worker dies while a reply is ending: the reply completes, the next
   const q = new PlayoutQueue({
     format: { kind: 'r8', sampleRate: 8000 },
     transport, control, resampling: r,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000,
+    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace: new PaceMemory(),
     observer: { idle: () => idle++, resamplerFallback: () => fallbacks++ },
   });
   q.push(tone(200), 24000);
