@@ -5,7 +5,14 @@
  * Driven by the orchestrator (bench/run.ts) over IPC.
  */
 import { readFileSync } from 'node:fs';
-import { FreeSwitchEmulator, type EmulatedChannel, CartesiaFake, DeepgramFake, GeminiLiveFake, GeminiTextFake } from '../test/bed/index.ts';
+import {
+  FreeSwitchEmulator,
+  type EmulatedChannel,
+  CartesiaFake,
+  DeepgramFake,
+  GeminiLiveFake,
+  GeminiTextFake,
+} from '../test/bed/index.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
@@ -80,15 +87,28 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
       // burst: 40 ms messages every 10 ms (4× real time); realtime: every 40 ms, as a model streams a long answer.
       const realtime = m.replyPace === 'realtime';
-      gemini = await GeminiLiveFake.start({ apiKey: 'bench', recordAudio: false, autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, realtime, transcripts: false } });
+      gemini = await GeminiLiveFake.start({
+        apiKey: 'bench',
+        recordAudio: false,
+        autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, realtime, transcripts: false },
+      });
       (globalThis as { replyMs?: number }).replyMs = m.replyMs;
       if (m.cascade) {
         // A reply of about replyMs: Cartesia renders 60 ms per character.
         const sentence = 'Yes, we are open until midnight tonight. ';
         const text = sentence.repeat(Math.max(1, Math.round(m.replyMs / 60 / sentence.length))).trim();
         cascade = {
-          dg: await DeepgramFake.start({ apiKey: 'bench', recordAudio: false, auto: { transcript: 'Is the restaurant still open tonight?', latencyMs: 60 } }),
-          text: await GeminiTextFake.start({ apiKey: 'bench', autoReply: text, autoFirstTokenDelayMs: 250, autoTokenDelayMs: 30 }),
+          dg: await DeepgramFake.start({
+            apiKey: 'bench',
+            recordAudio: false,
+            auto: { transcript: 'Is the restaurant still open tonight?', latencyMs: 60 },
+          }),
+          text: await GeminiTextFake.start({
+            apiKey: 'bench',
+            autoReply: text,
+            autoFirstTokenDelayMs: 250,
+            autoTokenDelayMs: 30,
+          }),
           cart: await CartesiaFake.start({ apiKey: 'bench', recordSent: false, firstChunkDelayMs: 80, paceMs: 10 }),
         };
       }
@@ -107,9 +127,11 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
           started++;
           const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
           const t0 = Date.now();
-          while (!ch.stream?.connected && Date.now() - t0 < 10000 && !ch.hungUp) await new Promise((r) => setTimeout(r, 20));
+          while (!ch.stream?.connected && Date.now() - t0 < 10000 && !ch.hungUp)
+            await new Promise((r) => setTimeout(r, 20));
           ch.say(SHORT, 8000);
-          while (ch.heard.length === 0 && Date.now() - t0 < 4000 && !ch.hungUp) await new Promise((r) => setTimeout(r, 20));
+          while (ch.heard.length === 0 && Date.now() - t0 < 4000 && !ch.hungUp)
+            await new Promise((r) => setTimeout(r, 20));
           await ch.hangup().catch(() => {});
           await ch.waitDestroyed(5000).catch(() => {});
           done++;
@@ -128,7 +150,8 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
         await new Promise((r) => setTimeout(r, m.staggerMs));
       }
       const t0 = Date.now();
-      while (placed.some((c) => !c.stream?.connected) && Date.now() - t0 < 30000) await new Promise((r) => setTimeout(r, 100));
+      while (placed.some((c) => !c.stream?.connected) && Date.now() - t0 < 30000)
+        await new Promise((r) => setTimeout(r, 100));
       return { streaming: placed.filter((c) => c.stream?.connected).length };
     }
     case 'window': {
@@ -214,7 +237,12 @@ function stats(): LoadgenStats {
     streaming: [...fs.channels.values()].filter((c) => c.stream?.connected).length,
     replies,
     interruptedReplies: interrupted,
-    silenceShare: { p50: q(0.5), p99: q(0.99), max: shares.at(-1) ?? 0, total: shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length) },
+    silenceShare: {
+      p50: q(0.5),
+      p99: q(0.99),
+      max: shares.at(-1) ?? 0,
+      total: shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length),
+    },
     filesPerReply: { p50: q(0.5, files), p99: q(0.99, files), max: files.at(-1) ?? 0 },
     lateAudioFrames: late,
     maxAudioGapMs: maxGap,

@@ -43,7 +43,14 @@ const { values: args } = parseArgs({
   },
 });
 
-const TARGETS = { eventLoopP99Ms: 10, ingestP99Ms: 5, firstCommandP99Ms: 5, bargeInP99Ms: 5, rssPerCallMb: 1, silenceShareP99: 0.01 };
+const TARGETS = {
+  eventLoopP99Ms: 10,
+  ingestP99Ms: 5,
+  firstCommandP99Ms: 5,
+  bargeInP99Ms: 5,
+  rssPerCallMb: 1,
+  silenceShareP99: 0.01,
+};
 const ROOT = new URL('..', import.meta.url).pathname;
 const NODE = process.execPath;
 const pin = (cpu: number, cmd: string[]) => (os.cpus().length > 1 ? ['taskset', '-c', String(cpu), ...cmd] : cmd);
@@ -55,11 +62,18 @@ class Loadgen {
   #pending = new Map<number, (v: { result?: unknown; error?: string }) => void>();
   ready: Promise<void>;
   constructor() {
-    const [cmd, ...rest] = pin(1, [NODE, ...(process.env.LOADGEN_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/loadgen')}`] : []), join(ROOT, 'bench/loadgen.ts')]);
+    const [cmd, ...rest] = pin(1, [
+      NODE,
+      ...(process.env.LOADGEN_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/loadgen')}`] : []),
+      join(ROOT, 'bench/loadgen.ts'),
+    ]);
     this.#proc = spawn(cmd!, rest, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.ready = new Promise((r) => this.#proc.once('message', () => r()));
     this.#proc.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
-      if (m.id) this.#pending.get(m.id)?.(m), this.#pending.delete(m.id);
+      if (m.id) {
+        this.#pending.get(m.id)?.(m);
+        this.#pending.delete(m.id);
+      }
     });
   }
   call<T>(req: LoadgenRequest): Promise<T> {
@@ -83,12 +97,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startCallbridge(env: Record<string, string>): Promise<{ proc: ChildProcess; port: number; dir: string }> {
+async function startCallbridge(
+  env: Record<string, string>,
+): Promise<{ proc: ChildProcess; port: number; dir: string }> {
   const port = await freePort();
   // The playback directory on tmpfs, as the compose file mounts it: on disk a file costs 0.4–1.3 ms of
   // CPU (open/write/close/unlink), on tmpfs ~55 µs.
   const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'callbridge-bench-'));
-  const extra = Object.fromEntries((args.env as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const extra = Object.fromEntries(
+    (args.env as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   const node = [NODE, ...(args['node-flag'] as string[]), join(ROOT, 'dist/main.js')];
   const [cmd, ...rest] = args['no-pin'] ? node : pin(0, node);
   const proc = spawn(cmd!, rest, {
@@ -97,10 +115,21 @@ async function startCallbridge(env: Record<string, string>): Promise<{ proc: Chi
     env: {
       ...process.env,
       ...(args['cpu-prof'] ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench/results')}` } : {}),
-      ...(args['heap-snapshot'] ? { NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : {}), LOG_LEVEL: 'warn', HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, PLAYBACK_DIR: dir, GOOGLE_API_KEY: 'bench', ...env, ...extra },
+      ...(args['heap-snapshot'] ? { NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : {}),
+      LOG_LEVEL: 'warn',
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`,
+      PLAYBACK_DIR: dir,
+      GOOGLE_API_KEY: 'bench',
+      ...env,
+      ...extra,
+    },
   });
   for (let i = 0; i < 100; i++) {
-    const h = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ esl: string }>).catch(() => undefined);
+    const h = await fetch(`http://127.0.0.1:${port}/health`)
+      .then((r) => r.json() as Promise<{ esl: string }>)
+      .catch(() => undefined);
     if (h?.esl === 'connected') return { proc, port, dir };
     await sleep(100);
   }
@@ -150,7 +179,14 @@ async function initLoadgen(lg: Loadgen): Promise<Record<string, string>> {
     replyPace: args['reply-pace'] === 'realtime' ? 'realtime' : 'burst',
   });
   const env: Record<string, string> = { FREESWITCH_ESL_PORT: String(r.eslPort), GEMINI_BASE_URL: r.geminiUrl };
-  if (args.cascade) Object.assign(env, { AGENT_PIPELINE: 'cascade', DEEPGRAM_API_KEY: 'bench', DEEPGRAM_BASE_URL: r.deepgramUrl!, CARTESIA_API_KEY: 'bench', CARTESIA_BASE_URL: r.cartesiaUrl! });
+  if (args.cascade)
+    Object.assign(env, {
+      AGENT_PIPELINE: 'cascade',
+      DEEPGRAM_API_KEY: 'bench',
+      DEEPGRAM_BASE_URL: r.deepgramUrl!,
+      CARTESIA_API_KEY: 'bench',
+      CARTESIA_BASE_URL: r.cartesiaUrl!,
+    });
   return env;
 }
 
@@ -161,10 +197,19 @@ async function runStep(calls: number): Promise<StepResult> {
   try {
     await sleep(1000);
     const idle = await scrape(cb.port);
-    const placed = await lg.call<{ streaming: number }>({ cmd: 'place', calls, staggerMs: 10, idle: Boolean(args.idle) });
+    const placed = await lg.call<{ streaming: number }>({
+      cmd: 'place',
+      calls,
+      staggerMs: 10,
+      idle: Boolean(args.idle),
+    });
     if (placed.streaming < calls) console.warn(`  only ${placed.streaming}/${calls} calls streaming`);
     await sleep(Number(args.warmup) * 1000);
-    const frameMs = Number((args.env as string[]).find((e) => e.startsWith("STREAM_FRAME_MS="))?.split("=")[1] ?? process.env.STREAM_FRAME_MS ?? 40);
+    const frameMs = Number(
+      (args.env as string[]).find((e) => e.startsWith('STREAM_FRAME_MS='))?.split('=')[1] ??
+        process.env.STREAM_FRAME_MS ??
+        40,
+    );
     await lg.call({ cmd: 'window', frameMs });
     const a = await scrape(cb.port);
     const t0 = performance.now();
@@ -179,11 +224,22 @@ async function runStep(calls: number): Promise<StepResult> {
     await lg.call({ cmd: 'hangupAll' });
     for (let i = 0; i < 50 && (await scrape(cb.port)).get('callbridge_calls_active') !== 0; i++) await sleep(100);
     const filesLeft = (await readdir(cb.dir)).length;
-    const gcOver10 = ['major', 'minor', 'incremental', 'weakcb'].map((k) => `${k} ${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0)}/${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (b.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0) - ((a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0))}`);
-    console.log(`  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`);
-    console.log(`  chunk write ms p50/p99/max ${['0.5', '0.99', '1'].map((q) => ms(b, 'callbridge_chunk_write_seconds', q).toFixed(2)).join('/')}; first PLAYBACK_START ms ${['0.5', '0.99'].map((q) => ms(b, 'callbridge_first_playback_start_seconds', q).toFixed(1)).join('/')}`);
-    console.log(`  converters leased/free ${b.get('callbridge_resamplers{state="leased"}')}/${b.get('callbridge_resamplers{state="free"}')}; external MB ${((b.get('nodejs_external_memory_bytes') ?? 0) / 1e6).toFixed(0)}`);
-    console.log(`  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}, files per reply p50/p99/max ${lgs.filesPerReply.p50}/${lgs.filesPerReply.p99}/${lgs.filesPerReply.max}, inserted silence mean ${(lgs.silenceShare.total * 100).toFixed(2)}%`);
+    const gcOver10 = ['major', 'minor', 'incremental', 'weakcb'].map(
+      (k) =>
+        `${k} ${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0)}/${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (b.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0) - ((a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0))}`,
+    );
+    console.log(
+      `  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`,
+    );
+    console.log(
+      `  chunk write ms p50/p99/max ${['0.5', '0.99', '1'].map((q) => ms(b, 'callbridge_chunk_write_seconds', q).toFixed(2)).join('/')}; first PLAYBACK_START ms ${['0.5', '0.99'].map((q) => ms(b, 'callbridge_first_playback_start_seconds', q).toFixed(1)).join('/')}`,
+    );
+    console.log(
+      `  converters leased/free ${b.get('callbridge_resamplers{state="leased"}')}/${b.get('callbridge_resamplers{state="free"}')}; external MB ${((b.get('nodejs_external_memory_bytes') ?? 0) / 1e6).toFixed(0)}`,
+    );
+    console.log(
+      `  chunks/s ${((b.get('callbridge_playback_chunks_total')! - a.get('callbridge_playback_chunks_total')!) / wall).toFixed(0)}, replies in window ${lgs.replies}, files per reply p50/p99/max ${lgs.filesPerReply.p50}/${lgs.filesPerReply.p99}/${lgs.filesPerReply.max}, inserted silence mean ${(lgs.silenceShare.total * 100).toFixed(2)}%`,
+    );
     const cpu = ((b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!) / wall) * 100;
     const rssMb = b.get('process_resident_memory_bytes')! / 1e6;
     const idleRssMb = idle.get('process_resident_memory_bytes')! / 1e6;
@@ -207,14 +263,18 @@ async function runStep(calls: number): Promise<StepResult> {
     if (!(r.eventLoop.p99 < TARGETS.eventLoopP99Ms)) f.push(`event-loop p99 ${r.eventLoop.p99.toFixed(1)} ms`);
     if (!(r.ingest.p99 <= TARGETS.ingestP99Ms)) f.push(`ingest p99 ${r.ingest.p99.toFixed(2)} ms`);
     // --idle: nobody speaks, so there is no reply to time
-    if (!args.idle && !(r.firstCommand.p99 <= TARGETS.firstCommandP99Ms)) f.push(`first command p99 ${r.firstCommand.p99.toFixed(1)} ms`);
+    if (!args.idle && !(r.firstCommand.p99 <= TARGETS.firstCommandP99Ms))
+      f.push(`first command p99 ${r.firstCommand.p99.toFixed(1)} ms`);
     if (r.bargeIn.p99 > TARGETS.bargeInP99Ms) f.push(`barge-in p99 ${r.bargeIn.p99.toFixed(1)} ms`);
     if (r.rssPerCallMb > TARGETS.rssPerCallMb) f.push(`RSS ${r.rssPerCallMb.toFixed(2)} MB/call`);
-    if (lgs.lateAudioFrames > 0) f.push(`${lgs.lateAudioFrames} late frames (max gap ${lgs.maxAudioGapMs.toFixed(0)} ms)`);
-    if (lgs.silenceShare.p99 > TARGETS.silenceShareP99) f.push(`inserted silence p99 ${(lgs.silenceShare.p99 * 100).toFixed(2)}%`);
+    if (lgs.lateAudioFrames > 0)
+      f.push(`${lgs.lateAudioFrames} late frames (max gap ${lgs.maxAudioGapMs.toFixed(0)} ms)`);
+    if (lgs.silenceShare.p99 > TARGETS.silenceShareP99)
+      f.push(`inserted silence p99 ${(lgs.silenceShare.p99 * 100).toFixed(2)}%`);
     if (lgs.streaming < calls) f.push(`${calls - lgs.streaming} calls not streaming`);
     if (filesLeft > 0) f.push(`${filesLeft} playback files left`);
-    if (lgs.clock.over10ms > lgs.clock.ticks * 0.01) f.push(`load generator fell behind (${lgs.clock.over10ms} late ticks)`);
+    if (lgs.clock.over10ms > lgs.clock.ticks * 0.01)
+      f.push(`load generator fell behind (${lgs.clock.over10ms} late ticks)`);
     r.pass = f.length === 0;
     return r;
   } finally {
@@ -261,26 +321,53 @@ async function churn(total: number): Promise<void> {
     // Two halves: memory that keeps growing from the first half to the second is a leak; a pool that grew
     // once (converters, buffers) is not.
     const half = Math.floor(total / 2);
-    const r1 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: half, concurrency: Number(args.concurrency) });
+    const r1 = await lg.call<{ done: number; left: number }>({
+      cmd: 'churn',
+      calls: half,
+      concurrency: Number(args.concurrency),
+    });
     await sleep(5000);
     const mid = await scrape(cb.port);
     // A heap snapshot runs a full GC first: comparing the two halves' snapshots tells garbage from a leak.
-    if (args['heap-snapshot']) cb.proc.kill('SIGUSR2'), await sleep(15000);
-    const r2 = await lg.call<{ done: number; left: number }>({ cmd: 'churn', calls: total - half, concurrency: Number(args.concurrency) });
+    if (args['heap-snapshot']) {
+      cb.proc.kill('SIGUSR2');
+      await sleep(15000);
+    }
+    const r2 = await lg.call<{ done: number; left: number }>({
+      cmd: 'churn',
+      calls: total - half,
+      concurrency: Number(args.concurrency),
+    });
     const r = { done: r1.done + r2.done };
     const secs = (performance.now() - t0) / 1000;
     const busy = await scrape(cb.port);
     await sleep(10000); // let timers run out and the GC catch up
     const after = await scrape(cb.port);
-    if (args['heap-snapshot']) cb.proc.kill('SIGUSR2'), await sleep(15000);
-    console.log(`after the first ${half} calls: RSS ${((mid.get('process_resident_memory_bytes') ?? 0) / 1e6).toFixed(1)} MB, JS heap ${((mid.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(1)} MB`);
+    if (args['heap-snapshot']) {
+      cb.proc.kill('SIGUSR2');
+      await sleep(15000);
+    }
+    console.log(
+      `after the first ${half} calls: RSS ${((mid.get('process_resident_memory_bytes') ?? 0) / 1e6).toFixed(1)} MB, JS heap ${((mid.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(1)} MB`,
+    );
     const mb = (s: Scrape, k: string) => ((s.get(k) ?? 0) / 1e6).toFixed(1);
     const files = (await readdir(cb.dir)).filter((f) => f !== 'data').length;
-    console.log(`${r.done} calls in ${secs.toFixed(0)} s (${args.concurrency} at a time), ${after.get('callbridge_calls_active')} still active, ${files} playback files left`);
-    console.log(`RSS MB: idle ${mb(idle, 'process_resident_memory_bytes')}, right after ${mb(busy, 'process_resident_memory_bytes')}, 10 s later ${mb(after, 'process_resident_memory_bytes')}`);
-    console.log(`JS heap used MB: idle ${mb(idle, 'nodejs_heap_size_used_bytes')}, right after ${mb(busy, 'nodejs_heap_size_used_bytes')}, 10 s later ${mb(after, 'nodejs_heap_size_used_bytes')}`);
-    console.log(`handles: idle ${idle.get('nodejs_active_handles_total')}, 10 s later ${after.get('nodejs_active_handles_total')}`);
-    await writeFile(join(ROOT, `bench/results/churn-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ total, secs, files, idle: Object.fromEntries(idle), after: Object.fromEntries(after) }, null, 2));
+    console.log(
+      `${r.done} calls in ${secs.toFixed(0)} s (${args.concurrency} at a time), ${after.get('callbridge_calls_active')} still active, ${files} playback files left`,
+    );
+    console.log(
+      `RSS MB: idle ${mb(idle, 'process_resident_memory_bytes')}, right after ${mb(busy, 'process_resident_memory_bytes')}, 10 s later ${mb(after, 'process_resident_memory_bytes')}`,
+    );
+    console.log(
+      `JS heap used MB: idle ${mb(idle, 'nodejs_heap_size_used_bytes')}, right after ${mb(busy, 'nodejs_heap_size_used_bytes')}, 10 s later ${mb(after, 'nodejs_heap_size_used_bytes')}`,
+    );
+    console.log(
+      `handles: idle ${idle.get('nodejs_active_handles_total')}, 10 s later ${after.get('nodejs_active_handles_total')}`,
+    );
+    await writeFile(
+      join(ROOT, `bench/results/churn-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+      JSON.stringify({ total, secs, files, idle: Object.fromEntries(idle), after: Object.fromEntries(after) }, null, 2),
+    );
   } finally {
     cb.proc.kill('SIGTERM');
     await new Promise((r) => (cb.proc.exitCode !== null ? r(null) : cb.proc.once('exit', r)));
@@ -292,10 +379,22 @@ async function churn(total: number): Promise<void> {
 async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench/results'), { recursive: true });
   if (args.churn) return churn(Number(args.churn));
-  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1e9), node: process.version, platform: `${os.type()} ${os.release()}` };
-  console.log(`callbridge bench — ${machine.cpus} CPUs (${machine.model}), ${machine.memGb} GB, Node ${machine.node}; callbridge on CPU 0, load generator on CPU 1`);
-  console.log(`hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms streamed ${args['reply-pace'] === 'realtime' ? 'in real time' : 'in bursts (4× real time)'}, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`);
-  console.log('calls   cpu%  rssMB MB/call   loop p50/p99/max  ingest p50/p99  first cmd    barge-in   silence%  late replies lg%  verdict');
+  const machine = {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memGb: Math.round(os.totalmem() / 1e9),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+  };
+  console.log(
+    `callbridge bench — ${machine.cpus} CPUs (${machine.model}), ${machine.memGb} GB, Node ${machine.node}; callbridge on CPU 0, load generator on CPU 1`,
+  );
+  console.log(
+    `hold ${args.hold} s after ${args.warmup} s warm-up, replies ${args['reply-ms']} ms streamed ${args['reply-pace'] === 'realtime' ? 'in real time' : 'in bursts (4× real time)'}, ${Number(args['barge-in']) * 100}% of turns barged in; ms figures are p50/p99(/max)`,
+  );
+  console.log(
+    'calls   cpu%  rssMB MB/call   loop p50/p99/max  ingest p50/p99  first cmd    barge-in   silence%  late replies lg%  verdict',
+  );
   const results: StepResult[] = [];
   let best = 0;
   for (const calls of String(args.steps).split(',').map(Number)) {
@@ -306,7 +405,10 @@ async function main(): Promise<void> {
     const mid = sorted[Math.floor(sorted.length / 2)]!;
     mid.pass = runs.filter((r) => r.pass).length * 2 > runs.length;
     results.push(mid);
-    console.log(row(mid) + (runs.length > 1 ? `  (median of ${runs.length}; cpu ${runs.map((r) => r.cpuPct.toFixed(0)).join('/')})` : ''));
+    console.log(
+      row(mid) +
+        (runs.length > 1 ? `  (median of ${runs.length}; cpu ${runs.map((r) => r.cpuPct.toFixed(0)).join('/')})` : ''),
+    );
     if (mid.pass) best = calls;
     else if (!args['keep-going']) break;
   }

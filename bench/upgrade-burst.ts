@@ -18,11 +18,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FreeSwitchEmulator, GeminiLiveFake } from '../test/bed/index.ts';
 
-const { values: args } = parseArgs({ options: { calls: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } } });
+const { values: args } = parseArgs({
+  options: { calls: { type: 'string', default: '200' }, env: { type: 'string', multiple: true, default: [] } },
+});
 const N = Number(args.calls);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-const summary = (xs: number[]) => `n=${xs.length} p50=${pct(xs, 50).toFixed(1)} ms p99=${pct(xs, 99).toFixed(1)} ms max=${Math.max(...xs).toFixed(1)} ms`;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const summary = (xs: number[]) =>
+  `n=${xs.length} p50=${pct(xs, 50).toFixed(1)} ms p99=${pct(xs, 99).toFixed(1)} ms max=${Math.max(...xs).toFixed(1)} ms`;
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -36,7 +40,10 @@ function upgrade(url: URL): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = net.connect(Number(url.port), url.hostname);
-    const timer = setTimeout(() => (s.destroy(), reject(new Error('no 101 within 10 s'))), 10_000);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('no 101 within 10 s'));
+    }, 10_000);
     let buf = '';
     s.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
@@ -47,7 +54,9 @@ function upgrade(url: URL): Promise<number> {
       buf.startsWith('HTTP/1.1 101') ? resolve(ms) : reject(new Error(buf.split('\r\n')[0]));
     });
     s.on('error', reject);
-    s.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.write(
+      `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
   });
 }
 
@@ -72,7 +81,10 @@ const child = spawn(process.execPath, [new URL('../src/main.ts', import.meta.url
 });
 try {
   for (let i = 0; ; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.json() as Promise<{ esl: string }>, () => undefined);
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.json() as Promise<{ esl: string }>,
+      () => undefined,
+    );
     if (ok?.esl === 'connected') break;
     if (i > 200) throw new Error('callbridge did not come up');
     await sleep(50);
@@ -90,18 +102,24 @@ try {
   const failedConnects = fs.eventLog.length; // event log is off; count from channels instead
   void failedConnects;
   const neverConnected = calls.filter((c) => !connectMs.has(c.uuid)).length;
-  console.log(`phase 1: ${N} calls started at once; stream start → connected: ${summary([...connectMs.values()])}; never connected within 20 s: ${neverConnected}`);
+  console.log(
+    `phase 1: ${N} calls started at once; stream start → connected: ${summary([...connectMs.values()])}; never connected within 20 s: ${neverConnected}`,
+  );
   await sleep(2000);
   // Phase 2: one upgrade per live call, all at once, real secrets.
   const urls = calls.filter((c) => c.stream?.url).map((c) => new URL(c.stream!.url));
   const results = await Promise.allSettled(urls.map((u) => upgrade(u)));
   const ms = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason.message ?? r.reason)] : []));
-  console.log(`phase 2: ${urls.length} simultaneous upgrades with the real secrets, ${N} calls live; time to 101: ${summary(ms)}; failed: ${errors.length}${errors.length ? ` (${[...new Set(errors)].slice(0, 3).join('; ')})` : ''}`);
+  console.log(
+    `phase 2: ${urls.length} simultaneous upgrades with the real secrets, ${N} calls live; time to 101: ${summary(ms)}; failed: ${errors.length}${errors.length ? ` (${[...new Set(errors)].slice(0, 3).join('; ')})` : ''}`,
+  );
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const loop = /callbridge_event_loop_delay_seconds\{quantile="0.99"\} ([\d.e-]+)/.exec(metrics)?.[1];
   const loopMax = /callbridge_event_loop_delay_seconds\{quantile="1"\} ([\d.e-]+)/.exec(metrics)?.[1];
-  console.log(`callbridge event-loop delay since start: p99 ${(Number(loop) * 1000).toFixed(1)} ms, max ${(Number(loopMax) * 1000).toFixed(1)} ms`);
+  console.log(
+    `callbridge event-loop delay since start: p99 ${(Number(loop) * 1000).toFixed(1)} ms, max ${(Number(loopMax) * 1000).toFixed(1)} ms`,
+  );
 } finally {
   child.kill('SIGKILL');
   await fs.stop();

@@ -78,7 +78,9 @@ function loadTurns(wavs: string[], texts: string[], scratch: string): Turn[] {
   const turns: Turn[] = wavs.map((path) => ({ label: path, ...toTurnAudio(readWav(path)) }));
   if (texts.length > 0) {
     if (spawnSync('espeak-ng', ['--version']).error) {
-      throw new Error('--say needs espeak-ng (e.g. apt-get install espeak-ng); record the turns as WAV files and pass them with --wav instead');
+      throw new Error(
+        '--say needs espeak-ng (e.g. apt-get install espeak-ng); record the turns as WAV files and pass them with --wav instead',
+      );
     }
     texts.forEach((text, i) => {
       const file = join(scratch, `say-${i + 1}.wav`);
@@ -89,7 +91,11 @@ function loadTurns(wavs: string[], texts: string[], scratch: string): Turn[] {
   }
   if (turns.length === 0) {
     const raw = readFileSync(DEFAULT_INPUT);
-    turns.push({ label: 'test/fixtures/speech-8k.raw', pcm: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), rate: 8000 });
+    turns.push({
+      label: 'test/fixtures/speech-8k.raw',
+      pcm: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1),
+      rate: 8000,
+    });
   }
   return turns;
 }
@@ -100,7 +106,12 @@ function toTurnAudio(w: { pcm: Int16Array; sampleRate: number }): { pcm: Int16Ar
 }
 
 /** The same .env the server reads (`npm run dev`); variables already set win over the file. */
-function environment(pipeline: string | undefined, scratch: string, port: number, eslPort: number): Record<string, string | undefined> {
+function environment(
+  pipeline: string | undefined,
+  scratch: string,
+  port: number,
+  eslPort: number,
+): Record<string, string | undefined> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   return {
     ...process.env,
@@ -122,7 +133,9 @@ function environment(pipeline: string | undefined, scratch: string, port: number
 
 /** The call as the calls API reports it (GET /calls/{id}): status, transcript, per-reply timings. */
 async function callRecord(config: Config, id: string): Promise<CallRecord | undefined> {
-  const res = await fetch(`http://127.0.0.1:${config.HTTP_PORT}/calls/${id}`, { headers: config.API_TOKEN ? { authorization: `Bearer ${config.API_TOKEN}` } : {} });
+  const res = await fetch(`http://127.0.0.1:${config.HTTP_PORT}/calls/${id}`, {
+    headers: config.API_TOKEN ? { authorization: `Bearer ${config.API_TOKEN}` } : {},
+  });
   return res.ok ? ((await res.json()) as CallRecord) : undefined;
 }
 
@@ -140,7 +153,12 @@ async function waitFor(cond: () => boolean, timeoutMs: number, signal: AbortSign
  * Until the agent has finished answering: some reply audio started after `since` (or none is required), then
  * nothing played and nothing new started for `settleMs` (a reply arrives as several files with short gaps).
  */
-async function waitReplyPlayed(call: EmulatedChannel, since: number, requireReply: boolean, o: { timeoutMs: number; settleMs: number; signal: AbortSignal }): Promise<boolean> {
+async function waitReplyPlayed(
+  call: EmulatedChannel,
+  since: number,
+  requireReply: boolean,
+  o: { timeoutMs: number; settleMs: number; signal: AbortSignal },
+): Promise<boolean> {
   const started = () => call.heard.some((s) => s.startedAt >= since);
   if (requireReply && !(await waitFor(() => started() || call.hungUp, o.timeoutMs, o.signal))) return false;
   const end = Date.now() + o.timeoutMs;
@@ -160,8 +178,10 @@ async function waitReplyPlayed(call: EmulatedChannel, since: number, requireRepl
 /** Caller on the left, what the caller heard on the right, both placed by time since the call was placed. */
 function stereo(call: EmulatedChannel, turns: Turn[], timings: TurnTiming[], t0: number): Buffer {
   const placed: { ch: 0 | 1; at: number; pcm: Int16Array }[] = [];
-  timings.forEach((t, i) => placed.push({ ch: 0, at: t.callerStartMs, pcm: resample(turns[i]!.pcm, turns[i]!.rate, RATE) }));
-  call.heard.forEach((s, i) => placed.push({ ch: 1, at: s.startedAt - t0, pcm: call.heardPcm(i, i) }));
+  for (const [i, t] of timings.entries()) {
+    placed.push({ ch: 0, at: t.callerStartMs, pcm: resample(turns[i]!.pcm, turns[i]!.rate, RATE) });
+  }
+  for (const [i, s] of call.heard.entries()) placed.push({ ch: 1, at: s.startedAt - t0, pcm: call.heardPcm(i, i) });
   const length = Math.max(0, ...placed.map((p) => Math.round((p.at * RATE) / 1000) + p.pcm.length));
   const channels = [new Int16Array(length), new Int16Array(length)] as const;
   for (const p of placed) channels[p.ch].set(p.pcm, Math.max(0, Math.round((p.at * RATE) / 1000)));
@@ -169,7 +189,9 @@ function stereo(call: EmulatedChannel, turns: Turn[], timings: TurnTiming[], t0:
 }
 
 function transcriptText(record: CallRecord | undefined, t0Epoch: number): string {
-  const lines = (record?.transcript ?? []).filter((e) => e.final).map((e) => `[${((e.at - t0Epoch) / 1000).toFixed(2).padStart(6)} s] ${e.speaker.padEnd(6)} ${e.text}`);
+  const lines = (record?.transcript ?? [])
+    .filter((e) => e.final)
+    .map((e) => `[${((e.at - t0Epoch) / 1000).toFixed(2).padStart(6)} s] ${e.speaker.padEnd(6)} ${e.text}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -183,22 +205,30 @@ async function run(opts: ReturnType<typeof parse>, signal: AbortSignal): Promise
     const turns = loadTurns(opts.wav, opts.say, scratch);
     const turnTimeoutMs = Number(opts['turn-timeout']) * 1000;
     const settleMs = Number(opts['settle-ms']);
-    if (!(turnTimeoutMs > 0) || !(settleMs >= 0)) throw new Error('--turn-timeout and --settle-ms take positive numbers');
+    if (!(turnTimeoutMs > 0) || !(settleMs >= 0))
+      throw new Error('--turn-timeout and --settle-ms take positive numbers');
     mkdirSync(out, { recursive: true });
     fs = await FreeSwitchEmulator.start();
     const config = loadConfig(environment(opts.pipeline, scratch, await freePort(), fs.eslPort));
     // callbridge's own log goes to a file: the terminal shows the conversation.
-    const logger = pino({ level: config.LOG_LEVEL === 'debug' ? 'debug' : 'info', base: { service: 'callbridge' } }, pino.destination({ dest: join(out, 'callbridge.log'), sync: true }));
+    const logger = pino(
+      { level: config.LOG_LEVEL === 'debug' ? 'debug' : 'info', base: { service: 'callbridge' } },
+      pino.destination({ dest: join(out, 'callbridge.log'), sync: true }),
+    );
     bridge = await startCallbridge(config, { logger });
     await bridge.esl.waitConnected(5000);
-    console.log(`pipeline: ${config.AGENT_PIPELINE} (${config.AGENT_PIPELINE_SOURCE}); ${turns.length} caller turn(s); log: ${join(out, 'callbridge.log')}`);
+    console.log(
+      `pipeline: ${config.AGENT_PIPELINE} (${config.AGENT_PIPELINE_SOURCE}); ${turns.length} caller turn(s); log: ${join(out, 'callbridge.log')}`,
+    );
 
     const t0 = performance.now();
     const t0Epoch = Date.now();
     const live = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
     call = live;
     if (!(await waitFor(() => live.stream?.connected === true || live.hungUp, 15000, signal)) || live.hungUp) {
-      throw new Error(`the call did not start: ${(await callRecord(config, live.uuid))?.endReason ?? 'no media stream within 15 s'} (see callbridge.log)`);
+      throw new Error(
+        `the call did not start: ${(await callRecord(config, live.uuid))?.endReason ?? 'no media stream within 15 s'} (see callbridge.log)`,
+      );
     }
     // A greeting (or the echo agent's chime) plays out before the caller speaks.
     await waitReplyPlayed(live, t0, false, { timeoutMs: turnTimeoutMs, settleMs, signal });
@@ -208,11 +238,17 @@ async function run(opts: ReturnType<typeof parse>, signal: AbortSignal): Promise
       if (live.hungUp) break;
       const sayAt = performance.now();
       live.say(turn.pcm, turn.rate);
-      await live.micIdle(turn.pcm.length / turn.rate * 1000 + 10_000);
+      await live.micIdle((turn.pcm.length / turn.rate) * 1000 + 10_000);
       const saidAt = performance.now();
       const replied = await waitReplyPlayed(live, sayAt, true, { timeoutMs: turnTimeoutMs, settleMs, signal });
       const reply = live.heard.filter((s) => s.startedAt >= sayAt);
-      const timing: TurnTiming = { turn: i + 1, input: turn.label, callerStartMs: Math.round(sayAt - t0), callerEndMs: Math.round(saidAt - t0), replyHeardMs: Math.round(reply.reduce((a, s) => a + s.playedMs, 0)) };
+      const timing: TurnTiming = {
+        turn: i + 1,
+        input: turn.label,
+        callerStartMs: Math.round(sayAt - t0),
+        callerEndMs: Math.round(saidAt - t0),
+        replyHeardMs: Math.round(reply.reduce((a, s) => a + s.playedMs, 0)),
+      };
       if (reply.length > 0) {
         timing.replyStartMs = Math.round(reply[0]!.startedAt - t0);
         timing.replyEndMs = Math.round(reply.at(-1)!.endedAt - t0);
@@ -225,19 +261,33 @@ async function run(opts: ReturnType<typeof parse>, signal: AbortSignal): Promise
     if (!live.hungUp) await live.hangup();
     // The record is complete once the call has ended (its last transcript entries and turn timings in).
     let record = await callRecord(config, live.uuid);
-    for (const end = Date.now() + 5000; !FINAL_STATUSES.has(record?.status ?? 'answered') && Date.now() < end; record = await callRecord(config, live.uuid)) {
+    for (
+      const end = Date.now() + 5000;
+      !FINAL_STATUSES.has(record?.status ?? 'answered') && Date.now() < end;
+      record = await callRecord(config, live.uuid)
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     writeFileSync(join(out, 'conversation.wav'), stereo(live, turns, timings, t0));
-    writeFileSync(join(out, 'transcript.json'), `${JSON.stringify({ callId: live.uuid, pipeline: record?.pipeline, status: record?.status, endReason: record?.endReason, startedAt: new Date(t0Epoch).toISOString(), transcript: (record?.transcript ?? []).map((e) => ({ ...e, ms: e.at - t0Epoch })) }, null, 2)}\n`);
+    writeFileSync(
+      join(out, 'transcript.json'),
+      `${JSON.stringify({ callId: live.uuid, pipeline: record?.pipeline, status: record?.status, endReason: record?.endReason, startedAt: new Date(t0Epoch).toISOString(), transcript: (record?.transcript ?? []).map((e) => ({ ...e, ms: e.at - t0Epoch })) }, null, 2)}\n`,
+    );
     writeFileSync(join(out, 'transcript.txt'), transcriptText(record, t0Epoch));
-    writeFileSync(join(out, 'timings.json'), `${JSON.stringify({ turns: timings, pipelineTurns: record?.turns ?? [] }, null, 2)}\n`);
+    writeFileSync(
+      join(out, 'timings.json'),
+      `${JSON.stringify({ turns: timings, pipelineTurns: record?.turns ?? [] }, null, 2)}\n`,
+    );
 
     console.log(`\n${transcriptText(record, t0Epoch)}`);
     for (const t of timings) {
-      console.log(`turn ${t.turn}: caller ${t.callerStartMs}–${t.callerEndMs} ms, ${t.replyStartMs === undefined ? 'no reply' : `reply ${t.replyStartMs}–${t.replyEndMs} ms (${t.responseMs} ms after the caller stopped, ${t.replyHeardMs} ms heard)`}`);
+      console.log(
+        `turn ${t.turn}: caller ${t.callerStartMs}–${t.callerEndMs} ms, ${t.replyStartMs === undefined ? 'no reply' : `reply ${t.replyStartMs}–${t.replyEndMs} ms (${t.responseMs} ms after the caller stopped, ${t.replyHeardMs} ms heard)`}`,
+      );
     }
-    console.log(`\nwritten to ${out}: conversation.wav (left caller, right agent), transcript.json, transcript.txt, timings.json, callbridge.log`);
+    console.log(
+      `\nwritten to ${out}: conversation.wav (left caller, right agent), transcript.json, transcript.txt, timings.json, callbridge.log`,
+    );
     return 0;
   } finally {
     // Everything this run started, whatever happened: the call, callbridge, the emulator, the scratch dir.
@@ -249,7 +299,7 @@ async function run(opts: ReturnType<typeof parse>, signal: AbortSignal): Promise
 }
 
 async function main(): Promise<void> {
-  let opts;
+  let opts: ReturnType<typeof parse>;
   try {
     opts = parse();
   } catch (err) {

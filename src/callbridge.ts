@@ -183,7 +183,10 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   let freeswitchVersion: string | undefined;
   esl.on('connected', () => {
     metrics.eslConnected.set(1);
-    esl.api(version()).then((v) => (freeswitchVersion = v.trim()), () => {});
+    esl.api(version()).then(
+      (v) => (freeswitchVersion = v.trim()),
+      () => {},
+    );
   });
   esl.on('disconnected', () => metrics.eslConnected.set(0));
 

@@ -26,7 +26,9 @@ const streamBaseUrl = z
   )
   .transform((v) => v.replace(/\/$/, ''));
 
-const absDir = z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
+const absDir = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
 
 const schema = z.object({
   GEMINI_VOICE: z.string().regex(PATTERNS.voice).default('Puck'),
@@ -62,7 +64,12 @@ const schema = z.object({
   STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   /** Caller audio per mod_audio_stream message (STREAM_BUFFER_SIZE), ms, a multiple of 20. */
   STREAM_FRAME_MS: z.coerce.number().int().min(20).max(200).default(40),
-  MEDIA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(640).max(4 * 1024 * 1024).default(65536),
+  MEDIA_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(640)
+    .max(4 * 1024 * 1024)
+    .default(65536),
 
   PLAYBACK_METHOD: z.enum(['sendmsg', 'broadcast']).default('sendmsg'),
   PLAYBACK_TRANSPORT: z.enum(['shared-dir', 'stream']).default('shared-dir'),
@@ -91,7 +98,12 @@ const schema = z.object({
   // ---- Calls API, outbound calls, per-call configuration, history (issue 4) ----
   API_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   ALLOW_INSECURE_API: bool.default(false),
-  MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(65536),
+  MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(65536),
   DEFAULT_GATEWAY: z.string().regex(PATTERNS.gateway).optional(),
   OUTBOUND_CALLER_ID: z.string().regex(PATTERNS.phoneNumber).optional(),
   ORIGINATE_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(300).default(45),
@@ -104,7 +116,10 @@ const schema = z.object({
   CALL_HISTORY_PATH: z.string().min(1).default('data/calls.db'),
   CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),
-  TWILIO_SIP_URI: z.string().regex(/^sips?:[^\s<>"']+$/, 'a SIP URI like sip:callbridge@203.0.113.7:5060').optional(),
+  TWILIO_SIP_URI: z
+    .string()
+    .regex(/^sips?:[^\s<>"']+$/, 'a SIP URI like sip:callbridge@203.0.113.7:5060')
+    .optional(),
   TWILIO_SIP_USERNAME: z.string().min(1).optional(),
   TWILIO_SIP_PASSWORD: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -116,7 +131,16 @@ type Parsed = z.output<typeof schema>;
 
 export const DEFAULT_PLAYBACK_DIR = '/var/lib/callbridge/playback';
 
-export interface Config extends Omit<Parsed, 'GOOGLE_API_KEY' | 'GEMINI_API_KEY' | 'PLAYBACK_DIR' | 'PLAYBACK_DIR_FREESWITCH' | 'AGENT_PIPELINE' | 'CALLBRIDGE_WS_URL'> {
+export interface Config
+  extends Omit<
+    Parsed,
+    | 'GOOGLE_API_KEY'
+    | 'GEMINI_API_KEY'
+    | 'PLAYBACK_DIR'
+    | 'PLAYBACK_DIR_FREESWITCH'
+    | 'AGENT_PIPELINE'
+    | 'CALLBRIDGE_WS_URL'
+  > {
   /** The default pipeline, `auto` resolved. */
   AGENT_PIPELINE: Pipeline;
   /** Why that pipeline (for the start-up log line). */
@@ -170,13 +194,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(problems);
   }
   const c = result.data;
-  if (c.STREAM_FRAME_MS % 20) throw new ConfigError(['STREAM_FRAME_MS must be a multiple of 20 (mod_audio_stream buffers whole 20 ms frames)']);
+  if (c.STREAM_FRAME_MS % 20)
+    throw new ConfigError(['STREAM_FRAME_MS must be a multiple of 20 (mod_audio_stream buffers whole 20 ms frames)']);
   if (c.PLAYBACK_FIRST_CHUNK_MS % 20 || c.PLAYBACK_CHUNK_MS % 20) {
-    throw new ConfigError(['PLAYBACK_FIRST_CHUNK_MS and PLAYBACK_CHUNK_MS must be multiples of 20 (FreeSWITCH pads other lengths with silence)']);
+    throw new ConfigError([
+      'PLAYBACK_FIRST_CHUNK_MS and PLAYBACK_CHUNK_MS must be multiples of 20 (FreeSWITCH pads other lengths with silence)',
+    ]);
   }
   if (c.PLAYBACK_CHUNK_MS + c.PLAYBACK_LOW_WATER_MS > c.PLAYBACK_MAX_AHEAD_MS) {
     // A chunk only goes out while it fits under the cap: one that never fits starves FreeSWITCH (gaps).
-    throw new ConfigError([`PLAYBACK_CHUNK_MS (${c.PLAYBACK_CHUNK_MS}) + PLAYBACK_LOW_WATER_MS (${c.PLAYBACK_LOW_WATER_MS}) must not exceed PLAYBACK_MAX_AHEAD_MS (${c.PLAYBACK_MAX_AHEAD_MS})`]);
+    throw new ConfigError([
+      `PLAYBACK_CHUNK_MS (${c.PLAYBACK_CHUNK_MS}) + PLAYBACK_LOW_WATER_MS (${c.PLAYBACK_LOW_WATER_MS}) must not exceed PLAYBACK_MAX_AHEAD_MS (${c.PLAYBACK_MAX_AHEAD_MS})`,
+    ]);
   }
   const google = c.GOOGLE_API_KEY ?? c.GEMINI_API_KEY;
   const set: Record<string, unknown> = { ...c, GOOGLE_API_KEY: google };
@@ -198,7 +227,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // The default written out (a copied .env.example) counts as the default: same fallback.
     PLAYBACK_DIR_DEFAULTED: playbackDir === DEFAULT_PLAYBACK_DIR,
     AGENT_PIPELINE: AGENT_PIPELINE === 'auto' ? (google ? 'gemini-live' : 'echo') : AGENT_PIPELINE,
-    AGENT_PIPELINE_SOURCE: AGENT_PIPELINE === 'auto' ? (google ? 'auto: GOOGLE_API_KEY is set' : 'auto: no GOOGLE_API_KEY') : 'AGENT_PIPELINE',
+    AGENT_PIPELINE_SOURCE:
+      AGENT_PIPELINE === 'auto'
+        ? google
+          ? 'auto: GOOGLE_API_KEY is set'
+          : 'auto: no GOOGLE_API_KEY'
+        : 'AGENT_PIPELINE',
     GOOGLE_API_KEY: google,
     PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? playbackDir,
   };

@@ -6,7 +6,10 @@ export function errorText(e: unknown): string {
 }
 
 /** Validation problems (zod issues) as `path: message` lines; `root` names a problem with the whole value. */
-export function issueLines(error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> }, root = 'value'): string[] {
+export function issueLines(
+  error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> },
+  root = 'value',
+): string[] {
   return error.issues.map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`);
 }
 

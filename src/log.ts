@@ -4,10 +4,17 @@ import pretty from 'pino-pretty';
 export type Logger = pino.Logger;
 
 /** Root logger: JSON lines for machines (default) or readable text for people (LOG_FORMAT=text). */
-export function createLogger(opts: { format: 'json' | 'text'; level: string }, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  opts: { format: 'json' | 'text'; level: string },
+  destination?: pino.DestinationStream,
+): Logger {
   const options: pino.LoggerOptions = { level: opts.level, base: { service: 'callbridge' } };
   if (destination) return pino(options, destination);
-  if (opts.format === 'text') return pino(options, pretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' }));
+  if (opts.format === 'text')
+    return pino(
+      options,
+      pretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,service', translateTime: 'HH:MM:ss.l' }),
+    );
   return pino(options);
 }
 

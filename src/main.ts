@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { startCallbridge } from './callbridge.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { type Callbridge, startCallbridge } from './callbridge.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { StartupError } from './errors.ts';
 import { createLogger } from './log.ts';
 
 /** Process entry: configuration from the environment (and ./.env), then run until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     // Compose passes .env in; started any other way nothing would. Variables already set win over the file.
     if (existsSync('.env')) process.loadEnvFile('.env');
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     const err = reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason);
     logger.error({ err }, 'unhandled promise rejection (bug); still serving');
   });
-  let bridge;
+  let bridge: Callbridge;
   try {
     bridge = await startCallbridge(config, { logger });
   } catch (err) {

@@ -1,4 +1,9 @@
-import { createHistogram, monitorEventLoopDelay, type IntervalHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import {
+  createHistogram,
+  monitorEventLoopDelay,
+  type IntervalHistogram,
+  type RecordableHistogram,
+} from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -35,16 +40,50 @@ export class Metrics {
     // which prom-client's nodejs_eventloop_lag_* passes on. Ours samples every 5 ms and subtracts it.
     const loop = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
     loop.enable();
-    this.#latency('callbridge_event_loop_delay_seconds', 'How late the event loop ran timers (sampling interval removed)', loop, EVENT_LOOP_RESOLUTION_MS);
-    this.#latency('callbridge_frame_ingest_seconds', 'Caller frame received → sent to the agent vendor (1 in 8 frames sampled)', this.ingest);
-    this.#latency('callbridge_first_playback_command_seconds', 'First agent audio of a reply → first playback command', this.firstCommand);
-    this.#latency('callbridge_first_playback_start_seconds', 'First agent audio of a reply → PLAYBACK_START of its first chunk', this.firstPlayback);
+    this.#latency(
+      'callbridge_event_loop_delay_seconds',
+      'How late the event loop ran timers (sampling interval removed)',
+      loop,
+      EVENT_LOOP_RESOLUTION_MS,
+    );
+    this.#latency(
+      'callbridge_frame_ingest_seconds',
+      'Caller frame received → sent to the agent vendor (1 in 8 frames sampled)',
+      this.ingest,
+    );
+    this.#latency(
+      'callbridge_first_playback_command_seconds',
+      'First agent audio of a reply → first playback command',
+      this.firstCommand,
+    );
+    this.#latency(
+      'callbridge_first_playback_start_seconds',
+      'First agent audio of a reply → PLAYBACK_START of its first chunk',
+      this.firstPlayback,
+    );
     this.#latency('callbridge_barge_in_seconds', 'Agent interrupted → uuid_break written', this.bargeIn);
-    this.#latency('callbridge_chunk_write_seconds', 'Playback chunk cut → file written in PLAYBACK_DIR', this.chunkWrite);
+    this.#latency(
+      'callbridge_chunk_write_seconds',
+      'Playback chunk cut → file written in PLAYBACK_DIR',
+      this.chunkWrite,
+    );
     this.callsActive = new Gauge({ name: 'callbridge_calls_active', help: 'Calls being handled', registers: r });
-    this.callsEnded = new Counter({ name: 'callbridge_calls_ended_total', help: 'Calls ended, by kind of reason', labelNames: ['reason'], registers: r });
-    this.badFrames = new Counter({ name: 'callbridge_bad_frames_total', help: 'Empty or odd-length audio frames dropped', registers: r });
-    this.chunkFailures = new Counter({ name: 'callbridge_playback_chunk_failures_total', help: 'Playback chunks FreeSWITCH could not play', registers: r });
+    this.callsEnded = new Counter({
+      name: 'callbridge_calls_ended_total',
+      help: 'Calls ended, by kind of reason',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.badFrames = new Counter({
+      name: 'callbridge_bad_frames_total',
+      help: 'Empty or odd-length audio frames dropped',
+      registers: r,
+    });
+    this.chunkFailures = new Counter({
+      name: 'callbridge_playback_chunk_failures_total',
+      help: 'Playback chunks FreeSWITCH could not play',
+      registers: r,
+    });
     this.resamplerFallbacks = new Counter({
       name: 'callbridge_resampler_fallbacks_total',
       help: 'Replies sent as WAV at the agent rate because no warm converter was free (raise RESAMPLER_POOL_START if this grows)',
@@ -62,8 +101,16 @@ export class Metrics {
         this.set({ state: 'free' }, c.free);
       },
     });
-    this.chunks = new Counter({ name: 'callbridge_playback_chunks_total', help: 'Playback files commanded', registers: r });
-    this.eslConnected = new Gauge({ name: 'callbridge_esl_connected', help: '1 while the ESL connection is up', registers: r });
+    this.chunks = new Counter({
+      name: 'callbridge_playback_chunks_total',
+      help: 'Playback files commanded',
+      registers: r,
+    });
+    this.eslConnected = new Gauge({
+      name: 'callbridge_esl_connected',
+      help: '1 while the ESL connection is up',
+      registers: r,
+    });
   }
 
   #latency(name: string, help: string, h: RecordableHistogram | IntervalHistogram, offsetMs = 0): void {

@@ -175,7 +175,11 @@ export class CallManager implements MediaRouter {
     esl.bgapi(call.command, (timeout + 15) * 1000).then(
       (result) => {
         if (result.startsWith('+OK')) return;
-        const cause = result.replace(/^-ERR\s*/, '').trim().split(/\s/)[0] || 'UNKNOWN';
+        const cause =
+          result
+            .replace(/^-ERR\s*/, '')
+            .trim()
+            .split(/\s/)[0] || 'UNKNOWN';
         this.#dialing.delete(id);
         book.setStatus(id, finalStatus(cause, false), { hangupCause: cause, endReason: `originate: ${cause}` });
         log.info({ cause }, 'call not connected');

@@ -186,8 +186,8 @@ export class CallMedia {
     if (call.state !== 'active' || !this.#agent) return;
     if (this.#restarts++ >= 1) return void call.end(`media stream lost: ${reason}`);
     this.#log.warn({ reason }, 'media stream lost; restarting it');
-    this.#start(this.#agent.inputSampleRate, true).catch(
-      (err) => call.end(`media stream lost: ${reason}; restart failed: ${errorText(err)}`),
+    this.#start(this.#agent.inputSampleRate, true).catch((err) =>
+      call.end(`media stream lost: ${reason}; restart failed: ${errorText(err)}`),
     );
   }
 

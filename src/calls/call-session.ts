@@ -86,7 +86,8 @@ export class CallSession {
     this.channel = channel;
     this.record = record;
     this.#d = deps;
-    const log = (this.#log = deps.logger);
+    const log = deps.logger;
+    this.#log = log;
     const { control, metrics, book } = deps;
     this.#media = new CallMedia({
       callId: this.id,

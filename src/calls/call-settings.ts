@@ -65,14 +65,18 @@ export const profilesSchema = z.record(z.string().regex(PATTERNS.voice), setting
 export type Profiles = z.infer<typeof profilesSchema>;
 
 export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
-  return applyOverrides(VENDORS, {
-    ...base,
-    ...(p.system_instructions !== undefined && { systemInstructions: p.system_instructions }),
-    ...(p.voice !== undefined && { voice: p.voice }),
-    ...(p.language !== undefined && { language: p.language }),
-    ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
-    ...(p.greeting !== undefined && { greeting: p.greeting }),
-  }, p);
+  return applyOverrides(
+    VENDORS,
+    {
+      ...base,
+      ...(p.system_instructions !== undefined && { systemInstructions: p.system_instructions }),
+      ...(p.voice !== undefined && { voice: p.voice }),
+      ...(p.language !== undefined && { language: p.language }),
+      ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
+      ...(p.greeting !== undefined && { greeting: p.greeting }),
+    },
+    p,
+  );
 }
 
 export const encodeText = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');

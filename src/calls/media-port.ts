@@ -22,9 +22,7 @@ export interface MediaSink {
   closed(code: number, reason: string): void;
 }
 
-export type MediaAttachResult =
-  | { ok: true; sink: MediaSink }
-  | { ok: false; code: number; reason: string };
+export type MediaAttachResult = { ok: true; sink: MediaSink } | { ok: false; code: number; reason: string };
 
 export interface MediaRouter {
   /** A socket for `/stream/<callId>?token=<secret>` connected. */

@@ -65,7 +65,9 @@ export function outboundCall(req: OriginateRequest, settings: OutboundSettings, 
   const id = randomUUID();
   const timeoutSeconds = req.timeout_seconds ?? settings.timeoutSeconds;
   const variables: Record<string, string> = { [MARKER_VARIABLE]: '1' };
-  const set = (name: string, value: string | undefined) => value !== undefined && (variables[name] = value);
+  const set = (name: string, value: string | undefined) => {
+    if (value !== undefined) variables[name] = value;
+  };
   set(CALL_VARIABLES.pipeline, req.pipeline);
   set(CALL_VARIABLES.profile, req.profile);
   set(CALL_VARIABLES.voice, req.voice);
@@ -75,7 +77,7 @@ export function outboundCall(req: OriginateRequest, settings: OutboundSettings, 
   set(CALL_VARIABLES.greeting, req.greeting && encodeText(req.greeting));
   set(CALL_VARIABLES.openingReason, req.opening_reason && encodeText(req.opening_reason));
   set(CALL_VARIABLES.objective, req.objective && encodeText(req.objective));
-  let command;
+  let command: EslCommand;
   try {
     command = originate({
       uuid: id,

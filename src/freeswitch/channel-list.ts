@@ -36,7 +36,13 @@ export function parseChannelList(reply: string): ChannelRow[] {
     const row = r as Record<string, unknown>;
     const text = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : '');
     try {
-      out.push({ uuid: uuid(text('uuid')), direction: text('direction'), state: text('state'), callstate: text('callstate'), application: text('application') });
+      out.push({
+        uuid: uuid(text('uuid')),
+        direction: text('direction'),
+        state: text('state'),
+        callstate: text('callstate'),
+        application: text('application'),
+      });
     } catch (err) {
       if (!(err instanceof UnsafeEslValueError)) throw err;
     }
@@ -58,6 +64,7 @@ export async function readChannel(esl: EslClient, id: string): Promise<RawEvent 
   } catch {
     throw new EslCommandError('uuid_dump', reply.slice(0, 200));
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new EslCommandError('uuid_dump', reply.slice(0, 200));
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new EslCommandError('uuid_dump', reply.slice(0, 200));
   return eventFromJson(parsed as Record<string, unknown>);
 }

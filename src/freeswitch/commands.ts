@@ -45,25 +45,54 @@ function check(field: string, value: string, re: RegExp, rule: string): string {
   return value;
 }
 
-export const uuid = (v: string, field = 'uuid'): string => check(field, v, UUID, 'expected a UUID like 8-4-4-4-12 hex digits');
+export const uuid = (v: string, field = 'uuid'): string =>
+  check(field, v, UUID, 'expected a UUID like 8-4-4-4-12 hex digits');
 export const streamUrl = (v: string): string =>
-  check('stream url', v, STREAM_URL, 'expected ws:// or wss:// with a host of letters, digits, dots, dashes and a URL-safe path/query');
-export const filePath = (v: string): string => check('file path', v, FILE_PATH, 'expected an absolute path of letters, digits, ".", "_", "-", "/" without .. segments');
-export const varName = (v: string): string => check('variable name', v, VAR_NAME, 'expected letters, digits and "_", starting with a letter or "_"');
+  check(
+    'stream url',
+    v,
+    STREAM_URL,
+    'expected ws:// or wss:// with a host of letters, digits, dots, dashes and a URL-safe path/query',
+  );
+export const filePath = (v: string): string =>
+  check(
+    'file path',
+    v,
+    FILE_PATH,
+    'expected an absolute path of letters, digits, ".", "_", "-", "/" without .. segments',
+  );
+export const varName = (v: string): string =>
+  check('variable name', v, VAR_NAME, 'expected letters, digits and "_", starting with a letter or "_"');
 // Free text travels base64url-encoded in variables named `*_b64`, as long as the API's longest field allows
 // (20,000 characters: at most 60,000 bytes of UTF-8, 80,000 characters of base64url).
 const B64_VALUE = /^[A-Za-z0-9_-]*$/;
 const B64_MAX = 80_000;
 export const varValue = (v: string, name = 'value'): string => {
-  if (!name.endsWith('_b64')) return check(`variable ${name}`, v, VAR_VALUE, 'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)');
-  if (typeof v === 'string' && v.length > B64_MAX) throw new UnsafeEslValueError(`variable ${name}`, v, `at most ${B64_MAX} characters`);
+  if (!name.endsWith('_b64'))
+    return check(
+      `variable ${name}`,
+      v,
+      VAR_VALUE,
+      'no spaces, commas, braces, quotes, "&", ";" or control characters (encode free text as base64)',
+    );
+  if (typeof v === 'string' && v.length > B64_MAX)
+    throw new UnsafeEslValueError(`variable ${name}`, v, `at most ${B64_MAX} characters`);
   return check(`variable ${name}`, v, B64_VALUE, 'base64url: letters, digits, "-" and "_" only');
 };
-export const hangupCause = (v: string): string => check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
+export const hangupCause = (v: string): string =>
+  check('hangup cause', v, HANGUP_CAUSE, 'expected an upper-case cause like NORMAL_CLEARING');
 
-export const phoneNumber = (v: string, field = 'number'): string => check(field, v, PATTERNS.phoneNumber, 'expected digits with an optional leading +');
-export const gateway = (v: string): string => check('gateway', v, PATTERNS.gateway, 'expected letters, digits, ".", "_" or "-"');
-export const callerName = (v: string): string => check('caller id name', v, PATTERNS.callerName, 'letters, digits, ".", "_" or "-" (no spaces: they would split the originate command)');
+export const phoneNumber = (v: string, field = 'number'): string =>
+  check(field, v, PATTERNS.phoneNumber, 'expected digits with an optional leading +');
+export const gateway = (v: string): string =>
+  check('gateway', v, PATTERNS.gateway, 'expected letters, digits, ".", "_" or "-"');
+export const callerName = (v: string): string =>
+  check(
+    'caller id name',
+    v,
+    PATTERNS.callerName,
+    'letters, digits, ".", "_" or "-" (no spaces: they would split the originate command)',
+  );
 
 const cmd = (s: string) => s as EslCommand;
 
@@ -86,7 +115,12 @@ export function exists(id: string): EslCommand {
  * `uuid_audio_stream <uuid> start <url> mono <8k|16k> <metadata>`. `mono` is what the channel reads: the
  * caller on inbound calls, the callee on outbound ones.
  */
-export function audioStreamStart(id: string, url: string, sampleRate: 8000 | 16000, metadata: Record<string, string | number> = {}): EslCommand {
+export function audioStreamStart(
+  id: string,
+  url: string,
+  sampleRate: 8000 | 16000,
+  metadata: Record<string, string | number> = {},
+): EslCommand {
   const rate = sampleRate === 16000 ? '16k' : sampleRate === 8000 ? '8k' : null;
   if (!rate) throw new UnsafeEslValueError('sample rate', sampleRate, 'expected 8000 or 16000');
   const meta: Record<string, string | number> = {};

@@ -113,6 +113,7 @@ function parseEventJson(body: string): Record<string, unknown> {
   } catch {
     throw new EslProtocolError('text/event-json body is not JSON');
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new EslProtocolError('text/event-json body is not a JSON object');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new EslProtocolError('text/event-json body is not a JSON object');
   return v as Record<string, unknown>;
 }

@@ -108,16 +108,21 @@ export class EslFrameParser {
     const length = headers.get('content-length');
     let need = 0;
     if (length !== undefined) {
-      if (!CONTENT_LENGTH.test(length)) throw new EslProtocolError(`bad ESL Content-Length ${JSON.stringify(length.slice(0, 20))}`);
+      if (!CONTENT_LENGTH.test(length))
+        throw new EslProtocolError(`bad ESL Content-Length ${JSON.stringify(length.slice(0, 20))}`);
       need = Number(length);
-      if (need > this.#maxBody) throw new EslProtocolError(`ESL frame of ${need} bytes is over the ${this.#maxBody}-byte limit`);
+      if (need > this.#maxBody)
+        throw new EslProtocolError(`ESL frame of ${need} bytes is over the ${this.#maxBody}-byte limit`);
     }
     this.#headers = headers;
     this.#need = need;
   }
 
   #finish(): EslFrame {
-    const body = this.#bodyLen === 0 ? '' : (this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body, this.#bodyLen)).toString('utf8');
+    const body =
+      this.#bodyLen === 0
+        ? ''
+        : (this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body, this.#bodyLen)).toString('utf8');
     const frame: EslFrame = { headers: this.#headers!, body };
     this.#headers = undefined;
     this.#body = [];

@@ -99,7 +99,9 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('connected', done);
-        reject(new EslTimeoutError(`no ESL connection to ${this.#opts.host}:${this.#opts.port} within ${timeoutMs} ms`));
+        reject(
+          new EslTimeoutError(`no ESL connection to ${this.#opts.host}:${this.#opts.port} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
@@ -135,7 +137,11 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     const job = new Promise<string>((resolve, reject) => {
       const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
       pending.timer = setTimeout(
-        () => this.#failJob(jobUuid, new EslTimeoutError(`bgapi ${command.split(' ')[0]}: no result within ${timeoutMs} ms`)),
+        () =>
+          this.#failJob(
+            jobUuid,
+            new EslTimeoutError(`bgapi ${command.split(' ')[0]}: no result within ${timeoutMs} ms`),
+          ),
         timeoutMs,
       );
       this.#jobs.set(jobUuid, pending);
@@ -165,9 +171,14 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     if (pending) this.#settle(pending, err);
   }
 
-  #request(command: string, timeoutMs: number, send: (conn: EslConnection, done: (reply: string) => void) => void): Promise<string> {
+  #request(
+    command: string,
+    timeoutMs: number,
+    send: (conn: EslConnection, done: (reply: string) => void) => void,
+  ): Promise<string> {
     const conn = this.#conn;
-    if (!conn || !this.#ready) return Promise.reject(new EslNotConnectedError(`ESL not connected (${command.split(' ')[0]})`));
+    if (!conn || !this.#ready)
+      return Promise.reject(new EslNotConnectedError(`ESL not connected (${command.split(' ')[0]})`));
     return new Promise<string>((resolve, reject) => {
       const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
       pending.timer = setTimeout(() => this.#timedOut(pending, conn, timeoutMs), timeoutMs);
@@ -180,11 +191,17 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   }
 
   #timedOut(pending: Pending, conn: EslConnection, timeoutMs: number): void {
-    this.#settle(pending, new EslTimeoutError(`${pending.command.split(' ', 2).join(' ')}: no reply within ${timeoutMs} ms`));
+    this.#settle(
+      pending,
+      new EslTimeoutError(`${pending.command.split(' ', 2).join(' ')}: no reply within ${timeoutMs} ms`),
+    );
     // Keep the FIFO slot. If the reply still has not come after another timeout, the socket is stuck.
     pending.timer = setTimeout(() => {
       if (this.#inflight.has(pending) && this.#conn === conn) {
-        this.#opts.logger.error({ command: pending.command.split(' ')[0] }, 'ESL connection unresponsive; reconnecting');
+        this.#opts.logger.error(
+          { command: pending.command.split(' ')[0] },
+          'ESL connection unresponsive; reconnecting',
+        );
         conn.destroy();
       }
     }, timeoutMs);
@@ -205,11 +222,15 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       event: (raw) => this.#onEvent(raw),
       notice: (type, body) => {
         if (type === 'text/rude-rejection') {
-          logger.error({ host, port }, 'FreeSWITCH refused the ESL connection (ACL): add callbridge to apply-inbound-acl in event_socket.conf');
+          logger.error(
+            { host, port },
+            'FreeSWITCH refused the ESL connection (ACL): add callbridge to apply-inbound-acl in event_socket.conf',
+          );
         } else logger.warn({ notice: body.trim().slice(0, 200) }, 'FreeSWITCH is closing the ESL connection');
       },
       protocolError: (err) => logger.error({ err: err.message }, 'unparsable data from FreeSWITCH; reconnecting'),
-      handlerError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while handling an ESL frame'),
+      handlerError: (err) =>
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error while handling an ESL frame'),
     });
     this.#conn = conn;
     const socket = conn.socket;
@@ -227,14 +248,20 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     try {
       this.emit('event', raw);
     } catch (err) {
-      this.#opts.logger.error({ event: raw.name, call: raw.header('Unique-ID'), err: err instanceof Error ? err.message : String(err) }, 'error while handling an ESL event');
+      this.#opts.logger.error(
+        { event: raw.name, call: raw.header('Unique-ID'), err: err instanceof Error ? err.message : String(err) },
+        'error while handling an ESL event',
+      );
     }
   }
 
   #onAuthReply(conn: EslConnection, reply: EslReply): void {
     if (this.#conn !== conn) return;
     if (!reply.replyText.startsWith('+OK')) {
-      this.#opts.logger.error({ host: this.#opts.host, port: this.#opts.port }, 'ESL authentication failed: check FREESWITCH_ESL_PASSWORD');
+      this.#opts.logger.error(
+        { host: this.#opts.host, port: this.#opts.port },
+        'ESL authentication failed: check FREESWITCH_ESL_PASSWORD',
+      );
       conn.destroy();
       return;
     }
@@ -258,7 +285,10 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       try {
         this.emit('connected');
       } catch (err) {
-        this.#opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'error in an ESL connected listener');
+        this.#opts.logger.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          'error in an ESL connected listener',
+        );
       }
     });
   }
@@ -290,7 +320,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.#conn = undefined;
     this.#ready = false;
     clearTimeout(this.#connectTimer);
-    for (const p of this.#inflight) this.#settle(p, new EslNotConnectedError(`${reason} (${p.command.split(' ')[0]} pending)`));
+    for (const p of this.#inflight)
+      this.#settle(p, new EslNotConnectedError(`${reason} (${p.command.split(' ')[0]} pending)`));
     this.#inflight.clear();
     for (const p of this.#jobs.values()) this.#settle(p, new EslNotConnectedError(`${reason} (bgapi job pending)`));
     this.#jobs.clear();

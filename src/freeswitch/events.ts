@@ -112,7 +112,12 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
     case 'CHANNEL_ANSWER':
       return { type: 'answer', uuid };
     case 'CHANNEL_HANGUP':
-      return { type: 'hangup', uuid, cause: e.header('Hangup-Cause') ?? 'UNKNOWN', disposition: e.header('variable_sip_hangup_disposition') };
+      return {
+        type: 'hangup',
+        uuid,
+        cause: e.header('Hangup-Cause') ?? 'UNKNOWN',
+        disposition: e.header('variable_sip_hangup_disposition'),
+      };
     case 'PLAYBACK_START':
       return { type: 'playback-start', uuid, path: e.header('Playback-File-Path') ?? '' };
     case 'CHANNEL_EXECUTE_COMPLETE':

@@ -5,7 +5,20 @@ import { HTTPException } from 'hono/http-exception';
 import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES, pageCursor, type CallRecord, type CallStatus, type PageCursor } from '../store/call-record.ts';
 import type { CallChange } from '../calls/call-book.ts';
-import { Accepted, Call, CallId, CallList, ErrorBody, Health, ListQuery, NewCall, OutboundAccepted, OutboundCall, TranscriptEntry, type NewCallBody } from './schemas.ts';
+import {
+  Accepted,
+  Call,
+  CallId,
+  CallList,
+  ErrorBody,
+  Health,
+  ListQuery,
+  NewCall,
+  OutboundAccepted,
+  OutboundCall,
+  TranscriptEntry,
+  type NewCallBody,
+} from './schemas.ts';
 import { twilioRoutes, type TwilioOptions } from './twilio.ts';
 import { safeEqual } from '../secrets.ts';
 import { issueLines } from '../errors.ts';
@@ -53,24 +66,38 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     const calls = deps.calls.list(q);
     return { calls, next: calls.length === q.limit ? pageCursor(calls.at(-1)!) : undefined };
   };
-  const accepted = (r: CallRecord) => ({ id: r.id, status: r.status, links: { self: `/calls/${r.id}`, events: `/calls/${r.id}/events` } });
-  const place = async (body: NewCallBody): Promise<{ ok: true; record: CallRecord } | { ok: false; status: 400 | 503; code: string; message: string }> => {
+  const accepted = (r: CallRecord) => ({
+    id: r.id,
+    status: r.status,
+    links: { self: `/calls/${r.id}`, events: `/calls/${r.id}/events` },
+  });
+  const place = async (
+    body: NewCallBody,
+  ): Promise<{ ok: true; record: CallRecord } | { ok: false; status: 400 | 503; code: string; message: string }> => {
     try {
       return { ok: true, record: await deps.calls.originate(body) };
     } catch (e) {
-      if (e instanceof InvalidRequestError) return { ok: false, status: 400, code: 'invalid_request', message: e.message };
+      if (e instanceof InvalidRequestError)
+        return { ok: false, status: 400, code: 'invalid_request', message: e.message };
       if (e instanceof UnavailableError) return { ok: false, status: 503, code: 'unavailable', message: e.message };
       throw e;
     }
   };
 
-  app.use('*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`) }));
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`),
+    }),
+  );
   app.use('*', async (c, next) => {
     // Twilio cannot send a bearer token; its signature stands in for it, but only when we can check it.
     const open = c.req.path === '/health' || (c.req.path.startsWith('/twilio/') && !!deps.twilio?.authToken);
     if (!deps.apiToken || open) return next();
     const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
-    if (!safeEqual(given, deps.apiToken)) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    if (!safeEqual(given, deps.apiToken))
+      return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
     return next();
   });
 
@@ -78,24 +105,52 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   app.on('POST', ['/calls', '/outbound/call'], async (c, next) => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
-      return fail(c, 415, 'unsupported_media_type', `send the body as JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 60)) : 'none'})`);
+      return fail(
+        c,
+        415,
+        'unsupported_media_type',
+        `send the body as JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 60)) : 'none'})`,
+      );
     }
     return next();
   });
 
-  app.openapi(createRoute({ method: 'get', path: '/health', responses: { 200: { content: { 'application/json': { schema: Health } }, description: 'Process up; ESL state' } } }), (c) => {
-    const h = deps.health();
-    return c.json({ status: 'ok' as const, esl: h.eslConnected ? ('connected' as const) : ('disconnected' as const), freeswitch: h.freeswitchVersion, activeCalls: h.activeCalls }, 200);
-  });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      responses: { 200: { content: { 'application/json': { schema: Health } }, description: 'Process up; ESL state' } },
+    }),
+    (c) => {
+      const h = deps.health();
+      return c.json(
+        {
+          status: 'ok' as const,
+          esl: h.eslConnected ? ('connected' as const) : ('disconnected' as const),
+          freeswitch: h.freeswitchVersion,
+          activeCalls: h.activeCalls,
+        },
+        200,
+      );
+    },
+  );
 
-  app.get('/metrics', async (c) => c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', async (c) =>
+    c.text(await deps.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  );
 
   app.openapi(
     createRoute({
       method: 'get',
       path: '/calls',
       request: { query: ListQuery },
-      responses: { 200: { content: { 'application/json': { schema: CallList } }, description: 'Live and recent calls, newest first' }, 400: err('Invalid query') },
+      responses: {
+        200: {
+          content: { 'application/json': { schema: CallList } },
+          description: 'Live and recent calls, newest first',
+        },
+        400: err('Invalid query'),
+      },
     }),
     (c) => c.json(listCalls(c.req.valid('query')), 200),
   );
@@ -106,7 +161,10 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       path: '/calls',
       request: { body: { content: { 'application/json': { schema: NewCall } }, required: true } },
       responses: {
-        202: { content: { 'application/json': { schema: Accepted } }, description: 'Call registered and being dialed; follow it at links.self / links.events' },
+        202: {
+          content: { 'application/json': { schema: Accepted } },
+          description: 'Call registered and being dialed; follow it at links.self / links.events',
+        },
         400: err('Invalid request (including values that would alter the originate command)'),
         415: err('Body not sent as application/json'),
         503: err('FreeSWITCH not connected'),
@@ -124,10 +182,13 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     createRoute({
       method: 'post',
       path: '/outbound/call',
-      description: 'Alias of POST /calls with `phone_number` for `to` (the Python SIP agent\'s API)',
+      description: "Alias of POST /calls with `phone_number` for `to` (the Python SIP agent's API)",
       request: { body: { content: { 'application/json': { schema: OutboundCall } }, required: true } },
       responses: {
-        202: { content: { 'application/json': { schema: OutboundAccepted } }, description: 'Call registered and being dialed' },
+        202: {
+          content: { 'application/json': { schema: OutboundAccepted } },
+          description: 'Call registered and being dialed',
+        },
         400: err('Invalid request'),
         415: err('Body not sent as application/json'),
         503: err('FreeSWITCH not connected'),
@@ -146,7 +207,13 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       path: '/outbound/calls',
       description: 'Alias of GET /calls',
       request: { query: ListQuery },
-      responses: { 200: { content: { 'application/json': { schema: CallList } }, description: 'Live and recent calls, newest first' }, 400: err('Invalid query') },
+      responses: {
+        200: {
+          content: { 'application/json': { schema: CallList } },
+          description: 'Live and recent calls, newest first',
+        },
+        400: err('Invalid query'),
+      },
     }),
     (c) => c.json(listCalls(c.req.valid('query')), 200),
   );
@@ -156,7 +223,10 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       path: '/outbound/call/{id}',
       description: 'Alias of GET /calls/{id}',
       request: { params: CallId },
-      responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'One call' }, 404: err('Unknown call') },
+      responses: {
+        200: { content: { 'application/json': { schema: Call } }, description: 'One call' },
+        404: err('Unknown call'),
+      },
     }),
     (c) => {
       const r = deps.calls.get(c.req.valid('param').id);
@@ -165,7 +235,15 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/calls/{id}', request: { params: CallId }, responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'One call' }, 404: err('Unknown call') } }),
+    createRoute({
+      method: 'get',
+      path: '/calls/{id}',
+      request: { params: CallId },
+      responses: {
+        200: { content: { 'application/json': { schema: Call } }, description: 'One call' },
+        404: err('Unknown call'),
+      },
+    }),
     (c) => {
       const r = deps.calls.get(c.req.valid('param').id);
       return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
@@ -177,7 +255,13 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       method: 'delete',
       path: '/calls/{id}',
       request: { params: CallId },
-      responses: { 200: { content: { 'application/json': { schema: Call } }, description: 'Hanging up (or already ended: idempotent)' }, 404: err('Unknown call') },
+      responses: {
+        200: {
+          content: { 'application/json': { schema: Call } },
+          description: 'Hanging up (or already ended: idempotent)',
+        },
+        404: err('Unknown call'),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -193,7 +277,15 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       method: 'get',
       path: '/calls/{id}/transcript',
       request: { params: CallId },
-      responses: { 200: { content: { 'application/json': { schema: z.object({ id: z.string(), transcript: z.array(TranscriptEntry) }) } }, description: 'Both sides, in order' }, 404: err('Unknown call') },
+      responses: {
+        200: {
+          content: {
+            'application/json': { schema: z.object({ id: z.string(), transcript: z.array(TranscriptEntry) }) },
+          },
+          description: 'Both sides, in order',
+        },
+        404: err('Unknown call'),
+      },
     }),
     (c) => {
       const r = deps.calls.get(c.req.valid('param').id);
@@ -213,7 +305,14 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       const unsubscribe = done
         ? () => {}
         : deps.calls.subscribe(id, (record, change) => {
-            queue.push({ event: change.type, data: JSON.stringify(change.type === 'status' ? { ...change, hangupCause: record.hangupCause, endReason: record.endReason } : change) });
+            queue.push({
+              event: change.type,
+              data: JSON.stringify(
+                change.type === 'status'
+                  ? { ...change, hangupCause: record.hangupCause, endReason: record.endReason }
+                  : change,
+              ),
+            });
             if (change.type === 'status' && FINAL_STATUSES.has(change.status)) done = true;
             wake?.();
           });
@@ -245,7 +344,11 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'callbridge', version: '0.1.0', description: 'Calls API of callbridge: place and watch phone calls answered by an AI agent through FreeSWITCH.' },
+    info: {
+      title: 'callbridge',
+      version: '0.1.0',
+      description: 'Calls API of callbridge: place and watch phone calls answered by an AI agent through FreeSWITCH.',
+    },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 

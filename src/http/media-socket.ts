@@ -58,10 +58,23 @@ export function attachMediaSockets(server: Server, router: MediaRouter, opts: Me
     const url = new URL(req.url ?? '/', 'http://callbridge');
     const match = STREAM_PATH.exec(url.pathname);
     const remote = req.socket.remoteAddress;
-    if (!match) return refuseHttp(socket, '404 Not Found', 'unknown_path', { path: url.pathname.slice(0, 100), remote }, 'WebSocket upgrade for an unknown path refused');
+    if (!match)
+      return refuseHttp(
+        socket,
+        '404 Not Found',
+        'unknown_path',
+        { path: url.pathname.slice(0, 100), remote },
+        'WebSocket upgrade for an unknown path refused',
+      );
     const callId = match[1]!;
     if (unauthenticated >= MAX_UNAUTHENTICATED && !opts.isLiveCall?.(callId)) {
-      return refuseHttp(socket, '503 Service Unavailable', 'too_many_unauthenticated', { call: callId, remote, limit: MAX_UNAUTHENTICATED }, 'media socket refused: too many unauthenticated connections');
+      return refuseHttp(
+        socket,
+        '503 Service Unavailable',
+        'too_many_unauthenticated',
+        { call: callId, remote, limit: MAX_UNAUTHENTICATED },
+        'media socket refused: too many unauthenticated connections',
+      );
     }
     unauthenticated++;
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -94,7 +107,11 @@ export function attachMediaSockets(server: Server, router: MediaRouter, opts: Me
     if (!result.ok) {
       const reason = result.code === MEDIA_CLOSE.badToken ? 'bad_token' : 'unknown_call';
       refusedTotal.inc({ reason });
-      refusals.refused(reason, { call: callId, code: result.code, reason: result.reason, remote }, 'media socket refused');
+      refusals.refused(
+        reason,
+        { call: callId, code: result.code, reason: result.reason, remote },
+        'media socket refused',
+      );
       return refused(result.code, result.reason);
     }
     const sink = result.sink;

@@ -38,6 +38,9 @@ export class RefusalLog {
     const byReason = Object.fromEntries(this.#suppressed);
     const total = [...this.#suppressed.values()].reduce((a, b) => a + b, 0);
     this.#suppressed.clear();
-    this.#logger.warn({ suppressed: total, byReason, intervalMs: this.#intervalMs }, `${total} more media connections refused (not logged one by one; see callbridge_media_sockets_refused_total)`);
+    this.#logger.warn(
+      { suppressed: total, byReason, intervalMs: this.#intervalMs },
+      `${total} more media connections refused (not logged one by one; see callbridge_media_sockets_refused_total)`,
+    );
   }
 }

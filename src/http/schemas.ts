@@ -4,7 +4,6 @@ import { PATTERNS } from '../patterns.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
 
-
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string(), details: z.array(z.string()).optional() }) })
   .openapi('Error');
@@ -13,7 +12,9 @@ export const TranscriptEntry = z
   .object({ speaker: z.enum(['caller', 'agent']), text: z.string(), at: z.number().int(), final: z.boolean() })
   .openapi('TranscriptEntry');
 
-export const CallStatus = z.enum(['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'busy', 'no-answer']).openapi('CallStatus');
+export const CallStatus = z
+  .enum(['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'busy', 'no-answer'])
+  .openapi('CallStatus');
 
 export const Call = z
   .object({
@@ -29,18 +30,28 @@ export const Call = z
     ringingAt: z.number().int().optional(),
     answeredAt: z.number().int().optional(),
     endedAt: z.number().int().optional(),
-    hangupCause: z.string().optional().openapi({ description: "FreeSWITCH's hangup cause as it came (USER_BUSY, NO_ANSWER, …)" }),
+    hangupCause: z
+      .string()
+      .optional()
+      .openapi({ description: "FreeSWITCH's hangup cause as it came (USER_BUSY, NO_ANSWER, …)" }),
     endReason: z.string().optional(),
     voice: z.string().optional(),
     language: z.string().optional(),
     openingReason: z.string().optional(),
     objective: z.string().optional(),
-    turns: z.array(z.record(z.string(), z.number())).openapi({ description: 'Per reply: ms from the first pipeline mark to each stage' }),
+    turns: z
+      .array(z.record(z.string(), z.number()))
+      .openapi({ description: 'Per reply: ms from the first pipeline mark to each stage' }),
     transcript: z.array(TranscriptEntry),
   })
   .openapi('Call');
 
-export const CallList = z.object({ calls: z.array(Call), next: z.string().optional().openapi({ description: 'Pass as `before` for the next page' }) }).openapi('CallList');
+export const CallList = z
+  .object({
+    calls: z.array(Call),
+    next: z.string().optional().openapi({ description: 'Pass as `before` for the next page' }),
+  })
+  .openapi('CallList');
 
 export const ListQuery = z.object({
   status: CallStatus.optional(),
@@ -50,30 +61,60 @@ export const ListQuery = z.object({
     .regex(/^\d{1,16}(_[0-9A-Za-z-]{1,64})?$/, 'the `next` of the previous page')
     .transform((s) => ({ createdAt: Number(s.split('_')[0]), id: s.split('_')[1] ?? '' }))
     .optional()
-    .openapi({ type: 'string', description: 'The `next` of the previous page (`<createdAt>_<id>`; a bare createdAt works too)' }),
+    .openapi({
+      type: 'string',
+      description: 'The `next` of the previous page (`<createdAt>_<id>`; a bare createdAt works too)',
+    }),
 });
 
 // Any 8-4-4-4-12 hex id: FreeSWITCH uuids, and origination_uuids users choose themselves.
-export const CallId = z.object({ id: z.guid('expected a call id like 8-4-4-4-12 hex digits').openapi({ param: { name: 'id', in: 'path' } }) });
+export const CallId = z.object({
+  id: z.guid('expected a call id like 8-4-4-4-12 hex digits').openapi({ param: { name: 'id', in: 'path' } }),
+});
 
 /** Free text that ends up in the model's instructions: bounded, with a message that says the bound. */
 const freeText = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 export const NewCall = z
   .object({
-    to: z.string().regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +').openapi({ example: '+15551234567' }),
-    from: z.string().regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +').optional().openapi({ description: 'Caller id shown to the callee' }),
+    to: z
+      .string()
+      .regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +')
+      .openapi({ example: '+15551234567' }),
+    from: z
+      .string()
+      .regex(PATTERNS.phoneNumber, 'must be a phone number: digits with an optional leading +')
+      .optional()
+      .openapi({ description: 'Caller id shown to the callee' }),
     caller_name: z.string().regex(PATTERNS.callerName, 'letters, digits, ".", "_" or "-" only').optional(),
-    gateway: z.string().regex(PATTERNS.gateway, 'letters, digits, ".", "_" or "-" only').optional().openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
+    gateway: z
+      .string()
+      .regex(PATTERNS.gateway, 'letters, digits, ".", "_" or "-" only')
+      .optional()
+      .openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
     pipeline: z.enum(PIPELINES).optional(),
     profile: z.string().regex(PATTERNS.voice, 'letters, digits, "_" or "-" only').optional(),
     system_instructions: freeText(TEXT_LIMITS.systemInstructions).optional(),
     voice: z.string().regex(PATTERNS.voice, 'a voice name like Puck').optional(),
     language: z.string().regex(PATTERNS.language, 'a language tag like en-US').optional(),
     greeting: freeText(TEXT_LIMITS.greeting).optional(),
-    opening_reason: freeText(TEXT_LIMITS.openingReason).optional().openapi({ description: `Why we call; shapes the first sentence (at most ${TEXT_LIMITS.openingReason} characters)` }),
-    objective: freeText(TEXT_LIMITS.objective).optional().openapi({ description: `What the call should achieve; added to the instructions (at most ${TEXT_LIMITS.objective} characters)` }),
-    timeout_seconds: z.number().int().min(5).max(300).optional().openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
+    opening_reason: freeText(TEXT_LIMITS.openingReason)
+      .optional()
+      .openapi({
+        description: `Why we call; shapes the first sentence (at most ${TEXT_LIMITS.openingReason} characters)`,
+      }),
+    objective: freeText(TEXT_LIMITS.objective)
+      .optional()
+      .openapi({
+        description: `What the call should achieve; added to the instructions (at most ${TEXT_LIMITS.objective} characters)`,
+      }),
+    timeout_seconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(300)
+      .optional()
+      .openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
   })
   .strict()
   .openapi('NewCall');
@@ -89,10 +130,18 @@ export const OutboundCall = NewCall.omit({ to: true })
   .openapi('OutboundCall');
 export type OutboundCallBody = z.infer<typeof OutboundCall>;
 
-export const Accepted = z.object({ id: z.string(), status: CallStatus, links: z.object({ self: z.string(), events: z.string() }) }).openapi('CallAccepted');
+export const Accepted = z
+  .object({ id: z.string(), status: CallStatus, links: z.object({ self: z.string(), events: z.string() }) })
+  .openapi('CallAccepted');
 
 export const OutboundAccepted = z
-  .object({ id: z.string(), call_id: z.string().openapi({ description: 'The same as id' }), status: CallStatus, phone_number: z.string(), links: z.object({ self: z.string(), events: z.string() }) })
+  .object({
+    id: z.string(),
+    call_id: z.string().openapi({ description: 'The same as id' }),
+    status: CallStatus,
+    phone_number: z.string(),
+    links: z.object({ self: z.string(), events: z.string() }),
+  })
   .openapi('OutboundCallAccepted');
 
 export const Health = z

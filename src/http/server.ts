@@ -15,7 +15,10 @@ export interface HttpServer {
 
 /** One port for the HTTP API and the media WebSocket. */
 export async function startHttpServer(
-  opts: { app: OpenAPIHono; router: MediaRouter; host: string; port: number; logger: Logger } & Omit<MediaSocketOptions, 'logger'>,
+  opts: { app: OpenAPIHono; router: MediaRouter; host: string; port: number; logger: Logger } & Omit<
+    MediaSocketOptions,
+    'logger'
+  >,
 ): Promise<HttpServer> {
   const server = createAdaptorServer({ fetch: opts.app.fetch }) as Server;
   // Node waits 60 s for a request's headers by default; mod_audio_stream sends its upgrade in one write, so
@@ -52,8 +55,12 @@ export async function startHttpServer(
 
 /** The usual reasons a listen fails, said in terms of the settings that fix them. */
 function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  if (err.code === 'EADDRINUSE') return new StartupError(`HTTP_PORT ${port} on ${host} is already in use (another callbridge?): stop it or set HTTP_PORT`);
-  if (err.code === 'EACCES') return new StartupError(`HTTP_PORT ${port} needs privileges this user lacks: use a port above 1023`);
+  if (err.code === 'EADDRINUSE')
+    return new StartupError(
+      `HTTP_PORT ${port} on ${host} is already in use (another callbridge?): stop it or set HTTP_PORT`,
+    );
+  if (err.code === 'EACCES')
+    return new StartupError(`HTTP_PORT ${port} needs privileges this user lacks: use a port above 1023`);
   if (err.code === 'EADDRNOTAVAIL') return new StartupError(`HTTP_HOST ${host} is not an address of this machine`);
   return err;
 }

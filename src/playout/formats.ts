@@ -24,8 +24,17 @@ export type FormatSetting = 'auto' | 'l16' | 'wav' | 'native';
  * - `auto`: native on PCMU/PCMA calls, else l16. With the `stream` transport mod_audio_stream names G.711
  *   files in lower case (.pcmu), which FreeSWITCH cannot open, so l16 is used there.
  */
-export function chooseFormat(setting: FormatSetting, opts: { codec: string | undefined; codecRate: number | undefined; sourceRate: number; transport: 'shared-dir' | 'stream' }): FileFormat {
-  const l16: FileFormat = (opts.codecRate ?? 8000) >= 16000 ? { kind: 'r16', sampleRate: 16000 } : { kind: 'r8', sampleRate: 8000 };
+export function chooseFormat(
+  setting: FormatSetting,
+  opts: {
+    codec: string | undefined;
+    codecRate: number | undefined;
+    sourceRate: number;
+    transport: 'shared-dir' | 'stream';
+  },
+): FileFormat {
+  const l16: FileFormat =
+    (opts.codecRate ?? 8000) >= 16000 ? { kind: 'r16', sampleRate: 16000 } : { kind: 'r8', sampleRate: 8000 };
   const g711 = opts.codec === 'PCMU' || opts.codec === 'PCMA' ? opts.codec : undefined;
   switch (setting) {
     case 'wav':
@@ -60,5 +69,7 @@ export function encodeChunk(format: FileFormat, samples: Int16Array): Buffer {
 
 /** How mod_audio_stream's `streamAudio` message describes a chunk of this format. */
 export function streamAudioType(format: FileFormat): { audioDataType: 'raw' | 'wav'; sampleRate: number } {
-  return format.kind === 'wav' ? { audioDataType: 'wav', sampleRate: format.sampleRate } : { audioDataType: 'raw', sampleRate: format.sampleRate };
+  return format.kind === 'wav'
+    ? { audioDataType: 'wav', sampleRate: format.sampleRate }
+    : { audioDataType: 'raw', sampleRate: format.sampleRate };
 }

@@ -192,7 +192,9 @@ export class PlayoutQueue {
     let format = this.format;
     if (sourceRate !== format.sampleRate) {
       const reply = this.#ledger.reply;
-      this.#stream = this.#o.resampling.open(sourceRate, format.sampleRate, (samples, last) => this.#resampled(reply, samples, last));
+      this.#stream = this.#o.resampling.open(sourceRate, format.sampleRate, (samples, last) =>
+        this.#resampled(reply, samples, last),
+      );
       this.#srcRate = this.#stream ? sourceRate : 0;
       if (!this.#stream) {
         format = { kind: 'wav', sampleRate: sourceRate };

@@ -90,7 +90,10 @@ export class SharedDirTransport implements ChunkTransport {
       return join(this.#fsDir, name);
     }
     const written = writeFile(join(this.#localDir, name), data);
-    this.#files.set(name, written.catch(() => {}));
+    this.#files.set(
+      name,
+      written.catch(() => {}),
+    );
     await written;
     return join(this.#fsDir, name);
   }

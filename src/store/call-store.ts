@@ -49,14 +49,22 @@ export async function openCallStore(path: string): Promise<CallStore> {
     CREATE INDEX IF NOT EXISTS calls_created ON calls (created_at DESC);
     CREATE INDEX IF NOT EXISTS calls_status_created ON calls (status, created_at DESC);
   `);
-  const upsert = db.prepare('INSERT OR REPLACE INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)');
+  const upsert = db.prepare(
+    'INSERT OR REPLACE INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)',
+  );
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
   const page: Record<string, StatementSync> = {
-    all: db.prepare('SELECT record FROM calls WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
-    status: db.prepare('SELECT record FROM calls WHERE status = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?'),
+    all: db.prepare(
+      'SELECT record FROM calls WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    status: db.prepare(
+      'SELECT record FROM calls WHERE status = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
   };
   const pruneOld = db.prepare('DELETE FROM calls WHERE created_at < ?');
-  const pruneExtra = db.prepare('DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)');
+  const pruneExtra = db.prepare(
+    'DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+  );
   const parse = (row: unknown) => JSON.parse((row as { record: string }).record) as CallRecord;
 
   return {

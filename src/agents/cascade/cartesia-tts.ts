@@ -245,7 +245,7 @@ export class CartesiaTts implements TextToSpeech {
     const baseURL = this.#opts.baseUrl?.replace(/\/+$/, '');
     const client = new Cartesia(baseURL === undefined ? { apiKey } : { apiKey, baseURL });
     const wsOptions: Record<string, unknown> = { handshakeTimeout: connectTimeoutMs, perMessageDeflate: false };
-    if (baseURL !== undefined && baseURL.startsWith('http:')) {
+    if (baseURL?.startsWith('http:')) {
       // The SDK forces wss://; a plain-http base URL means a plain-TCP endpoint.
       wsOptions.createConnection = (o: { host?: string; hostname?: string; port?: number | string }) =>
         net.connect({ host: o.hostname ?? o.host ?? '127.0.0.1', port: Number(o.port) });

@@ -252,10 +252,11 @@ export class DeepgramStt implements SpeechToText {
         return;
       case 'Metadata':
         return;
-      case 'Error':
+      case 'Error': {
         const what = String(m.description ?? m.message ?? JSON.stringify(m)).slice(0, 200);
         this.#lose(new StageError('stt', `deepgram error: ${what}`, true));
         return;
+      }
       default:
         return;
     }

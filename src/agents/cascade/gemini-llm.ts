@@ -21,7 +21,6 @@ import type { GeminiThinking } from './gemini-llm-settings.ts';
 
 export type { GeminiThinking };
 
-
 export interface GeminiLlmOptions {
   apiKey: string;
   /** e.g. 'gemini-flash-latest'. */
@@ -126,11 +125,20 @@ export class GeminiLlm implements LanguageModel {
     } catch (e) {
       if (req.signal.aborted) return;
       if (timedOut) {
-        throw new StageError('llm', `gemini: ${gotText ? 'stream stalled' : 'no first token'} for ${timeoutMs} ms (model ${model})`, true);
+        throw new StageError(
+          'llm',
+          `gemini: ${gotText ? 'stream stalled' : 'no first token'} for ${timeoutMs} ms (model ${model})`,
+          true,
+        );
       }
       const status = (e as { status?: unknown }).status;
       const code = typeof status === 'number' ? status : undefined;
-      throw new StageError('llm', `gemini: request to model ${model} failed: ${errorText(e).slice(0, 300)}`, retryableStatus(code), { cause: e });
+      throw new StageError(
+        'llm',
+        `gemini: request to model ${model} failed: ${errorText(e).slice(0, 300)}`,
+        retryableStatus(code),
+        { cause: e },
+      );
     } finally {
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onAbort);

@@ -16,7 +16,9 @@ export const cascadeSettings = defineVendor({
     CASCADE_APOLOGY: z
       .string()
       .min(1)
-      .default("I'm sorry, I'm having technical difficulties and can't continue this call. Please call back later. Goodbye."),
+      .default(
+        "I'm sorry, I'm having technical difficulties and can't continue this call. Please call back later. Goodbye.",
+      ),
   },
   needs: [],
   overrides: [],

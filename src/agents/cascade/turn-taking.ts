@@ -28,7 +28,20 @@ export interface TurnPolicy {
   fillers?: ReadonlySet<string>;
 }
 
-export const DEFAULT_FILLERS: ReadonlySet<string> = new Set(['uh', 'um', 'umm', 'uhm', 'er', 'erm', 'ah', 'hm', 'hmm', 'mm', 'mhm', 'mmm']);
+export const DEFAULT_FILLERS: ReadonlySet<string> = new Set([
+  'uh',
+  'um',
+  'umm',
+  'uhm',
+  'er',
+  'erm',
+  'ah',
+  'hm',
+  'hmm',
+  'mm',
+  'mhm',
+  'mmm',
+]);
 
 export type TurnDecision =
   | { kind: 'none' }
@@ -129,7 +142,16 @@ export class TurnAssembler {
   /** End the turn now with what is there (finalize timed out, or the caller hung up mid-sentence). */
   forceEnd(): TurnDecision {
     if (this.#interim.trim() !== '') {
-      this.#merge({ text: this.#interim, isFinal: true, speechFinal: false, fromFinalize: false, start: 0, duration: 0, confidence: 1, words: this.#interimWords });
+      this.#merge({
+        text: this.#interim,
+        isFinal: true,
+        speechFinal: false,
+        fromFinalize: false,
+        start: 0,
+        duration: 0,
+        confidence: 1,
+        words: this.#interimWords,
+      });
       this.#interim = '';
       this.#interimWords = [];
     }
@@ -189,7 +211,14 @@ function wordsOf(text: string): string[] {
   return text.split(/\s+/).map(normalize).filter(Boolean);
 }
 
-function classify(text: string, words: readonly KeptWord[], extraTexts: number, fillers: ReadonlySet<string>, minConfidence: number, lastWordEnd: number): TurnDecision {
+function classify(
+  text: string,
+  words: readonly KeptWord[],
+  extraTexts: number,
+  fillers: ReadonlySet<string>,
+  minConfidence: number,
+  lastWordEnd: number,
+): TurnDecision {
   const said = wordsOf(text);
   if (said.length === 0) return { kind: 'ignored', text, reason: 'empty' };
   if (said.every((t) => fillers.has(t))) return { kind: 'ignored', text, reason: 'fillers' };
@@ -209,7 +238,25 @@ export interface ChunkerOptions {
   minChars?: number;
 }
 
-const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'st', 'vs', 'etc', 'e.g', 'i.e', 'no', 'approx', 'jr', 'sr', 'inc', 'ltd', 'co']);
+const ABBREVIATIONS = new Set([
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'st',
+  'vs',
+  'etc',
+  'e.g',
+  'i.e',
+  'no',
+  'approx',
+  'jr',
+  'sr',
+  'inc',
+  'ltd',
+  'co',
+]);
 
 /**
  * Cuts the model's streamed text into pieces for streaming TTS: the first sentence (or first clause, once long
@@ -270,7 +317,11 @@ export class SentenceChunker {
       if (ch === '.' || ch === '!' || ch === '?' || ch === '…') {
         boundary = ch !== '.' || !this.#isAbbreviation(s, i);
         if (boundary && i + 1 < this.#minChars && !first) boundary = false;
-      } else if (first && (ch === ',' || ch === ';' || ch === ':' || ch === '—') && i + 1 >= this.#firstClauseMinChars) {
+      } else if (
+        first &&
+        (ch === ',' || ch === ';' || ch === ':' || ch === '—') &&
+        i + 1 >= this.#firstClauseMinChars
+      ) {
         boundary = true;
       }
       if (boundary) {

@@ -42,10 +42,14 @@ export class EchoAgent implements Agent {
     this.#sink = sink;
     const model = await (this.#o.loadVad ?? loadSileroModel)();
     if (this.#closed) return;
-    this.#vad = new VoiceActivityDetector(model, { sampleRate: RATE, minSpeechMs: 150, minSilenceMs: this.#o.pauseMs ?? 700 }, {
-      speechStart: (atMs) => this.#speechStart(atMs),
-      speechEnd: (atMs) => this.#speechEnd(atMs),
-    });
+    this.#vad = new VoiceActivityDetector(
+      model,
+      { sampleRate: RATE, minSpeechMs: 150, minSilenceMs: this.#o.pauseMs ?? 700 },
+      {
+        speechStart: (atMs) => this.#speechStart(atMs),
+        speechEnd: (atMs) => this.#speechEnd(atMs),
+      },
+    );
     this.#o.logger.info('echo agent ready: it plays back what the caller says after each pause');
     // A short chime so the caller hears the playback path works before saying anything.
     sink.audio(chime(), RATE);

@@ -20,7 +20,11 @@ export class ResamplerPool {
   #max: number;
   #destroyed = false;
 
-  constructor(inRate: number, outRate: number, opts: { converter?: ConverterName; minSpare?: number; max?: number } = {}) {
+  constructor(
+    inRate: number,
+    outRate: number,
+    opts: { converter?: ConverterName; minSpare?: number; max?: number } = {},
+  ) {
     this.inRate = inRate;
     this.outRate = outRate;
     this.converter = opts.converter ?? 'SINC_FASTEST';
@@ -141,7 +145,11 @@ export class ResamplerPools {
     const key = `${inRate}:${outRate}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      pool = new ResamplerPool(inRate, outRate, { converter: this.#converter, minSpare: this.#minSpare, max: this.#max });
+      pool = new ResamplerPool(inRate, outRate, {
+        converter: this.#converter,
+        minSpare: this.#minSpare,
+        max: this.#max,
+      });
       this.#pools.set(key, pool);
     }
     return pool;

@@ -61,7 +61,8 @@ export class WorkerResampling implements Resampling {
         const cb = this.#outputs.get(o.id);
         if (!cb) continue; // dropped meanwhile
         if (o.last) this.#outputs.delete(o.id);
-        if (o.error) this.#log.warn({ err: o.error }, 'DSP worker could not resample a reply; its audio in the worker is lost');
+        if (o.error)
+          this.#log.warn({ err: o.error }, 'DSP worker could not resample a reply; its audio in the worker is lost');
         cb(o.samples, o.last);
       }
     });
@@ -79,7 +80,10 @@ export class WorkerResampling implements Resampling {
     this.#alive = false;
     this.#ops = [];
     this.#transfer = [];
-    this.#log.error({ err: reason, open: this.#outputs.size }, 'DSP worker failed; replies fall back to WAV at the agent rate');
+    this.#log.error(
+      { err: reason, open: this.#outputs.size },
+      'DSP worker failed; replies fall back to WAV at the agent rate',
+    );
     const pending = [...this.#outputs.values()];
     this.#outputs.clear();
     for (const cb of pending) {
