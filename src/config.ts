@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { neededKeys, PIPELINES, type Pipeline } from './agents/pipelines.ts';
+import { neededKeys, PIPELINES, type Pipeline } from './agents/vendors.ts';
 import { VENDOR_ENV } from './agents/vendors.ts';
 import { PATTERNS } from './patterns.ts';
 import { isSecretName, redactUrlCredentials } from './secrets.ts';

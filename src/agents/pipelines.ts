@@ -3,58 +3,45 @@
  * the keys) it needs, and how to build its agent for one call. config.ts checks the default pipeline's keys
  * against it at start; CallSession builds every call's agent through `createAgent`.
  */
-import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { loadSileroModel } from '../media/vad.ts';
 import type { Agent, AgentSettings } from './agent.ts';
-import { CartesiaTts } from './cascade/cartesia-tts.ts';
-import { cartesiaOptions, cartesiaSettings } from './cascade/cartesia-settings.ts';
+import { CartesiaTts, cartesiaOptions } from './cascade/cartesia-tts.ts';
 import { CascadeAgent } from './cascade/cascade-agent.ts';
-import { DeepgramStt } from './cascade/deepgram-stt.ts';
-import { deepgramOptions, deepgramSettings } from './cascade/deepgram-settings.ts';
-import { GeminiLlm } from './cascade/gemini-llm.ts';
-import { geminiTextOptions, geminiTextSettings } from './cascade/gemini-llm-settings.ts';
-import { cascadeSettings } from './cascade/settings.ts';
+import { DeepgramStt, deepgramOptions } from './cascade/deepgram-stt.ts';
+import { GeminiLlm, geminiTextOptions } from './cascade/gemini-llm.ts';
 import { EchoAgent } from './echo/echo-agent.ts';
-import { GeminiLiveAgent } from './gemini-live/gemini-live-agent.ts';
-import { geminiLiveOptions, geminiLiveSettings } from './gemini-live/settings.ts';
-import { googleSettings } from './google-settings.ts';
+import { GeminiLiveAgent, geminiLiveOptions } from './gemini-live/gemini-live-agent.ts';
 import type { VendorSettings } from './vendor-settings.ts';
+import { neededKeys, PIPELINE_VENDORS, type Pipeline, type VendorEnv } from './vendors.ts';
 
-/** The ways of answering a call. */
-export const PIPELINES = ['gemini-live', 'cascade', 'echo'] as const;
-export type Pipeline = (typeof PIPELINES)[number];
+export { neededKeys, PIPELINES, type Pipeline } from './vendors.ts';
 
 export interface PipelineEntry {
   /** The rate the agent wants caller audio at (FreeSWITCH streams at it). */
   readonly inputRate: 8000 | 16000;
   /** The vendors it uses: their `needs` are the keys the pipeline needs, in this order. */
   readonly vendors: readonly VendorSettings[];
-  create(settings: AgentSettings, config: Config, logger: Logger): Agent;
+  create(settings: AgentSettings, config: VendorEnv, logger: Logger): Agent;
 }
 
 export const PIPELINE_TABLE: Readonly<Record<Pipeline, PipelineEntry>> = {
   'gemini-live': {
     inputRate: 16000, // what Gemini Live takes: no resampling of caller audio
-    vendors: [googleSettings, geminiLiveSettings],
+    vendors: PIPELINE_VENDORS['gemini-live'],
     create: (settings, config, logger) => new GeminiLiveAgent(geminiLiveOptions(config, settings, logger)),
   },
   cascade: {
     inputRate: 8000, // phone-call STT models like 8 kHz
-    vendors: [deepgramSettings, cartesiaSettings, googleSettings, geminiTextSettings, cascadeSettings],
+    vendors: PIPELINE_VENDORS.cascade,
     create: (settings, config, logger) => createCascadeAgent(config, settings, logger),
   },
   echo: {
     inputRate: 8000,
-    vendors: [],
+    vendors: PIPELINE_VENDORS.echo,
     create: (_settings, _config, logger) => new EchoAgent({ logger }),
   },
 };
-
-/** The keys `pipeline` needs, in order, without duplicates. */
-export function neededKeys(pipeline: Pipeline): string[] {
-  return [...new Set(PIPELINE_TABLE[pipeline].vendors.flatMap((v) => v.needs))];
-}
 
 /** Needed keys that are not set; a call asking for a pipeline with missing keys gets the echo agent instead. */
 export function missingKeys(pipeline: Pipeline, config: Partial<Record<string, unknown>>): string[] {
@@ -62,7 +49,7 @@ export function missingKeys(pipeline: Pipeline, config: Partial<Record<string, u
 }
 
 /** Build the agent for one call. */
-export function createAgent(pipeline: Pipeline, settings: AgentSettings, config: Config, logger: Logger): Agent {
+export function createAgent(pipeline: Pipeline, settings: AgentSettings, config: VendorEnv, logger: Logger): Agent {
   const missing = missingKeys(pipeline, config as unknown as Record<string, unknown>);
   if (missing.length > 0) {
     logger.warn({ pipeline, missing }, 'this pipeline has no keys configured; the echo agent answers instead');
@@ -72,7 +59,7 @@ export function createAgent(pipeline: Pipeline, settings: AgentSettings, config:
 }
 
 /** The cascade with the configured vendors: Deepgram → Gemini (text) → Cartesia, Silero barge-in. */
-export function createCascadeAgent(config: Config, settings: AgentSettings, logger: Logger): CascadeAgent {
+export function createCascadeAgent(config: VendorEnv, settings: AgentSettings, logger: Logger): CascadeAgent {
   const sampleRate = PIPELINE_TABLE.cascade.inputRate;
   return new CascadeAgent({
     settings,

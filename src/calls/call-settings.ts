@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { AgentSettings } from '../agents/agent.ts';
-import { PIPELINES, type Pipeline } from '../agents/pipelines.ts';
+import { PIPELINES, type Pipeline } from '../agents/vendors.ts';
 import { applyOverrides } from '../agents/vendor-settings.ts';
 import { VENDOR_OVERRIDES, VENDORS } from '../agents/vendors.ts';
 import type { Logger } from '../log.ts';

@@ -1,9 +1,6 @@
 import { z } from 'zod';
 import { PATTERNS } from '../../patterns.ts';
-import type { Logger } from '../../log.ts';
-import type { AgentSettings } from '../agent.ts';
-import { defineVendor, msSetting, type EnvOf } from '../vendor-settings.ts';
-import type { CartesiaTtsOptions } from './cartesia-tts.ts';
+import { defineVendor, msSetting } from '../vendor-settings.ts';
 
 /** Cartesia, the cascade's text to speech; a call may choose its own voice. */
 export const cartesiaSettings = defineVendor({
@@ -35,22 +32,3 @@ export const cartesiaSettings = defineVendor({
     },
   ],
 });
-
-/** CartesiaTts options for one call: the environment, overridden by the call's settings. */
-export function cartesiaOptions(
-  env: EnvOf<typeof cartesiaSettings>,
-  settings: AgentSettings,
-  logger: Logger,
-): CartesiaTtsOptions {
-  return {
-    apiKey: env.CARTESIA_API_KEY ?? '',
-    ...(env.CARTESIA_BASE_URL !== undefined ? { baseUrl: env.CARTESIA_BASE_URL } : {}),
-    model: env.CARTESIA_MODEL,
-    voiceId: settings.cartesiaVoiceId ?? env.CARTESIA_VOICE_ID,
-    language: settings.language,
-    sampleRate: env.CARTESIA_SAMPLE_RATE,
-    connectTimeoutMs: env.CARTESIA_CONNECT_TIMEOUT_MS,
-    timeoutMs: env.CARTESIA_TIMEOUT_MS,
-    logger,
-  };
-}

@@ -32,6 +32,9 @@ import {
   type TtsWordTimes,
 } from './stages.ts';
 import { errorText } from '../../errors.ts';
+import type { AgentSettings } from '../agent.ts';
+import type { EnvOf } from '../vendor-settings.ts';
+import type { cartesiaSettings } from './cartesia-settings.ts';
 import {
   cartesiaSocket,
   dropCartesiaContextQueue,
@@ -358,4 +361,23 @@ export class CartesiaTts implements TextToSpeech {
     this.#streams.clear();
     await this.#socket?.close(false);
   }
+}
+
+/** CartesiaTts options for one call: the environment, overridden by the call's settings. */
+export function cartesiaOptions(
+  env: EnvOf<typeof cartesiaSettings>,
+  settings: AgentSettings,
+  logger: Logger,
+): CartesiaTtsOptions {
+  return {
+    apiKey: env.CARTESIA_API_KEY ?? '',
+    ...(env.CARTESIA_BASE_URL !== undefined ? { baseUrl: env.CARTESIA_BASE_URL } : {}),
+    model: env.CARTESIA_MODEL,
+    voiceId: settings.cartesiaVoiceId ?? env.CARTESIA_VOICE_ID,
+    language: settings.language,
+    sampleRate: env.CARTESIA_SAMPLE_RATE,
+    connectTimeoutMs: env.CARTESIA_CONNECT_TIMEOUT_MS,
+    timeoutMs: env.CARTESIA_TIMEOUT_MS,
+    logger,
+  };
 }

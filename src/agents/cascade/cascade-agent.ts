@@ -26,7 +26,7 @@ import type { Logger } from '../../log.ts';
 import { BargeInDetector, type SileroModel } from '../../media/vad.ts';
 import { errorText } from '../../errors.ts';
 import { AudioClock } from './audio-clock.ts';
-import { ReplyRunner } from './reply-runner.ts';
+import { type CascadeStats, ReplyRunner } from './reply-runner.ts';
 import { StageLinks } from './stage-links.ts';
 import type { ChatMessage, LanguageModel, SpeechToText, StageError, StageName, TextToSpeech } from './stages.ts';
 import { TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
@@ -54,19 +54,7 @@ export interface CascadeAgentOptions {
   maxSttReconnects?: number;
 }
 
-export interface CascadeStats {
-  turns: number;
-  ignoredTurns: number;
-  replies: number;
-  bargeIns: number;
-  /** Replies dropped before they were heard because the caller went on talking. */
-  abandonedReplies: number;
-  llmRetries: number;
-  ttsRetries: number;
-  sttReconnects: number;
-  ttsReconnects: number;
-  faults: string[];
-}
+export type { CascadeStats } from './reply-runner.ts';
 
 type State = 'idle' | 'starting' | 'open' | 'closed';
 

@@ -1,9 +1,6 @@
 import { z } from 'zod';
 import { PATTERNS } from '../../patterns.ts';
-import type { Logger } from '../../log.ts';
-import type { AgentSettings } from '../agent.ts';
-import { defineVendor, msSetting, type EnvOf } from '../vendor-settings.ts';
-import type { DeepgramSttOptions } from './deepgram-stt.ts';
+import { defineVendor, msSetting } from '../vendor-settings.ts';
 
 /** Deepgram, the cascade's speech to text; a call may choose its own model. */
 export const deepgramSettings = defineVendor({
@@ -26,23 +23,3 @@ export const deepgramSettings = defineVendor({
     { section: 'cascade', key: 'deepgram_model', schema: z.string().regex(PATTERNS.model), setting: 'deepgramModel' },
   ],
 });
-
-/** DeepgramStt options for one call: the environment, overridden by the call's settings. */
-export function deepgramOptions(
-  env: EnvOf<typeof deepgramSettings>,
-  settings: AgentSettings,
-  sampleRate: 8000 | 16000,
-  logger: Logger,
-): DeepgramSttOptions {
-  return {
-    apiKey: env.DEEPGRAM_API_KEY ?? '',
-    ...(env.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: env.DEEPGRAM_BASE_URL } : {}),
-    model: settings.deepgramModel ?? env.DEEPGRAM_MODEL,
-    language: settings.language,
-    sampleRate,
-    endpointingMs: env.DEEPGRAM_ENDPOINTING_MS,
-    utteranceEndMs: env.DEEPGRAM_UTTERANCE_END_MS,
-    connectTimeoutMs: env.DEEPGRAM_CONNECT_TIMEOUT_MS,
-    logger,
-  };
-}

@@ -16,6 +16,9 @@ import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
 import { StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
 import { errorText } from '../../errors.ts';
+import type { AgentSettings } from '../agent.ts';
+import type { EnvOf } from '../vendor-settings.ts';
+import type { deepgramSettings } from './deepgram-settings.ts';
 import { deepgramSocket, refusedForGood, withinMs, type VendorSocket } from '../vendor-socket.ts';
 
 export interface DeepgramSttOptions {
@@ -287,4 +290,24 @@ export class DeepgramStt implements SpeechToText {
       this.#log.error({ err: errorText(e) }, 'deepgram: listener threw');
     }
   }
+}
+
+/** DeepgramStt options for one call: the environment, overridden by the call's settings. */
+export function deepgramOptions(
+  env: EnvOf<typeof deepgramSettings>,
+  settings: AgentSettings,
+  sampleRate: 8000 | 16000,
+  logger: Logger,
+): DeepgramSttOptions {
+  return {
+    apiKey: env.DEEPGRAM_API_KEY ?? '',
+    ...(env.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: env.DEEPGRAM_BASE_URL } : {}),
+    model: settings.deepgramModel ?? env.DEEPGRAM_MODEL,
+    language: settings.language,
+    sampleRate,
+    endpointingMs: env.DEEPGRAM_ENDPOINTING_MS,
+    utteranceEndMs: env.DEEPGRAM_UTTERANCE_END_MS,
+    connectTimeoutMs: env.DEEPGRAM_CONNECT_TIMEOUT_MS,
+    logger,
+  };
 }

@@ -1,9 +1,6 @@
 import { z } from 'zod';
 import { PATTERNS } from '../../patterns.ts';
-import type { AgentSettings } from '../agent.ts';
-import type { googleSettings } from '../google-settings.ts';
-import { defineVendor, msSetting, type EnvOf } from '../vendor-settings.ts';
-import type { GeminiLlmOptions } from './gemini-llm.ts';
+import { defineVendor, msSetting } from '../vendor-settings.ts';
 
 /** How much the text model thinks before answering (see GeminiLlmOptions.thinking). */
 export const GEMINI_THINKING = ['default', 'off', 'minimal', 'low', 'medium', 'high'] as const;
@@ -23,17 +20,3 @@ export const geminiTextSettings = defineVendor({
   needs: ['GOOGLE_API_KEY'],
   overrides: [{ section: 'cascade', key: 'llm_model', schema: z.string().regex(PATTERNS.model), setting: 'llmModel' }],
 });
-
-/** GeminiLlm options for one call: the environment, overridden by the call's settings. */
-export function geminiTextOptions(
-  env: EnvOf<typeof geminiTextSettings> & EnvOf<typeof googleSettings>,
-  settings: AgentSettings,
-): GeminiLlmOptions {
-  return {
-    apiKey: env.GOOGLE_API_KEY ?? '',
-    model: settings.llmModel ?? env.GEMINI_TEXT_MODEL,
-    ...(env.GEMINI_BASE_URL !== undefined ? { baseUrl: env.GEMINI_BASE_URL } : {}),
-    timeoutMs: env.GEMINI_TEXT_TIMEOUT_MS,
-    thinking: env.GEMINI_TEXT_THINKING,
-  };
-}

@@ -15,9 +15,12 @@ import type { GoogleGenAI } from '@google/genai';
 import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
 import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
 import { errorText } from '../../errors.ts';
+import type { AgentSettings } from '../agent.ts';
+import type { googleSettings } from '../google-settings.ts';
+import type { EnvOf } from '../vendor-settings.ts';
 import { googleClient } from '../google-client.ts';
 import { retryableStatus } from '../vendor-socket.ts';
-import type { GeminiThinking } from './gemini-llm-settings.ts';
+import type { GeminiThinking, geminiTextSettings } from './gemini-llm-settings.ts';
 
 export type { GeminiThinking };
 
@@ -145,4 +148,18 @@ export class GeminiLlm implements LanguageModel {
       if (!finished) ctrl.abort(); // the consumer stopped early or it failed: release the connection
     }
   }
+}
+
+/** GeminiLlm options for one call: the environment, overridden by the call's settings. */
+export function geminiTextOptions(
+  env: EnvOf<typeof geminiTextSettings> & EnvOf<typeof googleSettings>,
+  settings: AgentSettings,
+): GeminiLlmOptions {
+  return {
+    apiKey: env.GOOGLE_API_KEY ?? '',
+    model: settings.llmModel ?? env.GEMINI_TEXT_MODEL,
+    ...(env.GEMINI_BASE_URL !== undefined ? { baseUrl: env.GEMINI_BASE_URL } : {}),
+    timeoutMs: env.GEMINI_TEXT_TIMEOUT_MS,
+    thinking: env.GEMINI_TEXT_THINKING,
+  };
 }

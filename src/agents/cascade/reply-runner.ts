@@ -1,13 +1,27 @@
 import type { AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
-import type { CascadeStats } from './cascade-agent.ts';
 import { Reply } from './reply.ts';
 import { asStageError, type StageLinks } from './stage-links.ts';
 import type { ChatMessage, LanguageModel, StageError, StageName } from './stages.ts';
 import { SentenceChunker } from './turn-taking.ts';
 
 /** What the cascade agent gives the reply runner. */
+/** What a cascade call counted (the agent owns it; the reply runner updates the reply-side counts). */
+export interface CascadeStats {
+  turns: number;
+  ignoredTurns: number;
+  replies: number;
+  bargeIns: number;
+  /** Replies dropped before they were heard because the caller went on talking. */
+  abandonedReplies: number;
+  llmRetries: number;
+  ttsRetries: number;
+  sttReconnects: number;
+  ttsReconnects: number;
+  faults: string[];
+}
+
 export interface ReplyHost {
   readonly sink: AgentSink;
   readonly log: Logger;

@@ -10,6 +10,9 @@ import type { LiveServerMessage, Session } from '@google/genai';
 import type { Logger } from 'pino';
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import { errorText } from '../../errors.ts';
+import type { googleSettings } from '../google-settings.ts';
+import type { EnvOf } from '../vendor-settings.ts';
+import type { geminiLiveSettings } from './settings.ts';
 import { googleClient } from '../google-client.ts';
 import { ConnectWait, LiveSocketCapture, type VendorSocket } from '../vendor-socket.ts';
 
@@ -365,4 +368,20 @@ export class GeminiLiveAgent implements Agent {
       this.#log.error({ err: errorText(e) }, 'gemini live: sink threw');
     }
   }
+}
+
+/** GeminiLiveAgent options for one call: the environment, overridden by the call's settings. */
+export function geminiLiveOptions(
+  env: EnvOf<typeof geminiLiveSettings> & EnvOf<typeof googleSettings>,
+  settings: AgentSettings,
+  logger: Logger,
+): GeminiLiveAgentOptions {
+  return {
+    apiKey: env.GOOGLE_API_KEY ?? '',
+    model: settings.geminiModel ?? env.GEMINI_LIVE_MODEL,
+    baseUrl: env.GEMINI_BASE_URL,
+    connectTimeoutMs: env.GEMINI_CONNECT_TIMEOUT_MS,
+    settings,
+    logger,
+  };
 }
