@@ -25,8 +25,17 @@ export interface AgentSink {
   transcript(speaker: Speaker, text: string, final: boolean): void;
   /** The agent wants the call to end (e.g. a "goodbye" tool call) once its last reply has been played. */
   hangup(reason: string): void;
-  /** The agent can no longer answer (vendor closed, errored, timed out). The session ends the call. */
+  /**
+   * The agent can no longer answer (vendor closed, errored, timed out, a session that could not be resumed).
+   * The session plays the apology prompt (APOLOGY_FILE) when one is configured, then ends the call.
+   */
   failed(cause: string): void;
+  /**
+   * The agent replaced its vendor connection without the caller noticing (a resumed Gemini Live session, a
+   * reopened STT or TTS socket). `reason` says why (goAway, 1011, drop, idle); `durationMs` is from losing the
+   * old connection (or deciding to switch) to the new one being ready. The call record counts them.
+   */
+  resumed?(info: { reason: string; durationMs: number }): void;
   /**
    * What the caller has heard of the current reply so far: `playing` while reply audio is queued or playing,
    * `heardMs` of it played out (an interrupted reply is kept in history only as far as it was heard).
