@@ -168,7 +168,7 @@ describe('Silero VAD', () => {
     d.close();
   });
 
-  test('cost: µs per window and CPU per second of audio (printed), within a generous bound', async (t) => {
+  test('20 s of speech: every window is run (µs per window and CPU per second of audio printed; the bound is the bench’s job)', async (t) => {
     const model = await loadSileroModel();
     const audio = Buffer.concat(Array.from({ length: 6 }, () => SPEECH)); // ~20 s
     const vad = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 1000 }, {});
@@ -194,6 +194,9 @@ describe('Silero VAD', () => {
       `silero 8 kHz: ${n} windows; session.run ${runUs.toFixed(1)} µs/window (incl. setImmediate hop), wall ${((wall * 1000) / n).toFixed(1)} µs/window; ` +
         `process CPU ${cpuMsPerSec.toFixed(2)} ms per second of audio (${((cpuMsPerSec / 1000) * 100).toFixed(2)} % of a core per call); worst run ${vad.stats.maxInferenceUs.toFixed(0)} µs`,
     );
-    assert.ok(runUs < 2000, `${runUs} µs per window`);
+    // Behaviour only (the cost is the bench's job): every 256-sample window of the 20 s was run, none dropped.
+    assert.ok(n >= expected - w0, `${n} windows run`);
+    assert.equal(vad.stats.dropped, 0, 'no window dropped');
+    assert.ok(runUs > 0, 'the inference time is measured');
   });
 });

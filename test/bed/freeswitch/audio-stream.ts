@@ -75,6 +75,8 @@ export class AudioStream {
   /** Binary frames received from the server (the module ignores them). */
   binaryIgnored = 0;
   readonly files: string[] = [];
+  /** Per accepted `streamAudio` message: when it arrived and the modelled delay before its `::play` event. */
+  readonly plays: { receivedAt: number; delayMs: number }[] = [];
   closeCode: number | undefined;
   closeReason: string | undefined;
   readonly framesPerMessage: number;
@@ -262,6 +264,7 @@ export class AudioStream {
     writeFileSync(file, Buffer.from(audioData, 'base64'));
     this.files.push(file);
     const body = JSON.stringify({ ...rest, file });
+    this.plays.push({ receivedAt: performance.now(), delayMs: this.#host.playDelayMs });
     const t = this.#host.timers.after(this.#host.playDelayMs, () => {
       this.#playTimers.delete(t);
       this.#host.fireCustom('mod_audio_stream::play', body);

@@ -260,6 +260,11 @@ export class EmulatedChannel {
     this.#wasTalking = this.#mic.talking;
   }
 
+  /** Caller audio queued by say() and not yet taken by the media clock, in ms (audio time). */
+  get callerQueuedMs(): number {
+    return this.#mic.queuedMs;
+  }
+
   /** Resolves when the queued caller audio has been taken by the media clock. */
   micIdle(timeoutMs = 10_000): Promise<void> {
     return this.#host.waiters.until(`caller audio of ${this.uuid} to drain`, () => (this.#mic.talking ? undefined : true), timeoutMs).then(() => {});

@@ -157,6 +157,11 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
     return l;
   }
 
+  /** Where the shared media clock is (see MediaClock.position): for tests of the frame pacing. */
+  clockPosition(): { origin: number; ticks: number; countedAt: number; intervalMs: number } {
+    return this.#clock.position;
+  }
+
   dropEslConnections(): void {
     this.#esl.dropConnections();
   }

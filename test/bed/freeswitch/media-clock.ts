@@ -17,6 +17,7 @@ export class MediaClock {
   #timer: NodeJS.Timeout | undefined;
   #origin = 0;
   #ticks = 0;
+  #countedAt = 0;
   /** How late ticks ran (a load generator that falls behind would make callbridge look slow). */
   readonly lateness = { maxMs: 0, over10ms: 0, ticks: 0 };
 
@@ -44,6 +45,14 @@ export class MediaClock {
     this.#listeners.clear();
   }
 
+  /**
+   * For tests of the pacing: the clock's origin, the ticks run so far and when the last run counted the ticks
+   * owed (performance.now()). After every run `ticks === floor((countedAt - origin) / intervalMs)`.
+   */
+  get position(): { origin: number; ticks: number; countedAt: number; intervalMs: number } {
+    return { origin: this.#origin, ticks: this.#ticks, countedAt: this.#countedAt, intervalMs: this.intervalMs };
+  }
+
   #schedule(): void {
     const due = this.#origin + (this.#ticks + 1) * this.intervalMs;
     this.#timer = setTimeout(() => this.#run(), Math.max(0, due - performance.now()));
@@ -54,7 +63,8 @@ export class MediaClock {
     this.lateness.ticks++;
     if (late > this.lateness.maxMs) this.lateness.maxMs = late;
     if (late > 10) this.lateness.over10ms++;
-    const owed = Math.floor((performance.now() - this.#origin) / this.intervalMs) - this.#ticks;
+    this.#countedAt = performance.now();
+    const owed = Math.floor((this.#countedAt - this.#origin) / this.intervalMs) - this.#ticks;
     if (owed > MAX_CATCH_UP) this.#ticks += owed - MAX_CATCH_UP; // too far behind: drop the excess
     for (let i = 0; i < Math.min(owed, MAX_CATCH_UP); i++) {
       this.#ticks++;

@@ -55,7 +55,8 @@ interface Current {
   startAt: number;
   timer?: NodeJS.Timeout | undefined;
   segment?: HeardSegment;
-  /** Set by a break: when the item stops. */
+  /** Set by a break: when the break arrived, and when the item stops. */
+  breakAt?: number;
   stopAt?: number;
 }
 
@@ -107,7 +108,9 @@ export class PlaybackQueue {
       }
     }
     if (!cur || cur.phase === 'waiting' || cur.stopAt !== undefined) return;
-    cur.stopAt = performance.now() + this.#host.breakDelayMs;
+    cur.breakAt = performance.now();
+    cur.stopAt = cur.breakAt + this.#host.breakDelayMs;
+    if (cur.segment) cur.segment.breakAt = cur.breakAt;
     if (cur.phase === 'running') this.#scheduleEnd(cur);
   }
 
@@ -180,6 +183,7 @@ export class PlaybackQueue {
       path: item.arg,
       appUuid: item.appUuid,
       via: item.via,
+      queuedAt: item.queuedAt,
       startedAt: cur.startAt,
       endedAt: cur.startAt + plannedMs,
       plannedMs,
@@ -188,6 +192,7 @@ export class PlaybackQueue {
       status: 'playing',
       sampleRate: decoded.sampleRate,
     };
+    if (cur.breakAt !== undefined) segment.breakAt = cur.breakAt;
     if (decoded.noise) segment.noise = true;
     if (decoded.mismatch) segment.mismatch = true;
     cur.segment = this.#host.timeline.begin(segment, decoded.pcm, decoded.sampleRate);

@@ -9,6 +9,10 @@ export interface HeardSegment {
   /** Application-UUID of the playback (the sendmsg event-uuid, or a generated one). */
   appUuid: string;
   via: 'sendmsg' | 'broadcast';
+  /** When its command (sendmsg / uuid_broadcast) arrived: the modelled start delays count from here. */
+  queuedAt: number;
+  /** When the `uuid_break` that stopped it arrived (the modelled stop is `breakDelayMs` later). */
+  breakAt?: number;
   startedAt: number;
   /** When it stopped; while playing, when it will end if not interrupted. */
   endedAt: number;
