@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { neededKeys, PIPELINES, type Pipeline } from './agents/vendors.ts';
 import { VENDOR_ENV } from './agents/vendors.ts';
+import { isFilePath } from './freeswitch/commands.ts';
 import { PATTERNS } from './patterns.ts';
 import { isSecretName, redactUrlCredentials } from './secrets.ts';
 
@@ -29,6 +30,9 @@ const streamBaseUrl = z
 const absDir = z
   .string()
   .regex(/^\/[A-Za-z0-9._/-]*$/, 'must be an absolute path of letters, digits, ".", "_", "-" and "/"');
+
+/** Where the FreeSWITCH image puts the apology prompt (freeswitch/Dockerfile). */
+export const DEFAULT_APOLOGY_FILE = '/usr/local/freeswitch/sounds/callbridge/apology.wav';
 
 const schema = z.object({
   GEMINI_VOICE: z.string().regex(PATTERNS.voice).default('Puck'),
@@ -90,6 +94,18 @@ const schema = z.object({
    * 76 % vs 58 % CPU at 200 calls).
    */
   DSP_THREADS: z.enum(['auto', '0', '1']).default('auto'),
+  /**
+   * Played when an agent fails mid-call and cannot be resumed, before the hang-up: a prompt on the FreeSWITCH
+   * host (the image ships this one), not a TTS call that may fail too. `none`: hang up without it.
+   */
+  APOLOGY_FILE: z
+    .string()
+    .refine(
+      (v) => v === 'none' || isFilePath(v),
+      'must be `none` or an absolute path of letters, digits, ".", "_", "-" and "/" without .. segments',
+    )
+    .default(DEFAULT_APOLOGY_FILE)
+    .transform((v) => (v === 'none' ? undefined : v)),
 
   LOG_FORMAT: z.enum(['json', 'text']).default('json'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

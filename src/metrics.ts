@@ -4,7 +4,7 @@ import {
   type IntervalHistogram,
   type RecordableHistogram,
 } from 'node:perf_hooks';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics (GET /metrics). Latencies are recorded in native HDR histograms (a record costs tens of
@@ -32,6 +32,8 @@ export class Metrics {
   /** Set by whoever owns converters (inline pools): how many exist, leased or free. */
   converters: () => { leased: number; free: number } = () => ({ leased: 0, free: 0 });
   readonly eslConnected: Gauge;
+  readonly #resumptions: Counter<'reason'>;
+  readonly #resumptionSeconds: Histogram;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
@@ -111,6 +113,25 @@ export class Metrics {
       help: '1 while the ESL connection is up',
       registers: r,
     });
+    this.#resumptions = new Counter({
+      name: 'callbridge_agent_resumptions_total',
+      help: 'Vendor connections an agent replaced mid-call without the caller noticing, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    // A real histogram, not a per-scrape window: resumptions are rare, and rates over days are what matter.
+    this.#resumptionSeconds = new Histogram({
+      name: 'callbridge_agent_resumption_seconds',
+      help: 'Old vendor connection lost (or switch decided) → new one ready',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: r,
+    });
+  }
+
+  /** One resumption (AgentSink `resumed`). Reasons outside a short safe vocabulary count as `other`. */
+  agentResumed(reason: string, durationMs: number): void {
+    this.#resumptions.inc({ reason: /^[A-Za-z0-9_.-]{1,32}$/.test(reason) ? reason : 'other' });
+    this.#resumptionSeconds.observe(Math.max(0, durationMs) / 1000);
   }
 
   #latency(name: string, help: string, h: RecordableHistogram | IntervalHistogram, offsetMs = 0): void {

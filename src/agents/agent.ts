@@ -35,7 +35,7 @@ export interface AgentSink {
    * reopened STT or TTS socket). `reason` says why (goAway, 1011, drop, idle); `durationMs` is from losing the
    * old connection (or deciding to switch) to the new one being ready. The call record counts them.
    */
-  resumed?(info: { reason: string; durationMs: number }): void;
+  resumed(info: { reason: string; durationMs: number }): void;
   /**
    * What the caller has heard of the current reply so far: `playing` while reply audio is queued or playing,
    * `heardMs` of it played out (an interrupted reply is kept in history only as far as it was heard).

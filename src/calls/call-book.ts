@@ -3,11 +3,13 @@ import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
 import {
   FINAL_STATUSES,
+  addResumption,
   afterCursor,
   newestFirst,
   type CallRecord,
   type CallStatus,
   type PageCursor,
+  type Resumption,
   type TranscriptEntry,
 } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
@@ -15,7 +17,8 @@ import { errorText } from '../errors.ts';
 export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }
   | { type: 'transcript'; entry: TranscriptEntry }
-  | { type: 'turn'; timings: Record<string, number> };
+  | { type: 'turn'; timings: Record<string, number> }
+  | ({ type: 'resumption'; count: number } & Resumption);
 
 /**
  * The records of every call callbridge knows about, as the calls API reads them: live ones in memory, ended
@@ -71,6 +74,19 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     if (!r) return;
     r.turns.push(timings);
     this.emit('change', r, { type: 'turn', timings });
+  }
+
+  /** The call's agent replaced a vendor connection without the caller noticing. Returns what was recorded. */
+  resumed(id: string, info: { reason: string; durationMs: number }): Resumption {
+    const { durationMs } = info;
+    const ms = Number.isFinite(durationMs) ? Math.max(0, Math.round(durationMs)) : 0;
+    // Agents pass short words (goAway, 1011, drop, idle); anything longer is cut, not stored whole.
+    const resumption: Resumption = { at: Date.now(), reason: String(info.reason).slice(0, 80), durationMs: ms };
+    const r = this.#live.get(id);
+    if (!r) return resumption;
+    addResumption(r.resumptions, resumption);
+    this.emit('change', r, { type: 'resumption', count: r.resumptions.count, ...resumption });
+    return resumption;
   }
 
   #finish(r: CallRecord, at: number): void {

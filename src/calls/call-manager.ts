@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
 import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
-import { finalStatus, type CallRecord } from '../store/call-record.ts';
+import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { CallBook } from './call-book.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession } from './call-session.ts';
@@ -133,6 +133,7 @@ export class CallManager implements MediaRouter {
         ...(channel.answered && { answeredAt: Date.now() }),
         turns: [],
         transcript: [],
+        resumptions: noResumptions(),
       });
     const facts = callFacts(channel);
     const session = new CallSession(channel, record, {

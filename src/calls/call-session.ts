@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
 import type { CallBook } from './call-book.ts';
+import { CallApology } from './call-apology.ts';
 import { CallMedia, type CallState, type MediaStats } from './call-media.ts';
 import { CallPlayout, type PlayoutStats } from './call-playout.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
@@ -76,6 +77,7 @@ export class CallSession {
   readonly #media: CallMedia;
   readonly #playout: CallPlayout;
   readonly #transcript: CallTranscript;
+  readonly #apology: CallApology;
   readonly #sink: AgentSink;
   #agent: Agent | undefined;
   #hangupWhenIdle: string | undefined;
@@ -115,6 +117,7 @@ export class CallSession {
       sendText: (text) => this.#media.sendText(text),
     });
     this.#transcript = new CallTranscript(record, (entry) => book.transcript(this.id, entry), log);
+    this.#apology = new CallApology(deps.settings.apology, control, log);
     this.#sink = this.#agentSink();
   }
 
@@ -181,10 +184,13 @@ export class CallSession {
         return this.#media.onEvent(e);
       case 'stream-play':
       case 'playback-start':
+        return this.#playout.onEvent(e);
       case 'execute-complete':
+        this.#apology.onEvent(e);
         return this.#playout.onEvent(e);
       case 'hangup':
         this.#hangupCause = e.cause;
+        this.#apology.onEvent(e);
         void this.end(`hangup: ${e.cause}${e.disposition ? ` (${e.disposition})` : ''}`, { hangup: false });
         return;
       case 'dtmf':
@@ -218,7 +224,12 @@ export class CallSession {
         this.#hangupWhenIdle = reason;
         if (playout.idle) void this.end(`agent hung up: ${reason}`);
       },
-      failed: (cause) => void this.end(`agent failed: ${cause}`),
+      failed: (cause) => void this.end(`agent failed: ${cause}`, { failed: true }),
+      resumed: (info) => {
+        const { reason, durationMs } = this.#d.book.resumed(this.id, info);
+        this.#log.info({ reason, durationMs }, 'agent resumed its vendor connection');
+        this.#d.metrics?.agentResumed(reason, durationMs);
+      },
       playback: () => playout.playback(),
       replyTimings: (marks) => playout.replyTimings(marks),
     };
@@ -232,22 +243,30 @@ export class CallSession {
   /** The ESL connection dropped: playback commands in flight will not be reported. */
   eslDisconnected(): void {
     this.#playout.eslDisconnected();
+    this.#apology.cancel();
   }
 
   /**
    * End the call and release everything it holds. Idempotent. `hangup: false` when FreeSWITCH already
-   * hung up (or the channel is gone).
+   * hung up (or the channel is gone). `failed`: the agent gave up; an active call first hears the apology
+   * prompt, and the call is recorded as failed, whatever FreeSWITCH's hangup cause.
    */
-  async end(reason: string, opts: { hangup?: boolean } = {}): Promise<void> {
+  async end(reason: string, opts: { hangup?: boolean; failed?: boolean } = {}): Promise<void> {
     if (this.state === 'ending' || this.state === 'ended') return;
     const wasActive = this.state === 'active';
     this.state = 'ending';
     this.endReason = reason;
     this.#media.halt(reason);
     const { control, book } = this.#d;
+    let hangup = opts.hangup !== false;
+    if (hangup && opts.failed && wasActive) {
+      // What is left of the broken reply would only delay the prompt (and end mid-word).
+      this.#playout.interrupt();
+      hangup = (await this.#apology.play()) !== 'caller-hung-up';
+    }
     // Without ESL nobody can hang the channel up or say how it ended: FreeSWITCH went away (or is unreachable).
     let connectionLost = false;
-    if (opts.hangup !== false) {
+    if (hangup) {
       connectionLost = await control.hangup().then(
         () => false,
         (err: unknown) => {
@@ -269,7 +288,8 @@ export class CallSession {
     } else {
       const hangupCause = this.#hangupCause;
       const { endedAt } = this;
-      book.setStatus(this.id, finalStatus(hangupCause, answered), { hangupCause, endReason: reason, endedAt });
+      const status = opts.failed ? 'failed' : finalStatus(hangupCause, answered);
+      book.setStatus(this.id, status, { hangupCause, endReason: reason, endedAt });
     }
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { UnsafeEslValueError, originate, type EslCommand } from '../freeswitch/commands.ts';
-import type { CallRecord } from '../store/call-record.ts';
+import { noResumptions, type CallRecord } from '../store/call-record.ts';
 import { CALL_VARIABLES, encodeText } from './call-settings.ts';
 import { MARKER_VARIABLE } from './marker.ts';
 
@@ -107,6 +107,7 @@ export function outboundCall(req: OriginateRequest, settings: OutboundSettings, 
     ...(req.objective && { objective: req.objective }),
     turns: [],
     transcript: [],
+    resumptions: noResumptions(),
   };
   return { id, gateway, timeoutSeconds, command, record };
 }

@@ -33,13 +33,24 @@ export interface PlayoutSettings {
   maxAheadMs: number;
 }
 
+/** The prompt played when the agent fails mid-call (see call-apology.ts). */
+export interface ApologySettings {
+  /** Path as FreeSWITCH sees it; undefined: hang up without a prompt. */
+  file: string | undefined;
+  /** Longest wait for the prompt to finish before hanging up anyway. */
+  timeoutMs: number;
+}
+
 /** Everything a CallSession reads from the configuration. */
 export interface SessionSettings {
   stream: StreamSettings;
   playout: PlayoutSettings;
+  apology: ApologySettings;
 }
 
 const CLOSE_GRACE_MS = 1500;
+/** The shipped prompt lasts about 5 s; a longer custom one is cut here rather than holding a dead call. */
+const APOLOGY_TIMEOUT_MS = 10_000;
 
 export function sessionSettings(config: Config, playbackOnTmpfs: boolean): SessionSettings {
   return {
@@ -62,5 +73,6 @@ export function sessionSettings(config: Config, playbackOnTmpfs: boolean): Sessi
       lowWaterMs: config.PLAYBACK_LOW_WATER_MS,
       maxAheadMs: config.PLAYBACK_MAX_AHEAD_MS,
     },
+    apology: { file: config.APOLOGY_FILE, timeoutMs: APOLOGY_TIMEOUT_MS },
   };
 }

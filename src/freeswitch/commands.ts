@@ -61,6 +61,8 @@ export const filePath = (v: string): string =>
     FILE_PATH,
     'expected an absolute path of letters, digits, ".", "_", "-", "/" without .. segments',
   );
+/** True when `v` would pass `filePath` (for settings checked at start-up, long before a command is built). */
+export const isFilePath = (v: string): boolean => typeof v === 'string' && FILE_PATH.test(v);
 export const varName = (v: string): string =>
   check('variable name', v, VAR_NAME, 'expected letters, digits and "_", starting with a letter or "_"');
 // Free text travels base64url-encoded in variables named `*_b64`, as long as the API's longest field allows

@@ -293,7 +293,8 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     },
   );
 
-  // Server-Sent Events: a snapshot, then every status change, transcript update and turn timing, until the call ends.
+  // Server-Sent Events: a snapshot, then every status change, transcript update, turn timing and resumption
+  // (event `resumption`: `{count, at, reason, durationMs}`), until the call ends.
   app.get('/calls/:id/events', (c) => {
     const id = c.req.param('id');
     const first = deps.calls.get(id);

@@ -12,6 +12,26 @@ export const TranscriptEntry = z
   .object({ speaker: z.enum(['caller', 'agent']), text: z.string(), at: z.number().int(), final: z.boolean() })
   .openapi('TranscriptEntry');
 
+export const Resumption = z
+  .object({
+    at: z.number().int().openapi({ description: 'When the new connection was ready (ms since the epoch)' }),
+    reason: z.string().openapi({ description: 'Why, as the agent said it: goAway, 1011, drop, idle, …' }),
+    durationMs: z.number().int().openapi({ description: 'Old connection lost (or switch decided) → new one ready' }),
+  })
+  .openapi('Resumption');
+
+export const Resumptions = z
+  .object({
+    count: z.number().int(),
+    totalMs: z.number().int(),
+    maxMs: z.number().int(),
+    last: z.array(Resumption).openapi({ description: 'The latest ones (at most 10), oldest first' }),
+  })
+  .openapi('Resumptions', {
+    description:
+      'Vendor connections the agent replaced mid-call without the caller noticing (a resumed Gemini Live session, a reopened STT or TTS socket)',
+  });
+
 export const CallStatus = z
   .enum(['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'busy', 'no-answer'])
   .openapi('CallStatus');
@@ -34,7 +54,10 @@ export const Call = z
       .string()
       .optional()
       .openapi({ description: "FreeSWITCH's hangup cause as it came (USER_BUSY, NO_ANSWER, …)" }),
-    endReason: z.string().optional(),
+    endReason: z
+      .string()
+      .optional()
+      .openapi({ description: 'Why the call ended, in words (`agent failed: <cause>` when the agent gave up)' }),
     voice: z.string().optional(),
     language: z.string().optional(),
     openingReason: z.string().optional(),
@@ -43,6 +66,7 @@ export const Call = z
       .array(z.record(z.string(), z.number()))
       .openapi({ description: 'Per reply: ms from the first pipeline mark to each stage' }),
     transcript: z.array(TranscriptEntry),
+    resumptions: Resumptions,
   })
   .openapi('Call');
 

@@ -38,6 +38,38 @@ export interface TranscriptEntry {
   final: boolean;
 }
 
+/** One vendor connection the agent replaced mid-call without the caller noticing (AgentSink `resumed`). */
+export interface Resumption {
+  /** ms since the epoch when the new connection was ready. */
+  at: number;
+  /** Why: goAway, 1011, drop, idle, ... as the agent said it. */
+  reason: string;
+  /** From losing the old connection (or deciding to switch) to the new one being ready. */
+  durationMs: number;
+}
+
+/** How often the agent had to replace its vendor connection during the call, and how long it took. */
+export interface Resumptions {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  /** The most recent ones, oldest first (at most RESUMPTIONS_KEPT: a day-long call must not grow its record). */
+  last: Resumption[];
+}
+
+export const RESUMPTIONS_KEPT = 10;
+
+export const noResumptions = (): Resumptions => ({ count: 0, totalMs: 0, maxMs: 0, last: [] });
+
+/** Count one resumption into `r` (in place). */
+export function addResumption(r: Resumptions, one: Resumption): void {
+  r.count++;
+  r.totalMs += one.durationMs;
+  r.maxMs = Math.max(r.maxMs, one.durationMs);
+  r.last.push(one);
+  if (r.last.length > RESUMPTIONS_KEPT) r.last.splice(0, r.last.length - RESUMPTIONS_KEPT);
+}
+
 export interface CallRecord {
   id: string;
   direction: 'inbound' | 'outbound';
@@ -61,6 +93,8 @@ export interface CallRecord {
   objective?: string;
   /** Per reply, ms from its first pipeline mark to each stage. */
   turns: Array<Record<string, number>>;
+  /** Vendor connections replaced mid-call (a resumed Gemini Live session, a reopened STT or TTS socket). */
+  resumptions: Resumptions;
   transcript: TranscriptEntry[];
 }
 

@@ -1,12 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { CallRecord, CallStatus, PageCursor } from './call-record.ts';
+import { noResumptions, type CallRecord, type CallStatus, type PageCursor } from './call-record.ts';
 
 /**
  * Completed calls and their transcripts, in an embedded SQLite database (node:sqlite, no native addon), so
  * history survives restarts. One row per call: the indexed columns the API filters on, plus the whole record
  * as JSON. Writes happen once per ended call, never on the audio path.
+ *
+ * The schema version is SQLite's `user_version`; `migrate` brings a database written by an older callbridge
+ * up to date in place (each step in one transaction), and rows written before a record field existed are
+ * given its empty value when read.
  */
 export interface CallStore {
   save(record: CallRecord): void;
@@ -49,8 +53,14 @@ export async function openCallStore(path: string): Promise<CallStore> {
     CREATE INDEX IF NOT EXISTS calls_created ON calls (created_at DESC);
     CREATE INDEX IF NOT EXISTS calls_status_created ON calls (status, created_at DESC);
   `);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const upsert = db.prepare(
-    'INSERT OR REPLACE INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)',
+    'INSERT OR REPLACE INTO calls (id, created_at, status, direction, resumptions, record) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
   const page: Record<string, StatementSync> = {
@@ -65,11 +75,15 @@ export async function openCallStore(path: string): Promise<CallStore> {
   const pruneExtra = db.prepare(
     'DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
   );
-  const parse = (row: unknown) => JSON.parse((row as { record: string }).record) as CallRecord;
+  const parse = (row: unknown) => {
+    const r = JSON.parse((row as { record: string }).record) as CallRecord;
+    r.resumptions ??= noResumptions();
+    return r;
+  };
 
   return {
     save(r) {
-      upsert.run(r.id, r.createdAt, r.status, r.direction, JSON.stringify(r));
+      upsert.run(r.id, r.createdAt, r.status, r.direction, r.resumptions.count, JSON.stringify(r));
     },
     get(id) {
       const row = byId.get(id);
@@ -89,4 +103,39 @@ export async function openCallStore(path: string): Promise<CallStore> {
       db.close();
     },
   };
+}
+
+/**
+ * Schema changes, in order: entry i takes a database from user_version i to i + 1. Append only; never edit
+ * a step that has shipped (databases out there already ran it).
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: how many times the agent replaced its vendor connection, as a column to find such calls by
+  // (`WHERE resumptions > 0`); the details stay in the record's JSON. Rows from before count 0.
+  `ALTER TABLE calls ADD COLUMN resumptions INTEGER NOT NULL DEFAULT 0;
+   UPDATE calls SET resumptions = coalesce(json_extract(record, '$.resumptions.count'), 0);
+   CREATE INDEX IF NOT EXISTS calls_resumptions ON calls (resumptions) WHERE resumptions > 0;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function migrate(db: DatabaseSync): void {
+  const version = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+  if (version > SCHEMA_VERSION) {
+    throw new Error(
+      `call history schema version ${version} is newer than this callbridge knows (${SCHEMA_VERSION}): use a newer callbridge or another CALL_HISTORY_PATH`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[v]!);
+      // PRAGMA takes no parameters; v is a loop counter, not input.
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
 }

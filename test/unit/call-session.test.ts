@@ -17,10 +17,14 @@ import type { ChannelInfo } from '../../src/freeswitch/events.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Resampling } from '../../src/media/resampling/resampling.ts';
 import { PaceMemory } from '../../src/playout/arrival-pace.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { noResumptions } from '../../src/store/call-record.ts';
 
 /** The ESL side of a channel: records every command as FreeSWITCH would receive it, answers +OK. */
 class CommandSink {
   readonly commands: string[] = [];
+  /** Playback commands as sent: path and event-uuid, for the events a test answers them with. */
+  readonly played: Array<{ path: string; eventUuid: string }> = [];
   async api(command: EslCommand): Promise<string> {
     this.commands.push(command);
     return '+OK';
@@ -30,6 +34,7 @@ class CommandSink {
   }
   async sendmsg(msg: SendMsg): Promise<string> {
     const h = (msg as unknown as { headers: Record<string, string> }).headers;
+    this.played.push({ path: h['execute-app-arg']!, eventUuid: h['event-uuid']! });
     this.commands.push(`sendmsg ${msg.uuid} ${h['execute-app-name']} ${h['execute-app-arg']}`);
     return '+OK';
   }
@@ -88,7 +93,10 @@ afterEach(async () => {
   await Promise.all(sessions.splice(0).map((s) => s.end('test over')));
 });
 
-async function newCall() {
+/** A prompt path as FreeSWITCH would see it (the unit tests never read it). */
+const APOLOGY = '/usr/local/freeswitch/sounds/callbridge/apology.wav';
+
+async function newCall(opts: { apologyFile?: string | undefined; apologyTimeoutMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'call-session-'));
   dirs.push(dir);
   const uuid = randomUUID();
@@ -118,6 +126,10 @@ async function newCall() {
       lowWaterMs: 100,
       maxAheadMs: 1000,
     },
+    apology: {
+      file: 'apologyFile' in opts ? opts.apologyFile : APOLOGY,
+      timeoutMs: opts.apologyTimeoutMs ?? 10_000,
+    },
   };
   const esl = new CommandSink();
   const book = new CallBook(undefined, silentLogger());
@@ -132,10 +144,13 @@ async function newCall() {
     answeredAt: Date.now(),
     turns: [],
     transcript: [],
+    resumptions: noResumptions(),
   });
   const agent = new FakeAgent();
   const ended: CallSession[] = [];
+  const metrics = new Metrics();
   const session = new CallSession(channel, record, {
+    metrics,
     settings: sessionSettings,
     control: new ChannelControl(esl as unknown as EslClient, uuid),
     logger: silentLogger(),
@@ -165,7 +180,7 @@ async function newCall() {
     assert.equal(session.state, 'active');
     return media;
   };
-  return { uuid, dir, esl, book, record, agent, session, ended, connectStream, activate };
+  return { uuid, dir, esl, book, record, agent, session, ended, metrics, connectStream, activate };
 }
 
 /** 200 ms of 8 kHz agent audio. */
@@ -219,16 +234,108 @@ test('interrupted sends one break and closes the agent utterance', async () => {
   );
 });
 
-test('agent failure hangs the call up with the cause recorded', async () => {
+/** FreeSWITCH's events for a played file: PLAYBACK_STOP is not subscribed; its EXECUTE_COMPLETE follows it. */
+function completePlayback(call: Awaited<ReturnType<typeof newCall>>, path: string, response = 'FILE PLAYED'): void {
+  call.session.onEvent({ type: 'execute-complete', uuid: call.uuid, app: 'playback', appData: path, response });
+}
+
+test('agent failure plays the apology prompt, hangs up only once it has played, and records the cause', async () => {
   const call = await newCall();
   await call.activate();
+  call.agent.sink!.audio(reply(), 8000);
+  await until('a reply chunk playing', () => call.esl.matching('sendmsg').length > 0);
   call.agent.sink!.failed('vendor socket closed');
+  await until('the apology commanded', () => call.esl.played.some((p) => p.path === APOLOGY));
+  assert.ok(call.esl.matching('uuid_break').length > 0, 'the broken reply is cut before the prompt');
+  const breakAt = call.esl.commands.findIndex((c) => c.startsWith('uuid_break'));
+  const promptAt = call.esl.commands.indexOf(`sendmsg ${call.uuid} playback ${APOLOGY}`);
+  assert.ok(breakAt < promptAt, 'break first, then the prompt');
+  // A reply chunk broken by that uuid_break completes too: that is not the prompt.
+  const chunk = call.esl.played.find((p) => p.path !== APOLOGY)!;
+  completePlayback(call, chunk.path);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(call.esl.matching('uuid_kill'), [], 'no hangup while the prompt plays');
+  assert.equal(call.session.state, 'ending');
+  completePlayback(call, APOLOGY);
   await until('call ended', () => call.ended.length === 1);
   assert.deepEqual(call.esl.matching('uuid_kill'), [`uuid_kill ${call.uuid} NORMAL_CLEARING`]);
+  assert.equal(call.esl.played.filter((p) => p.path === APOLOGY).length, 1, 'played once');
+  assert.equal(call.record.status, 'failed');
   assert.equal(call.record.endReason, 'agent failed: vendor socket closed');
   assert.equal(call.record.hangupCause, 'NORMAL_CLEARING');
-  assert.equal(call.record.status, 'completed');
   assert.equal(call.session.state, 'ended');
+});
+
+test('agent failure with no apology prompt configured hangs up at once', async () => {
+  const call = await newCall({ apologyFile: undefined });
+  await call.activate();
+  call.agent.sink!.failed('model went away');
+  await until('call ended', () => call.ended.length === 1);
+  assert.equal(call.esl.played.length, 0, 'nothing played');
+  assert.deepEqual(call.esl.matching('uuid_kill'), [`uuid_kill ${call.uuid} NORMAL_CLEARING`]);
+  assert.equal(call.record.status, 'failed');
+  assert.equal(call.record.endReason, 'agent failed: model went away');
+});
+
+test('an apology prompt FreeSWITCH cannot play, or that never ends, does not hold the call', async () => {
+  const missing = await newCall();
+  await missing.activate();
+  missing.agent.sink!.failed('boom');
+  await until('the apology commanded', () => missing.esl.played.length === 1);
+  completePlayback(missing, APOLOGY, 'FILE NOT FOUND');
+  await until('call ended', () => missing.ended.length === 1);
+  assert.equal(missing.esl.matching('uuid_kill').length, 1);
+
+  const stuck = await newCall({ apologyTimeoutMs: 50 });
+  await stuck.activate();
+  stuck.agent.sink!.failed('boom');
+  await until('call ended after the timeout', () => stuck.ended.length === 1);
+  assert.equal(stuck.esl.played.length, 1);
+  assert.equal(stuck.esl.matching('uuid_kill').length, 1);
+  assert.equal(stuck.record.status, 'failed');
+});
+
+test('the caller hanging up during the apology ends the call without a hangup command', async () => {
+  const call = await newCall();
+  await call.activate();
+  call.agent.sink!.failed('boom');
+  await until('the apology commanded', () => call.esl.played.length === 1);
+  call.session.onEvent({ type: 'hangup', uuid: call.uuid, cause: 'NORMAL_CLEARING', disposition: 'recv_bye' });
+  await until('call ended', () => call.ended.length === 1);
+  assert.equal(call.esl.matching('uuid_kill').length, 0);
+  assert.equal(call.record.status, 'failed');
+  assert.equal(call.record.endReason, 'agent failed: boom');
+});
+
+test('resumptions are counted on the record, streamed as changes and exported as metrics', async () => {
+  const call = await newCall();
+  await call.activate();
+  const changes: string[] = [];
+  call.book.on('change', (_r, c) => changes.push(c.type));
+  const sink = call.agent.sink!;
+  sink.resumed({ reason: 'goAway', durationMs: 180.4 });
+  sink.resumed({ reason: '1011', durationMs: 950 });
+  for (let i = 0; i < 12; i++) sink.resumed({ reason: 'drop', durationMs: 10 });
+  sink.resumed({ reason: 'a reason with spaces that is no label', durationMs: -5 });
+  const r = call.record.resumptions;
+  assert.equal(r.count, 15);
+  assert.equal(r.totalMs, 180 + 950 + 120);
+  assert.equal(r.maxMs, 950);
+  assert.equal(r.last.length, 10, 'only the latest are kept');
+  const latest = r.last.at(-1)!;
+  assert.equal(
+    latest.reason,
+    'a reason with spaces that is no label',
+    'kept in words; only the metric label says other',
+  );
+  assert.equal(latest.durationMs, 0, 'a negative duration counts as 0');
+  assert.equal(changes.filter((t) => t === 'resumption').length, 15);
+  const text = await call.metrics.text();
+  assert.match(text, /^callbridge_agent_resumptions_total\{reason="goAway"\} 1$/m);
+  assert.match(text, /^callbridge_agent_resumptions_total\{reason="drop"\} 12$/m);
+  assert.match(text, /^callbridge_agent_resumptions_total\{reason="other"\} 1$/m);
+  assert.match(text, /^callbridge_agent_resumption_seconds_count 15$/m);
+  assert.equal(call.session.state, 'active', 'a resumption does not disturb the call');
 });
 
 test('a media socket closing mid-call restarts the stream once, then hangs up', async () => {

@@ -131,6 +131,7 @@ export type Ev = { at: number } & (
   | { t: 'transcript'; speaker: Speaker; text: string; final: boolean }
   | { t: 'hangup'; reason: string }
   | { t: 'failed'; cause: string }
+  | { t: 'resumed'; reason: string; durationMs: number }
   | { t: 'timings'; marks: Record<string, number> }
   | { t: 'idle' }
 );
@@ -188,6 +189,9 @@ export class SimSink extends EventLog<Ev> implements AgentSink {
   }
   failed(cause: string): void {
     this.push({ t: 'failed', cause, at: performance.now() });
+  }
+  resumed(info: { reason: string; durationMs: number }): void {
+    this.push({ t: 'resumed', ...info, at: performance.now() });
   }
   playback(): { playing: boolean; heardMs: number } {
     const now = performance.now();

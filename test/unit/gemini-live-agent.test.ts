@@ -25,7 +25,8 @@ type Ev =
   | { t: 'interrupted' }
   | { t: 'transcript'; speaker: Speaker; text: string; final: boolean }
   | { t: 'hangup'; reason: string }
-  | { t: 'failed'; cause: string };
+  | { t: 'failed'; cause: string }
+  | { t: 'resumed'; reason: string; durationMs: number };
 
 class RecordingSink extends EventLog<Ev> implements AgentSink {
   audio(pcm: Buffer, sampleRate: number): void {
@@ -45,6 +46,9 @@ class RecordingSink extends EventLog<Ev> implements AgentSink {
   }
   failed(cause: string): void {
     this.push({ t: 'failed', cause });
+  }
+  resumed(info: { reason: string; durationMs: number }): void {
+    this.push({ t: 'resumed', ...info });
   }
   playback(): { playing: boolean; heardMs: number } {
     return { playing: false, heardMs: 0 };
