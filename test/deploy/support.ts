@@ -392,6 +392,7 @@ export interface FreeswitchLayout {
   log: string;
   db: string;
   run: string;
+  sounds: string;
 }
 
 /**
@@ -417,7 +418,7 @@ export function freeswitchLayout(configureArgs: string[]): FreeswitchLayout {
   const lib = `${prefix}/lib`;
   if (fhs) {
     const localstate = `${prefix}/var`;
-    return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${lib}/freeswitch/mod`, conf: `${prefix}/etc/freeswitch`, log: `${localstate}/log/freeswitch`, db: `${localstate}/lib/freeswitch/db`, run: `${localstate}/run/freeswitch` };
+    return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${lib}/freeswitch/mod`, conf: `${prefix}/etc/freeswitch`, log: `${localstate}/log/freeswitch`, db: `${localstate}/lib/freeswitch/db`, run: `${localstate}/run/freeswitch`, sounds: `${prefix}/share/freeswitch/sounds` };
   }
-  return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${prefix}/mod`, conf: `${prefix}/conf`, log: `${prefix}/log`, db: `${prefix}/db`, run: `${prefix}/run` };
+  return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${prefix}/mod`, conf: `${prefix}/conf`, log: `${prefix}/log`, db: `${prefix}/db`, run: `${prefix}/run`, sounds: `${prefix}/sounds` };
 }
