@@ -72,5 +72,6 @@ export function createCascadeAgent(config: VendorEnv, settings: AgentSettings, l
     turn: { endOn: config.TURN_END },
     bargeIn: { threshold: config.VAD_THRESHOLD, minSpeechMs: config.BARGE_IN_MIN_MS },
     apology: config.CASCADE_APOLOGY,
+    historyTokens: config.CASCADE_HISTORY_TOKENS,
   });
 }

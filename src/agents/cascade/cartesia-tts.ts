@@ -24,6 +24,7 @@ import type * as CartesiaModule from '@cartesia/cartesia-js';
 import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
 import {
+  closeWhy,
   StageError,
   type TextToSpeech,
   type TtsConnectionListener,
@@ -345,7 +346,7 @@ export class CartesiaTts implements TextToSpeech {
     if (this.#state !== 'open') return;
     this.#state = 'lost';
     const why = `cartesia connection closed: ${code ?? 1006} ${reason || this.#lastError || ''}`.trim();
-    const err = new StageError('tts', why, true);
+    const err = new StageError('tts', why, true, { why: closeWhy(code ?? 1006, reason ?? '') });
     this.#log.warn({ err: err.message }, 'cartesia connection lost');
     for (const s of [...this.#streams.values()]) s.fail(err);
     try {

@@ -9,13 +9,17 @@
  * `sink.interrupted()`; the reply stays in the history only as far as it was heard.
  *
  * Faults: a stage that cannot connect at start is tried twice, then start() rejects. Mid-call, a lost STT
- * stream is reconnected (a few times per call), a failed model request is retried once if nothing of it was
- * spoken yet, a failed TTS context is retried once on a (re)opened connection if nothing was heard yet. When
- * that does not help: a short fixed apology (one TTS attempt; skipped when TTS is what failed), then
- * `sink.hangup()` — or `sink.failed()` straight away. Never a silent call.
+ * stream is reconnected (at most `reconnectLimit.max` times per window of call time, so an hour-long call does
+ * not run out) and sent the audio it missed; the caller's words so far stay in the turn. A failed model request
+ * is retried once if nothing of it was spoken yet; a failed TTS context is retried once if nothing was heard
+ * yet, and continued from the first word not yet synthesized on a new context if it was. When that does not
+ * help: a short fixed apology (one TTS attempt; skipped when TTS is what failed), then `sink.hangup()` — or
+ * `sink.failed()` straight away. Never a silent call. Every replaced connection is reported (`sink.resumed`).
  *
- * Hot path (`pushAudio`, once per STREAM_FRAME_MS): a counter, one ring write, the STT socket send, the barge-in
- * detector when armed.
+ * The model's history is kept within `historyTokens` (history.ts), oldest exchanges dropped first.
+ *
+ * Hot path (`pushAudio`, once per STREAM_FRAME_MS): a counter, the clock ring, the replay ring (one copy), the
+ * STT socket send, the barge-in detector when armed.
  *
  * This file is the lifecycle, the caller's turns and the faults; the connections to the stages are in
  * stage-links.ts, the reply in progress (model → TTS → sink, interruption, heard text) in reply-runner.ts and
@@ -27,7 +31,7 @@ import { BargeInDetector, type SileroModel } from '../../media/vad.ts';
 import { errorText } from '../../errors.ts';
 import { AudioClock } from './audio-clock.ts';
 import { type CascadeStats, ReplyRunner } from './reply-runner.ts';
-import { StageLinks } from './stage-links.ts';
+import { type ReconnectLimit, StageLinks } from './stage-links.ts';
 import type { ChatMessage, LanguageModel, SpeechToText, StageError, StageName, TextToSpeech } from './stages.ts';
 import { TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
 
@@ -50,8 +54,10 @@ export interface CascadeAgentOptions {
   finalizeTimeoutMs?: number;
   /** Said (one TTS attempt) before hanging up after a vendor fault. */
   apology: string;
-  /** STT reconnects allowed per call (each after a lost stream). Default 3. */
-  maxSttReconnects?: number;
+  /** Reconnects allowed per stage within a window of call time. Default 5 per 10 minutes. */
+  reconnectLimit?: ReconnectLimit;
+  /** Budget of the model request (system instructions + history), estimated tokens. Default 8000. */
+  historyTokens?: number;
 }
 
 export type { CascadeStats } from './reply-runner.ts';
@@ -80,6 +86,7 @@ export class CascadeAgent implements Agent {
     ttsRetries: 0,
     sttReconnects: 0,
     ttsReconnects: 0,
+    ttsResumes: 0,
     faults: [],
   };
   /** The conversation so far (what the model sees). */
@@ -96,6 +103,8 @@ export class CascadeAgent implements Agent {
   #bargeIn: BargeInDetector | undefined;
   #samplesIn = 0;
   #finalizeTimer: NodeJS.Timeout | undefined;
+  /** Words carried over a lost STT stream: the turn ends with them if the new stream hears no more. */
+  #carryTimer: NodeJS.Timeout | undefined;
   #faultTimer: NodeJS.Timeout | undefined;
   #pendingSpeakFirst: { hint: string | undefined } | undefined;
   #faulted = false;
@@ -121,13 +130,21 @@ export class CascadeAgent implements Agent {
         get samplesIn() {
           return agent.#samplesIn;
         },
-        sttResult: (r) => this.#apply(this.#turn.onResult(r)),
+        sampleRate: this.inputSampleRate,
+        sttResult: (r) => {
+          if (r.text.trim() !== '') this.#clearCarry();
+          this.#apply(this.#turn.onResult(r));
+        },
         utteranceEnd: () => this.#apply(this.#turn.onUtteranceEnd()),
         sttLost: (err) => this.#onSttLost(err),
+        resumed: (reason, durationMs) => {
+          if (this.#state === 'open') this.#sink!.resumed?.({ reason, durationMs: Math.round(durationMs) });
+        },
         guard,
       },
       opts.createStt,
       opts.createTts,
+      opts.reconnectLimit,
     );
     this.#replies = new ReplyRunner({
       get sink() {
@@ -139,6 +156,7 @@ export class CascadeAgent implements Agent {
       links: this.#links,
       llm: opts.llm,
       systemInstructions: opts.settings.systemInstructions,
+      historyTokens: opts.historyTokens ?? 8000,
       get bargeIn() {
         return agent.#bargeIn;
       },
@@ -188,7 +206,7 @@ export class CascadeAgent implements Agent {
     if (this.#state !== 'open') return;
     this.#samplesIn += frame.length >> 1;
     this.#clock.mark(this.#samplesIn, performance.now());
-    this.#links.stt?.sendAudio(frame);
+    this.#links.sendAudio(frame);
     this.#bargeIn?.push(frame);
   }
 
@@ -214,16 +232,37 @@ export class CascadeAgent implements Agent {
   #onSttLost(err: StageError): void {
     this.#links.dropStt();
     if (this.#state !== 'open' || this.#faulted) return;
-    // Words heard before the loss still make a turn.
-    if (this.#turn.hasWords) this.#apply(this.#turn.forceEnd());
-    if (this.stats.sttReconnects >= (this.#opts.maxSttReconnects ?? 3)) {
-      this.#fault('stt', `${err.message} (after ${this.stats.sttReconnects} reconnects)`);
+    // A turn that was ending is answered with what was heard; one in progress keeps its words, and the new
+    // stream's words (from the audio it is sent first) continue it.
+    if (this.#turn.finalizing) this.#apply(this.#turn.forceEnd());
+    else this.#turn.carryOver();
+    if (!this.#links.takeSttReconnect()) {
+      const n = this.#links.sttReconnectsInWindow;
+      this.#fault('stt', `${err.message} (after ${n} reconnects in a short time)`);
       return;
     }
     this.#log.warn({ err: err.message }, 'cascade: STT stream lost; reconnecting');
-    this.#links.connectStt(false).catch((e) => {
-      if (this.#state === 'open') this.#fault('stt', errorText(e));
-    });
+    this.#links.connectStt(false).then(
+      () => this.#guard(() => this.#armCarry()),
+      (e) => {
+        if (this.#state === 'open') this.#fault('stt', errorText(e));
+      },
+    );
+  }
+
+  /** After a reconnect: carried words end the turn unless the new stream hears more within the finalize wait. */
+  #armCarry(): void {
+    if (this.#state !== 'open' || !this.#turn.hasWords) return;
+    this.#clearCarry();
+    this.#carryTimer = setTimeout(() => {
+      this.#carryTimer = undefined;
+      if (this.#state === 'open' && !this.#faulted) this.#guard(() => this.#apply(this.#turn.forceEnd()));
+    }, this.#opts.finalizeTimeoutMs ?? 1000);
+  }
+
+  #clearCarry(): void {
+    clearTimeout(this.#carryTimer);
+    this.#carryTimer = undefined;
   }
 
   #apply(d: TurnDecision): void {
@@ -249,6 +288,7 @@ export class CascadeAgent implements Agent {
       case 'ignored':
         clearTimeout(this.#finalizeTimer);
         this.#finalizeTimer = undefined;
+        this.#clearCarry();
         this.stats.ignoredTurns++;
         if (d.text) sink.transcript('caller', d.text, true);
         this.#log.debug({ text: d.text, reason: d.reason }, 'cascade: turn ignored');
@@ -256,6 +296,7 @@ export class CascadeAgent implements Agent {
       case 'end':
         clearTimeout(this.#finalizeTimer);
         this.#finalizeTimer = undefined;
+        this.#clearCarry();
         sink.transcript('caller', d.text, true);
         this.#onUserTurn(d.text, d.lastWordEnd);
         return;
@@ -306,6 +347,7 @@ export class CascadeAgent implements Agent {
     this.#log.warn({ stage, cause }, 'cascade: vendor fault; ending the call');
     clearTimeout(this.#finalizeTimer);
     this.#finalizeTimer = undefined;
+    this.#clearCarry();
     this.#replies.endCurrent('fault');
     this.#bargeIn?.disarm();
     const sink = this.#sink!;
@@ -342,6 +384,7 @@ export class CascadeAgent implements Agent {
     this.#finalizeTimer = undefined;
     clearTimeout(this.#faultTimer);
     this.#faultTimer = undefined;
+    this.#clearCarry();
     this.#replies.close();
     this.#bargeIn?.close();
     await Promise.allSettled([this.#links.close(), this.#opts.llm.close?.()]);
@@ -357,6 +400,8 @@ export class CascadeAgent implements Agent {
           abandoned: s.abandonedReplies,
           retries: s.llmRetries + s.ttsRetries,
           reconnects: s.sttReconnects + s.ttsReconnects,
+          ttsResumes: s.ttsResumes,
+          historyMessages: this.history.length,
           vadWindows: vad?.windows,
           vadDropped: vad?.dropped,
         },

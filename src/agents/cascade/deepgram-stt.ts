@@ -14,7 +14,7 @@
  */
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
-import { StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
+import { closeWhy, StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
 import { errorText } from '../../errors.ts';
 import type { AgentSettings } from '../agent.ts';
 import type { EnvOf } from '../vendor-settings.ts';
@@ -216,7 +216,7 @@ export class DeepgramStt implements SpeechToText {
     this.#framesAtTick = this.framesSent;
     const stallMs = this.#opts.stallTimeoutMs ?? 10000;
     if (stallMs > 0 && (this.#bytesSinceMessage / 2 / this.#opts.sampleRate) * 1000 > stallMs) {
-      this.#lose(new StageError('stt', `deepgram: no result for ${stallMs} ms of audio`, true));
+      this.#lose(new StageError('stt', `deepgram: no result for ${stallMs} ms of audio`, true, { why: 'stall' }));
     }
   }
 
@@ -257,7 +257,7 @@ export class DeepgramStt implements SpeechToText {
         return;
       case 'Error': {
         const what = String(m.description ?? m.message ?? JSON.stringify(m)).slice(0, 200);
-        this.#lose(new StageError('stt', `deepgram error: ${what}`, true));
+        this.#lose(new StageError('stt', `deepgram error: ${what}`, true, { why: 'error' }));
         return;
       }
       default:
@@ -272,7 +272,7 @@ export class DeepgramStt implements SpeechToText {
     // On a transport error the SDK dispatches close (1000, no reason) before the error: report after it.
     queueMicrotask(() => {
       const why = `deepgram stream closed: ${code} ${reason || this.#lastError || ''}`.trim();
-      this.#lose(new StageError('stt', why, true));
+      this.#lose(new StageError('stt', why, true, { why: closeWhy(code, reason) }));
     });
   }
 

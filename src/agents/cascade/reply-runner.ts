@@ -1,6 +1,7 @@
 import type { AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
+import { trimHistory } from './history.ts';
 import { Reply } from './reply.ts';
 import { asStageError, type StageLinks } from './stage-links.ts';
 import type { ChatMessage, LanguageModel, StageError, StageName } from './stages.ts';
@@ -19,6 +20,8 @@ export interface CascadeStats {
   ttsRetries: number;
   sttReconnects: number;
   ttsReconnects: number;
+  /** Replies continued on a new TTS stream after their first one broke mid-reply. */
+  ttsResumes: number;
   faults: string[];
 }
 
@@ -31,6 +34,8 @@ export interface ReplyHost {
   readonly links: StageLinks;
   readonly llm: LanguageModel;
   readonly systemInstructions: string;
+  /** Budget of a model request in estimated tokens: older exchanges are dropped from the history beyond it. */
+  readonly historyTokens: number;
   /** Armed while a reply is audible, so the caller can talk over it. */
   readonly bargeIn: { arm(): void; disarm(): void } | undefined;
   /** A stage cannot go on: the agent apologizes and ends the call. */
@@ -40,11 +45,14 @@ export interface ReplyHost {
   guard(fn: () => void): void;
 }
 
+/** New TTS streams one reply may continue on after its stream broke mid-reply. */
+const MAX_TTS_RESUMES = 2;
+
 /**
  * Speaks the cascade's replies, one at a time: the model's text goes to TTS a sentence (or first clause) at a
  * time as it streams, TTS audio goes to the sink, and the reply ends when TTS is done, the caller talks over
  * it (kept in the history only as far as it was heard), or a stage fails (retried once when nothing was
- * heard yet).
+ * heard yet; continued on a new stream from the first word not yet synthesized when something was).
  */
 export class ReplyRunner {
   readonly #host: ReplyHost;
@@ -168,6 +176,8 @@ export class ReplyRunner {
   /** The model's text into TTS as it streams; false when the reply is over (cancelled or faulted). */
   async #streamModel(r: Reply): Promise<boolean> {
     const host = this.#host;
+    const dropped = trimHistory(host.history, host.systemInstructions, host.historyTokens);
+    if (dropped > 0) host.log.debug({ dropped, kept: host.history.length }, 'cascade: oldest turns dropped');
     const history = host.history.slice();
     const req = { systemInstructions: host.systemInstructions, history, signal: r.abort.signal };
     for (let attempt = 0; ; attempt++) {
@@ -217,7 +227,7 @@ export class ReplyRunner {
         sink.audio(pcm, rate);
       },
       words: (w) => {
-        if (!r.cancelled) for (const e of w.end) r.wordEnds.push(e);
+        if (!r.cancelled) for (const e of w.end) r.wordEnds.push(e + r.ttsOffsetSec);
       },
       done: () => host.guard(() => this.#onTtsDone(r)),
       error: (err) => host.guard(() => this.#onTtsError(r, err)),
@@ -264,8 +274,9 @@ export class ReplyRunner {
       this.#retryTts(r, err);
       return;
     }
+    if (r.audible && err.retryable && r.ttsResumes < MAX_TTS_RESUMES && this.#resumeTts(r, err)) return;
     if (r.audible) {
-      // Part of it was spoken: end the reply there; the connection is reopened for the next one.
+      // Part of it was spoken and it cannot be continued: end the reply there; the next one reopens TTS.
       host.log.warn({ err: err.message }, 'cascade: TTS failed mid-reply; ending the reply');
       r.abort.abort();
       const heard = r.producedText(this.#ttsRate());
@@ -282,10 +293,44 @@ export class ReplyRunner {
     host.fault('tts', err.message);
   }
 
+  /**
+   * TTS broke after part of the reply was heard: go on from the first word whose audio had not come, on a new
+   * stream (and, when the connection is what broke, a new connection). False when TTS gave no word times.
+   */
+  #resumeTts(r: Reply, err: StageError): boolean {
+    const host = this.#host;
+    const rest = r.resumePoint(this.#ttsRate());
+    if (rest === undefined) return false;
+    r.ttsResumes++;
+    host.stats.ttsResumes++;
+    host.log.warn({ err: err.message, restChars: rest.length }, 'cascade: TTS failed mid-reply; continuing it');
+    if (rest.trim() === '' && r.llmDone) {
+      this.#onTtsDone(r); // all of it had been spoken
+      return true;
+    }
+    void host.links
+      .ensureTts()
+      .then((ok) => {
+        if (r.cancelled || this.#current !== r) return;
+        if (!ok) return host.fault('tts', err.message);
+        this.#openTts(r);
+        if (rest.trim() !== '') r.tts!.push(rest);
+        if (r.llmDone) r.tts!.end();
+      })
+      .catch((e) =>
+        host.guard(() => {
+          host.log.error({ err: errorText(e) }, 'cascade: TTS resume failed');
+          if (!r.cancelled && this.#current === r) host.fault('tts', errorText(e));
+        }),
+      );
+    return true;
+  }
+
   /** TTS failed before anything was heard: once more on a (re)opened connection, with the text so far. */
   #retryTts(r: Reply, err: StageError): void {
     const host = this.#host;
     r.ttsRetried = true;
+    r.wordEnds.length = 0;
     host.stats.ttsRetries++;
     host.log.warn({ err: err.message }, 'cascade: TTS failed before any audio; retrying once');
     void host.links

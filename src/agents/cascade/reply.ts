@@ -30,9 +30,13 @@ export class Reply {
   audioBytes = 0;
   /** End of each spoken word, seconds from the start of the reply's audio (when TTS reports them). */
   readonly wordEnds: number[] = [];
+  /** Where the current TTS stream's audio starts in the reply (it continues a lost one): its word times shift. */
+  ttsOffsetSec = 0;
   llmDone = false;
   ttsDone = false;
   ttsRetried = false;
+  /** Times this reply was continued on a new TTS stream after audio had been heard. */
+  ttsResumes = 0;
   cancelled = false;
 
   constructor(id: number, marks: Record<string, number>, fixedText?: string, faultReason?: string) {
@@ -73,6 +77,25 @@ export class Reply {
       while (n < tokens.length && len + tokens[n]!.length <= chars) len += tokens[n++]!.length + 1;
     }
     return tokens.slice(0, Math.min(n, tokens.length)).join(' ');
+  }
+
+  /**
+   * The TTS stream broke after some audio: keep the words whose audio came in full and return the text still
+   * to be synthesized (from the first word that did not), or undefined when TTS gave no word times to tell.
+   * The next stream's word times count from the end of the audio so far.
+   */
+  resumePoint(ttsRate: number): string | undefined {
+    const ends = this.wordEnds;
+    if (ends.length === 0) return undefined;
+    const producedSec = this.#producedMs(ttsRate) / 1000;
+    let n = 0;
+    while (n < ends.length && ends[n]! <= producedSec + 0.01) n++;
+    ends.length = n;
+    this.ttsOffsetSec = producedSec;
+    const tokens = this.textSent.trim().split(/\s+/).filter(Boolean);
+    const rest = tokens.slice(n).join(' ');
+    // Later text is pushed as the model streams it; keep the space that separates it.
+    return rest && /\s$/.test(this.textSent) ? `${rest} ` : rest;
   }
 
   /** What TTS produced audio for (a reply cut short by a TTS failure). */

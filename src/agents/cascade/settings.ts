@@ -12,6 +12,11 @@ export const cascadeSettings = defineVendor({
     VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.5),
     /** Caller speech over the agent needed to interrupt it, ms (coughs and clicks are shorter). */
     BARGE_IN_MIN_MS: msSetting(32, 2000).default(200),
+    /**
+     * Budget of each model request (system instructions + conversation), estimated tokens (characters / 4):
+     * older exchanges are dropped beyond it, so a long call's requests stay as fast and cheap as a short one's.
+     */
+    CASCADE_HISTORY_TOKENS: z.coerce.number().int().min(500).max(1_000_000).default(8000),
     /** Said before hanging up when a vendor fails mid-call (one TTS attempt). */
     CASCADE_APOLOGY: z
       .string()

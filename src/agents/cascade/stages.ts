@@ -9,15 +9,24 @@
 
 export type StageName = 'stt' | 'llm' | 'tts';
 
+/** A lost connection's close, in a word: Deepgram's NET-0001 is its idle timeout, 1006 a dropped connection. */
+export function closeWhy(code: number, reason: string): string {
+  if (/net-?0001/i.test(reason)) return 'idle';
+  return code === 1006 ? 'drop' : String(code);
+}
+
 export class StageError extends Error {
   readonly stage: StageName;
   /** Trying again (a new connection, a new request) may succeed: network errors, 5xx, 429, timeouts, closes. */
   readonly retryable: boolean;
-  constructor(stage: StageName, message: string, retryable: boolean, options?: { cause?: unknown }) {
+  /** Why a connection was lost, in a word (idle, drop, 1011, stall, error): what `AgentSink.resumed` reports. */
+  readonly why: string | undefined;
+  constructor(stage: StageName, message: string, retryable: boolean, options?: { cause?: unknown; why?: string }) {
     super(message, options);
     this.name = 'StageError';
     this.stage = stage;
     this.retryable = retryable;
+    this.why = options?.why;
   }
 }
 

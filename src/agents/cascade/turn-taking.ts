@@ -162,6 +162,30 @@ export class TurnAssembler {
     return this.#end();
   }
 
+  /**
+   * The recognizer's stream was replaced mid-turn: the words so far (interim ones too) stay in the turn and the
+   * new stream's words follow them. Their times belong to the old stream, so they are forgotten (-1: unknown).
+   */
+  carryOver(): void {
+    if (this.#interim.trim() !== '') {
+      this.#merge({
+        text: this.#interim,
+        isFinal: true,
+        speechFinal: false,
+        fromFinalize: false,
+        start: 0,
+        duration: 0,
+        confidence: 1,
+        words: this.#interimWords,
+      });
+    }
+    this.#words = this.#words.map((w) => ({ ...w, start: -1, end: -1 }));
+    this.#keptEnd = -1;
+    this.#interim = '';
+    this.#interimWords = [];
+    this.#awaitingFinalize = false;
+  }
+
   reset(): void {
     this.#words = [];
     this.#extraText = [];
