@@ -7,8 +7,12 @@
  *   of silence that followed speech it sends the turn's scripted transcript as a final with speech_final.
  * - `ScriptedLlm`: streams a scripted reply a few words at a time; stops quietly when aborted.
  * - `ToneTts`: speaks each utterance as a tone, `msPerChar` of audio per character pushed, then `done`.
+ *
+ * Faults for long-call tests: `EnergyStt.lose()` and `ToneTts.drop()` end the connection as a vendor closing it
+ * would (a retryable error naming why: idle, drop, 1011).
  */
 import { rmsInt16LE } from './audio.ts';
+import { StageError } from '../../src/agents/cascade/stages.ts';
 import type {
   ChatMessage,
   LanguageModel,
@@ -48,7 +52,13 @@ export class EnergyStt implements SpeechToText {
   #lastSpeech = -1;
 
   constructor(opts: EnergySttOptions = {}) {
-    this.#o = { sampleRate: 8000, transcript: (n) => `caller turn ${n}`, speechThreshold: 500, endpointingMs: 300, ...opts };
+    this.#o = {
+      sampleRate: 8000,
+      transcript: (n) => `caller turn ${n}`,
+      speechThreshold: 500,
+      endpointingMs: 300,
+      ...opts,
+    };
   }
 
   async connect(listener: SttListener): Promise<void> {
@@ -70,7 +80,10 @@ export class EnergyStt implements SpeechToText {
           this.#listener?.speechStarted(this.#sec(at));
         }
         this.#lastSpeech = this.#samples;
-      } else if (this.#speechFrom >= 0 && this.#samples - this.#lastSpeech >= (this.#o.endpointingMs * this.#o.sampleRate) / 1000) {
+      } else if (
+        this.#speechFrom >= 0 &&
+        this.#samples - this.#lastSpeech >= (this.#o.endpointingMs * this.#o.sampleRate) / 1000
+      ) {
         this.#final(true, false);
       }
     }
@@ -84,6 +97,14 @@ export class EnergyStt implements SpeechToText {
   async close(): Promise<void> {
     this.connected = false;
     this.#listener = undefined;
+  }
+
+  /** The stream is lost as when the service closes it: `lost` with a retryable error; `why` as reported. */
+  lose(why = 'drop'): void {
+    const listener = this.#listener;
+    this.connected = false;
+    this.#listener = undefined;
+    listener?.lost(new StageError('stt', `energy-stt: stream lost (${why})`, true, { why }));
   }
 
   #final(speechFinal: boolean, fromFinalize: boolean): void {
@@ -151,6 +172,8 @@ export interface ToneTtsOptions {
   msPerChar?: number;
   /** Tone frequency. Default 440 Hz. */
   frequency?: number;
+  /** Report word end times (each word ends where its characters' audio does), as Cartesia's timestamps. */
+  wordTimes?: boolean;
 }
 
 export class ToneTts implements TextToSpeech {
@@ -161,20 +184,36 @@ export class ToneTts implements TextToSpeech {
   #connected = false;
   readonly #msPerChar: number;
   readonly #frequency: number;
+  readonly #wordTimes: boolean;
   readonly #timers = new Set<NodeJS.Immediate>();
+  #connListener: TtsConnectionListener | undefined;
+  /** Utterances not yet done or cancelled: `drop()` fails them. */
+  readonly #live = new Map<string, (err: StageError) => void>();
 
   constructor(opts: ToneTtsOptions = {}) {
     this.sampleRate = opts.sampleRate ?? 8000;
     this.#msPerChar = opts.msPerChar ?? 40;
     this.#frequency = opts.frequency ?? 440;
+    this.#wordTimes = opts.wordTimes ?? false;
   }
 
   get connected(): boolean {
     return this.#connected;
   }
 
-  async connect(_listener: TtsConnectionListener): Promise<void> {
+  async connect(listener: TtsConnectionListener): Promise<void> {
+    this.#connListener = listener;
     this.#connected = true;
+  }
+
+  /** The connection is lost as when the service closes it: open utterances fail, then `lost`. */
+  drop(why = 'drop'): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    const err = new StageError('tts', `tone-tts: connection lost (${why})`, true, { why });
+    for (const fail of [...this.#live.values()]) fail(err);
+    this.#live.clear();
+    this.#connListener?.lost(err);
   }
 
   open(listener: TtsListener): TtsStream {
@@ -188,33 +227,62 @@ export class ToneTts implements TextToSpeech {
       });
       this.#timers.add(t);
     };
+    this.#live.set(u.id, (err) => {
+      u.cancelled = true; // nothing more of it arrives
+      listener.error(err);
+    });
+    let chars = 0;
     return {
       id: u.id,
       push: (text) => {
         u.text += text;
         const pcm = this.#tone(text.length * this.#msPerChar);
-        if (pcm.length) later(() => listener.audio(pcm));
+        const words = this.#wordTimes ? this.#wordEnds(text, chars) : undefined;
+        chars += text.length;
+        if (pcm.length) {
+          later(() => {
+            if (words !== undefined && words.words.length > 0) listener.words?.(words);
+            listener.audio(pcm);
+          });
+        }
       },
       end: () => {
         u.ended = true;
-        later(() => listener.done());
+        later(() => {
+          this.#live.delete(u.id);
+          listener.done();
+        });
       },
       cancel: () => {
         u.cancelled = true;
+        this.#live.delete(u.id);
       },
     };
   }
 
   async close(): Promise<void> {
     this.#connected = false;
+    this.#live.clear();
     for (const t of this.#timers) clearImmediate(t);
     this.#timers.clear();
+  }
+
+  /** Word end times of `text`, whose audio starts `charsBefore` characters into the utterance. */
+  #wordEnds(text: string, charsBefore: number): { words: string[]; start: number[]; end: number[] } {
+    const out = { words: [] as string[], start: [] as number[], end: [] as number[] };
+    for (const m of text.matchAll(/\S+/g)) {
+      out.words.push(m[0]);
+      out.start.push(((charsBefore + m.index) * this.#msPerChar) / 1000);
+      out.end.push(((charsBefore + m.index + m[0].length) * this.#msPerChar) / 1000);
+    }
+    return out;
   }
 
   #tone(ms: number): Buffer {
     const n = Math.round((ms * this.sampleRate) / 1000);
     const out = Buffer.alloc(n * 2);
-    for (let i = 0; i < n; i++) out.writeInt16LE(Math.round(Math.sin((2 * Math.PI * this.#frequency * i) / this.sampleRate) * 6000), i * 2);
+    for (let i = 0; i < n; i++)
+      out.writeInt16LE(Math.round(Math.sin((2 * Math.PI * this.#frequency * i) / this.sampleRate) * 6000), i * 2);
     return out;
   }
 }

@@ -34,12 +34,17 @@ export class AudioRing {
     this.#written += frame.length;
   }
 
+  /** Where audio from sample `from` really starts: no earlier than the oldest sample held, no later than now. */
+  clamp(from: number): number {
+    return Math.min(Math.max(from, this.startSample), this.endSample);
+  }
+
   /**
    * The audio from sample `from` (raised to the oldest held) to now, as one or two views into the ring: valid
    * until the next write, so send them at once. Returns the position it really starts at.
    */
   since(from: number, out: (pcm: Buffer) => void): number {
-    const start = Math.min(Math.max(from, this.startSample), this.endSample);
+    const start = this.clamp(from);
     const cap = this.#buf.length;
     const bytes = (this.endSample - start) * 2;
     if (bytes > 0) {

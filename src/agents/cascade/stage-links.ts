@@ -164,19 +164,17 @@ export class StageLinks {
       await stt.close();
       throw new StageError('stt', 'closed while connecting', false);
     }
-    if (initial) {
-      this.#sttBase = host.samplesIn;
-    } else {
-      // What the lost stream never answered for, and what came while connecting, goes first (synchronously:
-      // no frame can slip in between).
-      this.#sttBase = this.#ring.since(this.#sttHeard, (pcm) => stt.sendAudio(pcm));
-      host.stats.sttReconnects++;
-      const lost = this.#sttLost;
-      this.#sttLost = undefined;
-      if (lost !== undefined) host.resumed(lost.why, performance.now() - lost.at);
-    }
+    this.#sttBase = initial ? host.samplesIn : this.#ring.clamp(this.#sttHeard);
     this.#sttHeard = this.#sttBase;
     this.#stt = stt;
+    if (initial) return;
+    host.stats.sttReconnects++;
+    const lost = this.#sttLost;
+    this.#sttLost = undefined;
+    if (lost !== undefined) host.resumed(lost.why, performance.now() - lost.at);
+    // What the lost stream never answered for, and what came while connecting, goes first (synchronously: no
+    // frame can slip in between). Its results may end a turn right here: the stream is current already.
+    this.#ring.since(this.#sttBase, (pcm) => stt.sendAudio(pcm));
   }
 
   /** Forget the current STT stream (it was lost) and close it. */
