@@ -21,6 +21,8 @@ interface WsSocket {
   terminate(): void;
   once(event: 'close', listener: () => void): unknown;
   addEventListener(type: 'close', listener: (e: { code?: number; reason?: string }) => void): void;
+  ping?(): void;
+  on?(event: 'pong', listener: () => void): unknown;
 }
 
 /** What `send` did: `closed` and `backed-up` mean the data was dropped (never queued without bound). */
@@ -76,6 +78,31 @@ export class VendorSocket {
   /** A small control message (keep-alive, finalize, end of stream): sent whenever open, backed up or not. */
   sendControl(data: string): void {
     if (this.#ws.readyState === WS_OPEN) this.#ws.send(data);
+  }
+
+  /** A WebSocket ping (false when the socket cannot ping or is not open); `onPong` hears the answers. */
+  ping(): boolean {
+    const ws = this.#ws;
+    if (ws.readyState !== WS_OPEN || typeof ws.ping !== 'function') return false;
+    try {
+      ws.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  onPong(listener: () => void): void {
+    this.#ws.on?.('pong', listener);
+  }
+
+  /** Drop the TCP connection now (a connection found dead); the close event follows with 1006. */
+  terminate(): void {
+    try {
+      this.#ws.terminate();
+    } catch {
+      /* already gone */
+    }
   }
 
   /**
@@ -213,6 +240,7 @@ export async function connectWithRetry<T>(
 interface LiveConn {
   ws?: WsSocket;
   close(): void;
+  send(message: string): void;
 }
 interface LiveSocketFactory {
   create(url: string, headers: Record<string, string>, callbacks: unknown): LiveConn;
@@ -230,7 +258,11 @@ export class LiveSocketCapture {
   /** False when this SDK version has no socket factory to wrap: a timed-out connect cannot be torn down. */
   readonly capturing: boolean;
 
-  constructor(ai: GoogleGenAI, maxBufferedBytes: number) {
+  /**
+   * `rewriteSetup` may change the first frame the SDK sends (the setup) before it leaves, for a field the SDK
+   * refuses to send although the endpoint may take it (`sessionResumption.transparent` in Developer API mode).
+   */
+  constructor(ai: GoogleGenAI, maxBufferedBytes: number, rewriteSetup?: (setup: string) => string) {
     this.#maxBuffered = maxBufferedBytes;
     const live = ai.live as unknown as { webSocketFactory?: LiveSocketFactory };
     const factory = live.webSocketFactory;
@@ -240,6 +272,15 @@ export class LiveSocketCapture {
       create: (url, headers, callbacks) => {
         const conn = factory!.create(url, headers, callbacks);
         this.#conn = conn;
+        if (rewriteSetup !== undefined && typeof conn.send === 'function') {
+          const send = conn.send.bind(conn);
+          let first = true;
+          conn.send = (message: string) => {
+            const out = first ? rewriteSetup(message) : message;
+            first = false;
+            send(out);
+          };
+        }
         return conn;
       },
     };

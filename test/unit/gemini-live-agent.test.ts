@@ -61,7 +61,9 @@ class RecordingSink extends EventLog<Ev> implements AgentSink {
 
 function captureLogger(): { logger: pino.Logger; lines: Record<string, any>[] } {
   const lines: Record<string, any>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) }).child({ uuid: 'call-1' });
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) }).child({
+    uuid: 'call-1',
+  });
   return { logger, lines };
 }
 
@@ -101,7 +103,10 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} (${ms} ms)`)), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} (${ms} ms)`)), ms))),
+    ]);
   } finally {
     clearTimeout(t);
   }
@@ -162,7 +167,7 @@ after(async () => {
 // ---- the adapter ------------------------------------------------------------------------------
 
 describe('GeminiLiveAgent', () => {
-  test('connects with the SDK URL and a setup carrying model, voice, language, instructions, transcription', async () => {
+  test('connects with the SDK URL and a setup carrying model, voice, language, instructions, transcription, compression, resumption', async () => {
     const { agent, s, lines } = await connected();
     assert.equal(agent.kind, 'gemini-live');
     assert.equal(agent.inputSampleRate, 16000);
@@ -178,6 +183,8 @@ describe('GeminiLiveAgent', () => {
       systemInstruction: { parts: [{ text: SETTINGS.systemInstructions }], role: 'user' },
       inputAudioTranscription: {},
       outputAudioTranscription: {},
+      contextWindowCompression: { triggerTokens: '64000', slidingWindow: { targetTokens: '32000' } },
+      sessionResumption: {},
     });
     assert.ok(s.setupCompleted);
     const info = lines.find((l) => l.msg === 'gemini live connected');
@@ -231,7 +238,10 @@ describe('GeminiLiveAgent', () => {
     s.send({
       serverContent: {
         modelTurn: {
-          parts: [{ text: 'thinking...', thought: true }, { inlineData: { mimeType: 'audio/pcm;rate=16000', data: pcm.toString('base64') } }],
+          parts: [
+            { text: 'thinking...', thought: true },
+            { inlineData: { mimeType: 'audio/pcm;rate=16000', data: pcm.toString('base64') } },
+          ],
         },
       },
     });
@@ -274,7 +284,11 @@ describe('GeminiLiveAgent', () => {
 
   test('interrupted → sink.interrupted, the agent utterance is closed with what was said', async () => {
     const { s, sink } = await connected();
-    const sending = s.sendAudio(pcm24k(2000), { chunkMs: 40, paceMs: 5, transcript: 'Das Zimmer kostet hundert Euro pro Nacht' });
+    const sending = s.sendAudio(pcm24k(2000), {
+      chunkMs: 40,
+      paceMs: 5,
+      transcript: 'Das Zimmer kostet hundert Euro pro Nacht',
+    });
     await sink.waitFor((e) => e.t === 'audio');
     s.interrupt();
     s.turnComplete();
@@ -290,19 +304,14 @@ describe('GeminiLiveAgent', () => {
     assert.equal(sink.of('failed').length, 0);
   });
 
-  test('goAway is logged as a warning; tool calls and resumption updates do not disturb the call', async () => {
+  test('usage metadata and an unexpected tool call do not disturb the call', async () => {
     const { s, sink, lines } = await connected();
-    s.goAway(5000);
-    s.sessionResumptionUpdate('handle-1');
     s.usageMetadata();
     s.toolCall([{ id: 't1', name: 'lookup' }]);
     await s.sendAudio(pcm24k(40), { paceMs: 0 });
     s.turnComplete();
     await sink.waitFor((e) => e.t === 'replyDone');
-    const w = lines.find((l) => l.msg.includes('goAway'));
-    assert.ok(w, 'goAway logged');
-    assert.equal(w.level, 40);
-    assert.equal(w.timeLeft, '5s');
+    assert.ok(lines.find((l) => l.msg.includes('toolCall ignored')));
     assert.equal(sink.of('failed').length, 0);
   });
 
@@ -314,7 +323,9 @@ describe('GeminiLiveAgent', () => {
     await starting;
     const s = await fake.nextSession();
     const first = await s.nextMessage('realtimeInput');
-    assert.deepEqual(first, { realtimeInput: { text: 'The call has just been answered. Greet the caller by saying: Hotel Adler, guten Tag!' } });
+    assert.deepEqual(first, {
+      realtimeInput: { text: 'The call has just been answered. Greet the caller by saying: Hotel Adler, guten Tag!' },
+    });
     agent.speakFirst('Say hello to Mr. Smith.');
     const second = await s.nextMessage('realtimeInput');
     assert.equal(second.realtimeInput.text, 'Say hello to Mr. Smith.');
@@ -328,7 +339,9 @@ describe('GeminiLiveAgent', () => {
     await a.agent.start(a.sink);
     const s = await fake.nextSession();
     a.agent.speakFirst();
-    assert.deepEqual(await s.nextMessage('realtimeInput'), { realtimeInput: { text: 'The call has just been answered. Greet the caller.' } });
+    assert.deepEqual(await s.nextMessage('realtimeInput'), {
+      realtimeInput: { text: 'The call has just been answered. Greet the caller.' },
+    });
     const b = makeAgent(fake, { speakFirstVia: 'client-content' });
     await b.agent.start(b.sink);
     b.agent.speakFirst();
@@ -365,10 +378,13 @@ describe('GeminiLiveAgent', () => {
     await s.waitForAudioMs(20);
   });
 
-  test('wrong API key: rejects with the close code and Google\'s reason', async () => {
+  test("wrong API key: rejects with the close code and Google's reason", async () => {
     const fake = await startFake();
     const { agent, sink } = makeAgent(fake, { apiKey: 'wrong' });
-    await assert.rejects(agent.start(sink), /gemini live: connecting to model gemini-3\.1-flash-live-preview failed: .*1008.*API key not valid/);
+    await assert.rejects(
+      agent.start(sink),
+      /gemini live: connecting to model gemini-3\.1-flash-live-preview failed: .*1008.*API key not valid/,
+    );
     assert.equal(sink.events.length, 0);
   });
 
@@ -382,14 +398,20 @@ describe('GeminiLiveAgent', () => {
   test('unknown model: rejects with the not-found reason', async () => {
     const fake = await startFake({ models: ['models/gemini-3.1-flash-live-preview'] });
     const { agent, sink } = makeAgent(fake, { model: 'gemini-live-2.5-flash-preview' });
-    await assert.rejects(agent.start(sink), /1008.*models\/gemini-live-2\.5-flash-preview is not found for API version v1beta/);
+    await assert.rejects(
+      agent.start(sink),
+      /1008.*models\/gemini-live-2\.5-flash-preview is not found for API version v1beta/,
+    );
   });
 
   test('HTTP refusal of the upgrade: rejects with the status', async () => {
     const fake = await startFake({ refuse: 'http-403' });
     const { agent, sink } = makeAgent(fake);
     await assert.rejects(agent.start(sink), /gemini live: connecting to model .* failed: .*403/);
-    assert.deepEqual(fake.rejected.map((r) => r.status), [403]);
+    assert.deepEqual(
+      fake.rejected.map((r) => r.status),
+      [403],
+    );
   });
 
   test('nothing listening: rejects quickly with the socket error', async () => {
@@ -409,13 +431,19 @@ describe('GeminiLiveAgent', () => {
     await s.closed;
   });
 
-  test('the service closing mid-call → failed() exactly once with code and reason; nothing after', async () => {
-    const { agent, s, sink } = await connected();
+  test('a 1011 whose handle the service no longer knows → failed() exactly once, saying why; nothing after', async () => {
+    const { agent, s, sink, fake } = await connected();
     agent.pushAudio(frames16k(20, true)[0]!);
     await s.waitForAudioMs(20);
+    fake.expireHandles();
     s.close(1011, 'Internal error encountered.');
     const ev = await sink.waitFor((e) => e.t === 'failed');
-    assert.deepEqual(ev, { t: 'failed', cause: 'gemini live closed: 1011 Internal error encountered.' });
+    assert.deepEqual(ev, {
+      t: 'failed',
+      cause:
+        'gemini live closed: 1011 Internal error encountered.; resumption failed: the service refused the resumption: connecting to model gemini-3.1-flash-live-preview failed: Live connection closed before setup completed (code 1007): Session resumption handle is invalid or has expired.',
+    });
+    assert.equal(fake.sessions.length, 2, 'one attempt: a refused handle is not retried');
     agent.pushAudio(frames16k(20, true)[0]!); // dropped silently
     agent.speakFirst(); // ignored
     await agent.close();
@@ -425,13 +453,13 @@ describe('GeminiLiveAgent', () => {
     assert.equal(sink.events.length, 1);
   });
 
-  test('a dropped connection (no close frame) → failed() once with 1006', async () => {
-    const { s, sink } = await connected();
-    s.terminate();
+  test('a 1007 mid-call is not resumed: failed() with the reason', async () => {
+    const { s, sink, fake } = await connected();
+    s.close(1007, 'Request contains an invalid argument.');
     const ev = await sink.waitFor((e) => e.t === 'failed');
-    assert.match((ev as { cause: string }).cause, /^gemini live closed: 1006/);
-    await sleep(20);
-    assert.equal(sink.of('failed').length, 1);
+    assert.deepEqual(ev, { t: 'failed', cause: 'gemini live closed: 1007 Request contains an invalid argument.' });
+    await sleep(50);
+    assert.equal(fake.sessions.length, 1);
   });
 
   test('close() is idempotent, closes the session cleanly and reports nothing', async () => {
@@ -466,7 +494,9 @@ describe('GeminiLiveAgent', () => {
 describe('GeminiLiveFake', () => {
   test('wrong path → HTTP 404 on upgrade', async () => {
     const fake = await startFake();
-    const ws = new WebSocket(`ws://127.0.0.1:${fake.port}//ws/google.ai.generativelanguage.v1beta.GenerativeService.Nope?key=${KEY}`);
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${fake.port}//ws/google.ai.generativelanguage.v1beta.GenerativeService.Nope?key=${KEY}`,
+    );
     const status = await new Promise<number>((resolve) => {
       ws.on('unexpected-response', (_req, res) => {
         resolve(res.statusCode ?? 0);
@@ -482,21 +512,31 @@ describe('GeminiLiveFake', () => {
 
   test('missing key → 1008 like the real service; binary JSON frames parse in the SDK; mediaChunks accepted', async () => {
     const fake = await startFake();
-    const ws = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent`);
+    const ws = new WebSocket(
+      `${fake.baseUrl.replace('http', 'ws')}//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent`,
+    );
     await new Promise((r) => ws.once('open', r));
     ws.send(JSON.stringify({ setup: { model: 'models/x' } }));
-    const [code, reason] = await new Promise<[number, string]>((r) => ws.once('close', (c, why) => r([c, why.toString()])));
+    const [code, reason] = await new Promise<[number, string]>((r) =>
+      ws.once('close', (c, why) => r([c, why.toString()])),
+    );
     assert.equal(code, 1008);
     assert.match(reason, /unregistered callers/);
 
     // The plain SDK against the fake: setupComplete arrives as a binary frame and is parsed.
     const ai = new GoogleGenAI({ apiKey: KEY, httpOptions: { baseUrl: fake.baseUrl, apiVersion: 'v1beta' } });
     const got: unknown[] = [];
-    const session = await ai.live.connect({ model: MODEL, config: { responseModalities: [Modality.AUDIO] }, callbacks: { onmessage: (m) => void got.push(m) } });
+    const session = await ai.live.connect({
+      model: MODEL,
+      config: { responseModalities: [Modality.AUDIO] },
+      callbacks: { onmessage: (m) => void got.push(m) },
+    });
     const s = fake.sessions[1]!;
     assert.equal(s.sent[0] && 'setupComplete' in s.sent[0], true);
     const pcm = frames16k(40, true);
-    session.sendRealtimeInput({ media: { data: Buffer.concat(pcm).toString('base64'), mimeType: 'audio/pcm;rate=16000' } });
+    session.sendRealtimeInput({
+      media: { data: Buffer.concat(pcm).toString('base64'), mimeType: 'audio/pcm;rate=16000' },
+    });
     session.sendRealtimeInput({ audio: { data: pcm[0]!.toString('base64'), mimeType: 'audio/pcm;rate=16000' } });
     await s.waitForAudioMs(60);
     assert.equal(s.mediaChunksMessages, 1);
@@ -527,7 +567,10 @@ describe('GeminiLiveFake', () => {
     await sink.waitFor((e) => e.t === 'transcript' && e.speaker === 'agent' && e.final);
     assert.equal(s.autoTurns, 1);
     assert.ok(sink.audioBytes().equals(Buffer.from(reply.buffer)));
-    const finals = sink.of('transcript').filter((e) => e.final).map((e) => [e.speaker, e.text]);
+    const finals = sink
+      .of('transcript')
+      .filter((e) => e.final)
+      .map((e) => [e.speaker, e.text]);
     assert.deepEqual(finals, [
       ['caller', 'caller turn 1'],
       ['agent', 'agent reply 1'],
@@ -540,7 +583,9 @@ describe('GeminiLiveFake', () => {
 
   test('autoReply: caller speech during the reply → interrupted within ~60 ms of speech, reply stops', async () => {
     const reply = pcm24k(3000, 5); // 75 chunks × 5 ms pacing ≈ 375 ms wall clock to send
-    const { agent, s, sink } = await connected({ autoReply: { replyAudio: (turn) => (turn === 1 ? reply : pcm24k(200)), paceMs: 5 } });
+    const { agent, s, sink } = await connected({
+      autoReply: { replyAudio: (turn) => (turn === 1 ? reply : pcm24k(200)), paceMs: 5 },
+    });
     for (const f of [...frames16k(300, true), ...frames16k(500, false)]) agent.pushAudio(f);
     await sink.waitFor((e) => e.t === 'audio');
     const speech = frames16k(200, true);
@@ -578,11 +623,16 @@ describe('GeminiLiveFake', () => {
   });
 
   test('autoReply with realtimePlayback: false sends turnComplete right after the audio', async () => {
-    const { agent, s, sink } = await connected({ autoReply: { replyAudio: pcm24k(2000), paceMs: 0, realtimePlayback: false } });
+    const { agent, s, sink } = await connected({
+      autoReply: { replyAudio: pcm24k(2000), paceMs: 0, realtimePlayback: false },
+    });
     for (const f of [...frames16k(300, true), ...frames16k(500, false)]) agent.pushAudio(f);
     await sink.waitFor((e) => e.t === 'replyDone');
     // Order, not milliseconds: turnComplete already went out with generationComplete (with realtime playback it waits).
-    assert.ok(s.sent.some((m) => m.serverContent?.turnComplete), 'did not wait for 2 s of playback');
+    assert.ok(
+      s.sent.some((m) => m.serverContent?.turnComplete),
+      'did not wait for 2 s of playback',
+    );
     assert.equal(sink.audioBytes().length, 2000 * 48);
   });
 

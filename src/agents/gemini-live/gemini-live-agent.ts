@@ -2,23 +2,27 @@
  * Gemini Live (speech-to-speech) as an Agent: caller PCM at 16 kHz goes up the Live WebSocket, the
  * model's 24 kHz PCM, transcripts and turn signals come back through the AgentSink.
  *
- * The Live protocol (setup, realtime input, server messages) is this file's; the client comes from
- * ../google-client.ts and the SDK's socket, reached for the hot path, from ../vendor-socket.ts.
+ * A call outlives its connections (the service retires each after about 10 minutes with `goAway`, and may
+ * drop one with 1011): this class wires one LiveConnection at a time (live-connection.ts), the resumption
+ * policy and replay ring (resumption.ts), the reconnect loop (live-resumer.ts) and the conversation as the
+ * sink sees it (live-turns.ts). The setup and the model rules are live-setup.ts's.
  */
-import { Modality, type GoogleGenAI } from '@google/genai';
-import type { LiveServerMessage, Session } from '@google/genai';
+import type { LiveServerMessage } from '@google/genai';
 import type { Logger } from 'pino';
-import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import { errorText } from '../../errors.ts';
+import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import type { googleSettings } from '../google-settings.ts';
 import type { EnvOf } from '../vendor-settings.ts';
-import type { geminiLiveSettings } from './settings.ts';
-import { googleClient } from '../google-client.ts';
-import { ConnectWait, LiveSocketCapture, type VendorSocket } from '../vendor-socket.ts';
+import { LiveConnection, type LiveConnectionEvents } from './live-connection.ts';
+import { LiveResumer, ResumeFailed } from './live-resumer.ts';
+import { liveConfig, setupProblem, type LiveSetupOptions } from './live-setup.ts';
+import { LiveTurns } from './live-turns.ts';
+import { ResumptionPolicy, durationMs } from './resumption.ts';
+import type { LIVE_THINKING_LEVELS, geminiLiveSettings } from './settings.ts';
 
 export interface GeminiLiveAgentOptions {
   apiKey: string;
-  /** e.g. 'gemini-3.1-flash-live-preview' (the SDK prefixes 'models/'). */
+  /** e.g. 'gemini-3.8-live' (the SDK prefixes 'models/'). */
   model: string;
   /** Override of the API endpoint (tests, proxies), e.g. 'http://127.0.0.1:PORT'. Default: Google's. */
   baseUrl?: string;
@@ -35,146 +39,101 @@ export interface GeminiLiveAgentOptions {
    * realtime text is the default; client-content remains for older models.
    */
   speakFirstVia?: 'client-content' | 'realtime-text';
+  thinkingLevel?: (typeof LIVE_THINKING_LEVELS)[number];
+  proactiveAudio?: boolean;
+  /** Sliding-window context compression. Default: trigger 64000, target 32000 tokens. */
+  compression?: { triggerTokens: number; targetTokens: number };
+  /** From losing a connection (or deciding to switch) to giving up on resuming it. Default 5000 ms. */
+  resumeBudgetMs?: number;
+  /** Ask for `lastConsumedClientMessageIndex` (`sessionResumption.transparent`). Default false. */
+  transparent?: boolean;
+  /** Keepalive ping period and the silence after which a connection counts as dead (0: off). 15 s / 60 s. */
+  pingIntervalMs?: number;
+  deadAfterMs?: number;
+  /** Client messages kept for replay after a resumption. Default 1500 (30 s of 20 ms frames). */
+  replayCapacity?: number;
 }
 
 const DEFAULT_MAX_BUFFERED = 256 * 1024;
 const DEFAULT_SPEAK_FIRST = 'The call has just been answered. Greet the caller.';
-// Built by hand and sent on the SDK's own socket (see pushAudio for the measured cost).
 const INPUT_RATE = 16000; // what Gemini Live takes; FreeSWITCH streams at it, so no resampling here
-const AUDIO_MIME = `audio/pcm;rate=${INPUT_RATE}`;
 const AUDIO_MSG_HEAD = '{"realtimeInput":{"audio":{"data":"';
-const AUDIO_MSG_TAIL = `","mimeType":"${AUDIO_MIME}"}}}`;
+const AUDIO_MSG_TAIL = `","mimeType":"audio/pcm;rate=${INPUT_RATE}"}}}`;
+/** A goAway switch waits for a safe moment until this long before the service's deadline. */
+const SWITCH_MARGIN_MS = 1000;
 
-type State = 'idle' | 'connecting' | 'open' | 'failed' | 'closed';
-
-function rateFromMime(mimeType: string | undefined): number {
-  if (mimeType === undefined || mimeType === 'audio/pcm;rate=24000') return 24000;
-  const m = /rate=(\d+)/.exec(mimeType);
-  return m ? Number(m[1]) : 24000;
-}
+type State = 'idle' | 'connecting' | 'open' | 'resuming' | 'failed' | 'closed';
 
 export class GeminiLiveAgent implements Agent {
   readonly kind = 'gemini-live';
   readonly inputSampleRate = INPUT_RATE;
   /** Caller frames dropped because the socket was backed up. */
   droppedFrames = 0;
-  /** Caller frames sent. */
+  /** Caller frames sent (replays not counted). */
   sentFrames = 0;
+  /** Connections replaced without the call noticing. */
+  resumptions = 0;
 
   readonly #opts: GeminiLiveAgentOptions;
+  readonly #setup: LiveSetupOptions;
   readonly #log: Logger;
-  readonly #maxBuffered: number;
+  readonly #policy: ResumptionPolicy;
+  readonly #turns = new LiveTurns();
+  readonly #resumer = new LiveResumer();
   #state: State = 'idle';
   #sink: AgentSink | undefined;
-  #session: Session | undefined;
-  #capture: LiveSocketCapture | undefined;
-  /** Set only while open and the fast path is usable: the hot path checks just this. */
-  #socket: VendorSocket | undefined;
-  #connecting: ConnectWait<Session> | undefined;
-  #closeDuringConnect: string | undefined;
+  /** The connection in use; undefined while connecting or resuming (caller audio then waits in the ring). */
+  #conn: LiveConnection | undefined;
+  #starting: LiveConnection | undefined;
   #closePromise: Promise<void> | undefined;
   #pendingSpeakFirst: string | undefined;
-  #lastError: string | undefined;
-  /** Audio of a model turn is arriving and replyDone() has not been signalled for it yet. */
-  #replyOpen = false;
-  #callerText = '';
-  #agentText = '';
+  /** A goAway arrived: switch at the next safe moment, or when `#switchTimer` fires. */
+  #switchWanted: { since: number } | undefined;
+  #switchTimer: NodeJS.Timeout | undefined;
   #sinkErrors = 0;
 
   constructor(opts: GeminiLiveAgentOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
-    this.#maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    this.#setup = {
+      model: opts.model,
+      settings: opts.settings,
+      thinkingLevel: opts.thinkingLevel,
+      proactiveAudio: opts.proactiveAudio,
+      compression: opts.compression ?? { triggerTokens: 64000, targetTokens: 32000 },
+    };
+    this.#policy = new ResumptionPolicy(opts.replayCapacity ?? 1500);
   }
 
   async start(sink: AgentSink): Promise<void> {
     if (this.#state !== 'idle') throw new Error(`gemini live: start() called in state ${this.#state}`);
     this.#sink = sink;
+    const { model, settings } = this.#opts;
+    const problem = setupProblem(this.#setup);
+    if (problem !== undefined) {
+      this.#state = 'closed';
+      throw new Error(`gemini live: ${problem}`);
+    }
     this.#state = 'connecting';
-    const { model, connectTimeoutMs, settings } = this.#opts;
     const t0 = performance.now();
-
-    if (!this.#opts.apiKey) {
-      // The SDK would only console.warn and then be refused with 1008 by the service.
-      this.#state = 'closed';
-      throw new Error(`gemini live: no API key configured for model ${model}`);
-    }
-    let ai: GoogleGenAI;
+    const conn = this.#connection(undefined);
+    this.#starting = conn;
     try {
-      ai = googleClient(this.#opts.apiKey, this.#opts.baseUrl);
+      await conn.open(this.#events(conn), this.#opts.connectTimeoutMs);
     } catch (e) {
-      this.#state = 'closed';
-      throw new Error(`gemini live: cannot create the client for model ${model}: ${errorText(e)}`);
-    }
-    const capture = new LiveSocketCapture(ai, this.#maxBuffered);
-    this.#capture = capture;
-    if (!capture.capturing) {
-      this.#log.warn('gemini live: SDK socket factory not found; a timed-out connect cannot be torn down');
-    }
-
-    const connecting = new ConnectWait(
-      ai.live.connect({
-        model,
-        config: {
-          responseModalities: [Modality.AUDIO],
-          speechConfig: {
-            voiceConfig: { prebuiltVoiceConfig: { voiceName: settings.voice } },
-            languageCode: settings.language,
-          },
-          systemInstruction: settings.systemInstructions,
-          inputAudioTranscription: {},
-          outputAudioTranscription: {},
-        },
-        callbacks: {
-          onmessage: (msg: LiveServerMessage) => this.#onMessage(msg),
-          onerror: (e: unknown) => this.#onSocketError(e),
-          onclose: (e: unknown) => this.#onSocketClose(e),
-        },
-      }),
-      connectTimeoutMs,
-      () => new Error(`gemini live: model ${model} did not complete setup within ${connectTimeoutMs} ms`),
-      (late) => {
-        try {
-          late.close();
-        } catch {
-          /* already closed */
-        }
-      },
-    );
-    this.#connecting = connecting;
-
-    let session: Session;
-    try {
-      session = await connecting.result;
-      if (this.#closeDuringConnect !== undefined) {
-        throw new Error(`connection closed right after setup: ${this.#closeDuringConnect}`);
-      }
-    } catch (e) {
-      this.#connecting = undefined;
       const wasClosed = (this.#state as State) === 'closed'; // close() may have run meanwhile
       this.#state = 'closed';
-      this.#socket = undefined;
-      await capture.close(true);
-      const msg = errorText(e);
-      const err = msg.startsWith('gemini live:')
-        ? new Error(msg)
-        : new Error(`gemini live: connecting to model ${model} failed: ${msg}`);
-      if (!wasClosed) {
-        this.#log.warn({ err: err.message, ms: Math.round(performance.now() - t0) }, 'gemini live connect failed');
-      }
-      throw err;
+      this.#starting = undefined;
+      if (!wasClosed)
+        this.#log.warn({ err: errorText(e), ms: Math.round(performance.now() - t0) }, 'gemini live connect failed');
+      throw e;
     }
-    this.#connecting = undefined;
-    this.#session = session;
+    this.#starting = undefined;
+    this.#conn = conn;
     this.#state = 'open';
-
-    this.#socket = capture.socket();
-    if (this.#socket === undefined) {
-      this.#log.warn('gemini live: SDK socket not reachable, falling back to sendRealtimeInput without backpressure');
-    }
+    this.#policy.connectionStarted(this.#policy.ring.last);
     const setupMs = Math.round(performance.now() - t0);
     this.#log.info({ model, voice: settings.voice, language: settings.language, setupMs }, 'gemini live connected');
-
     if (this.#pendingSpeakFirst !== undefined) {
       const text = this.#pendingSpeakFirst;
       this.#pendingSpeakFirst = undefined;
@@ -183,22 +142,27 @@ export class GeminiLiveAgent implements Agent {
   }
 
   /**
-   * Hot path. Bypasses session.sendRealtimeInput (object transform + JSON.stringify: 2.1 µs/frame vs 0.2 µs
-   * for the string concat; 10.6 vs 9.2 µs/frame including the ws send, Node 22, 8×200k frames, medians) and
-   * uses the SDK's socket directly, which is also what gives access to bufferedAmount for backpressure.
+   * Hot path. The message is built by hand (2.1 → 0.2 µs/frame against the SDK's transform + JSON.stringify)
+   * and sent on the SDK's socket (which also gives backpressure); the ring keeps a reference to the same
+   * string, so a resumption can re-send what the newest handle does not hold. No copy, no log.
    */
   pushAudio(frame: Buffer): void {
-    const socket = this.#socket;
-    if (socket === undefined) {
-      if (this.#state === 'open' && this.#session !== undefined) this.#sendViaSdk(frame);
+    const state = this.#state;
+    if (state !== 'open' && state !== 'resuming') return;
+    const msg = AUDIO_MSG_HEAD + frame.toString('base64') + AUDIO_MSG_TAIL;
+    const conn = this.#conn;
+    if (conn === undefined) {
+      this.#policy.ring.push(msg); // resuming: sent when the new connection is up
       return;
     }
-    const sent = socket.send(AUDIO_MSG_HEAD + frame.toString('base64') + AUDIO_MSG_TAIL);
+    const sent = conn.send(msg);
     if (sent === 'sent') {
       this.sentFrames++;
-    } else if (sent === 'backed-up' && this.droppedFrames++ === 0) {
-      const bufferedAmount = socket.bufferedAmount;
-      this.#log.warn({ bufferedAmount }, 'gemini live socket backed up: dropping caller audio');
+      this.#policy.ring.push(msg);
+    } else if (sent === 'closed') {
+      this.#policy.ring.push(msg); // the close is being reported: a resumption re-sends it
+    } else if (this.droppedFrames++ === 0) {
+      this.#log.warn({ bufferedAmount: conn.bufferedAmount }, 'gemini live socket backed up: dropping caller audio');
     }
   }
 
@@ -207,11 +171,8 @@ export class GeminiLiveAgent implements Agent {
     const text =
       hint ??
       (greeting ? `The call has just been answered. Greet the caller by saying: ${greeting}` : DEFAULT_SPEAK_FIRST);
-    if (this.#state === 'connecting' || this.#state === 'idle') {
-      this.#pendingSpeakFirst = text;
-      return;
-    }
-    if (this.#state === 'open') this.#sendSpeakFirst(text);
+    if (this.#state === 'connecting' || this.#state === 'idle') this.#pendingSpeakFirst = text;
+    else if (this.#state === 'open' || this.#state === 'resuming') this.#sendSpeakFirst(text);
   }
 
   close(): Promise<void> {
@@ -221,142 +182,177 @@ export class GeminiLiveAgent implements Agent {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  #sendViaSdk(frame: Buffer): void {
-    try {
-      this.#session!.sendRealtimeInput({ audio: { data: frame.toString('base64'), mimeType: AUDIO_MIME } });
-      this.sentFrames++;
-    } catch {
-      this.droppedFrames++;
-    }
+  #connection(handle: string | undefined): LiveConnection {
+    const o = this.#opts;
+    return new LiveConnection({
+      apiKey: o.apiKey,
+      model: o.model,
+      baseUrl: o.baseUrl,
+      config: liveConfig(this.#setup, handle),
+      transparent: o.transparent ?? false,
+      maxBufferedBytes: o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED,
+      pingIntervalMs: o.pingIntervalMs ?? 15000,
+      deadAfterMs: o.deadAfterMs ?? 60000,
+      logger: this.#log,
+    });
   }
 
+  #events(conn: LiveConnection): LiveConnectionEvents {
+    return {
+      // A connection delivers nothing once closed, so whatever arrives is the current one's (or the one opening).
+      message: (msg) => {
+        const state = this.#state;
+        if (state === 'open' || state === 'connecting' || state === 'resuming') this.#onMessage(msg);
+      },
+      closed: (code, reason) => {
+        if (conn === this.#conn) this.#onClosed(code, reason);
+      },
+    };
+  }
+
+  /** A client message other than audio: numbered like audio, so a resumption re-sends it if needed. */
   #sendSpeakFirst(text: string): void {
-    const session = this.#session;
-    if (session === undefined) return;
-    try {
-      if (this.#opts.speakFirstVia !== 'client-content') session.sendRealtimeInput({ text });
-      else session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
-    } catch (e) {
-      this.#log.warn({ err: errorText(e) }, 'gemini live: speakFirst failed');
-    }
+    const msg =
+      this.#opts.speakFirstVia === 'client-content'
+        ? JSON.stringify({ clientContent: { turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true } })
+        : JSON.stringify({ realtimeInput: { text } });
+    this.#policy.ring.push(msg);
+    if (this.#conn !== undefined && !this.#conn.sendAlways(msg)) this.#log.warn('gemini live: speakFirst not sent');
   }
 
   async #doClose(): Promise<void> {
     const prev = this.#state;
     this.#state = 'closed';
     this.#pendingSpeakFirst = undefined;
-    this.#connecting?.abort(new Error(`gemini live: closed while connecting to model ${this.#opts.model}`));
-    this.#connecting = undefined;
-    this.#socket = undefined;
-    await this.#capture?.close();
-    if (prev === 'open' || prev === 'failed') {
-      this.#log.info({ sentFrames: this.sentFrames, droppedFrames: this.droppedFrames }, 'gemini live closed');
+    this.#cancelSwitch();
+    const conn = this.#conn ?? this.#starting;
+    this.#conn = undefined;
+    await Promise.all([this.#resumer.stop(), conn?.close()]);
+    if (prev === 'open' || prev === 'failed' || prev === 'resuming') {
+      const { sentFrames, droppedFrames, resumptions } = this;
+      this.#log.info({ sentFrames, droppedFrames, resumptions }, 'gemini live closed');
     }
-  }
-
-  #onSocketError(e: unknown): void {
-    // A close event always follows an error in `ws`; report there, with the code.
-    this.#lastError = errorText(e);
-  }
-
-  #onSocketClose(e: unknown): void {
-    const ev = (e ?? {}) as { code?: number; reason?: unknown };
-    const code = ev.code ?? 1006;
-    const reason = typeof ev.reason === 'string' ? ev.reason : ev.reason instanceof Buffer ? ev.reason.toString() : '';
-    const detail = `${code} ${reason || this.#lastError || ''}`.trim();
-    this.#socket = undefined;
-    if (this.#state === 'connecting') {
-      this.#closeDuringConnect = detail; // connect() itself rejects with the SDK's message
-      return;
-    }
-    if (this.#state !== 'open') return;
-    this.#state = 'failed';
-    this.#log.warn({ code, reason }, 'gemini live closed unexpectedly');
-    this.#callSink((s) => s.failed(`gemini live closed: ${detail}`));
   }
 
   #onMessage(msg: LiveServerMessage): void {
-    if (this.#state !== 'open' && this.#state !== 'connecting') return;
     const sink = this.#sink;
     if (sink === undefined) return;
     try {
-      const sc = msg.serverContent;
-      if (sc !== undefined) {
-        const inT = sc.inputTranscription;
-        if (inT !== undefined) {
-          if (inT.text) {
-            this.#callerText += inT.text;
-            const text = this.#callerText.trim();
-            if (text) sink.transcript('caller', text, false);
-          }
-          if (inT.finished) this.#finalizeCaller(sink);
-        }
-        const parts = sc.modelTurn?.parts;
-        if (parts !== undefined) {
-          for (const part of parts) {
-            const inline = part.inlineData;
-            if (inline === undefined || !inline.data) continue;
-            if (inline.mimeType !== undefined && !inline.mimeType.startsWith('audio/')) continue;
-            if (this.#callerText) this.#finalizeCaller(sink);
-            this.#replyOpen = true;
-            // Decode here: the SDK's msg.data getter concatenates every part and warns on mixed ones.
-            sink.audio(Buffer.from(inline.data, 'base64'), rateFromMime(inline.mimeType));
-          }
-        }
-        const outT = sc.outputTranscription;
-        if (outT !== undefined) {
-          if (this.#callerText) this.#finalizeCaller(sink);
-          if (outT.text) {
-            this.#agentText += outT.text;
-            const text = this.#agentText.trim();
-            if (text) sink.transcript('agent', text, false);
-          }
-          if (outT.finished) this.#finalizeAgent(sink);
-        }
-        if (sc.interrupted) {
-          this.#replyOpen = false;
-          this.#finalizeAgent(sink);
-          sink.interrupted();
-        }
-        // generationComplete = all audio of the reply produced (turnComplete can come much later, once the
-        // model thinks the caller has heard it): close the reply at whichever comes first, once.
-        if ((sc.generationComplete || sc.turnComplete) && this.#replyOpen) {
-          this.#replyOpen = false;
-          sink.replyDone();
-        }
-        if (sc.turnComplete) {
-          this.#finalizeCaller(sink);
-          this.#finalizeAgent(sink);
-        }
-      }
-      if (msg.goAway !== undefined) {
-        const timeLeft = msg.goAway.timeLeft;
-        this.#log.warn({ timeLeft }, 'gemini live goAway: the server will close this session soon');
+      if (msg.serverContent !== undefined) this.#turns.serverContent(msg.serverContent, sink);
+      if (msg.sessionResumptionUpdate !== undefined) {
+        this.#policy.update(msg.sessionResumptionUpdate, this.#state === 'resuming');
       }
       if (msg.toolCall !== undefined) {
-        const calls = msg.toolCall.functionCalls?.map((c) => c.name);
-        this.#log.warn({ calls }, 'gemini live toolCall ignored (no tools configured)');
+        const calls = msg.toolCall.functionCalls ?? [];
+        this.#policy.toolCall(calls.map((c) => c.id));
+        this.#log.warn({ calls: calls.map((c) => c.name) }, 'gemini live toolCall ignored (no tools configured)');
       }
-      if (msg.sessionResumptionUpdate !== undefined) {
-        this.#log.debug({ resumable: msg.sessionResumptionUpdate.resumable }, 'gemini live sessionResumptionUpdate');
-      }
+      if (msg.toolCallCancellation !== undefined) this.#policy.toolDone(msg.toolCallCancellation.ids ?? []);
+      if (msg.goAway !== undefined) this.#onGoAway(msg.goAway.timeLeft);
     } catch (e) {
       if (this.#sinkErrors++ === 0) {
         this.#log.error({ err: errorText(e) }, 'gemini live: sink threw while handling a server message');
       }
     }
+    if (this.#switchWanted !== undefined && this.#policy.safeToSwitch(this.#turns.replying)) {
+      void this.#resume('goAway', this.#switchWanted.since);
+    }
   }
 
-  #finalizeCaller(sink: AgentSink): void {
-    const text = this.#callerText.trim();
-    this.#callerText = '';
-    if (text) sink.transcript('caller', text, true);
+  /** The service retires this connection: switch once nothing would be lost, at the latest just before it ends. */
+  #onGoAway(timeLeft: string | undefined): void {
+    if (this.#switchWanted !== undefined || this.#state !== 'open') return;
+    const leftMs = durationMs(timeLeft) ?? 10000;
+    this.#log.info({ timeLeft, handle: this.#policy.handle !== undefined }, 'gemini live goAway: switching connection');
+    this.#switchWanted = { since: performance.now() };
+    this.#switchTimer = setTimeout(
+      () => {
+        this.#switchTimer = undefined;
+        if (this.#switchWanted !== undefined) void this.#resume('goAway (time ran out)', this.#switchWanted.since);
+      },
+      Math.max(0, leftMs - SWITCH_MARGIN_MS),
+    );
   }
 
-  #finalizeAgent(sink: AgentSink): void {
-    const text = this.#agentText.trim();
-    this.#agentText = '';
-    if (text) sink.transcript('agent', text, true);
+  #cancelSwitch(): void {
+    clearTimeout(this.#switchTimer);
+    this.#switchTimer = undefined;
+    this.#switchWanted = undefined;
+  }
+
+  #onClosed(code: number, reason: string): void {
+    const detail = `${code} ${reason}`.trim();
+    if (this.#state !== 'open') return;
+    // 1007/1008: the service refuses the request itself (setup, key, a message): a resumption would be refused too.
+    if (code === 1007 || code === 1008) {
+      this.#fail(`gemini live closed: ${detail}`);
+      return;
+    }
+    const why =
+      this.#switchWanted !== undefined
+        ? 'goAway'
+        : code === 1006
+          ? reason.startsWith('ping timeout')
+            ? 'ping-timeout'
+            : 'drop'
+          : String(code);
+    void this.#resume(why, performance.now(), `gemini live closed: ${detail}`);
+  }
+
+  /**
+   * Replace the connection: close the old one first (the service refuses a handle still in use), open one with
+   * the newest resumable handle, re-send what the handle does not hold, then carry on. Caller audio meanwhile
+   * waits in the ring; audio already queued for the caller keeps playing.
+   */
+  async #resume(reason: string, since: number, lost?: string): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'resuming';
+    this.#cancelSwitch();
+    const old = this.#conn;
+    this.#conn = undefined;
+    const sink = this.#sink!;
+    this.#turns.cutReply(sink);
+    const handle = this.#policy.handle;
+    const prefix = lost ?? `gemini live: switching connection (${reason})`;
+    await old?.close();
+    if (handle === undefined) {
+      this.#fail(`${prefix}; resumption impossible: the service sent no resumable handle`);
+      return;
+    }
+    let conn: LiveConnection;
+    try {
+      conn = await this.#resumer.resume(handle, since, this.#opts.resumeBudgetMs ?? 5000, {
+        connection: (h) => this.#connection(h),
+        events: (c) => this.#events(c),
+        connectTimeoutMs: this.#opts.connectTimeoutMs,
+      });
+    } catch (e) {
+      if ((this.#state as State) === 'closed') return;
+      this.#fail(`${prefix}; resumption failed: ${e instanceof ResumeFailed ? e.message : errorText(e)}`);
+      return;
+    }
+    this.#adopt(conn, reason, since);
+  }
+
+  #adopt(conn: LiveConnection, reason: string, since: number): void {
+    const { ring } = this.#policy;
+    const { replayed, missing, base } = ring.replayAfter(this.#policy.covered, (m) => conn.sendAlways(m));
+    this.#policy.connectionStarted(base);
+    this.#conn = conn;
+    this.#state = 'open';
+    this.resumptions++;
+    const ms = Math.round(performance.now() - since);
+    const { attempts } = this.#resumer;
+    this.#log.info({ reason, durationMs: ms, attempts, replayed, missing }, 'gemini live session resumed');
+    this.#callSink((s) => s.resumed?.({ reason, durationMs: ms }));
+  }
+
+  #fail(cause: string): void {
+    this.#state = 'failed';
+    this.#cancelSwitch();
+    this.#conn = undefined;
+    this.#log.warn({ cause }, 'gemini live failed');
+    this.#callSink((s) => s.failed(cause));
   }
 
   #callSink(fn: (s: AgentSink) => void): void {
@@ -383,5 +379,15 @@ export function geminiLiveOptions(
     connectTimeoutMs: env.GEMINI_CONNECT_TIMEOUT_MS,
     settings,
     logger,
+    thinkingLevel: env.GEMINI_THINKING_LEVEL,
+    proactiveAudio: env.GEMINI_PROACTIVE_AUDIO,
+    compression: {
+      triggerTokens: env.GEMINI_COMPRESSION_TRIGGER_TOKENS,
+      targetTokens: env.GEMINI_COMPRESSION_TARGET_TOKENS,
+    },
+    resumeBudgetMs: env.GEMINI_RESUME_BUDGET_MS,
+    transparent: env.GEMINI_RESUME_TRANSPARENT,
+    pingIntervalMs: env.GEMINI_PING_INTERVAL_MS,
+    deadAfterMs: env.GEMINI_DEAD_AFTER_MS,
   };
 }

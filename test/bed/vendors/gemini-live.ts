@@ -16,6 +16,16 @@
  * fake answer by itself (`autoReply`): it watches the caller audio it receives (energy per 20 ms window),
  * answers after speech followed by silence, and sends `interrupted: true` when the caller talks over it.
  *
+ * Long sessions, like the service: a setup carrying `sessionResumption` gets `sessionResumptionUpdate`s (a
+ * resumable handle after setup, after each generation and every `resumption.updateEveryMs` while idle; `resumable:
+ * false` with no handle while a reply is being generated or a tool call is pending; `lastConsumedClientMessageIndex`
+ * only when the setup asked for `transparent`). Each handle keeps a snapshot of the conversation (turn count, the
+ * caller audio the model has consumed, the turn-taking state), so a connection opened with it continues the
+ * conversation; an unknown or expired handle is refused with a 1007 close. `goAway(ms)` (or `goAwayAfterMs`) is
+ * followed by a 1011 close once `ms` has passed; `terminate()` drops a connection abruptly. With a `gemini-3.8`
+ * model a setup the service refuses (a thinking level, proactive audio switched off) is closed with 1007 and the
+ * reason.
+ *
  * Hot path (hundreds of sessions in a benchmark): audio frames are recognised by prefix and their base64
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
@@ -83,6 +93,63 @@ export interface GeminiLiveFakeOptions {
   textFrames?: boolean;
   /** Negotiate permessage-deflate if the client offers it (the SDK's ws client does). Default false. */
   perMessageDeflate?: boolean;
+  /** Session resumption (used when the setup carries `sessionResumption`). */
+  resumption?: ResumptionOptions;
+  /** Send `goAway` this long after setupComplete on every connection (the service's connection limit, sped up). */
+  goAwayAfterMs?: number;
+  /** `timeLeft` of those goAways; the connection is closed with 1011 when it has passed. Default 2000. */
+  goAwayTimeLeftMs?: number;
+}
+
+export interface ResumptionOptions {
+  /** How long a handle stays valid after it was issued. Default 2 h (the service keeps them for hours). */
+  handleTtlMs?: number;
+  /** Resumable updates while nothing is being generated. Default 500 ms. */
+  updateEveryMs?: number;
+  /** Refuse (1013) a handle whose conversation is still open on another connection. Default true (reported). */
+  refuseWhileOpen?: boolean;
+}
+
+/** What a handle resumes: the conversation as the model had it when the handle was issued. */
+interface Snapshot {
+  conversation: number;
+  turns: number;
+  /** The conversation's caller audio, of which the first `audioCount` chunks were consumed (shared, append-only). */
+  audio: Buffer[];
+  audioCount: number;
+  audioBytes: number;
+  speechMs: number;
+  silenceRunMs: number;
+  issuedAt: number;
+  session: FakeLiveSession;
+}
+
+/** Handles the fake has issued, across connections (a conversation outlives each of them). */
+class HandleStore {
+  readonly #snapshots = new Map<string, Snapshot>();
+  #issued = 0;
+  #conversations = 0;
+
+  newConversation(): number {
+    return ++this.#conversations;
+  }
+
+  issue(s: Snapshot): string {
+    const handle = `fake-handle-${s.conversation}-${++this.#issued}`;
+    this.#snapshots.set(handle, s);
+    return handle;
+  }
+
+  /** The snapshot of a handle issued less than `ttlMs` ago. */
+  find(handle: string, ttlMs: number): Snapshot | undefined {
+    const s = this.#snapshots.get(handle);
+    return s !== undefined && performance.now() - s.issuedAt <= ttlMs ? s : undefined;
+  }
+
+  /** Forget every handle (what `expireHandles()` on the fake does). */
+  clear(): void {
+    this.#snapshots.clear();
+  }
 }
 
 export interface SendAudioOptions {
@@ -96,12 +163,16 @@ export interface SendAudioOptions {
   transcript?: string;
 }
 
-const PATH_RE = /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
+const PATH_RE =
+  /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
 const AUDIO_PREFIX = Buffer.from('{"realtimeInput":{"audio":{"data":"');
 const MIME_INFIX = Buffer.from('","mimeType":"');
 const QUOTE = 0x22;
 const WINDOW_MS = 20;
 
+const HANDLE_REFUSED_REASON = 'Session resumption handle is invalid or has expired.';
+const HANDLE_IN_USE_REASON = 'The session is still connected on another stream.';
+const DEADLINE_REASON = 'Deadline expired before operation could complete.';
 const BAD_KEY_REASON = 'API key not valid. Please pass a valid API key.';
 const NO_KEY_REASON =
   "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.";
@@ -149,7 +220,6 @@ export class FakeLiveSession extends WsFakeSession {
   /** A gap above this counts as late (default 60: three 20 ms frames; raise it when frames are bigger). */
   lateAfterMs = 60;
   lateAudio = 0;
-  private lastAudioAt = 0;
   audioInMs = 0;
   /** Distinct mimeTypes of received audio. */
   readonly audioMimeTypes: string[] = [];
@@ -166,8 +236,24 @@ export class FakeLiveSession extends WsFakeSession {
   audioOutBytes = 0;
   /** `interrupted: true` messages sent. */
   interruptions = 0;
-  /** Replies started by autoReply. */
+  /** Replies started by autoReply (continued from the handle's conversation when resumed). */
   autoTurns = 0;
+  /** The conversation this connection belongs to (kept across resumptions). */
+  conversation = 0;
+  /** The handle this connection resumed, if any. */
+  resumedFrom: string | undefined;
+  /** Client messages after setup consumed on this connection (what `lastConsumedClientMessageIndex` counts, from 0). */
+  consumedMessages = 0;
+  /** The conversation's caller audio as the model has it: what the resumed handle held, then this connection's. */
+  conversationAudio: Buffer[] = [];
+  conversationAudioBytes = 0;
+  /** performance.now() of the first and last caller audio on this connection (0: none). */
+  firstAudioAt = 0;
+  lastAudioAt = 0;
+  /** Handles sent on this connection, newest last. */
+  readonly handles: string[] = [];
+  /** A goAway was sent (the 1011 close follows after its timeLeft). */
+  goAwaySent = false;
 
   private readonly opts: GeminiLiveFakeOptions;
   private readonly recordAudio: boolean;
@@ -176,15 +262,29 @@ export class FakeLiveSession extends WsFakeSession {
   private replyGen = 0;
   private replying = false;
   private readonly onSetupComplete: () => void;
+  private readonly store: HandleStore;
+  /** A reply is being generated (audio not all sent yet): handles are not resumable. */
+  private generating = false;
+  private readonly pendingTools = new Set<string>();
+  private lastUpdateResumable: boolean | undefined;
   // autoReply VAD state (in audio time)
   private vadCarry: Buffer | undefined;
   private speechMs = 0;
   private silenceRunMs = 0;
   private bargeSpeechMs = 0;
 
-  constructor(id: number, ws: WebSocket, path: string, query: URLSearchParams, opts: GeminiLiveFakeOptions, onSetupComplete: () => void) {
+  constructor(
+    id: number,
+    ws: WebSocket,
+    path: string,
+    query: URLSearchParams,
+    opts: GeminiLiveFakeOptions,
+    onSetupComplete: () => void,
+    store: HandleStore,
+  ) {
     super(id, ws);
     this.opts = opts;
+    this.store = store;
     this.onSetupComplete = onSetupComplete;
     this.recordAudio = opts.recordAudio !== false;
     this.path = path;
@@ -212,7 +312,11 @@ export class FakeLiveSession extends WsFakeSession {
         this.audioWaiters = this.audioWaiters.filter((w) => w !== waiter);
         reject(new Error(`fake gemini session ${this.id}: only ${this.audioInMs} ms of audio ${why} (wanted ${ms})`));
       };
-      const t = this.timer(timeoutMs, () => fail(`after ${timeoutMs} ms`), () => fail('when the session closed'));
+      const t = this.timer(
+        timeoutMs,
+        () => fail(`after ${timeoutMs} ms`),
+        () => fail('when the session closed'),
+      );
       const waiter = {
         ms,
         resolve: () => {
@@ -238,7 +342,11 @@ export class FakeLiveSession extends WsFakeSession {
         this.off('clientMessage', on);
         reject(new Error(`fake gemini session ${this.id}: no ${kind} message ${why}`));
       };
-      const t = this.timer(timeoutMs, () => fail(`within ${timeoutMs} ms`), () => fail('before the session closed'));
+      const t = this.timer(
+        timeoutMs,
+        () => fail(`within ${timeoutMs} ms`),
+        () => fail('before the session closed'),
+      );
       this.on('clientMessage', on);
     });
   }
@@ -261,6 +369,7 @@ export class FakeLiveSession extends WsFakeSession {
   async sendAudio(pcm24k: Int16Array | Buffer, options: SendAudioOptions = {}): Promise<void> {
     const gen = ++this.replyGen;
     this.replying = true;
+    this.startGenerating();
     try {
       await this.streamAudio(gen, toBuffer(pcm24k), 24000, options);
     } finally {
@@ -282,31 +391,51 @@ export class FakeLiveSession extends WsFakeSession {
     this.replying = false;
     this.interruptions++;
     this.send({ serverContent: { interrupted: true } });
+    this.endGenerating();
   }
 
   generationComplete(): void {
     this.send({ serverContent: { generationComplete: true } });
+    this.endGenerating();
   }
 
   turnComplete(): void {
     this.send({ serverContent: { turnComplete: true } });
+    this.endGenerating();
   }
 
-  /** `goAway` with `timeLeft` as a protobuf Duration string, e.g. "10s". */
-  goAway(ms: number): void {
+  /**
+   * `goAway` with `timeLeft` as a protobuf Duration string, e.g. "10s"; like the service, the connection is closed
+   * with 1011 once `ms` has passed (unless `close: false`).
+   */
+  goAway(ms: number, close = true): void {
+    this.goAwaySent = true;
     this.send({ goAway: { timeLeft: `${ms / 1000}s` } });
+    if (close) this.timer(ms, () => this.close(1011, DEADLINE_REASON));
   }
 
+  /** A hand-made update (the fake sends its own when the setup asks for resumption). */
   sessionResumptionUpdate(newHandle: string, resumable = true): void {
     this.send({ sessionResumptionUpdate: { newHandle, resumable } });
   }
 
-  usageMetadata(meta: Record<string, unknown> = { promptTokenCount: 0, responseTokenCount: 0, totalTokenCount: 0 }): void {
+  /** Issue a resumable handle now if nothing is being generated (the fake also does so by itself). */
+  issueHandle(): string | undefined {
+    this.sendResumptionUpdate();
+    return this.lastUpdateResumable ? this.handles.at(-1) : undefined;
+  }
+
+  usageMetadata(
+    meta: Record<string, unknown> = { promptTokenCount: 0, responseTokenCount: 0, totalTokenCount: 0 },
+  ): void {
     this.send({ usageMetadata: meta });
   }
 
+  /** A tool call: handles are not resumable until every call has a response. */
   toolCall(functionCalls: { id: string; name: string; args?: Record<string, unknown> }[]): void {
+    for (const c of functionCalls) this.pendingTools.add(c.id);
     this.send({ toolCall: { functionCalls } });
+    this.sendResumptionUpdate();
   }
 
   /** Close from the server side. The reason is cut to the 123 bytes a close frame can carry (as Google's are). */
@@ -350,14 +479,19 @@ export class FakeLiveSession extends WsFakeSession {
         if (this.opts.textFrames) this.ws.send(json);
         else this.ws.send(Buffer.from(json), { binary: true });
       }
-      if (off + chunkBytes < pcm.length) await this.sleep(options.realtime ? Math.max(0, t0 + k * chunkMs - performance.now()) : paceMs);
+      if (off + chunkBytes < pcm.length)
+        await this.sleep(options.realtime ? Math.max(0, t0 + k * chunkMs - performance.now()) : paceMs);
     }
     if (this.replyGen === gen && w < words.length) this.sendOutputTranscription(words.slice(w).join(''));
   }
 
   protected override onMessage(buf: Buffer): void {
     // Fast path: {"realtimeInput":{"audio":{"data":"<b64>","mimeType":"<mime>"}}} as the SDK and the adapter send it.
-    if (buf.length > AUDIO_PREFIX.length && buf[2] === 0x72 /* r */ && buf.compare(AUDIO_PREFIX, 0, AUDIO_PREFIX.length, 0, AUDIO_PREFIX.length) === 0) {
+    if (
+      buf.length > AUDIO_PREFIX.length &&
+      buf[2] === 0x72 /* r */ &&
+      buf.compare(AUDIO_PREFIX, 0, AUDIO_PREFIX.length, 0, AUDIO_PREFIX.length) === 0
+    ) {
       const start = AUDIO_PREFIX.length;
       const end = buf.indexOf(QUOTE, start);
       if (end > 0 && buf.compare(MIME_INFIX, 0, MIME_INFIX.length, end, end + MIME_INFIX.length) === 0) {
@@ -365,6 +499,7 @@ export class FakeLiveSession extends WsFakeSession {
         const mimeEnd = buf.indexOf(QUOTE, mimeStart);
         if (mimeEnd > 0) {
           const pcm = Buffer.from(buf.toString('latin1', start, end), 'base64');
+          if (this.setup !== undefined) this.consumedMessages++;
           this.onAudio(pcm, buf.toString('latin1', mimeStart, mimeEnd));
           return;
         }
@@ -394,6 +529,7 @@ export class FakeLiveSession extends WsFakeSession {
       this.afterSetup();
       return;
     }
+    this.consumedMessages++;
     const ri = msg.realtimeInput as Record<string, any> | undefined;
     if (ri) {
       if (ri.audio && typeof ri.audio.data === 'string') {
@@ -424,9 +560,14 @@ export class FakeLiveSession extends WsFakeSession {
         this.close(1007, 'Request contains an invalid argument.');
         return;
       }
-      if (msg.clientContent.turnComplete && this.opts.autoReply && this.opts.autoReply.replyToText !== false) this.startAutoReply(false);
+      if (msg.clientContent.turnComplete && this.opts.autoReply && this.opts.autoReply.replyToText !== false)
+        this.startAutoReply(false);
     } else if (msg.toolResponse) {
       this.toolResponses.push(msg.toolResponse as Record<string, any>);
+      for (const r of (msg.toolResponse.functionResponses ?? []) as { id?: string }[]) {
+        if (r.id !== undefined) this.pendingTools.delete(r.id);
+      }
+      this.sendResumptionUpdate();
     }
     this.emit('clientMessage', msg);
   }
@@ -454,12 +595,19 @@ export class FakeLiveSession extends WsFakeSession {
       );
       return;
     }
+    const refusal = this.setupRefusal(model);
+    if (refusal !== undefined) {
+      this.close(1007, refusal);
+      return;
+    }
+    if (!this.resume()) return;
     if (o.neverCompleteSetup) return;
     const complete = () => {
       if (this.isClosed) return;
       this.setupCompleted = true;
       this.send({ setupComplete: {} });
       this.onSetupComplete();
+      this.afterSetupComplete();
     };
     if (o.setupDelayMs && o.setupDelayMs > 0) {
       this.timer(o.setupDelayMs, complete);
@@ -483,9 +631,15 @@ export class FakeLiveSession extends WsFakeSession {
       const gap = now - this.lastAudioAt;
       if (gap > this.maxAudioGapMs) this.maxAudioGapMs = gap;
       if (gap > this.lateAfterMs) this.lateAudio++;
+    } else {
+      this.firstAudioAt = now;
     }
     this.lastAudioAt = now;
-    if (this.recordAudio) this.audioChunks.push(pcm);
+    this.conversationAudioBytes += pcm.length;
+    if (this.recordAudio) {
+      this.audioChunks.push(pcm);
+      this.conversationAudio.push(pcm);
+    }
     if (this.audioWaiters.length > 0) {
       const due = this.audioWaiters.filter((w) => this.audioInMs >= w.ms);
       if (due.length > 0) {
@@ -541,13 +695,20 @@ export class FakeLiveSession extends WsFakeSession {
     const turn = ++this.autoTurns;
     const gen = ++this.replyGen;
     this.replying = true;
+    this.startGenerating();
     this.speechMs = 0;
     this.bargeSpeechMs = 0;
-    const callerText = ar.transcripts === false ? undefined : (ar.transcripts?.caller ?? ((n: number) => `caller turn ${n}`))(turn);
-    const agentText = ar.transcripts === false ? undefined : (ar.transcripts?.agent ?? ((n: number) => `agent reply ${n}`))(turn);
+    const callerText =
+      ar.transcripts === false ? undefined : (ar.transcripts?.caller ?? ((n: number) => `caller turn ${n}`))(turn);
+    const agentText =
+      ar.transcripts === false ? undefined : (ar.transcripts?.agent ?? ((n: number) => `agent reply ${n}`))(turn);
     const audio = typeof ar.replyAudio === 'function' ? ar.replyAudio(turn) : ar.replyAudio;
     if (afterSpeech && callerText !== undefined) this.sendInputTranscription(callerText);
-    const opts: SendAudioOptions = { chunkMs: ar.chunkMs ?? 40, paceMs: ar.paceMs ?? 5, realtime: ar.realtime ?? false };
+    const opts: SendAudioOptions = {
+      chunkMs: ar.chunkMs ?? 40,
+      paceMs: ar.paceMs ?? 5,
+      realtime: ar.realtime ?? false,
+    };
     if (agentText !== undefined) opts.transcript = agentText;
     const pcm = toBuffer(audio);
     const playbackEnds = performance.now() + pcm.length / 48; // 24 kHz × 2 bytes = 48 bytes per ms
@@ -570,6 +731,103 @@ export class FakeLiveSession extends WsFakeSession {
     });
   }
 
+  // ---- session resumption and the 3.8 setup rules ----------------------------------------------
+
+  /** Why the service would refuse this setup for `model` (1007), if it would. */
+  private setupRefusal(model: string): string | undefined {
+    if (!/gemini-3\.8/.test(model)) return undefined;
+    const s = this.setup!;
+    if (s.generationConfig?.thinkingConfig?.thinkingLevel !== undefined) {
+      return `thinking_level is not supported by ${model.replace(/^models\//, '')}.`;
+    }
+    if (s.proactivity?.proactiveAudio === false) {
+      return `proactive_audio cannot be disabled for ${model.replace(/^models\//, '')}.`;
+    }
+    return undefined;
+  }
+
+  /** Continue the conversation of the setup's handle, or start a new one; false when the handle was refused. */
+  private resume(): boolean {
+    const handle = this.setup?.sessionResumption?.handle as string | undefined;
+    if (handle === undefined || handle === '') {
+      this.conversation = this.store.newConversation();
+      return true;
+    }
+    const r = this.opts.resumption ?? {};
+    const snap = this.store.find(handle, r.handleTtlMs ?? 2 * 3600_000);
+    if (snap === undefined) {
+      this.close(1007, HANDLE_REFUSED_REASON);
+      return false;
+    }
+    if ((r.refuseWhileOpen ?? true) && snap.session.isOpen) {
+      this.close(1013, HANDLE_IN_USE_REASON);
+      return false;
+    }
+    this.resumedFrom = handle;
+    this.conversation = snap.conversation;
+    this.autoTurns = snap.turns;
+    this.conversationAudio = snap.audio.slice(0, snap.audioCount);
+    this.conversationAudioBytes = snap.audioBytes;
+    this.speechMs = snap.speechMs;
+    this.silenceRunMs = snap.silenceRunMs;
+    return true;
+  }
+
+  private afterSetupComplete(): void {
+    if (this.setup?.sessionResumption !== undefined) {
+      this.sendResumptionUpdate();
+      const every = this.opts.resumption?.updateEveryMs ?? 500;
+      const tick = () => {
+        if (!this.generating) this.sendResumptionUpdate();
+        this.timer(every, tick);
+      };
+      this.timer(every, tick);
+    }
+    const after = this.opts.goAwayAfterMs;
+    if (after !== undefined) this.timer(after, () => this.goAway(this.opts.goAwayTimeLeftMs ?? 2000));
+  }
+
+  private startGenerating(): void {
+    this.generating = true;
+    if (this.lastUpdateResumable !== false) this.sendResumptionUpdate();
+  }
+
+  private endGenerating(): void {
+    if (!this.generating) return;
+    this.generating = false;
+    this.sendResumptionUpdate();
+  }
+
+  /** Like the service: a handle only when resuming would lose nothing, else `resumable: false` (once). */
+  private sendResumptionUpdate(): void {
+    const setup = this.setup;
+    if (this.isClosed || !this.setupCompleted || setup?.sessionResumption === undefined) return;
+    const resumable = !this.generating && this.pendingTools.size === 0;
+    if (!resumable) {
+      if (this.lastUpdateResumable !== false) this.send({ sessionResumptionUpdate: { resumable: false } });
+      this.lastUpdateResumable = false;
+      return;
+    }
+    this.lastUpdateResumable = true;
+    const newHandle = this.store.issue({
+      conversation: this.conversation,
+      turns: this.autoTurns,
+      audio: this.conversationAudio,
+      audioCount: this.conversationAudio.length,
+      audioBytes: this.conversationAudioBytes,
+      speechMs: this.speechMs,
+      silenceRunMs: this.silenceRunMs,
+      issuedAt: performance.now(),
+      session: this,
+    });
+    this.handles.push(newHandle);
+    const update: Record<string, unknown> = { newHandle, resumable: true };
+    if (setup.sessionResumption.transparent === true && this.consumedMessages > 0) {
+      update.lastConsumedClientMessageIndex = String(this.consumedMessages - 1);
+    }
+    this.send({ sessionResumptionUpdate: update });
+  }
+
   /** A new generation ends any reply being streamed (sendAudio, autoReply). */
   protected override stop(): void {
     super.stop();
@@ -578,12 +836,14 @@ export class FakeLiveSession extends WsFakeSession {
 
   protected override onClosed(): void {
     this.replying = false;
+    this.generating = false;
   }
 }
 
 export class GeminiLiveFake extends WsFake<FakeLiveSession, GeminiLiveFakeOptions> {
   /** `http://127.0.0.1:PORT`, for `httpOptions.baseUrl`. */
   readonly baseUrl: string;
+  private readonly handles = new HandleStore();
 
   private constructor(listening: Listening, options: GeminiLiveFakeOptions) {
     super(listening, options, 'fake gemini: no session', 2000);
@@ -599,7 +859,9 @@ export class GeminiLiveFake extends WsFake<FakeLiveSession, GeminiLiveFakeOption
   }
 
   protected override checkPath(u: Upgrade): HttpRefusal | undefined {
-    return PATH_RE.test(u.path) ? undefined : { status: 404, body: '{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}' };
+    return PATH_RE.test(u.path)
+      ? undefined
+      : { status: 404, body: '{"error":{"code":404,"message":"Not found","status":"NOT_FOUND"}}' };
   }
 
   protected override httpRefusal(status: number): HttpRefusal {
@@ -612,7 +874,25 @@ export class GeminiLiveFake extends WsFake<FakeLiveSession, GeminiLiveFakeOption
 
   // The key and the model are checked after the setup frame (the real service closes with 1008), not here.
   protected override createSession(id: number, ws: WebSocket, { path, query }: Upgrade): FakeLiveSession {
-    const session: FakeLiveSession = new FakeLiveSession(id, ws, path, query, this.options, () => this.emit('setupComplete', session));
+    const session: FakeLiveSession = new FakeLiveSession(
+      id,
+      ws,
+      path,
+      query,
+      this.options,
+      () => this.emit('setupComplete', session),
+      this.handles,
+    );
     return session;
+  }
+
+  /** Every handle issued so far stops being valid (as after the service's retention period). */
+  expireHandles(): void {
+    this.handles.clear();
+  }
+
+  /** The connections of one conversation, in order (the first, then each resumption). */
+  conversationSessions(conversation: number): FakeLiveSession[] {
+    return this.sessions.filter((s) => s.conversation === conversation);
   }
 }
