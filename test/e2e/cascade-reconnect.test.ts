@@ -19,16 +19,9 @@ import {
   until,
 } from '../unit/cascade-harness.ts';
 
-class ResumeSink extends SimSink {
-  readonly resumes: { reason: string; durationMs: number }[] = [];
-  resumed(info: { reason: string; durationMs: number }): void {
-    this.resumes.push(info);
-  }
-}
-
 interface Call {
   agent: CascadeAgent;
-  sink: ResumeSink;
+  sink: SimSink;
   line: CallerLine | undefined;
 }
 
@@ -36,7 +29,7 @@ const open: { call: Call; fakes: Fakes }[] = [];
 
 async function call(f: Fakes, o: AgentOpts = {}): Promise<Call> {
   const { agent } = makeAgent(f, o);
-  const sink = new ResumeSink(8);
+  const sink = new SimSink(8);
   sink.agent = agent;
   const c: Call = { agent, sink, line: undefined };
   open.push({ call: c, fakes: f });
@@ -97,7 +90,7 @@ describe('cascade reconnects: Deepgram', () => {
     assert.deepEqual(c.sink.finals('agent'), [REPLY]);
     assert.equal(f.gem.requests.length, 1, 'no request for half a sentence');
     assert.deepEqual(
-      c.sink.resumes.map((r) => r.reason),
+      c.sink.of('resumed').map((r) => r.reason),
       ['drop'],
     );
     assert.equal(c.sink.of('failed').length + c.sink.of('hangup').length, 0);
@@ -106,9 +99,9 @@ describe('cascade reconnects: Deepgram', () => {
   test('closed for idling (no audio and no KeepAlive): reopened and reported as idle; the next turn is answered', async () => {
     const f = await startFakes({ dg: { idleTimeoutMs: 300 }, gem: { autoReply: REPLY }, cart: { msPerChar: 10 } });
     const c = await call(f, { keepAliveMs: 60000 });
-    await until(() => c.sink.resumes.length === 1, 4000, 'reopened');
+    await until(() => c.sink.of('resumed').length === 1, 4000, 'reopened');
     assert.equal(f.dg.sessions[0]!.closeInfo?.code, 1011);
-    assert.equal(c.sink.resumes[0]!.reason, 'idle');
+    assert.equal(c.sink.of('resumed')[0]!.reason, 'idle');
     c.line = new CallerLine(c.agent, 5).start(); // audio flows again
     await c.line.say(SHORT);
     await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
@@ -126,7 +119,7 @@ describe('cascade reconnects: Deepgram', () => {
     await s.nextControl('KeepAlive', 2000); // past the idle timeout
     assert.ok(s.isOpen);
     assert.equal(f.dg.sessions.length, 1);
-    assert.equal(c.sink.resumes.length, 0);
+    assert.equal(c.sink.of('resumed').length, 0);
   });
 });
 
@@ -138,8 +131,8 @@ describe('cascade reconnects: Cartesia', () => {
     await c.line.say(SHORT);
     await c.sink.waitFor((e) => e.t === 'idle', 5000, 'first reply played');
     f.cart.sessions[0]!.close(1011, 'server restart');
-    await until(() => c.sink.resumes.length === 1, 3000, 'reopened');
-    assert.equal(c.sink.resumes[0]!.reason, '1011');
+    await until(() => c.sink.of('resumed').length === 1, 3000, 'reopened');
+    assert.equal(c.sink.of('resumed')[0]!.reason, '1011');
     await c.line.say(SHORT);
     await until(() => c.sink.of('replyDone').length === 2, 5000, 'second reply');
     assert.deepEqual(c.sink.finals('agent'), [REPLY, REPLY]);
@@ -171,7 +164,7 @@ describe('cascade reconnects: Cartesia', () => {
     );
     assert.equal(c.agent.stats.ttsResumes, 1);
     assert.deepEqual(
-      c.sink.resumes.map((r) => r.reason),
+      c.sink.of('resumed').map((r) => r.reason),
       ['drop'],
     );
     assert.equal(c.sink.of('failed').length + c.sink.of('hangup').length, 0);
