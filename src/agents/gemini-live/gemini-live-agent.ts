@@ -311,7 +311,7 @@ export class GeminiLiveAgent implements Agent {
     const old = this.#conn;
     this.#conn = undefined;
     const sink = this.#sink!;
-    this.#turns.cutReply(sink);
+    this.#turns.connectionEnded(sink);
     const handle = this.#policy.handle;
     const prefix = lost ?? `gemini live: switching connection (${reason})`;
     await old?.close();

@@ -70,13 +70,15 @@ export class LiveTurns {
   }
 
   /**
-   * The connection was lost in the middle of a reply: what arrived of it is all there will be (a resumed
-   * session regenerates it if the handle predates it). The audio already queued keeps playing.
+   * The connection is being replaced. A reply still open was cut (what arrived of it is all there will be; a
+   * resumed session regenerates it if the handle predates it); the agent's utterance ends either way, since
+   * the turnComplete that would close it comes, if at all, on the old connection. The audio already queued
+   * keeps playing. The caller's utterance may go on: it stays open.
    */
-  cutReply(sink: AgentSink): void {
+  connectionEnded(sink: AgentSink): void {
+    this.#finalizeAgent(sink);
     if (!this.#replyOpen) return;
     this.#replyOpen = false;
-    this.#finalizeAgent(sink);
     sink.replyDone();
   }
 
