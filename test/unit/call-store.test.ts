@@ -19,7 +19,7 @@ async function dbPath(): Promise<string> {
 }
 
 /** A call as callbridge stored it before resumptions were recorded. */
-const oldRecord = {
+const oldRecord: Omit<CallRecord, 'resumptions'> = {
   id: '11111111-2222-3333-4444-555555555555',
   direction: 'inbound',
   from: '1000',
@@ -64,7 +64,7 @@ function newRecord(id: string, count: number): CallRecord {
     resumptions.maxMs = 200;
     resumptions.last.push({ at: 1_700_000_100_000 + i, reason: 'goAway', durationMs: 200 });
   }
-  return { ...(oldRecord as CallRecord), id, createdAt: 1_700_000_100_000, resumptions };
+  return { ...oldRecord, id, createdAt: 1_700_000_100_000, resumptions };
 }
 
 test('an old-schema history is migrated in place: old calls read with no resumptions, new ones keep theirs', async () => {
