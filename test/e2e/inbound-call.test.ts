@@ -74,7 +74,9 @@ test('an inbound call is picked up, streams 16 kHz caller audio to Gemini and pl
   // The same figures are on /metrics (p50/p99/max over the window since the previous scrape).
   const metrics = await (await fetch(`http://127.0.0.1:${bridge.http.port}/metrics`)).text();
   const first = /^callbridge_first_playback_command_seconds\{quantile="0.5"\} ([0-9.e-]+)$/m.exec(metrics);
-  assert.ok(first && Number(first[1]) < 0.02, 'first-command latency exported');
+  // One reply so far: the exported median is that reply's own figure (its size is the bench's business).
+  const ownSeconds = live.stats.firstCommandMs[0]! / 1000;
+  assert.ok(first && Math.abs(Number(first[1]) - ownSeconds) <= ownSeconds * 0.01 + 1e-6, 'first-command latency exported');
   assert.match(metrics, /^callbridge_frame_ingest_seconds\{quantile="0.99"\} /m);
   assert.match(metrics, /^callbridge_calls_active 1$/m);
   assert.match(metrics, /^nodejs_eventloop_lag_p99_seconds /m);
