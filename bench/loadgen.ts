@@ -3,6 +3,12 @@
  * emulator (ESL server + mod_audio_stream clients sending real-time 20 ms frames) and the Gemini Live fake
  * (answers each caller turn with 24 kHz audio faster than real time, interrupts when the caller talks over it).
  * Driven by the orchestrator (bench/run.ts) over IPC.
+ *
+ * With `reconnectEveryMs` the Gemini fake retires every connection that long after its setup (goAway, then a
+ * 1011 close after `timeLeft`), as the service does every ~10 minutes, and `reconnects` reports per reconnect:
+ * goAway → the new connection's setupComplete, the caller-audio gap the fake saw, the reply-audio gap the
+ * caller heard, and caller frames lost or repeated (frames sent by the emulator vs. caller audio the fake's
+ * conversation holds, over the window).
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -10,19 +16,52 @@ import {
   type EmulatedChannel,
   CartesiaFake,
   DeepgramFake,
+  type FakeLiveSession,
   GeminiLiveFake,
   GeminiTextFake,
 } from '../test/bed/index.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
-  | { cmd: 'init'; replyMs: number; bargeInShare: number; cascade: boolean; replyPace?: 'burst' | 'realtime' }
+  | {
+      cmd: 'init';
+      replyMs: number;
+      bargeInShare: number;
+      cascade: boolean;
+      replyPace?: 'burst' | 'realtime';
+      reconnectEveryMs?: number;
+    }
+  | { cmd: 'reconnects' }
   | { cmd: 'churn'; calls: number; concurrency: number }
   | { cmd: 'place'; calls: number; staggerMs: number; idle?: boolean }
   | { cmd: 'window'; frameMs: number }
   | { cmd: 'stats' }
   | { cmd: 'hangupAll' }
   | { cmd: 'stop' };
+
+/** p50/p99/max. */
+export interface Spread {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface ReconnectStats {
+  /** Reconnects whose goAway fell in the window, and how many of them completed. */
+  goAways: number;
+  reconnects: number;
+  /** goAway sent → the new connection's setupComplete, ms. */
+  resumeMs: Spread;
+  /** Last caller audio on the old connection → first on the new one, ms (what the model saw). */
+  callerGapMs: Spread;
+  /** Largest gap inside a reply that was playing across a reconnect, ms (what the caller heard); and how many. */
+  replyGapMs: Spread;
+  repliesAcross: number;
+  /** Caller frames (20 ms) the emulator sent in the window minus those the model's conversation gained: > 0 lost. */
+  lostFrames: number;
+  extraFrames: number;
+  callsChecked: number;
+}
 
 export interface LoadgenStats {
   calls: number;
@@ -45,6 +84,9 @@ let fs: FreeSwitchEmulator;
 let gemini: GeminiLiveFake;
 let cascade: { dg: DeepgramFake; text: GeminiTextFake; cart: CartesiaFake } | undefined;
 let bargeInShare = 0.2;
+/** Reconnect mode: each placed call and its Gemini session (mapped by placing calls one at a time). */
+const pairs: { ch: EmulatedChannel; session: FakeLiveSession; sentAt0: number; heldAt0: number }[] = [];
+let reconnectMode = false;
 let windowStart = 0;
 let cpuStart = process.cpuUsage();
 const timers = new Set<NodeJS.Timeout>();
@@ -91,7 +133,9 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
         apiKey: 'bench',
         recordAudio: false,
         autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, realtime, transcripts: false },
+        ...(m.reconnectEveryMs ? { goAwayAfterMs: m.reconnectEveryMs, goAwayTimeLeftMs: 5000 } : {}),
       });
+      reconnectMode = Boolean(m.reconnectEveryMs);
       (globalThis as { replyMs?: number }).replyMs = m.replyMs;
       if (m.cascade) {
         // A reply of about replyMs: Cartesia renders 60 ms per character.
@@ -146,6 +190,8 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       for (let i = 0; i < m.calls; i++) {
         const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
         placed.push(ch);
+        // One at a time, so that the n-th Gemini session is the n-th call's.
+        if (reconnectMode) pairs.push({ ch, session: await gemini.nextSession(10000), sentAt0: 0, heldAt0: 0 });
         if (!m.idle) converse(ch, replyMs);
         await new Promise((r) => setTimeout(r, m.staggerMs));
       }
@@ -164,10 +210,16 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
         // Late = more than one message interval behind (messages carry frameMs of audio each).
         s.lateAfterMs = 2 * m.frameMs + 20;
       }
+      for (const p of pairs) {
+        p.sentAt0 = p.ch.stream?.framesSent ?? 0;
+        p.heldAt0 = latest(p.session).conversationAudioBytes;
+      }
       return {};
     }
     case 'stats':
       return stats();
+    case 'reconnects':
+      return reconnects();
     case 'hangupAll': {
       for (const t of timers) clearTimeout(t);
       timers.clear();
@@ -182,6 +234,65 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       setImmediate(() => process.exit(0));
       return {};
   }
+}
+
+/** The newest connection of a call's conversation. */
+function latest(first: FakeLiveSession): FakeLiveSession {
+  return gemini.conversationSessions(first.conversation).at(-1) ?? first;
+}
+
+function spread(v: number[]): Spread {
+  v.sort((a, b) => a - b);
+  const q = (p: number) => (v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))]! : Number.NaN);
+  return { p50: q(0.5), p99: q(0.99), max: v.at(-1) ?? Number.NaN };
+}
+
+function reconnects(): ReconnectStats {
+  const resume: number[] = [];
+  const callerGap: number[] = [];
+  const replyGap: number[] = [];
+  let goAways = 0;
+  let lost = 0;
+  let extra = 0;
+  for (const p of pairs) {
+    const sessions = gemini.conversationSessions(p.session.conversation);
+    for (let k = 1; k <= sessions.length; k++) {
+      const old = sessions[k - 1]!;
+      if (old.goAwayAt < windowStart) continue;
+      goAways++;
+      const next = sessions[k];
+      if (next === undefined || next.setupCompletedAt === 0) continue;
+      resume.push(next.setupCompletedAt - old.goAwayAt);
+      if (old.lastAudioAt > 0 && next.firstAudioAt > 0) callerGap.push(next.firstAudioAt - old.lastAudioAt);
+      // Files the caller heard around the switch; gaps under 300 ms are inside one reply.
+      const from = old.goAwayAt - 500;
+      const to = next.setupCompletedAt + 1000;
+      const segs = p.ch.heard.filter((s) => s.endedAt >= from && s.startedAt <= to && s.status !== 'playing');
+      if (!segs.some((s) => s.startedAt <= next.setupCompletedAt && s.endedAt >= old.goAwayAt)) continue;
+      let worst = 0;
+      for (let i = 1; i < segs.length; i++) {
+        const gap = segs[i]!.startedAt - segs[i - 1]!.endedAt;
+        if (gap < 300) worst = Math.max(worst, gap);
+      }
+      replyGap.push(worst);
+    }
+    // 20 ms frames of 16 kHz audio are 640 bytes.
+    const sent = (p.ch.stream?.framesSent ?? 0) - p.sentAt0;
+    const held = (latest(p.session).conversationAudioBytes - p.heldAt0) / 640;
+    if (sent > held) lost += sent - held;
+    else extra += held - sent;
+  }
+  return {
+    goAways,
+    reconnects: resume.length,
+    resumeMs: spread(resume),
+    callerGapMs: spread(callerGap),
+    replyGapMs: spread(replyGap),
+    repliesAcross: replyGap.length,
+    lostFrames: lost,
+    extraFrames: extra,
+    callsChecked: pairs.length,
+  };
 }
 
 function stats(): LoadgenStats {

@@ -9,6 +9,11 @@
  *
  *   npm run bench -- --steps 50,100,200,400 --hold 20 --repeats 3
  *   npm run bench -- --churn 10000            # memory after 10,000 short calls (leak check)
+ *   npm run bench -- --steps 50 --reconnect-every 10   # Gemini Live: every connection retired after 10 s
+ *
+ * --reconnect-every N: each step runs twice, without and with the fake retiring every connection N s after
+ * its setup (goAway, 1011 after 5 s); prints per reconnect the switch time, the caller-audio gap the fake saw,
+ * the reply-audio gap the caller heard, lost/repeated caller frames, and CPU per reconnect (the difference).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LoadgenRequest, LoadgenStats } from './loadgen.ts';
+import type { LoadgenRequest, LoadgenStats, ReconnectStats } from './loadgen.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +45,7 @@ const { values: args } = parseArgs({
     'node-flag': { type: 'string', multiple: true, default: [] },
     cascade: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '50' },
+    'reconnect-every': { type: 'string', default: '0' },
   },
 });
 
@@ -164,19 +170,23 @@ interface StepResult {
   firstCommand: { p50: number; p99: number; max: number };
   bargeIn: { p50: number; p99: number; max: number };
   loadgen: LoadgenStats & { cpuPct: number };
+  /** callbridge CPU seconds over the hold window. */
+  cpuSeconds: number;
+  reconnect?: ReconnectStats;
   filesLeft: number;
   pass: boolean;
   failures: string[];
 }
 
 /** Start the fakes; the environment that points callbridge at them. */
-async function initLoadgen(lg: Loadgen): Promise<Record<string, string>> {
+async function initLoadgen(lg: Loadgen, reconnectEveryS = 0): Promise<Record<string, string>> {
   const r = await lg.call<{ eslPort: number; geminiUrl: string; deepgramUrl?: string; cartesiaUrl?: string }>({
     cmd: 'init',
     replyMs: Number(args['reply-ms']),
     bargeInShare: Number(args['barge-in']),
     cascade: Boolean(args.cascade),
     replyPace: args['reply-pace'] === 'realtime' ? 'realtime' : 'burst',
+    reconnectEveryMs: reconnectEveryS * 1000,
   });
   const env: Record<string, string> = { FREESWITCH_ESL_PORT: String(r.eslPort), GEMINI_BASE_URL: r.geminiUrl };
   if (args.cascade)
@@ -190,10 +200,10 @@ async function initLoadgen(lg: Loadgen): Promise<Record<string, string>> {
   return env;
 }
 
-async function runStep(calls: number): Promise<StepResult> {
+async function runStep(calls: number, reconnectEveryS = 0): Promise<StepResult> {
   const lg = new Loadgen();
   await lg.ready;
-  const cb = await startCallbridge(await initLoadgen(lg));
+  const cb = await startCallbridge(await initLoadgen(lg, reconnectEveryS));
   try {
     await sleep(1000);
     const idle = await scrape(cb.port);
@@ -221,6 +231,7 @@ async function runStep(calls: number): Promise<StepResult> {
     const b = await scrape(cb.port);
     const wall = (performance.now() - t0) / 1000;
     const lgs = await lg.call<LoadgenStats>({ cmd: 'stats' });
+    const reconnect = reconnectEveryS > 0 ? await lg.call<ReconnectStats>({ cmd: 'reconnects' }) : undefined;
     await lg.call({ cmd: 'hangupAll' });
     for (let i = 0; i < 50 && (await scrape(cb.port)).get('callbridge_calls_active') !== 0; i++) await sleep(100);
     const filesLeft = (await readdir(cb.dir)).length;
@@ -255,6 +266,8 @@ async function runStep(calls: number): Promise<StepResult> {
       firstCommand: q('callbridge_first_playback_command_seconds'),
       bargeIn: q('callbridge_barge_in_seconds'),
       loadgen: { ...lgs, cpuPct: (lgs.cpuMs / lgs.wallMs) * 100 },
+      cpuSeconds: b.get('process_cpu_seconds_total')! - a.get('process_cpu_seconds_total')!,
+      reconnect,
       filesLeft,
       pass: true,
       failures: [],
@@ -376,9 +389,44 @@ async function churn(total: number): Promise<void> {
   }
 }
 
+/** Targets of the reconnect mode: no caller frame lost, no audible gap in queued audio, switched within 1 s. */
+const RECONNECT_TARGETS = { replyGapMs: 40, resumeP99Ms: 1000 };
+
+/** --reconnect-every N: each step without reconnects, then with; the CPU difference is the reconnects' cost. */
+async function reconnectBench(everyS: number): Promise<void> {
+  const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+  const sp = (s: { p50: number; p99: number; max: number }) => `${f(s.p50)}/${f(s.p99)}/${f(s.max)}`;
+  const out: unknown[] = [];
+  console.log(`Gemini Live reconnect bench: every connection retired ${everyS} s after setup (goAway, 1011 5 s later)`);
+  for (const calls of String(args.steps).split(',').map(Number)) {
+    const base = await runStep(calls);
+    const r = await runStep(calls, everyS);
+    const rc = r.reconnect!;
+    const cpuPerReconnectMs = rc.reconnects > 0 ? ((r.cpuSeconds - base.cpuSeconds) * 1000) / rc.reconnects : NaN;
+    const fails: string[] = [];
+    if (rc.lostFrames > 0) fails.push(`${rc.lostFrames} caller frames lost`);
+    if (rc.extraFrames > 0) fails.push(`${rc.extraFrames} caller frames repeated`);
+    if (rc.replyGapMs.max > RECONNECT_TARGETS.replyGapMs) fails.push(`reply gap ${f(rc.replyGapMs.max)} ms`);
+    if (!(rc.resumeMs.p99 <= RECONNECT_TARGETS.resumeP99Ms)) fails.push(`resume p99 ${f(rc.resumeMs.p99)} ms`);
+    if (rc.reconnects < rc.goAways) fails.push(`${rc.goAways - rc.reconnects} goAways not followed by a reconnect`);
+    console.log(
+      `${calls} calls: ${rc.reconnects}/${rc.goAways} reconnects in ${args.hold} s; goAway→resumed ms ${sp(rc.resumeMs)}; ` +
+        `caller-audio gap ms ${sp(rc.callerGapMs)}; reply gap ms ${sp(rc.replyGapMs)} over ${rc.repliesAcross} replies ` +
+        `playing across a switch; caller frames lost ${rc.lostFrames}, repeated ${rc.extraFrames}; ` +
+        `CPU ${f(base.cpuPct)}% → ${f(r.cpuPct)}%, ${f(cpuPerReconnectMs)} ms per reconnect; ` +
+        `event loop p99 ${f(r.eventLoop.p99)} ms — ${fails.length ? `FAIL: ${fails.join('; ')}` : 'ok'}`,
+    );
+    out.push({ calls, everyS, base, result: r, cpuPerReconnectMs, fails });
+  }
+  const file = join(ROOT, `bench/results/reconnect-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, JSON.stringify({ args, targets: RECONNECT_TARGETS, out }, null, 2));
+  console.log(`results: ${file}`);
+}
+
 async function main(): Promise<void> {
   await mkdir(join(ROOT, 'bench/results'), { recursive: true });
   if (args.churn) return churn(Number(args.churn));
+  if (Number(args['reconnect-every']) > 0) return reconnectBench(Number(args['reconnect-every']));
   const machine = {
     cpus: os.cpus().length,
     model: os.cpus()[0]?.model,

@@ -254,6 +254,9 @@ export class FakeLiveSession extends WsFakeSession {
   readonly handles: string[] = [];
   /** A goAway was sent (the 1011 close follows after its timeLeft). */
   goAwaySent = false;
+  /** performance.now() of the goAway and of setupComplete (0: not yet). */
+  goAwayAt = 0;
+  setupCompletedAt = 0;
 
   private readonly opts: GeminiLiveFakeOptions;
   private readonly recordAudio: boolean;
@@ -410,6 +413,7 @@ export class FakeLiveSession extends WsFakeSession {
    */
   goAway(ms: number, close = true): void {
     this.goAwaySent = true;
+    this.goAwayAt = performance.now();
     this.send({ goAway: { timeLeft: `${ms / 1000}s` } });
     if (close) this.timer(ms, () => this.close(1011, DEADLINE_REASON));
   }
@@ -605,6 +609,7 @@ export class FakeLiveSession extends WsFakeSession {
     const complete = () => {
       if (this.isClosed) return;
       this.setupCompleted = true;
+      this.setupCompletedAt = performance.now();
       this.send({ setupComplete: {} });
       this.onSetupComplete();
       this.afterSetupComplete();
