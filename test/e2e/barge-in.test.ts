@@ -69,6 +69,7 @@ test('the model session fails mid-call: the call is hung up with a logged cause'
   const stack = await startStack();
   t.after(() => stack.stop());
   const { call, session } = await activeCall(stack);
+  stack.gemini.expireHandles(); // a 1011 is resumed; failing means the service refused the handle too
   session.close(1011, 'Internal error encountered.');
   await stack.fs.waitForCommand((c) => c.line === `api uuid_kill ${call.uuid} NORMAL_CLEARING`, 3000);
   await call.waitDestroyed(3000);
