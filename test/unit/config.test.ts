@@ -8,7 +8,7 @@ test('defaults fill everything that is optional', () => {
   assert.equal(c.FREESWITCH_ESL_PORT, 8021);
   assert.equal(c.GEMINI_VOICE, 'Puck');
   assert.equal(c.AGENT_LANGUAGE, 'en-US');
-  assert.equal(c.GEMINI_LIVE_MODEL, 'gemini-3.1-flash-live-preview');
+  assert.equal(c.GEMINI_LIVE_MODEL, 'gemini-3.8-live');
   assert.equal(c.PLAYBACK_METHOD, 'sendmsg');
   assert.equal(c.PLAYBACK_DIR_FREESWITCH, c.PLAYBACK_DIR);
   assert.equal(c.GOOGLE_API_KEY, undefined);
