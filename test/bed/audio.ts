@@ -24,7 +24,7 @@ export function concat(...parts: Int16Array[]): Int16Array {
 /** Dominant frequency by zero crossings (good enough for one pure tone). */
 export function estimateFrequency(samples: Int16Array, rate: number): number {
   let crossings = 0;
-  for (let i = 1; i < samples.length; i++) if ((samples[i - 1]! < 0) !== (samples[i]! < 0)) crossings++;
+  for (let i = 1; i < samples.length; i++) if (samples[i - 1]! < 0 !== samples[i]! < 0) crossings++;
   return (crossings / 2) * (rate / samples.length);
 }
 

@@ -4,7 +4,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES } from '../../src/config.ts';
-import { ROOT, envExampleMap, interpolate, interpolationNames, loadDocument, read, readDockerfile, readEnvExample } from './support.ts';
+import {
+  ROOT,
+  envExampleMap,
+  interpolate,
+  interpolationNames,
+  loadDocument,
+  read,
+  readDockerfile,
+  readEnvExample,
+} from './support.ts';
 
 type Service = {
   build?: { context?: string } | string;
@@ -27,7 +36,8 @@ const env = new Map(readEnvExample().map((e) => [e.name, e.value]));
 
 function mounts(svc: Service): { source: string; target: string; readOnly: boolean }[] {
   return (svc.volumes ?? []).map((v) => {
-    if (typeof v !== 'string') return { source: v.source ?? '', target: interpolate(v.target ?? '', env), readOnly: v.read_only === true };
+    if (typeof v !== 'string')
+      return { source: v.source ?? '', target: interpolate(v.target ?? '', env), readOnly: v.read_only === true };
     const [source = '', target = '', mode = ''] = interpolate(v, env).split(':');
     return { source, target, readOnly: mode.split(',').includes('ro') };
   });
@@ -44,20 +54,32 @@ function environment(svc: Service): Map<string, string> {
 test('docker-compose.yml names the two services, without underscores', () => {
   assert.deepEqual(Object.keys(services).sort(), ['callbridge', 'freeswitch']);
   for (const name of Object.keys(services)) {
-    assert.match(name, /^[a-z0-9-]+$/, `${name}: mod_audio_stream rejects underscores in URL hosts, and service names become hosts`);
+    assert.match(
+      name,
+      /^[a-z0-9-]+$/,
+      `${name}: mod_audio_stream rejects underscores in URL hosts, and service names become hosts`,
+    );
   }
 });
 
 test('both services: host networking, .env, restart policy, healthcheck, a build that exists', () => {
   for (const [name, svc] of Object.entries(services)) {
-    assert.equal(svc.network_mode, 'host', `${name}: host networking (SIP/RTP without port maps; ESL and media on loopback)`);
+    assert.equal(
+      svc.network_mode,
+      'host',
+      `${name}: host networking (SIP/RTP without port maps; ESL and media on loopback)`,
+    );
     assert.equal(svc.ports, undefined, `${name}: ports do not apply with host networking`);
     // Not env_file: it would hand every service every .env line, vendor keys included.
     assert.equal(svc.env_file, undefined, `${name}: gets only the settings it reads, not all of .env`);
     const e = svc.environment;
     assert.ok(e && !Array.isArray(e), `${name}: environment as a map`);
     for (const [k, v] of Object.entries(e)) {
-      assert.match(String(v), new RegExp(`^\\$\\{${k}(:-[^}]*)?\\}$`), `${name}: ${k} comes from .env under its own name`);
+      assert.match(
+        String(v),
+        new RegExp(`^\\$\\{${k}(:-[^}]*)?\\}$`),
+        `${name}: ${k} comes from .env under its own name`,
+      );
     }
     assert.ok(['unless-stopped', 'always'].includes(svc.restart ?? ''), `${name}: restarts`);
     const hc = svc.healthcheck?.test;
@@ -68,7 +90,9 @@ test('both services: host networking, .env, restart policy, healthcheck, a build
   }
   const hc = services.callbridge?.healthcheck?.test;
   assert.ok(Array.isArray(hc) && hc.join(' ').includes('/health'), 'callbridge: healthcheck on /health');
-  const imageCheck = readDockerfile('Dockerfile').find((i) => i.keyword === 'HEALTHCHECK')?.args.replace(/^.*?CMD\s+/, '');
+  const imageCheck = readDockerfile('Dockerfile')
+    .find((i) => i.keyword === 'HEALTHCHECK')
+    ?.args.replace(/^.*?CMD\s+/, '');
   assert.deepEqual(hc, ['CMD', ...(JSON.parse(imageCheck ?? '[]') as string[])], 'the same check as the image');
   assert.match(JSON.stringify(services.freeswitch?.healthcheck?.test), /freeswitch-healthcheck/);
 });
@@ -85,7 +109,11 @@ test('the playback volume is shared at the paths the code and FreeSWITCH use', (
   const fs = mounts(services.freeswitch!).find((m) => m.source === 'playback');
   assert.ok(cb && fs, 'mounted in both services');
   assert.equal(cb.target, env.get('PLAYBACK_DIR'), 'callbridge writes to PLAYBACK_DIR');
-  assert.equal(fs.target, env.get('PLAYBACK_DIR_FREESWITCH') || env.get('PLAYBACK_DIR'), 'FreeSWITCH plays from PLAYBACK_DIR_FREESWITCH (= PLAYBACK_DIR when empty)');
+  assert.equal(
+    fs.target,
+    env.get('PLAYBACK_DIR_FREESWITCH') || env.get('PLAYBACK_DIR'),
+    'FreeSWITCH plays from PLAYBACK_DIR_FREESWITCH (= PLAYBACK_DIR when empty)',
+  );
   assert.equal(cb.readOnly, false, 'callbridge writes and deletes');
   assert.equal(fs.readOnly, true, 'FreeSWITCH only reads');
 });
@@ -96,27 +124,40 @@ test('under host networking the addresses line up', () => {
   const ws = new URL(cb.get('CALLBRIDGE_WS_URL') || `ws://127.0.0.1:${cb.get('HTTP_PORT')}`);
   assert.match(ws.protocol, /^wss?:$/);
   assert.doesNotMatch(ws.hostname, /_/);
-  assert.equal(ws.port || (ws.protocol === 'wss:' ? '443' : '80'), cb.get('HTTP_PORT'), 'FreeSWITCH streams to the port callbridge listens on');
+  assert.equal(
+    ws.port || (ws.protocol === 'wss:' ? '443' : '80'),
+    cb.get('HTTP_PORT'),
+    'FreeSWITCH streams to the port callbridge listens on',
+  );
   const httpHost = cb.get('HTTP_HOST')!;
   assert.ok(['127.0.0.1', '0.0.0.0'].includes(httpHost), `HTTP_HOST ${httpHost} is reachable on loopback`);
   assert.equal(httpHost, '127.0.0.1', 'the stack keeps the API and media socket off the network by default');
   assert.equal(ws.hostname, '127.0.0.1');
   const listen = env.get('FREESWITCH_ESL_LISTEN_IP');
-  assert.ok(listen === cb.get('FREESWITCH_ESL_HOST') || listen === '0.0.0.0', 'callbridge connects where FreeSWITCH listens');
+  assert.ok(
+    listen === cb.get('FREESWITCH_ESL_HOST') || listen === '0.0.0.0',
+    'callbridge connects where FreeSWITCH listens',
+  );
   assert.equal(cb.get('FREESWITCH_ESL_PORT'), env.get('FREESWITCH_ESL_PORT'));
 });
 
 test('every variable compose interpolates is documented in .env.example', () => {
-  for (const name of interpolationNames(text)) assert.ok(env.has(name), `${name} is used in docker-compose.yml but not in .env.example`);
+  for (const name of interpolationNames(text))
+    assert.ok(env.has(name), `${name} is used in docker-compose.yml but not in .env.example`);
 });
 
 test('each service gets exactly the settings it reads: FreeSWITCH no vendor keys, callbridge no trunk credentials', () => {
   const fsNames = Object.keys((services.freeswitch?.environment ?? {}) as Record<string, string>);
   const fsReads = new Set(loadDocument(envExampleMap()).pre.envRead);
   for (const script of ['freeswitch/healthcheck.sh', 'freeswitch/docker-entrypoint.sh']) {
-    for (const m of read(script).matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)) if (/^(FREESWITCH|SIP|RTP)_/.test(m[1]!)) fsReads.add(m[1]!);
+    for (const m of read(script).matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g))
+      if (/^(FREESWITCH|SIP|RTP)_/.test(m[1]!)) fsReads.add(m[1]!);
   }
-  assert.deepEqual([...fsNames].sort(), [...fsReads].sort(), 'FreeSWITCH: what conf/vars.xml, the entrypoint and the healthcheck read');
+  assert.deepEqual(
+    [...fsNames].sort(),
+    [...fsReads].sort(),
+    'FreeSWITCH: what conf/vars.xml, the entrypoint and the healthcheck read',
+  );
   for (const n of fsNames) {
     assert.match(n, /^(FREESWITCH|SIP|RTP)_/, `${n} is not FreeSWITCH's`);
     assert.ok(!/(API_KEY|TOKEN|SECRET)$/.test(n), `${n}: no vendor or API secret in the FreeSWITCH container`);

@@ -44,10 +44,13 @@ test('every COPY source exists in its build context', () => {
   ] as const) {
     const copies = instrs.filter((i) => i.keyword === 'COPY' || i.keyword === 'ADD');
     assert.ok(copies.length > 0);
-    for (const c of copies) for (const src of copySources(c)) assert.ok(existsSync(join(context, src)), `${context}/Dockerfile:${c.line}: ${src} does not exist`);
+    for (const c of copies)
+      for (const src of copySources(c))
+        assert.ok(existsSync(join(context, src)), `${context}/Dockerfile:${c.line}: ${src} does not exist`);
   }
   for (const c of cbDockerfile.filter((i) => i.keyword === 'COPY')) {
-    for (const src of copySources(c)) assert.ok(admittedByDockerignore(src.replace(/^\.\//, '')), `${src} is excluded by .dockerignore`);
+    for (const src of copySources(c))
+      assert.ok(admittedByDockerignore(src.replace(/^\.\//, '')), `${src} is excluded by .dockerignore`);
   }
   assert.ok(!admittedByDockerignore('.env'), '.env (secrets) stays out of the build context');
   assert.ok(!admittedByDockerignore('node_modules'));
@@ -62,10 +65,23 @@ test('the FreeSWITCH image: pinned sources, the known module set, TLS for mod_au
   assert.match(a.get('SPANDSP_COMMIT') ?? '', /^[0-9a-f]{40}$/, 'spandsp has no release tags: a full commit id');
   assert.match(a.get('MOD_AUDIO_STREAM_TAG') ?? '', /^v\d+\.\d+\.\d+$/);
   assert.match(a.get('MOD_AUDIO_STREAM_COMMIT_PREFIX') ?? '', /^[0-9a-f]{7,40}$/);
-  const run = fsDockerfile.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
-  for (const flag of ['--disable-libyuv', '--disable-libvpx', '-DUSE_TLS=ON', 'git submodule update --init']) assert.ok(run.includes(flag), flag);
-  assert.doesNotMatch(run, /signalwire\.com|SIGNALWIRE_TOKEN|freeswitch\.signalwire/i, 'no SignalWire package repository');
-  assert.ok(fsDockerfile.some((i) => i.keyword === 'COPY' && i.args.startsWith('build-modules.conf') && i.args.endsWith('/modules.conf')), 'the module list replaces modules.conf');
+  const run = fsDockerfile
+    .filter((i) => i.keyword === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
+  for (const flag of ['--disable-libyuv', '--disable-libvpx', '-DUSE_TLS=ON', 'git submodule update --init'])
+    assert.ok(run.includes(flag), flag);
+  assert.doesNotMatch(
+    run,
+    /signalwire\.com|SIGNALWIRE_TOKEN|freeswitch\.signalwire/i,
+    'no SignalWire package repository',
+  );
+  assert.ok(
+    fsDockerfile.some(
+      (i) => i.keyword === 'COPY' && i.args.startsWith('build-modules.conf') && i.args.endsWith('/modules.conf'),
+    ),
+    'the module list replaces modules.conf',
+  );
 });
 
 test('the FreeSWITCH image runs only what runs, in the foreground, as a non-root user', () => {
@@ -106,7 +122,10 @@ test('the scripts the FreeSWITCH image runs exist, are executable and match the 
   }
   const health = read(join(FS_DIR, 'healthcheck.sh'));
   const profile = /<profile name="([^"]+)"/.exec(read(join(FS_DIR, 'conf/sip_profiles/callbridge.xml')))?.[1];
-  assert.ok(profile && health.includes(`[[:space:]]*${profile}[[:space:]]+profile`), 'the healthcheck looks for the profile that exists');
+  assert.ok(
+    profile && health.includes(`[[:space:]]*${profile}[[:space:]]+profile`),
+    'the healthcheck looks for the profile that exists',
+  );
   const gatewayDefault = /data="sip_gateway_name=([^"$]+)"/.exec(read(join(FS_DIR, 'conf/vars.xml')))?.[1];
   assert.ok(gatewayDefault && health.includes(`SIP_GATEWAY_NAME:-${gatewayDefault}`), 'same default gateway name');
   // fs_cli takes the ESL password from /etc/fs_cli.conf (written by the entrypoint, mode 0600),
@@ -122,7 +141,11 @@ test('the scripts the FreeSWITCH image runs exist, are executable and match the 
   const entry = entryText;
   assert.match(entry, /FREESWITCH\\\|SIP\\\|RTP/, 'blank FREESWITCH_/SIP_/RTP_ variables become unset');
   for (const m of read(join(FS_DIR, 'conf/vars.xml')).matchAll(/=\$([A-Z][A-Z0-9_]*)"/g)) {
-    assert.match(m[1]!, /^(FREESWITCH|SIP|RTP)_/, `${m[1]}: the entrypoint only cleans FREESWITCH_, SIP_ and RTP_ variables`);
+    assert.match(
+      m[1]!,
+      /^(FREESWITCH|SIP|RTP)_/,
+      `${m[1]}: the entrypoint only cleans FREESWITCH_, SIP_ and RTP_ variables`,
+    );
   }
 });
 
@@ -130,21 +153,38 @@ test('the callbridge image: Node 22 slim, built then production dependencies onl
   const a = args(cbDockerfile);
   assert.equal(a.get('NODE_IMAGE'), 'node:22-bookworm-slim');
   const all = stages(cbDockerfile);
-  assert.ok(all.every((s) => s[0]!.args.startsWith('${NODE_IMAGE}')), 'every stage on the official Node 22 image');
+  assert.ok(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Dockerfile syntax, not a template
+    all.every((s) => s[0]!.args.startsWith('${NODE_IMAGE}')),
+    'every stage on the official Node 22 image',
+  );
   const runs = (s: Instruction[]) => s.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-  assert.ok(all.some((s) => runs(s).includes('npm ci') && runs(s).includes('npm run build')), 'a build stage: npm ci + npm run build');
-  assert.ok(all.some((s) => runs(s).some((r) => r.startsWith('npm ci --omit=dev'))), 'production dependencies only');
+  assert.ok(
+    all.some((s) => runs(s).includes('npm ci') && runs(s).includes('npm run build')),
+    'a build stage: npm ci + npm run build',
+  );
+  assert.ok(
+    all.some((s) => runs(s).some((r) => r.startsWith('npm ci --omit=dev'))),
+    'production dependencies only',
+  );
   for (const s of all) {
     const copiesLock = s.some((i) => i.keyword === 'COPY' && i.args.includes('package-lock.json'));
-    if (copiesLock) assert.ok(s.some((i) => i.keyword === 'COPY' && i.args.includes('.npmrc')), '.npmrc (onnxruntime-node-install=skip) goes with every npm ci');
+    if (copiesLock)
+      assert.ok(
+        s.some((i) => i.keyword === 'COPY' && i.args.includes('.npmrc')),
+        '.npmrc (onnxruntime-node-install=skip) goes with every npm ci',
+      );
   }
   const final = all.at(-1)!;
-  assert.ok(!final.some((i) => i.keyword === 'COPY' && /\bsrc\b/.test(i.args)), 'no TypeScript sources in the final image');
+  assert.ok(
+    !final.some((i) => i.keyword === 'COPY' && /\bsrc\b/.test(i.args)),
+    'no TypeScript sources in the final image',
+  );
   const user = final.filter((i) => i.keyword === 'USER').at(-1)?.args;
   assert.ok(user && !['root', '0'].includes(user), 'non-root');
   assert.deepEqual(jsonForm(final, 'CMD'), ['node', 'dist/main.js']);
   const hc = final.find((i) => i.keyword === 'HEALTHCHECK');
-  assert.ok(hc && hc.args.includes('/health'));
+  assert.ok(hc?.args.includes('/health'));
 
   const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   assert.equal(pkg.scripts.start, 'node dist/main.js', 'the image runs what npm start runs');

@@ -9,9 +9,11 @@ const STACK_OVERRIDES: Readonly<Record<string, string>> = {};
 test('every variable the code reads is in .env.example, once, with a comment', () => {
   const entries = readEnvExample();
   const names = entries.map((e) => e.name);
-  for (const name of CONFIG_VARIABLES) assert.ok(names.includes(name), `${name} (src/config.ts) is missing from .env.example`);
+  for (const name of CONFIG_VARIABLES)
+    assert.ok(names.includes(name), `${name} (src/config.ts) is missing from .env.example`);
   assert.equal(new Set(names).size, names.length, 'no variable twice');
-  for (const e of entries) assert.ok(e.comment && e.comment.length > 5, `.env.example:${e.line} ${e.name} has a comment line above it`);
+  for (const e of entries)
+    assert.ok(e.comment && e.comment.length > 5, `.env.example:${e.line} ${e.name} has a comment line above it`);
 });
 
 test('.env.example lists nothing that nobody reads', () => {
@@ -31,7 +33,11 @@ test('the values in .env.example are valid and are the code defaults', () => {
   const defaults = loadConfig({}) as unknown as Record<string, unknown>;
   for (const e of readEnvExample()) {
     if (!CONFIG_VARIABLES.includes(e.name) || e.value === '' || e.name in STACK_OVERRIDES) continue;
-    assert.deepEqual(fromExample[e.name], defaults[e.name], `${e.name}=${e.value} in .env.example, but the code defaults to ${String(defaults[e.name])}`);
+    assert.deepEqual(
+      fromExample[e.name],
+      defaults[e.name],
+      `${e.name}=${e.value} in .env.example, but the code defaults to ${String(defaults[e.name])}`,
+    );
   }
   for (const name of Object.keys(STACK_OVERRIDES)) assert.ok(values[name] !== undefined, `${name} is in .env.example`);
 });
@@ -39,7 +45,8 @@ test('the values in .env.example are valid and are the code defaults', () => {
 test('.env.example holds no secrets', () => {
   for (const e of readEnvExample()) {
     if (!/(KEY|PASSWORD|TOKEN|SECRET)$/.test(e.name)) continue;
-    if (e.name === 'FREESWITCH_ESL_PASSWORD') assert.equal(e.value, 'ClueCon', 'the well-known FreeSWITCH default, documented as such');
+    if (e.name === 'FREESWITCH_ESL_PASSWORD')
+      assert.equal(e.value, 'ClueCon', 'the well-known FreeSWITCH default, documented as such');
     else assert.equal(e.value, '', `${e.name} is empty in .env.example`);
   }
 });

@@ -5,7 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { FS_DIR, freeswitchLayout, freeswitchModuleDirs, read, readDockerfile, readModuleList, stages, type Instruction } from './support.ts';
+import {
+  FS_DIR,
+  freeswitchLayout,
+  freeswitchModuleDirs,
+  read,
+  readDockerfile,
+  readModuleList,
+  stages,
+  type Instruction,
+} from './support.ts';
 
 const MODULE_DIRS = freeswitchModuleDirs();
 const dockerfile = readDockerfile(join(FS_DIR, 'Dockerfile'));
@@ -13,10 +22,15 @@ const [buildStage, finalStage] = [stages(dockerfile)[0]!, stages(dockerfile).at(
 
 /** The RUN that configures FreeSWITCH itself (not sofia-sip or spandsp, which also run ./configure). */
 function freeswitchConfigure(): { instr: Instruction; args: string[] } {
-  const instr = buildStage.find((i) => i.keyword === 'RUN' && /\bcd freeswitch\b/.test(i.args) && i.args.includes('./configure'));
+  const instr = buildStage.find(
+    (i) => i.keyword === 'RUN' && /\bcd freeswitch\b/.test(i.args) && i.args.includes('./configure'),
+  );
   assert.ok(instr, 'a RUN that configures FreeSWITCH');
   const after = instr.args.slice(instr.args.indexOf('./configure') + './configure'.length);
-  const args = after.split('&&')[0]!.split(/\s+/).filter((w) => w.startsWith('--'));
+  const args = after
+    .split('&&')[0]!
+    .split(/\s+/)
+    .filter((w) => w.startsWith('--'));
   return { instr, args };
 }
 
@@ -25,8 +39,15 @@ test('the module list: every entry FreeSWITCH builds is a module directory of th
   const list = readModuleList(text);
   assert.ok(list.enabled.length >= 10, 'modules to build');
   for (const e of list.enabled) {
-    assert.match(e.text, /^[a-z0-9_]+\/mod_[a-z0-9_]+$/, `build-modules.conf:${e.line}: "${e.text}" is not category/mod_name`);
-    assert.ok(MODULE_DIRS.has(e.text), `build-modules.conf:${e.line}: ${e.text} is not a module directory of FreeSWITCH 1.10 (src/mod/${e.text})`);
+    assert.match(
+      e.text,
+      /^[a-z0-9_]+\/mod_[a-z0-9_]+$/,
+      `build-modules.conf:${e.line}: "${e.text}" is not category/mod_name`,
+    );
+    assert.ok(
+      MODULE_DIRS.has(e.text),
+      `build-modules.conf:${e.line}: ${e.text} is not a module directory of FreeSWITCH 1.10 (src/mod/${e.text})`,
+    );
   }
   assert.equal(new Set(list.enabled.map((e) => e.name)).size, list.enabled.length, 'no module twice');
 });
@@ -41,21 +62,41 @@ test('the module list: comments start with ##, the only marker FreeSWITCH ignore
       `build-modules.conf:${d.line}: "${d.text}" is read as the disabled module "${d.name}": start comments with ##`,
     );
   }
-  for (const c of list.comments) assert.match(c.text, /^##/, `build-modules.conf:${c.line}: a line with ## anywhere is ignored whole (a module before it is not built)`);
+  for (const c of list.comments)
+    assert.match(
+      c.text,
+      /^##/,
+      `build-modules.conf:${c.line}: a line with ## anywhere is ignored whole (a module before it is not built)`,
+    );
 });
 
 test('the module list parser reads FreeSWITCH its own way', () => {
-  const list = readModuleList('## comment\n# free text (copied over)\n#codecs/mod_opus\nloggers/mod_console\nformats/mod_sndfile ## note\n\n');
-  assert.deepEqual(list.enabled.map((e) => e.name), ['mod_console']);
-  assert.deepEqual(list.disabled.map((e) => e.name), ['# free text (copied over)', 'mod_opus']);
+  const list = readModuleList(
+    '## comment\n# free text (copied over)\n#codecs/mod_opus\nloggers/mod_console\nformats/mod_sndfile ## note\n\n',
+  );
+  assert.deepEqual(
+    list.enabled.map((e) => e.name),
+    ['mod_console'],
+  );
+  assert.deepEqual(
+    list.disabled.map((e) => e.name),
+    ['# free text (copied over)', 'mod_opus'],
+  );
   assert.equal(list.comments.length, 2);
 });
 
 test('configure: an explicit --prefix comes with --disable-fhs', () => {
   const { args } = freeswitchConfigure();
   const layout = freeswitchLayout(args);
-  assert.ok(args.some((a) => a.startsWith('--prefix=')), 'configure names its prefix');
-  assert.equal(layout.fhs, false, `configure ${args.join(' ')} installs in the FHS layout (conf in ${layout.conf}, modules in ${layout.mod}): add --disable-fhs`);
+  assert.ok(
+    args.some((a) => a.startsWith('--prefix=')),
+    'configure names its prefix',
+  );
+  assert.equal(
+    layout.fhs,
+    false,
+    `configure ${args.join(' ')} installs in the FHS layout (conf in ${layout.conf}, modules in ${layout.mod}): add --disable-fhs`,
+  );
 });
 
 test('configure layout emulation: the FHS switch as configure.ac has it', () => {
@@ -78,11 +119,32 @@ test('every FreeSWITCH path the Dockerfile uses matches the layout configure pro
   // Staging copies exactly the directories the binary was built to use.
   const staging = later.find((i) => i.keyword === 'RUN' && i.args.includes('/out/'));
   assert.ok(staging, 'a staging RUN');
-  for (const dir of [layout.bin, layout.mod]) assert.match(staging.args, new RegExp(`cp -a [^&]*${dir}(\\s|$)`), `staging copies ${dir}`);
+  for (const dir of [layout.bin, layout.mod])
+    assert.match(staging.args, new RegExp(`cp -a [^&]*${dir}(\\s|$)`), `staging copies ${dir}`);
   assert.ok(staging.args.includes(`${layout.lib}/libfreeswitch.so`), `staging copies ${layout.lib}/libfreeswitch.so*`);
 
   // Every path under the prefix names a directory of this layout (an FHS path would not exist, and the other way round).
-  const known = new Set(['bin', 'lib', 'include', 'mod', 'conf', 'log', 'db', 'run', 'tmp', 'sounds', 'scripts', 'grammar', 'htdocs', 'fonts', 'images', 'recordings', 'storage', 'cache', 'certs']);
+  const known = new Set([
+    'bin',
+    'lib',
+    'include',
+    'mod',
+    'conf',
+    'log',
+    'db',
+    'run',
+    'tmp',
+    'sounds',
+    'scripts',
+    'grammar',
+    'htdocs',
+    'fonts',
+    'images',
+    'recordings',
+    'storage',
+    'cache',
+    'certs',
+  ]);
   for (const dir of [layout.mod, layout.conf, layout.log, layout.db, layout.run]) {
     assert.ok(dir.startsWith(`${layout.prefix}/`));
     assert.ok(known.has(dir.slice(layout.prefix.length + 1)), `${dir}: the image prepares the flat layout only`);
@@ -94,9 +156,15 @@ test('every FreeSWITCH path the Dockerfile uses matches the layout configure pro
   // The runtime image: configuration where the binary looks, writable log/db/run directories.
   const copyConf = finalStage.find((i) => i.keyword === 'COPY' && /^conf\/?\s/.test(i.args));
   assert.ok(copyConf, 'COPY conf/');
-  assert.equal(copyConf.args.split(/\s+/).at(-1)!.replace(/\/$/, ''), layout.conf, 'the configuration lands in the conf dir FreeSWITCH was built with');
+  assert.equal(
+    copyConf.args.split(/\s+/).at(-1)!.replace(/\/$/, ''),
+    layout.conf,
+    'the configuration lands in the conf dir FreeSWITCH was built with',
+  );
   const owned = finalStage.find((i) => i.keyword === 'RUN' && i.args.includes('install -d -o freeswitch'));
-  assert.ok(owned && owned.args.includes(`cd ${layout.prefix}`), 'FreeSWITCH-owned directories are created under the prefix');
+  assert.ok(owned, 'a RUN creates the FreeSWITCH-owned directories');
+  assert.ok(owned.args.includes(`cd ${layout.prefix}`), 'FreeSWITCH-owned directories are created under the prefix');
   const ownedWords = /install -d -o freeswitch -g freeswitch ([^&]*)/.exec(owned.args)![1]!.split(/\s+/);
-  for (const dir of [layout.log, layout.db, layout.run]) assert.ok(ownedWords.includes(dir.slice(layout.prefix.length + 1)), `${dir} is created and writable by FreeSWITCH`);
+  for (const dir of [layout.log, layout.db, layout.run])
+    assert.ok(ownedWords.includes(dir.slice(layout.prefix.length + 1)), `${dir} is created and writable by FreeSWITCH`);
 });

@@ -31,11 +31,15 @@ const TRUNK_ENV = envExampleMap({
 });
 
 function confFiles(dir = CONF_DIR): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? confFiles(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? confFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 function aclList(doc: XmlNode, name: string): XmlNode {
-  const list = children(children(configuration(doc, 'acl.conf'), 'network-lists')[0], 'list').find((l) => attr(l, 'name') === name);
+  const list = children(children(configuration(doc, 'acl.conf'), 'network-lists')[0], 'list').find(
+    (l) => attr(l, 'name') === name,
+  );
   assert.ok(list, `acl.conf has no list ${name}`);
   return list;
 }
@@ -86,7 +90,9 @@ function routeInbound(doc: XmlNode, context: string, destination: string): XmlNo
 }
 
 function actions(ext: XmlNode): { app: string; data: string }[] {
-  return children(ext, 'condition').flatMap((c) => children(c, 'action').map((a) => ({ app: attr(a, 'application') ?? '', data: attr(a, 'data') ?? '' })));
+  return children(ext, 'condition').flatMap((c) =>
+    children(c, 'action').map((a) => ({ app: attr(a, 'application') ?? '', data: attr(a, 'data') ?? '' })),
+  );
 }
 
 test('the assembled configuration is well-formed XML and every include resolves', () => {
@@ -100,8 +106,14 @@ test('the assembled configuration is well-formed XML and every include resolves'
 
 test('every file under conf/ is part of the configuration', () => {
   const fixedIp = envExampleMap({ SIP_IP: '10.0.0.5' });
-  const used = new Set([...loadDocument(DEFAULT_ENV).pre.files, ...loadDocument(TRUNK_ENV).pre.files, ...loadDocument(fixedIp).pre.files]);
-  const unused = confFiles().filter((f) => !used.has(f)).map((f) => relative(FS_DIR, f));
+  const used = new Set([
+    ...loadDocument(DEFAULT_ENV).pre.files,
+    ...loadDocument(TRUNK_ENV).pre.files,
+    ...loadDocument(fixedIp).pre.files,
+  ]);
+  const unused = confFiles()
+    .filter((f) => !used.has(f))
+    .map((f) => relative(FS_DIR, f));
   assert.deepEqual(unused, [], 'files no include reaches');
 });
 
@@ -112,10 +124,18 @@ test('comments do not trip the line-based preprocessor', () => {
       .forEach((line, i) => {
         const where = `${relative(FS_DIR, file)}:${i + 1}`;
         if (/x-pre-process/i.test(line)) {
-          assert.match(line, /^\s*<X-PRE-PROCESS cmd="[a-z-]+" data="[^"]*"\/>\s*$/, `${where}: the tag is acted on (or the line dropped) wherever it appears`);
+          assert.match(
+            line,
+            /^\s*<X-PRE-PROCESS cmd="[a-z-]+" data="[^"]*"\/>\s*$/,
+            `${where}: the tag is acted on (or the line dropped) wherever it appears`,
+          );
         }
         if (/<\/?include>|<\?/.test(line)) {
-          assert.match(line, /^\s*(<include>|<\/include>|<\?xml version="1\.0"\?>)\s*$/, `${where}: such lines are dropped whole`);
+          assert.match(
+            line,
+            /^\s*(<include>|<\/include>|<\?xml version="1\.0"\?>)\s*$/,
+            `${where}: such lines are dropped whole`,
+          );
         }
       });
   }
@@ -123,13 +143,29 @@ test('comments do not trip the line-based preprocessor', () => {
 
 test('modules.conf loads what callbridge needs, and only modules the image builds', () => {
   const { doc } = loadDocument(DEFAULT_ENV);
-  const loaded = children(children(configuration(doc, 'modules.conf'), 'modules')[0], 'load').map((l) => attr(l, 'module') ?? '');
-  for (const m of ['mod_event_socket', 'mod_sofia', 'mod_audio_stream', 'mod_native_file', 'mod_sndfile', 'mod_commands', 'mod_dptools', 'mod_dialplan_xml', 'mod_console']) {
+  const loaded = children(children(configuration(doc, 'modules.conf'), 'modules')[0], 'load').map(
+    (l) => attr(l, 'module') ?? '',
+  );
+  for (const m of [
+    'mod_event_socket',
+    'mod_sofia',
+    'mod_audio_stream',
+    'mod_native_file',
+    'mod_sndfile',
+    'mod_commands',
+    'mod_dptools',
+    'mod_dialplan_xml',
+    'mod_console',
+  ]) {
     assert.ok(loaded.includes(m), `${m} is loaded`);
   }
   assert.equal(new Set(loaded).size, loaded.length, 'no module loaded twice');
   const built = readModuleList(read(join(FS_DIR, 'build-modules.conf'))).enabled.map((e) => e.name);
-  assert.deepEqual([...loaded].filter((m) => m !== 'mod_audio_stream').sort(), [...built].sort(), 'loaded = built (+ mod_audio_stream)');
+  assert.deepEqual(
+    [...loaded].filter((m) => m !== 'mod_audio_stream').sort(),
+    [...built].sort(),
+    'loaded = built (+ mod_audio_stream)',
+  );
   for (const m of ['mod_verto', 'mod_signalwire']) assert.ok(!built.includes(m), `${m} needs libks and a token`);
 });
 
@@ -137,7 +173,8 @@ test('every environment variable the XML reads is documented in .env.example, wi
   const documented = new Map(readEnvExample().map((e) => [e.name, e.value]));
   const { pre } = loadDocument(DEFAULT_ENV);
   assert.ok(pre.envRead.size >= 10, 'env-set is how values arrive');
-  for (const name of pre.envRead) assert.ok(documented.has(name), `${name} (read by the FreeSWITCH XML) is in .env.example`);
+  for (const name of pre.envRead)
+    assert.ok(documented.has(name), `${name} (read by the FreeSWITCH XML) is in .env.example`);
 
   // The default of `set` before an `env-set` must be what .env.example shows (when it shows one).
   const defaults = new Map<string, string>();
@@ -148,7 +185,8 @@ test('every environment variable the XML reads is documented in .env.example, wi
       const envName = rest.join('=').slice(1);
       const dflt = defaults.get(name!);
       const shown = documented.get(envName);
-      if (shown && dflt !== undefined && !dflt.includes('$${')) assert.equal(shown, dflt, `${envName}: .env.example shows ${shown}, vars.xml defaults to ${dflt}`);
+      if (shown && dflt !== undefined && !dflt.includes('$${'))
+        assert.equal(shown, dflt, `${envName}: .env.example shows ${shown}, vars.xml defaults to ${dflt}`);
     }
   }
 });
@@ -184,15 +222,22 @@ test('the event socket takes address, port and password from the environment and
   assert.ok(!aclAdmits(acl, '203.0.113.7'), 'the rest of the world is not');
 
   // callbridge elsewhere (bridge network): FREESWITCH_ESL_ALLOW admits its network.
-  const bridged = loadDocument(envExampleMap({ FREESWITCH_ESL_LISTEN_IP: '0.0.0.0', FREESWITCH_ESL_ALLOW: '172.18.0.0/16,10.9.0.5/32' })).doc;
-  const bridgedAcl = aclList(bridged, params(children(configuration(bridged, 'event_socket.conf'), 'settings')[0]).get('apply-inbound-acl')!);
+  const bridged = loadDocument(
+    envExampleMap({ FREESWITCH_ESL_LISTEN_IP: '0.0.0.0', FREESWITCH_ESL_ALLOW: '172.18.0.0/16,10.9.0.5/32' }),
+  ).doc;
+  const bridgedAcl = aclList(
+    bridged,
+    params(children(configuration(bridged, 'event_socket.conf'), 'settings')[0]).get('apply-inbound-acl')!,
+  );
   assert.ok(aclAdmits(bridgedAcl, '172.18.0.3'));
   assert.ok(aclAdmits(bridgedAcl, '10.9.0.5'));
   assert.ok(!aclAdmits(bridgedAcl, '10.9.0.6'));
 });
 
 test('the SIP profile: addresses and codecs from the environment, inbound calls limited by an ACL', () => {
-  const { doc } = loadDocument(envExampleMap({ SIP_IP: '10.0.0.5', SIP_EXTERNAL_IP: '198.51.100.20', SIP_CODECS: 'PCMU,PCMA,L16' }));
+  const { doc } = loadDocument(
+    envExampleMap({ SIP_IP: '10.0.0.5', SIP_EXTERNAL_IP: '198.51.100.20', SIP_CODECS: 'PCMU,PCMA,L16' }),
+  );
   const profile = sofiaProfile(doc);
   const p = params(children(profile, 'settings')[0]);
   assert.equal(p.get('sip-ip'), '10.0.0.5');
@@ -246,7 +291,11 @@ test('inbound calls are marked for callbridge and parked; the echo extension ans
     const park = acts.findIndex((a) => a.app === 'park');
     assert.ok(mark >= 0, `${dest}: sets ${MARKER_VARIABLE}=1`);
     assert.ok(park > mark, `${dest}: parks after marking`);
-    for (const a of acts.slice(0, park)) assert.ok(!['answer', 'bridge', 'transfer', 'hangup'].includes(a.app), `${dest}: callbridge answers, not the dialplan (${a.app})`);
+    for (const a of acts.slice(0, park))
+      assert.ok(
+        !['answer', 'bridge', 'transfer', 'hangup'].includes(a.app),
+        `${dest}: callbridge answers, not the dialplan (${a.app})`,
+      );
   }
 
   const echo = routeInbound(doc, profileContext, DEFAULT_ENV.get('SIP_ECHO_EXTENSION')!);
@@ -266,19 +315,32 @@ test('no dialplan action sends a call anywhere (an open SIP port must not place 
   const { doc } = loadDocument(DEFAULT_ENV);
   for (const ctx of children(section(doc, 'dialplan'), 'context')) {
     for (const ext of children(ctx, 'extension')) {
-      for (const a of actions(ext)) assert.ok(!['bridge', 'transfer', 'execute_extension', 'lua', 'system'].includes(a.app), `${attr(ext, 'name')}: ${a.app}`);
+      for (const a of actions(ext))
+        assert.ok(
+          !['bridge', 'transfer', 'execute_extension', 'lua', 'system'].includes(a.app),
+          `${attr(ext, 'name')}: ${a.app}`,
+        );
     }
   }
 });
 
 test('every loaded module that reads a configuration file finds it (no "Could not open" at start)', () => {
   const { doc } = loadDocument(DEFAULT_ENV);
-  const loaded = children(children(configuration(doc, 'modules.conf'), 'modules')[0], 'load').map((l) => attr(l, 'module') ?? '');
+  const loaded = children(children(configuration(doc, 'modules.conf'), 'modules')[0], 'load').map(
+    (l) => attr(l, 'module') ?? '',
+  );
   const needs: Record<string, string> = {
-    mod_console: 'console.conf', mod_logfile: 'logfile.conf', mod_event_socket: 'event_socket.conf', mod_sofia: 'sofia.conf',
-    mod_db: 'db.conf', mod_spandsp: 'spandsp.conf', mod_local_stream: 'local_stream.conf', mod_cdr_csv: 'cdr_csv.conf',
+    mod_console: 'console.conf',
+    mod_logfile: 'logfile.conf',
+    mod_event_socket: 'event_socket.conf',
+    mod_sofia: 'sofia.conf',
+    mod_db: 'db.conf',
+    mod_spandsp: 'spandsp.conf',
+    mod_local_stream: 'local_stream.conf',
+    mod_cdr_csv: 'cdr_csv.conf',
   };
-  for (const m of loaded) if (needs[m]) assert.doesNotThrow(() => configuration(doc, needs[m]!), `${m} is loaded without ${needs[m]}`);
+  for (const m of loaded)
+    if (needs[m]) assert.doesNotThrow(() => configuration(doc, needs[m]!), `${m} is loaded without ${needs[m]}`);
 });
 
 test('media timeouts: channel variables (1.10), not the deprecated profile params', () => {
@@ -286,7 +348,8 @@ test('media timeouts: channel variables (1.10), not the deprecated profile param
     const { doc, pre } = loadDocument(env);
     for (const profile of sofiaProfiles(doc)) {
       const p = params(children(profile, 'settings')[0]);
-      for (const old of ['rtp-timeout-sec', 'rtp-hold-timeout-sec']) assert.ok(!p.has(old), `${attr(profile, 'name')}: ${old} is deprecated in 1.10`);
+      for (const old of ['rtp-timeout-sec', 'rtp-hold-timeout-sec'])
+        assert.ok(!p.has(old), `${attr(profile, 'name')}: ${old} is deprecated in 1.10`);
     }
     // Globals are every channel's fallback: inbound and outbound (originate) calls alike.
     assert.equal(pre.vars.get('media_timeout'), '60000', 'hang up after 60 s without media');
@@ -313,6 +376,10 @@ test('with SIP_IP empty, SIP also answers on 127.0.0.1 so that a local SIPp reac
   // A set SIP_IP means exactly that address (and 127.0.0.1 would collide with the loopback profile).
   for (const ip of ['10.0.0.5', '127.0.0.1']) {
     const fixed = loadDocument(envExampleMap({ SIP_IP: ip })).doc;
-    assert.deepEqual(sofiaProfiles(fixed).map((x) => attr(x, 'name')), ['callbridge'], `SIP_IP=${ip}: one profile`);
+    assert.deepEqual(
+      sofiaProfiles(fixed).map((x) => attr(x, 'name')),
+      ['callbridge'],
+      `SIP_IP=${ip}: one profile`,
+    );
   }
 });

@@ -10,9 +10,16 @@ const readme = readFileSync(new URL('README.md', root), 'utf8');
 test('the README configuration table is generated from .env.example and names every variable the code reads', () => {
   const m = /<!-- config-table:start[^>]*-->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
   assert.ok(m, 'README has the config-table markers');
-  const generated = execFileSync(process.execPath, [new URL('scripts/config-table.ts', root).pathname], { encoding: 'utf8' }).trim();
-  assert.equal(m[1]!.trim(), generated, 'README table is stale: run node scripts/config-table.ts and paste it between the markers');
-  for (const name of CONFIG_VARIABLES) assert.ok(m[1]!.includes(`| \`${name}\` |`), `${name} is missing from the README table`);
+  const generated = execFileSync(process.execPath, [new URL('scripts/config-table.ts', root).pathname], {
+    encoding: 'utf8',
+  }).trim();
+  assert.equal(
+    m[1]!.trim(),
+    generated,
+    'README table is stale: run node scripts/config-table.ts and paste it between the markers',
+  );
+  for (const name of CONFIG_VARIABLES)
+    assert.ok(m[1]!.includes(`| \`${name}\` |`), `${name} is missing from the README table`);
 });
 
 test('the README gives exactly the two set-up commands, and CI runs the test one', () => {

@@ -37,7 +37,12 @@ export function readEnvExample(): EnvEntry[] {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     if (!m) throw new Error(`.env.example line ${i + 1} is not NAME=value: ${line}`);
     const above = i > 0 ? lines[i - 1]!.trim() : '';
-    entries.push({ name: m[1]!, value: m[2]!, line: i + 1, comment: above.startsWith('#') ? above.slice(1).trim() : undefined });
+    entries.push({
+      name: m[1]!,
+      value: m[2]!,
+      line: i + 1,
+      comment: above.startsWith('#') ? above.slice(1).trim() : undefined,
+    });
   });
   return entries;
 }
@@ -53,13 +58,16 @@ export function envExampleMap(overrides: Record<string, string> = {}): Map<strin
 
 /** Compose-style interpolation: `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `$$`. */
 export function interpolate(text: string, env: Map<string, string>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (whole, name: string | undefined, op: string | undefined, dflt: string | undefined) => {
-    if (whole === '$$') return '$';
-    const v = env.get(name!);
-    if (op === ':-') return v === undefined || v === '' ? (dflt ?? '') : v;
-    if (op === '-') return v === undefined ? (dflt ?? '') : v;
-    return v ?? '';
-  });
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    (whole, name: string | undefined, op: string | undefined, dflt: string | undefined) => {
+      if (whole === '$$') return '$';
+      const v = env.get(name!);
+      if (op === ':-') return v === undefined || v === '' ? (dflt ?? '') : v;
+      if (op === '-') return v === undefined ? (dflt ?? '') : v;
+      return v ?? '';
+    },
+  );
 }
 
 /** Names used in compose-style `${NAME...}` references. */
@@ -91,7 +99,7 @@ export function cidrListContains(cidrs: string, addr: string): boolean {
     const bits = bitsText === undefined ? 32 : Number(bitsText);
     if (base === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) throw new Error(`bad CIDR: ${cidr}`);
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    return ((ip & mask) >>> 0) === ((base & mask) >>> 0);
+    return (ip & mask) >>> 0 === (base & mask) >>> 0;
   });
 }
 
@@ -116,7 +124,7 @@ export function readDockerfile(path: string): Instruction[] {
       if (pending !== '' && line.startsWith('#')) return;
       if (pending === '') start = i + 1;
       if (line.endsWith('\\')) {
-        pending += line.slice(0, -1) + ' ';
+        pending += `${line.slice(0, -1)} `;
         return;
       }
       const full = (pending + line).trim();
@@ -225,7 +233,15 @@ function globFiles(pattern: string): string[] {
 export function preprocess(env: Map<string, string>, root = join(CONF_DIR, 'freeswitch.xml')): Preprocessed {
   const vars = new Map<string, string>(Object.entries(BUILTIN_VARS));
   vars.set('conf_dir', CONF_DIR);
-  const result: Preprocessed = { text: '', vars, directives: [], files: [], missingIncludes: [], undefinedRefs: [], envRead: new Set() };
+  const result: Preprocessed = {
+    text: '',
+    vars,
+    directives: [],
+    files: [],
+    missingIncludes: [],
+    undefinedRefs: [],
+    envRead: new Set(),
+  };
   const out: string[] = [];
 
   const processFile = (file: string, depth: number): void => {
@@ -238,7 +254,8 @@ export function preprocess(env: Map<string, string>, root = join(CONF_DIR, 'free
         const lineNo = i + 1;
         const line = expandVars(raw, vars, (name) => result.undefinedRefs.push({ name, file, line: lineNo }));
         if (raw.includes('<include>') || raw.includes('</include>') || raw.includes('<?')) return;
-        if (line.includes('<!--#')) throw new Error(`${file}:${lineNo}: <!--# comments are preprocessor commands; not used here`);
+        if (line.includes('<!--#'))
+          throw new Error(`${file}:${lineNo}: <!--# comments are preprocessor commands; not used here`);
         const at = line.toLowerCase().indexOf('x-pre-process');
         if (at < 0) {
           out.push(line);
@@ -300,7 +317,11 @@ export type XmlNode = { [key: string]: XmlNode[] | string | undefined };
 export function parseXml(text: string): XmlNode {
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new Error(`not well-formed XML: ${valid.err.msg} at line ${valid.err.line}`);
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', isArray: (_name, _path, _leaf, isAttribute) => !isAttribute });
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    isArray: (_name, _path, _leaf, isAttribute) => !isAttribute,
+  });
   return parser.parse(text) as XmlNode;
 }
 
@@ -407,7 +428,9 @@ export function freeswitchLayout(configureArgs: string[]): FreeswitchLayout {
     if (a.startsWith('--prefix=')) prefix = a.slice('--prefix='.length);
     else if (a === '--disable-fhs' || a === '--enable-fhs=no') fhs = false;
     else if (a === '--enable-fhs' || a === '--enable-fhs=yes') fhs = true;
-    else if (/^--(with-(modinstdir|rundir|logfiledir|dbdir)|sysconfdir|localstatedir|libdir|bindir|exec-prefix)=/.test(a)) {
+    else if (
+      /^--(with-(modinstdir|rundir|logfiledir|dbdir)|sysconfdir|localstatedir|libdir|bindir|exec-prefix)=/.test(a)
+    ) {
       throw new Error(`the layout emulation does not know ${a}`);
     }
   }
@@ -418,7 +441,29 @@ export function freeswitchLayout(configureArgs: string[]): FreeswitchLayout {
   const lib = `${prefix}/lib`;
   if (fhs) {
     const localstate = `${prefix}/var`;
-    return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${lib}/freeswitch/mod`, conf: `${prefix}/etc/freeswitch`, log: `${localstate}/log/freeswitch`, db: `${localstate}/lib/freeswitch/db`, run: `${localstate}/run/freeswitch`, sounds: `${prefix}/share/freeswitch/sounds` };
+    return {
+      prefix,
+      fhs,
+      bin: `${prefix}/bin`,
+      lib,
+      mod: `${lib}/freeswitch/mod`,
+      conf: `${prefix}/etc/freeswitch`,
+      log: `${localstate}/log/freeswitch`,
+      db: `${localstate}/lib/freeswitch/db`,
+      run: `${localstate}/run/freeswitch`,
+      sounds: `${prefix}/share/freeswitch/sounds`,
+    };
   }
-  return { prefix, fhs, bin: `${prefix}/bin`, lib, mod: `${prefix}/mod`, conf: `${prefix}/conf`, log: `${prefix}/log`, db: `${prefix}/db`, run: `${prefix}/run`, sounds: `${prefix}/sounds` };
+  return {
+    prefix,
+    fhs,
+    bin: `${prefix}/bin`,
+    lib,
+    mod: `${prefix}/mod`,
+    conf: `${prefix}/conf`,
+    log: `${prefix}/log`,
+    db: `${prefix}/db`,
+    run: `${prefix}/run`,
+    sounds: `${prefix}/sounds`,
+  };
 }

@@ -29,11 +29,17 @@ test('barge-in: interrupted sends uuid_break, nothing of the interrupted reply p
   // The next reply is a different tone: everything heard after the break is the new reply.
   await sleep(100);
   const beforeNew = call.heard.length;
-  assert.ok(call.heard.every((s) => s.status !== 'playing'), 'the interrupted file stopped');
+  assert.ok(
+    call.heard.every((s) => s.status !== 'playing'),
+    'the interrupted file stopped',
+  );
   // At most the file playing at that moment was broken off (none if the break fell between two files), and
   // no file of the interrupted reply started after the break took effect.
   assert.ok(call.heard.filter((s) => s.status === 'break').length <= 1);
-  assert.ok(call.heard.every((s) => s.startedAt < brk.at + 40), 'nothing of the old reply started after the break');
+  assert.ok(
+    call.heard.every((s) => s.startedAt < brk.at + 40),
+    'nothing of the old reply started after the break',
+  );
   const heardOld = call.heard.reduce((a, s) => a + s.playedMs, 0);
   assert.ok(heardOld < 1200, `heard ${heardOld} ms of the 4 s reply`);
 
@@ -45,7 +51,10 @@ test('barge-in: interrupted sends uuid_break, nothing of the interrupted reply p
   const newMs = after.reduce((a, s) => a + s.playedMs, 0);
   assert.ok(newMs >= 800 && newMs <= 840, `only the new reply played after the break (${newMs} ms)`);
   const pcm = call.heardPcm(beforeNew);
-  assert.ok(Math.abs(estimateFrequency(pcm.subarray(800, pcm.length - 800), 8000) - 500) < 15, 'and it is the new tone');
+  assert.ok(
+    Math.abs(estimateFrequency(pcm.subarray(800, pcm.length - 800), 8000) - 500) < 15,
+    'and it is the new tone',
+  );
   await until(async () => (await stack.playbackFiles()).length === 0, 2000, 'files of both replies deleted');
 });
 
@@ -60,8 +69,14 @@ test('the caller hangs up mid-reply: playback stops, Gemini is closed, files are
   await until(() => stack.bridge.calls.active.size === 0, 3000, 'session ended');
   await session.closed;
   await sleep(200);
-  const later = stack.fs.commands.slice(commandsBefore).filter((c) => c.line.includes(call.uuid) || c.headers['execute-app-arg']);
-  assert.deepEqual(later.map((c) => c.line), [], 'no command after the hangup');
+  const later = stack.fs.commands
+    .slice(commandsBefore)
+    .filter((c) => c.line.includes(call.uuid) || c.headers['execute-app-arg']);
+  assert.deepEqual(
+    later.map((c) => c.line),
+    [],
+    'no command after the hangup',
+  );
   assert.deepEqual(await stack.playbackFiles(), []);
 });
 
@@ -94,5 +109,8 @@ test('L16 16 kHz calls get .r16 files at the call rate', async (t) => {
   await session.sendAudio(tone(1000, 400, 24000), { chunkMs: 40, paceMs: 2 });
   session.generationComplete();
   await until(() => call.heard.length > 0 && call.playbackIdle, 5000, 'played');
-  assert.ok(call.heard.every((s) => s.path.endsWith('.r16') && s.sampleRate === 16000), JSON.stringify(call.heard.map((s) => s.path)));
+  assert.ok(
+    call.heard.every((s) => s.path.endsWith('.r16') && s.sampleRate === 16000),
+    JSON.stringify(call.heard.map((s) => s.path)),
+  );
 });

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CartesiaFake, type CartesiaFakeOptions, DeepgramFake, type DeepgramFakeOptions, GeminiTextFake, type GeminiTextFakeOptions } from '../bed/index.ts';
+import {
+  CartesiaFake,
+  type CartesiaFakeOptions,
+  DeepgramFake,
+  type DeepgramFakeOptions,
+  GeminiTextFake,
+  type GeminiTextFakeOptions,
+} from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 const pcm = (file: string) => {
@@ -14,10 +21,24 @@ const SHORT = SPEECH.subarray(0, 9600); // 1.2 s
 const COUGH = pcm('cough-8k.raw');
 
 /** callbridge with the cascade as its pipeline, talking to the Deepgram, Gemini text and Cartesia fakes. */
-async function cascadeStack(t: { after(fn: () => Promise<void>): void }, o: { dg?: DeepgramFakeOptions; gem?: GeminiTextFakeOptions; cart?: CartesiaFakeOptions; env?: Record<string, string> } = {}) {
+async function cascadeStack(
+  t: { after(fn: () => Promise<void>): void },
+  o: {
+    dg?: DeepgramFakeOptions;
+    gem?: GeminiTextFakeOptions;
+    cart?: CartesiaFakeOptions;
+    env?: Record<string, string>;
+  } = {},
+) {
   const [dg, gem, cart] = await Promise.all([
     DeepgramFake.start({ apiKey: 'dg', auto: { transcript: 'Is the bar still open?', latencyMs: 40 }, ...o.dg }),
-    GeminiTextFake.start({ apiKey: 'gk', autoReply: 'Yes, until midnight. We also serve snacks.', autoFirstTokenDelayMs: 150, autoTokenDelayMs: 80, ...o.gem }),
+    GeminiTextFake.start({
+      apiKey: 'gk',
+      autoReply: 'Yes, until midnight. We also serve snacks.',
+      autoFirstTokenDelayMs: 150,
+      autoTokenDelayMs: 80,
+      ...o.gem,
+    }),
     CartesiaFake.start({ apiKey: 'ck', toneHz: 500, ...o.cart }),
   ]);
   const stack = await startStack({
@@ -48,9 +69,15 @@ test('a cascade call: caller audio → transcript → model → speech at the ca
 
   call.say(SHORT, 8000);
   const req = await gem.nextRequest(8000);
-  const firstPlay = await fs.waitForCommand((c) => c.kind === 'sendmsg' && c.headers['execute-app-name'] === 'playback', 8000);
+  const firstPlay = await fs.waitForCommand(
+    (c) => c.kind === 'sendmsg' && c.headers['execute-app-name'] === 'playback',
+    8000,
+  );
   await req.done;
-  assert.ok(firstPlay.at < req.endedAt!, `first playback command ${(req.endedAt! - firstPlay.at).toFixed(0)} ms before the model finished`);
+  assert.ok(
+    firstPlay.at < req.endedAt!,
+    `first playback command ${(req.endedAt! - firstPlay.at).toFixed(0)} ms before the model finished`,
+  );
   await until(() => call.heard.length > 0 && call.playbackIdle, 10000, 'reply heard');
   const ctx = cart.allContexts()[0]!;
   assert.ok(ctx.transcripts.length >= 2, `TTS fed sentence by sentence: ${JSON.stringify(ctx.transcripts)}`);
@@ -62,16 +89,33 @@ test('a cascade call: caller audio → transcript → model → speech at the ca
   const live = bridge.calls.active.get(call.uuid)!;
   await until(() => live.record.turns.length === 1, 3000, 'turn timings');
   const turn = live.record.turns[0]!;
-  for (const k of ['sttFinalMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstCommandMs', 'playbackStartMs']) assert.ok(k in turn, `${k} in ${JSON.stringify(turn)}`);
-  assert.ok(turn.sttFinalMs! <= turn.llmFirstTokenMs! && turn.llmFirstTokenMs! <= turn.ttsFirstAudioMs! && turn.ttsFirstAudioMs! <= turn.playbackStartMs!);
-  assert.ok(stack.logs.some((l) => l.msg === 'turn timings' && l.call === call.uuid), 'logged per turn at info');
+  for (const k of ['sttFinalMs', 'llmFirstTokenMs', 'ttsFirstAudioMs', 'firstCommandMs', 'playbackStartMs'])
+    assert.ok(k in turn, `${k} in ${JSON.stringify(turn)}`);
+  assert.ok(
+    turn.sttFinalMs! <= turn.llmFirstTokenMs! &&
+      turn.llmFirstTokenMs! <= turn.ttsFirstAudioMs! &&
+      turn.ttsFirstAudioMs! <= turn.playbackStartMs!,
+  );
+  assert.ok(
+    stack.logs.some((l) => l.msg === 'turn timings' && l.call === call.uuid),
+    'logged per turn at info',
+  );
 
   // A second turn: the model sees the whole conversation so far.
   call.say(SHORT, 8000);
   const req2 = await gem.nextRequest(8000);
-  assert.deepEqual(req2.turns.map((x) => x.role), ['user', 'model', 'user']);
+  assert.deepEqual(
+    req2.turns.map((x) => x.role),
+    ['user', 'model', 'user'],
+  );
   assert.equal(req2.turns[1]!.text, 'Yes, until midnight. We also serve snacks.');
-  assert.deepEqual(live.transcript.filter((e) => e.final).map((e) => e.speaker).slice(0, 3), ['caller', 'agent', 'caller']);
+  assert.deepEqual(
+    live.transcript
+      .filter((e) => e.final)
+      .map((e) => e.speaker)
+      .slice(0, 3),
+    ['caller', 'agent', 'caller'],
+  );
   await call.hangup();
   await until(() => bridge.calls.active.size === 0, 3000, 'ended');
 });
@@ -80,7 +124,12 @@ test('barge-in during TTS: uuid_break, the Cartesia context and the model stream
   const { stack, gem, cart } = await cascadeStack(t, {
     // A real STT hears no words in a cough; the fake's automatic mode would transcribe any 120 ms of energy.
     dg: { auto: { transcript: 'Is the bar still open?', latencyMs: 40, minSpeechMs: 300 } },
-    gem: { autoReply: 'Let me tell you about our restaurant. It opens at six. The chef cooks local food. We have a terrace with a view. Desserts are made here every day.', autoFirstTokenDelayMs: 100, autoTokenDelayMs: 600 }, // still generating when the caller talks over it
+    gem: {
+      autoReply:
+        'Let me tell you about our restaurant. It opens at six. The chef cooks local food. We have a terrace with a view. Desserts are made here every day.',
+      autoFirstTokenDelayMs: 100,
+      autoTokenDelayMs: 600,
+    }, // still generating when the caller talks over it
     cart: { msPerChar: 70, toneHz: 500 },
   });
   const { fs } = stack;
@@ -94,7 +143,10 @@ test('barge-in during TTS: uuid_break, the Cartesia context and the model stream
   const beforeCough = fs.commands.length;
   call.say(COUGH, 8000);
   await sleep(1300);
-  assert.ok(!fs.commands.slice(beforeCough).some((c) => c.line.startsWith('api uuid_break')), 'a cough shorter than the minimum does not interrupt');
+  assert.ok(
+    !fs.commands.slice(beforeCough).some((c) => c.line.startsWith('api uuid_break')),
+    'a cough shorter than the minimum does not interrupt',
+  );
   assert.equal(cart.allCancels().length, 0);
 
   // The caller really talks over the agent.
@@ -110,17 +162,27 @@ test('barge-in during TTS: uuid_break, the Cartesia context and the model stream
   const brk = await fs.waitForCommand((c) => c.line === `api uuid_break ${call.uuid} all`, 10_000, from);
   fs.off('command', onCommand);
   assert.ok(leftAtBreak! > 0, 'the agent stopped while the caller was still talking');
-  assert.ok(speechMs - leftAtBreak! >= 200, `not before the VAD minimum of speech: ${(speechMs - leftAtBreak!).toFixed(0)} ms said`);
+  assert.ok(
+    speechMs - leftAtBreak! >= 200,
+    `not before the VAD minimum of speech: ${(speechMs - leftAtBreak!).toFixed(0)} ms said`,
+  );
   await until(() => cart.allCancels().length > 0, 2000, 'Cartesia cancel');
   await req.done;
   assert.equal(req.aborted, true, 'the model stream was aborted');
   await sleep(300);
   const afterBreak = call.heard.filter((s) => s.startedAt > brk.at + 40);
-  assert.deepEqual(afterBreak.map((s) => s.path), [], 'nothing of the interrupted reply plays after the break');
+  assert.deepEqual(
+    afterBreak.map((s) => s.path),
+    [],
+    'nothing of the interrupted reply plays after the break',
+  );
   // The history keeps the interrupted reply only as far as it was heard.
   const next = await gem.nextRequest(8000);
   const agentTurn = next.turns.find((x) => x.role === 'model')!;
-  assert.ok(agentTurn.text.length < 'Let me tell you about our restaurant. It opens at six. The chef cooks local food.'.length, `kept: "${agentTurn.text}"`);
+  assert.ok(
+    agentTurn.text.length < 'Let me tell you about our restaurant. It opens at six. The chef cooks local food.'.length,
+    `kept: "${agentTurn.text}"`,
+  );
 });
 
 test('a vendor refusing at call start: the call is hung up with the cause logged, never left silent', async (t) => {

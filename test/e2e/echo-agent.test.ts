@@ -11,7 +11,12 @@ test('with no API keys the echo agent answers: a chime, then what the caller sai
   const stack = await startStack({ env: { GOOGLE_API_KEY: '' } });
   t.after(() => stack.stop());
   const { fs, bridge, logs } = stack;
-  assert.ok(logs.some((l) => l.msg.startsWith('calls are answered by the echo agent') && /no GOOGLE_API_KEY/.test(String(l.source))), 'the log says which agent and why');
+  assert.ok(
+    logs.some(
+      (l) => l.msg.startsWith('calls are answered by the echo agent') && /no GOOGLE_API_KEY/.test(String(l.source)),
+    ),
+    'the log says which agent and why',
+  );
 
   const call = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
   await until(() => call.stream?.connected, 5000, 'stream');
@@ -29,7 +34,10 @@ test('with no API keys the echo agent answers: a chime, then what the caller sai
   assert.ok(echoMs > 3000 && echoMs < 4400, `echo of ${echoMs} ms for 3.4 s of speech`);
   const echoed = call.heardPcm(before);
   assert.ok(rms(echoed) > 500, 'the echo carries the speech, not silence');
-  assert.ok(call.heard.slice(before).every((s) => s.path.endsWith('.PCMU')), 'through the same playout path (native G.711 files)');
+  assert.ok(
+    call.heard.slice(before).every((s) => s.path.endsWith('.PCMU')),
+    'through the same playout path (native G.711 files)',
+  );
 
   // Speak again and talk over the echo: it is broken off.
   const next = call.heard.length;

@@ -44,7 +44,10 @@ test('ESL drops during a call: audio keeps flowing, the call continues after the
   await session.sendAudio(tone(800, 400, 24000), { chunkMs: 40, paceMs: 2 });
   session.generationComplete();
   await until(() => call.heard.length > 0 && call.playbackIdle, 5000, 'reply played after the reconnect');
-  assert.ok(fs.commands.some((c) => c.line === 'api show channels as json'), 'listed the channels after reconnecting');
+  assert.ok(
+    fs.commands.some((c) => c.line === 'api show channels as json'),
+    'listed the channels after reconnecting',
+  );
   await call.hangup();
   await until(() => bridge.calls.active.size === 0, 3000, 'ended by the hangup event');
 });

@@ -9,9 +9,16 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { startStack, until, type Stack } from '../support/stack.ts';
 import type { EmulatedChannel } from '../bed/index.ts';
 
-async function activeCall(stack: Stack, variables: Record<string, string> = { callbridge: '1' }): Promise<EmulatedChannel> {
+async function activeCall(
+  stack: Stack,
+  variables: Record<string, string> = { callbridge: '1' },
+): Promise<EmulatedChannel> {
   const call = stack.fs.placeInboundCall({ variables });
-  await until(() => call.stream?.connected && stack.bridge.calls.active.get(call.uuid)?.state === 'active', 5000, `call ${call.uuid} active`);
+  await until(
+    () => call.stream?.connected && stack.bridge.calls.active.get(call.uuid)?.state === 'active',
+    5000,
+    `call ${call.uuid} active`,
+  );
   return call;
 }
 
@@ -34,8 +41,14 @@ test('a call parked while ESL is down is picked up after the reconnect; vanished
   await bridge.esl.waitConnected(5000);
 
   await until(() => parked.stream?.connected, 5000, 'the call parked while ESL was down streams to callbridge');
-  assert.ok(fs.commands.some((c) => c.line === 'api show channels as json'), 'listed the channels after the reconnect');
-  assert.ok(fs.commands.some((c) => c.line === `api uuid_dump ${parked.uuid} json`), 'read the unknown channel');
+  assert.ok(
+    fs.commands.some((c) => c.line === 'api show channels as json'),
+    'listed the channels after the reconnect',
+  );
+  assert.ok(
+    fs.commands.some((c) => c.line === `api uuid_dump ${parked.uuid} json`),
+    'read the unknown channel',
+  );
   await until(() => !bridge.calls.active.has(leaves.uuid), 3000, 'the call whose channel vanished is ended');
   assert.equal(bridge.callBook.get(leaves.uuid)?.endReason, 'channel gone while ESL was disconnected');
   assert.ok(bridge.calls.active.has(stays.uuid), 'the call still in FreeSWITCH keeps its session');
@@ -44,7 +57,9 @@ test('a call parked while ESL is down is picked up after the reconnect; vanished
   assert.equal(notOurs.answerState, 'answered');
   assert.equal(notOurs.streams.length, 0);
   assert.equal(
-    fs.commands.filter((c) => c.line.includes('uuid_audio_stream') && c.line.includes(' start ')).filter((c) => c.line.includes(stays.uuid)).length,
+    fs.commands
+      .filter((c) => c.line.includes('uuid_audio_stream') && c.line.includes(' start '))
+      .filter((c) => c.line.includes(stays.uuid)).length,
     1,
     'the surviving call was not set up twice',
   );
@@ -96,13 +111,25 @@ test('an outbound call that never reached FreeSWITCH while ESL was down is recor
 });
 
 const HOSTILE: Array<{ name: string; frame: () => string | Buffer; reconnects: boolean }> = [
-  { name: 'a header with a bad percent-escape', frame: () => 'Content-Type: log/data\nLog-File: %E0%A4%A\nContent-Length: 3\n\nabc', reconnects: false },
+  {
+    name: 'a header with a bad percent-escape',
+    frame: () => 'Content-Type: log/data\nLog-File: %E0%A4%A\nContent-Length: 3\n\nabc',
+    reconnects: false,
+  },
   {
     name: 'a 50 MB Content-Length',
-    frame: () => Buffer.concat([Buffer.from('Content-Type: api/response\nContent-Length: 52428800\n\n'), Buffer.alloc(1 << 20, 0x41)]),
+    frame: () =>
+      Buffer.concat([
+        Buffer.from('Content-Type: api/response\nContent-Length: 52428800\n\n'),
+        Buffer.alloc(1 << 20, 0x41),
+      ]),
     reconnects: true,
   },
-  { name: 'garbage bytes', frame: () => Buffer.from([0, 0xff, 0xfe, 0x41, 0x0a, 0x7f, 0x3a, 0x0a, 0x0a, 0x42]), reconnects: true },
+  {
+    name: 'garbage bytes',
+    frame: () => Buffer.from([0, 0xff, 0xfe, 0x41, 0x0a, 0x7f, 0x3a, 0x0a, 0x0a, 0x42]),
+    reconnects: true,
+  },
   {
     name: 'an event-json body that is not JSON',
     frame: () => 'Content-Length: 12\nContent-Type: text/event-json\n\n{"Event-Name',
@@ -118,7 +145,8 @@ for (const h of HOSTILE) {
     const call = await activeCall(stack);
     const before = connectionsSeen(stack);
     fs.injectEsl(h.frame());
-    if (h.reconnects) await until(() => connectionsSeen(stack) > before && bridge.esl.connected, 5000, 'ESL re-established');
+    if (h.reconnects)
+      await until(() => connectionsSeen(stack) > before && bridge.esl.connected, 5000, 'ESL re-established');
     else await tick();
     const next = await activeCall(stack);
     assert.ok(bridge.calls.active.has(call.uuid), 'the existing call was not affected');

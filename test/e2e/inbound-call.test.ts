@@ -15,10 +15,13 @@ test('an inbound call is picked up, streams 16 kHz caller audio to Gemini and pl
   // callbridge answered the unanswered call, set the stream variables, started a 16 kHz mono stream.
   await until(() => call.stream?.connected, 3000, 'stream connected');
   const lines = fs.commands.map((c) => c.line);
-  const answerAt = lines.findIndex((l) => l === `api uuid_answer ${call.uuid}`);
+  const answerAt = lines.indexOf(`api uuid_answer ${call.uuid}`);
   const startAt = lines.findIndex((l) => l.startsWith(`api uuid_audio_stream ${call.uuid} start `));
   assert.ok(answerAt >= 0 && startAt > answerAt, 'answered before the stream started');
-  assert.match(lines[startAt]!, new RegExp(`/stream/${call.uuid}\\?token=[A-Za-z0-9_-]{20,} mono 16k \\{"call":"${call.uuid}"\\}$`));
+  assert.match(
+    lines[startAt]!,
+    new RegExp(`/stream/${call.uuid}\\?token=[A-Za-z0-9_-]{20,} mono 16k \\{"call":"${call.uuid}"\\}$`),
+  );
   assert.equal(call.stream!.vars.STREAM_MESSAGE_DEFLATE, 'false');
   assert.equal(call.stream!.vars.STREAM_HEART_BEAT, '10');
 
@@ -47,7 +50,10 @@ test('an inbound call is picked up, streams 16 kHz caller audio to Gemini and pl
   const silence = gaps.reduce((a, g) => a + g, 0);
   assert.ok(silence <= 0.01 * 2000, `inserted silence ${silence} ms (gaps ${JSON.stringify(gaps)})`);
   for (const s of call.heard) assert.equal(s.status, 'done');
-  assert.ok(call.heard.every((s) => s.path.endsWith('.PCMU')), 'G.711 call gets native .PCMU files');
+  assert.ok(
+    call.heard.every((s) => s.path.endsWith('.PCMU')),
+    'G.711 call gets native .PCMU files',
+  );
   const pcm = call.heardPcm();
   const mid = pcm.subarray(pcm.length / 2 - 2000, pcm.length / 2 + 2000);
   assert.ok(Math.abs(estimateFrequency(mid, 8000) - 1000) < 20, 'the reply tone survived resampling and μ-law');
@@ -76,7 +82,10 @@ test('an inbound call is picked up, streams 16 kHz caller audio to Gemini and pl
   const first = /^callbridge_first_playback_command_seconds\{quantile="0.5"\} ([0-9.e-]+)$/m.exec(metrics);
   // One reply so far: the exported median is that reply's own figure (its size is the bench's business).
   const ownSeconds = live.stats.firstCommandMs[0]! / 1000;
-  assert.ok(first && Math.abs(Number(first[1]) - ownSeconds) <= ownSeconds * 0.01 + 1e-6, 'first-command latency exported');
+  assert.ok(
+    first && Math.abs(Number(first[1]) - ownSeconds) <= ownSeconds * 0.01 + 1e-6,
+    'first-command latency exported',
+  );
   assert.match(metrics, /^callbridge_frame_ingest_seconds\{quantile="0.99"\} /m);
   assert.match(metrics, /^callbridge_calls_active 1$/m);
   assert.match(metrics, /^nodejs_eventloop_lag_p99_seconds /m);

@@ -18,7 +18,9 @@ function rawUpgrade(port: number, path: string, sockets: net.Socket[]): Promise<
     });
     s.on('error', () => resolve(data.split('\r\n')[0] ?? ''));
     s.on('close', () => resolve(data.split('\r\n')[0] ?? ''));
-    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
   });
 }
 
@@ -29,7 +31,9 @@ async function refusedTotal(port: number): Promise<number> {
   return sum;
 }
 
-test('a burst of bad media upgrades: bounded log lines, every one counted, extra ones refused cleanly, a real call still streams', { timeout: 60000 }, async (t) => {
+test('a burst of bad media upgrades: bounded log lines, every one counted, extra ones refused cleanly, a real call still streams', {
+  timeout: 60000,
+}, async (t) => {
   const stack = await startStack();
   const sockets: net.Socket[] = [];
   t.after(async () => {
@@ -38,10 +42,18 @@ test('a burst of bad media upgrades: bounded log lines, every one counted, extra
   });
   const port = stack.bridge.http.port;
   const N = 300;
-  const answers = await Promise.all(Array.from({ length: N }, (_, i) => rawUpgrade(port, `/stream/11111111-2222-3333-4444-${String(i).padStart(12, '0')}?token=x`, sockets)));
+  const answers = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      rawUpgrade(port, `/stream/11111111-2222-3333-4444-${String(i).padStart(12, '0')}?token=x`, sockets),
+    ),
+  );
   const upgraded = answers.filter((a) => a.startsWith('HTTP/1.1 101')).length;
   const refused = answers.filter((a) => a.startsWith('HTTP/1.1 503')).length;
-  assert.equal(upgraded + refused, N, `every upgrade answered 101 (then closed 4404) or 503: ${[...new Set(answers)].join(' | ')}`);
+  assert.equal(
+    upgraded + refused,
+    N,
+    `every upgrade answered 101 (then closed 4404) or 503: ${[...new Set(answers)].join(' | ')}`,
+  );
   assert.ok(refused > 0, 'upgrades beyond the cap of unauthenticated sockets are refused before the upgrade');
   assert.ok(upgraded >= 16, `some are still accepted and closed with a code (${upgraded})`);
 
@@ -55,7 +67,14 @@ test('a burst of bad media upgrades: bounded log lines, every one counted, extra
   await until(() => call.stream?.connected, 5000, 'the real stream connected despite the flood');
 
   // The refused sockets that never answered the close are cut, so the cap frees up again.
-  await until(() => sockets.every((s) => s.destroyed || s.readyState === 'closed'), 15000, 'refused sockets closed by the server');
-  assert.match(await rawUpgrade(port, '/stream/11111111-2222-3333-4444-555555555555?token=x', sockets), /^HTTP\/1.1 101/);
+  await until(
+    () => sockets.every((s) => s.destroyed || s.readyState === 'closed'),
+    15000,
+    'refused sockets closed by the server',
+  );
+  assert.match(
+    await rawUpgrade(port, '/stream/11111111-2222-3333-4444-555555555555?token=x', sockets),
+    /^HTTP\/1.1 101/,
+  );
   assert.equal(await refusedTotal(port), N + 1);
 });

@@ -7,7 +7,9 @@ import { startStack, until } from '../support/stack.ts';
 function connect(url: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      ws.once('close', (code, reason) => r({ code, reason: reason.toString() })),
+    );
     ws.once('open', () => resolve({ ws, closed }));
     ws.once('error', reject);
   });
@@ -58,7 +60,11 @@ test('malformed frames are dropped and counted, oversized messages close only th
   assert.equal((await closed).code, 1009, 'message too big');
   assert.equal(live.stats.badFrames, 3, 'empty and odd-length frames counted');
   assert.equal(live.stats.framesIn, framesBefore + 1, 'the good frame was accepted');
-  assert.equal(stack.logs.filter((l) => l.msg.startsWith('dropped malformed audio frame')).length, 1, 'logged once, then counted');
+  assert.equal(
+    stack.logs.filter((l) => l.msg.startsWith('dropped malformed audio frame')).length,
+    1,
+    'logged once, then counted',
+  );
   // The call survives: its stream is restarted and audio flows again.
   await until(() => call.stream?.connected && live.stats.framesIn > framesBefore + 20, 5000, 'stream restarted');
   assert.equal(live.state, 'active');
@@ -74,7 +80,11 @@ test('a stream that drops while the agent is still starting is restarted once th
   assert.equal(live.state, 'starting', 'the agent is still connecting');
   first.dropConnection();
   await until(() => live.state === 'active', 3000, 'call active');
-  await until(() => call.stream !== first && call.stream?.connected && live.stats.framesIn > 20, 5000, 'stream restarted, audio flowing');
+  await until(
+    () => call.stream !== first && call.stream?.connected && live.stats.framesIn > 20,
+    5000,
+    'stream restarted, audio flowing',
+  );
   assert.ok(stack.logs.some((l) => l.msg === 'media stream lost; restarting it'));
 });
 
@@ -88,7 +98,12 @@ test('a hostile value is refused before it reaches FreeSWITCH', async (t) => {
   // Re-emit its park with a rewritten Unique-ID through the emulator's own event path.
   const park = ch.events.find((e) => e.name === 'CHANNEL_PARK');
   assert.ok(park);
-  const raw = { name: 'CHANNEL_PARK', subclass: undefined, body: '', header: (n: string) => (n === 'Unique-ID' ? evil : n === 'variable_callbridge' ? '1' : undefined) };
+  const raw = {
+    name: 'CHANNEL_PARK',
+    subclass: undefined,
+    body: '',
+    header: (n: string) => (n === 'Unique-ID' ? evil : n === 'variable_callbridge' ? '1' : undefined),
+  };
   stack.bridge.calls.handleEvent(raw);
   await sleep(300);
   assert.ok(!stack.fs.commands.slice(before).some((c) => c.line.includes('hupall')), 'nothing injected');
@@ -103,7 +118,9 @@ test('the stream is retried once (stop then start) when mod_audio_stream cannot 
   await call.waitDestroyed(8000);
   const lines = stack.fs.commands.map((c) => c.line).filter((l) => l.includes(call.uuid));
   const kinds = lines
-    .map((l) => (l.includes(' start ws://') ? 'start' : l.endsWith(' stop') ? 'stop' : l.startsWith('api uuid_kill') ? 'kill' : ''))
+    .map((l) =>
+      l.includes(' start ws://') ? 'start' : l.endsWith(' stop') ? 'stop' : l.startsWith('api uuid_kill') ? 'kill' : '',
+    )
     .filter(Boolean);
   assert.deepEqual(kinds, ['start', 'stop', 'start', 'kill'], 'start, then stop + start once more, then hang up');
   const ended = stack.logs.find((l) => l.msg === 'call ended' && l.call === call.uuid);

@@ -45,7 +45,9 @@ test('50 calls in a row leave no session, socket, timer, file, converter or Gemi
 
   await until(() => bridge.calls.active.size === 0, 5000, 'all sessions ended');
   // The history (what GET /calls answers) has all 50, each with why it ended.
-  const page = (await (await fetch(`http://127.0.0.1:${bridge.http.port}/calls?limit=100`)).json()) as { calls: Array<{ endReason?: string; status: string }> };
+  const page = (await (await fetch(`http://127.0.0.1:${bridge.http.port}/calls?limit=100`)).json()) as {
+    calls: Array<{ endReason?: string; status: string }>;
+  };
   assert.equal(page.calls.length, 50);
   assert.equal(bridge.http.media.connections, 0, 'no media sockets');
   assert.deepEqual(await stack.playbackFiles(), [], 'no playback files');
@@ -55,7 +57,10 @@ test('50 calls in a row leave no session, socket, timer, file, converter or Gemi
   await sleep(1700); // the last calls' grace/close timers run out
   const now = handleCounts();
   for (const kind of ['Timeout', 'TCPSocketWrap', 'TCPServerWrap', 'FSReqCallback']) {
-    assert.ok((now[kind] ?? 0) <= (baseline[kind] ?? 0) + 1, `${kind}: ${baseline[kind] ?? 0} before, ${now[kind] ?? 0} after`);
+    assert.ok(
+      (now[kind] ?? 0) <= (baseline[kind] ?? 0) + 1,
+      `${kind}: ${baseline[kind] ?? 0} before, ${now[kind] ?? 0} after`,
+    );
   }
   const reasons = page.calls.map((c) => c.endReason?.split(':')[0]);
   assert.ok(reasons.includes('hangup') && reasons.includes('agent failed'));

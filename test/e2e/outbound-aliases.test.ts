@@ -10,7 +10,11 @@ function client(stack: Stack, token?: string) {
   return {
     get: (path: string) => fetch(base + path, { headers: auth }),
     post: (path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-      fetch(base + path, { method: 'POST', headers: { ...auth, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      fetch(base + path, {
+        method: 'POST',
+        headers: { ...auth, ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      }),
   };
 }
 
@@ -21,7 +25,11 @@ test('POST /calls without a JSON content type gets 415 in the error shape, and n
   t.after(() => stack.stop());
   const http = client(stack);
   const body = JSON.stringify({ to: '+15551234567' });
-  for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }] as Array<Record<string, string>>) {
+  for (const headers of [
+    {},
+    { 'content-type': 'text/plain' },
+    { 'content-type': 'application/x-www-form-urlencoded' },
+  ] as Array<Record<string, string>>) {
     const res = await http.post('/calls', body, headers);
     assert.equal(res.status, 415, JSON.stringify(headers));
     const json = (await res.json()) as ErrorShape;
@@ -44,8 +52,14 @@ test('oversized opening_reason / objective get a clear 400 in the error shape, a
     assert.equal(res.status, 400, path);
     const json = (await res.json()) as ErrorShape;
     assert.equal(json.error.code, 'invalid_request');
-    assert.ok(json.error.details?.some((d) => /^opening_reason: .*500 characters/.test(d)), JSON.stringify(json));
-    assert.ok(json.error.details?.some((d) => /^objective: .*1000 characters/.test(d)), JSON.stringify(json));
+    assert.ok(
+      json.error.details?.some((d) => /^opening_reason: .*500 characters/.test(d)),
+      JSON.stringify(json),
+    );
+    assert.ok(
+      json.error.details?.some((d) => /^objective: .*1000 characters/.test(d)),
+      JSON.stringify(json),
+    );
   }
   assert.equal(stack.fs.commands.filter((c) => c.line.includes('originate')).length, 0);
 });
@@ -60,9 +74,19 @@ test("the Python agent's outbound API works as an alias: POST /outbound/call, GE
   assert.equal((await anon.post('/outbound/call', { phone_number: '+15551234567' })).status, 401);
   assert.equal((await anon.get('/outbound/calls')).status, 401);
 
-  const res = await http.post('/outbound/call', { phone_number: '+15551234567', opening_reason: 'your free trial signup', objective: 'qualify the lead' });
+  const res = await http.post('/outbound/call', {
+    phone_number: '+15551234567',
+    opening_reason: 'your free trial signup',
+    objective: 'qualify the lead',
+  });
   assert.equal(res.status, 202, await res.clone().text());
-  const accepted = (await res.json()) as { id: string; call_id: string; status: string; phone_number: string; links: { self: string } };
+  const accepted = (await res.json()) as {
+    id: string;
+    call_id: string;
+    status: string;
+    phone_number: string;
+    links: { self: string };
+  };
   assert.match(accepted.id, /^[0-9a-f-]{36}$/);
   assert.equal(accepted.call_id, accepted.id);
   assert.equal(accepted.phone_number, '+15551234567');
@@ -74,15 +98,28 @@ test("the Python agent's outbound API works as an alias: POST /outbound/call, GE
 
   const one = await http.get(`/outbound/call/${accepted.id}`);
   assert.equal(one.status, 200);
-  const call = (await one.json()) as { id: string; to: string; openingReason: string; objective: string; direction: string };
-  assert.deepEqual([call.id, call.to, call.direction, call.openingReason, call.objective], [accepted.id, '+15551234567', 'outbound', 'your free trial signup', 'qualify the lead']);
+  const call = (await one.json()) as {
+    id: string;
+    to: string;
+    openingReason: string;
+    objective: string;
+    direction: string;
+  };
+  assert.deepEqual(
+    [call.id, call.to, call.direction, call.openingReason, call.objective],
+    [accepted.id, '+15551234567', 'outbound', 'your free trial signup', 'qualify the lead'],
+  );
   const list = (await (await http.get('/outbound/calls')).json()) as { calls: Array<{ id: string }> };
   assert.ok(list.calls.some((c) => c.id === accepted.id));
   assert.equal((await http.get('/outbound/call/11111111-2222-3333-4444-555555555555')).status, 404);
   assert.equal((await http.get('/outbound/call/nope')).status, 400);
 
   // Same validation as POST /calls: a bad number, a missing one, or both names at once.
-  for (const bad of [{ phone_number: '+1 555 123' }, { opening_reason: 'x' }, { phone_number: '+15551234567', to: '+15551234567' }]) {
+  for (const bad of [
+    { phone_number: '+1 555 123' },
+    { opening_reason: 'x' },
+    { phone_number: '+15551234567', to: '+15551234567' },
+  ]) {
     const r = await http.post('/outbound/call', bad);
     assert.equal(r.status, 400, JSON.stringify(bad));
     assert.equal(((await r.json()) as ErrorShape).error.code, 'invalid_request');
@@ -90,6 +127,7 @@ test("the Python agent's outbound API works as an alias: POST /outbound/call, GE
   assert.equal((await http.post('/outbound/call', 'phone_number=1', { 'content-type': 'text/plain' })).status, 415);
 
   const doc = (await (await http.get('/openapi.json')).json()) as { paths: Record<string, unknown> };
-  for (const p of ['/outbound/call', '/outbound/calls', '/outbound/call/{id}']) assert.ok(doc.paths[p], `${p} in /openapi.json`);
+  for (const p of ['/outbound/call', '/outbound/calls', '/outbound/call/{id}'])
+    assert.ok(doc.paths[p], `${p} in /openapi.json`);
   await until(() => stack.bridge.calls.active.size === 1, 3000, 'call up');
 });

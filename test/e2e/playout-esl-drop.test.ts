@@ -15,7 +15,10 @@ function counter(ms: number): Int16Array {
 }
 
 /** What the caller heard, file after file, without the silence between files (so only loss or repetition shows). */
-function heardBackToBack(call: { heard: readonly unknown[]; heardPcm(from?: number, to?: number): Int16Array }): Int16Array {
+function heardBackToBack(call: {
+  heard: readonly unknown[];
+  heardPcm(from?: number, to?: number): Int16Array;
+}): Int16Array {
   const parts = call.heard.map((_, i) => call.heardPcm(i, i));
   const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -54,11 +57,15 @@ test('ESL drops while a reply plays (a playback command reached FreeSWITCH, its 
   // Played out: the whole reply, or (when audio was lost) nothing more for a second.
   let lastHeard = -1;
   let stillSince = performance.now();
-  await until(() => {
-    const ms = call.heardMs();
-    if (ms !== lastHeard || !call.playbackIdle) [lastHeard, stillSince] = [ms, performance.now()];
-    return (ms >= 3000 && call.playbackIdle) || performance.now() - stillSince > 1000;
-  }, 10000, 'the reply to play out');
+  await until(
+    () => {
+      const ms = call.heardMs();
+      if (ms !== lastHeard || !call.playbackIdle) [lastHeard, stillSince] = [ms, performance.now()];
+      return (ms >= 3000 && call.playbackIdle) || performance.now() - stillSince > 1000;
+    },
+    10000,
+    'the reply to play out',
+  );
 
   const expected = new Int16Array(reply.length / 3);
   for (let i = 0; i < expected.length; i++) expected[i] = reply[i * 3]!;

@@ -16,7 +16,11 @@ test('replies the model streams in real time play from few files, with no silenc
     const from = call.heard.length;
     await session.sendAudio(tone(440, 2000, 24000), { chunkMs: 40, realtime: true });
     session.generationComplete();
-    await until(() => call.playbackIdle && call.heard.length > from && call.heard.at(-1)!.status !== 'playing', 5000, `reply ${r + 1} played`);
+    await until(
+      () => call.playbackIdle && call.heard.length > from && call.heard.at(-1)!.status !== 'playing',
+      5000,
+      `reply ${r + 1} played`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     replies.push({ files: call.heard.length - from, gaps: call.heardGaps(from, call.heard.length - 1) });
   }

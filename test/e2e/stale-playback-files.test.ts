@@ -19,7 +19,9 @@ test('a restart after a crash removes the playback files of calls that no longer
       for (const name of stale) assert.ok(!left.includes(name), `${name} was left behind`);
       assert.ok(left.includes('operator-notes.txt'), 'a file callbridge did not write was removed');
       assert.ok(
-        stack.logs.some((l) => l.msg === 'deleted playback files left by a previous run' && l['removed'] === stale.length),
+        stack.logs.some(
+          (l) => l.msg === 'deleted playback files left by a previous run' && l['removed'] === stale.length,
+        ),
         'the clean-up is logged with its count',
       );
     } finally {

@@ -20,7 +20,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs try.ts in `dir` (no .env there) with every vendor key removed; resolves with its exit code and output. */
 function runTry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/KEY|TOKEN|SECRET|PASSWORD/.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !/KEY|TOKEN|SECRET|PASSWORD/.test(k)) env[k] = v;
   env.AGENT_PIPELINE = 'auto';
   const child = spawn(process.execPath, [TRY, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -61,19 +62,35 @@ test('npm run try without keys: the echo agent answers two WAV turns; stereo WAV
   const caller = wavChannel(wav, 0);
   const agent = wavChannel(wav, 1);
 
-  const timings = JSON.parse(readFileSync(join(out, 'timings.json'), 'utf8')) as { turns: Array<Record<string, number>>; pipelineTurns: unknown[] };
+  const timings = JSON.parse(readFileSync(join(out, 'timings.json'), 'utf8')) as {
+    turns: Array<Record<string, number>>;
+    pipelineTurns: unknown[];
+  };
   assert.equal(timings.turns.length, 2);
   const at = (ms: number) => Math.round((ms * rate) / 1000);
   for (const t of timings.turns) {
     assert.equal(typeof t.replyStartMs, 'number', `turn ${t.turn} got a reply`);
     assert.ok(t.replyStartMs! >= t.callerEndMs!, 'the echo comes after the caller stopped');
-    assert.ok(rms(agent.subarray(at(t.replyStartMs!), at(t.replyEndMs!))) > 500, `turn ${t.turn}: the agent channel carries the echo`);
-    assert.ok(rms(caller.subarray(at(t.callerStartMs!), at(t.callerEndMs!))) > 500, `turn ${t.turn}: the caller channel carries the turn`);
-    assert.ok(rms(caller.subarray(at(t.replyStartMs!), at(t.replyEndMs!))) < 50, `turn ${t.turn}: the caller is silent while the echo plays`);
+    assert.ok(
+      rms(agent.subarray(at(t.replyStartMs!), at(t.replyEndMs!))) > 500,
+      `turn ${t.turn}: the agent channel carries the echo`,
+    );
+    assert.ok(
+      rms(caller.subarray(at(t.callerStartMs!), at(t.callerEndMs!))) > 500,
+      `turn ${t.turn}: the caller channel carries the turn`,
+    );
+    assert.ok(
+      rms(caller.subarray(at(t.replyStartMs!), at(t.replyEndMs!))) < 50,
+      `turn ${t.turn}: the caller is silent while the echo plays`,
+    );
   }
   assert.ok(timings.pipelineTurns.length >= 2, 'per-reply timings from the calls API');
 
-  const transcript = JSON.parse(readFileSync(join(out, 'transcript.json'), 'utf8')) as { pipeline: string; status: string; transcript: { speaker: string; text: string }[] };
+  const transcript = JSON.parse(readFileSync(join(out, 'transcript.json'), 'utf8')) as {
+    pipeline: string;
+    status: string;
+    transcript: { speaker: string; text: string }[];
+  };
   assert.equal(transcript.pipeline, 'echo');
   assert.equal(transcript.status, 'completed');
   assert.equal(transcript.transcript.filter((e) => e.speaker === 'agent' && /echo of/.test(e.text)).length, 2);

@@ -21,7 +21,9 @@ export class EventLog<E extends { t: string }> {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w.pred !== pred);
-        reject(new Error(`sink: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.events.map((e) => e.t))}`));
+        reject(
+          new Error(`sink: no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.events.map((e) => e.t))}`),
+        );
       }, timeoutMs);
       this.#waiters.push({
         pred,

@@ -5,7 +5,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startCallbridge, type Callbridge, type StartOptions } from '../../src/callbridge.ts';
 import { loadConfig } from '../../src/config.ts';
-import { FreeSwitchEmulator, freePort, type EmulatorOptions, GeminiLiveFake, type GeminiLiveFakeOptions } from '../bed/index.ts';
+import {
+  FreeSwitchEmulator,
+  freePort,
+  type EmulatorOptions,
+  GeminiLiveFake,
+  type GeminiLiveFakeOptions,
+} from '../bed/index.ts';
 
 export interface LogLine {
   level: number;
@@ -42,7 +48,14 @@ export interface Stack {
  * Live fake through the SDK's base URL: the production code paths, nothing mocked inside.
  */
 export async function startStack(
-  opts: { env?: Record<string, string>; emulator?: EmulatorOptions; gemini?: GeminiLiveFakeOptions; start?: Partial<StartOptions>; dir?: string; keepDir?: boolean } = {},
+  opts: {
+    env?: Record<string, string>;
+    emulator?: EmulatorOptions;
+    gemini?: GeminiLiveFakeOptions;
+    start?: Partial<StartOptions>;
+    dir?: string;
+    keepDir?: boolean;
+  } = {},
 ): Promise<Stack> {
   const gemini = await GeminiLiveFake.start({ apiKey: 'test-key', ...opts.gemini });
   const fs = await FreeSwitchEmulator.start(opts.emulator);
@@ -81,7 +94,11 @@ export async function startStack(
 }
 
 /** Poll `check` until it returns truthy (or throw after `timeoutMs`). */
-export async function until<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+export async function until<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const t0 = Date.now();
   for (;;) {
     const v = await check();

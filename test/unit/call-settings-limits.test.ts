@@ -4,7 +4,13 @@ import { CALL_VARIABLES, encodeText, resolveCallSettings, type CallFacts } from 
 import { captureLogger } from '../support/stack.ts';
 
 function facts(vars: Record<string, string>): CallFacts {
-  return { callId: '11111111-2222-3333-4444-555555555555', direction: 'outbound', from: '1000', to: '+15551234567', variable: (n) => vars[n] };
+  return {
+    callId: '11111111-2222-3333-4444-555555555555',
+    direction: 'outbound',
+    from: '1000',
+    to: '+15551234567',
+    variable: (n) => vars[n],
+  };
 }
 const defaults = { pipeline: 'echo' as const, systemInstructions: 'Be nice.', voice: 'Puck', language: 'en-US' };
 
@@ -12,7 +18,10 @@ test('opening_reason / objective channel variables are limited like the other fr
   const { logger, lines } = captureLogger();
   const huge = 'x'.repeat(6 * 1024 * 1024);
   const s = await resolveCallSettings(
-    facts({ [CALL_VARIABLES.openingReason]: encodeText(huge), [CALL_VARIABLES.objective]: encodeText('y'.repeat(1001)) }),
+    facts({
+      [CALL_VARIABLES.openingReason]: encodeText(huge),
+      [CALL_VARIABLES.objective]: encodeText('y'.repeat(1001)),
+    }),
     { defaults, profiles: {}, logger },
   );
   assert.equal(s.openingReason, undefined);
@@ -25,7 +34,10 @@ test('opening_reason / objective channel variables are limited like the other fr
 
   // Within the limits they still shape the instructions.
   const ok = await resolveCallSettings(
-    facts({ [CALL_VARIABLES.openingReason]: encodeText('r'.repeat(500)), [CALL_VARIABLES.objective]: encodeText('o'.repeat(1000)) }),
+    facts({
+      [CALL_VARIABLES.openingReason]: encodeText('r'.repeat(500)),
+      [CALL_VARIABLES.objective]: encodeText('o'.repeat(1000)),
+    }),
     { defaults, profiles: {}, logger },
   );
   assert.equal(ok.openingReason, 'r'.repeat(500));

@@ -5,8 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { tokenize } from '../bed/index.ts';
-import { CallerLine, COUGH, type Fakes, makeAgent, openHandles, SHORT, SimSink, sleep, SPEECH, startFakes, SYSTEM, until, type AgentOpts } from './cascade-harness.ts';
+import {
+  CallerLine,
+  COUGH,
+  type Fakes,
+  makeAgent,
+  openHandles,
+  SHORT,
+  SimSink,
+  sleep,
+  SPEECH,
+  startFakes,
+  SYSTEM,
+  until,
+  type AgentOpts,
+} from './cascade-harness.ts';
 import type { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { loadSileroModel } from '../../src/media/vad.ts';
 
@@ -51,7 +64,11 @@ describe('cascade: a full turn', () => {
   let f: Fakes;
   before(async () => {
     f = await startFakes({
-      dg: { auto: { transcript: (n) => (n === 1 ? 'I would like to book a table for two tonight.' : `Turn ${n} from the caller.`) } },
+      dg: {
+        auto: {
+          transcript: (n) => (n === 1 ? 'I would like to book a table for two tonight.' : `Turn ${n} from the caller.`),
+        },
+      },
       gem: { autoReply: REPLY1, autoWordsPerToken: 2, autoFirstTokenDelayMs: 60, autoTokenDelayMs: 25 },
       cart: { msPerChar: 50, chunkMs: 40, firstChunkDelayMs: 30, paceMs: 2 },
     });
@@ -88,7 +105,10 @@ describe('cascade: a full turn', () => {
     assert.ok(audio.length > 10);
     assert.ok(audio.every((a) => a.rate === 8000 && a.bytes % 2 === 0));
     const firstAudioAt = audio[0]!.at;
-    assert.ok(req.endedAt !== undefined && firstAudioAt < req.endedAt - 100, `first audio ${Math.round(req.endedAt! - firstAudioAt)} ms before the model finished`);
+    assert.ok(
+      req.endedAt !== undefined && firstAudioAt < req.endedAt - 100,
+      `first audio ${Math.round(req.endedAt! - firstAudioAt)} ms before the model finished`,
+    );
 
     // Cartesia: one context, the reply in pieces with continue:true, then continue:false.
     const ctx = f.cart.allContexts().at(-1)!;
@@ -116,8 +136,14 @@ describe('cascade: a full turn', () => {
     assert.equal(timings.length, 1);
     const m = timings[0]!.marks;
     assert.ok(timings[0]!.at <= firstAudioAt, 'timings come before the first audio');
-    for (const k of ['callerStoppedAt', 'sttFinalAt', 'llmFirstTokenAt', 'ttsFirstAudioAt']) assert.equal(typeof m[k], 'number', k);
-    assert.ok(m.callerStoppedAt! <= m.sttFinalAt! && m.sttFinalAt! <= m.llmFirstTokenAt! && m.llmFirstTokenAt! <= m.ttsFirstAudioAt!, JSON.stringify(m));
+    for (const k of ['callerStoppedAt', 'sttFinalAt', 'llmFirstTokenAt', 'ttsFirstAudioAt'])
+      assert.equal(typeof m[k], 'number', k);
+    assert.ok(
+      m.callerStoppedAt! <= m.sttFinalAt! &&
+        m.sttFinalAt! <= m.llmFirstTokenAt! &&
+        m.llmFirstTokenAt! <= m.ttsFirstAudioAt!,
+      JSON.stringify(m),
+    );
     assert.ok(m.llmFirstTokenAt! - m.sttFinalAt! >= 55, 'the fake model waited 60 ms for the first token');
     const rel = (k: string) => Math.round(m[k]! - m.callerStoppedAt!);
     t.diagnostic(
@@ -142,7 +168,10 @@ describe('cascade: a full turn', () => {
     ]);
     assert.equal(second.systemText, SYSTEM);
     await c.sink.waitFor((e) => e.t === 'replyDone' && c.sink.events.indexOf(e) > mark, 8000, 'second reply');
-    assert.deepEqual(c.agent.history.map((h) => h.role), ['user', 'agent', 'user', 'agent']);
+    assert.deepEqual(
+      c.agent.history.map((h) => h.role),
+      ['user', 'agent', 'user', 'agent'],
+    );
   });
 
   test('speakFirst with a greeting: spoken without the model, then part of the history', async () => {
@@ -155,7 +184,10 @@ describe('cascade: a full turn', () => {
     assert.deepEqual(c.sink.finals('agent'), ['Hotel Adler, good evening!']);
     await c.line.say(SHORT);
     const req = await until(() => f.gem.requests.length > before, 6000, 'request').then(() => f.gem.requests.at(-1)!);
-    assert.deepEqual(req.turns.map((t) => t.role), ['user', 'model', 'user']);
+    assert.deepEqual(
+      req.turns.map((t) => t.role),
+      ['user', 'model', 'user'],
+    );
     assert.equal(req.turns[1]!.text, 'Hotel Adler, good evening!');
   });
 
@@ -209,13 +241,16 @@ describe('cascade: turns that are not answered', () => {
 });
 
 describe('cascade: barge-in', () => {
-  const LONG = 'Let me tell you about our rooms. We have singles, doubles and a suite on the top floor. ' +
+  const LONG =
+    'Let me tell you about our rooms. We have singles, doubles and a suite on the top floor. ' +
     'Every room has a view of the lake and breakfast is included.';
   let f: Fakes;
   before(async () => {
     f = await startFakes({
       // minSpeechMs 300: the recognizer does not turn a cough into words (it would be a turn of its own).
-      dg: { auto: { transcript: (n) => (n === 1 ? 'Tell me about the rooms.' : `Stop, turn ${n}.`), minSpeechMs: 300 } },
+      dg: {
+        auto: { transcript: (n) => (n === 1 ? 'Tell me about the rooms.' : `Stop, turn ${n}.`), minSpeechMs: 300 },
+      },
       gem: { autoReply: LONG, autoWordsPerToken: 2, autoFirstTokenDelayMs: 20, autoTokenDelayMs: 80 },
       // ~4× real time (8 s of audio in ~2 s): the context is still being generated when the caller speaks.
       cart: { msPerChar: 55, chunkMs: 40, firstChunkDelayMs: 20, paceMs: 10 },
@@ -238,8 +273,15 @@ describe('cascade: barge-in', () => {
     void c.line.say(SHORT);
     const ev = await c.sink.waitFor((e) => e.t === 'interrupted', 10_000, 'interrupted by 0.6 s of speech');
     const interruptedAt = c.sink.events.indexOf(ev);
-    const callerFinal = await c.sink.waitFor((e) => e.t === 'transcript' && e.speaker === 'caller' && e.final && c.sink.events.indexOf(e) > from, 10_000, "the caller's final");
-    assert.ok(interruptedAt < c.sink.events.indexOf(callerFinal), 'interrupted before the caller had finished their turn');
+    const callerFinal = await c.sink.waitFor(
+      (e) => e.t === 'transcript' && e.speaker === 'caller' && e.final && c.sink.events.indexOf(e) > from,
+      10_000,
+      "the caller's final",
+    );
+    assert.ok(
+      interruptedAt < c.sink.events.indexOf(callerFinal),
+      'interrupted before the caller had finished their turn',
+    );
     await req1.done;
     assert.equal(req1.aborted, true, 'the model request was aborted');
     await until(() => f.cart.allCancels().some((x) => x.contextId === ctx.id), 1000, 'cancel at the fake');
@@ -251,13 +293,22 @@ describe('cascade: barge-in', () => {
     assert.equal(agentTurn.role, 'agent');
     assert.ok(agentTurn.text.length > 0 && LONG.startsWith(agentTurn.text), agentTurn.text);
     const sent = ctx.transcripts.join('');
-    assert.ok(agentTurn.text.length < sent.trim().length, `kept ${agentTurn.text.length} of ${sent.trim().length} chars`);
+    assert.ok(
+      agentTurn.text.length < sent.trim().length,
+      `kept ${agentTurn.text.length} of ${sent.trim().length} chars`,
+    );
     // ~55 ms of audio per char: what was heard ≈ heardMs / 55 chars (word timestamps, ±1 word).
-    assert.ok(Math.abs(agentTurn.text.length - heardEv.heardMs / 55) < 25, `${agentTurn.text.length} chars for ${heardEv.heardMs} ms`);
+    assert.ok(
+      Math.abs(agentTurn.text.length - heardEv.heardMs / 55) < 25,
+      `${agentTurn.text.length} chars for ${heardEv.heardMs} ms`,
+    );
     assert.deepEqual(c.sink.finals('agent'), [agentTurn.text]);
     // Keep listening: the interrupting speech is the next turn, answered with the cut history.
     const req2 = await f.gem.nextRequest(4000);
-    assert.deepEqual(req2.turns.map((t) => t.role), ['user', 'model', 'user']);
+    assert.deepEqual(
+      req2.turns.map((t) => t.role),
+      ['user', 'model', 'user'],
+    );
     assert.equal(req2.turns[1]!.text, agentTurn.text);
     assert.equal(req2.turns[2]!.text, 'Stop, turn 2.');
     const log = c.logs.find((l) => l.msg === 'cascade: reply interrupted');
@@ -311,7 +362,11 @@ async function withFakes(o: Parameters<typeof startFakes>[0], fn: (f: Fakes) => 
   }
 }
 
-const QUICK = { dg: { auto: { transcript: (n: number) => `Question number ${n}.` } }, gem: { autoReply: 'Here is a short answer.' }, cart: { msPerChar: 20, paceMs: 1 } };
+const QUICK = {
+  dg: { auto: { transcript: (n: number) => `Question number ${n}.` } },
+  gem: { autoReply: 'Here is a short answer.' },
+  cart: { msPerChar: 20, paceMs: 1 },
+};
 
 async function rejects(p: Promise<unknown>): Promise<Error> {
   try {
@@ -354,7 +409,11 @@ describe('cascade: vendor faults', () => {
       const c = await call(f, {}, 8, 10);
       const first = f.dg.sessions.at(-1)!;
       first.close(1011, 'NET-0001 simulated');
-      await until(() => f.dg.sessions.length === 2 && f.dg.sessions[1]!.isOpen && c.agent.stats.sttReconnects === 1, 3000, 'reconnected');
+      await until(
+        () => f.dg.sessions.length === 2 && f.dg.sessions[1]!.isOpen && c.agent.stats.sttReconnects === 1,
+        3000,
+        'reconnected',
+      );
       await c.line.say(SHORT);
       const req = await f.gem.nextRequest(4000);
       assert.equal(req.turns.at(-1)!.text, 'Question number 1.');
@@ -382,13 +441,20 @@ describe('cascade: vendor faults', () => {
       assert.match((hang as { reason: string }).reason, /language model failed/);
       assert.equal(c.agent.stats.llmRetries, 1);
       assert.deepEqual(c.sink.finals('agent'), ['Sorry, technical trouble. Goodbye.'], 'the call transcript shows it');
-      assert.deepEqual(c.agent.history.map((h) => h.role), ['user'], 'the model history does not');
+      assert.deepEqual(
+        c.agent.history.map((h) => h.role),
+        ['user'],
+        'the model history does not',
+      );
       assert.equal(f.cart.allContexts().at(-1)!.transcripts[0], 'Sorry, technical trouble. Goodbye.');
     }));
 
   test('Gemini error JSON (503) once: retried, the answer arrives', () =>
     withFakes(QUICK, async (f) => {
-      f.gem.script({ status: 503, error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } });
+      f.gem.script({
+        status: 503,
+        error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' },
+      });
       const c = await call(f, {}, 8, 10);
       await c.line.say(SHORT);
       await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
@@ -404,7 +470,10 @@ describe('cascade: vendor faults', () => {
       await c.sink.waitFor((e) => e.t === 'idle', 5000, 'first reply played');
       f.gem.script(
         { status: 500, error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } },
-        { tokens: [], errorAfter: { tokens: 0, error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } } },
+        {
+          tokens: [],
+          errorAfter: { tokens: 0, error: { code: 500, message: 'Internal error encountered.', status: 'INTERNAL' } },
+        },
       );
       await c.line.say(SHORT);
       await c.sink.waitFor((e) => e.t === 'hangup', 5000, 'hangup');
@@ -414,7 +483,10 @@ describe('cascade: vendor faults', () => {
 
   test('Gemini 400 (bad request) is not retried: apology, hangup', () =>
     withFakes(QUICK, async (f) => {
-      f.gem.script({ status: 400, error: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' } });
+      f.gem.script({
+        status: 400,
+        error: { code: 400, message: 'Request contains an invalid argument.', status: 'INVALID_ARGUMENT' },
+      });
       const c = await call(f, {}, 8, 10);
       await c.line.say(SHORT);
       await c.sink.waitFor((e) => e.t === 'hangup', 5000, 'hangup');
@@ -466,24 +538,35 @@ describe('cascade: vendor faults', () => {
     }));
 
   test('Cartesia closes mid-reply after audio started: the reply goes on from the first word not yet heard, the next one works', () =>
-    withFakes({ ...QUICK, gem: { autoReply: 'One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.', autoTokenDelayMs: 40, autoWordsPerToken: 1 }, cart: { msPerChar: 40, paceMs: 15 } }, async (f) => {
-      const c = await call(f, {}, 8, 10);
-      await c.line.say(SHORT);
-      await c.sink.waitFor((e) => e.t === 'audio', 4000, 'audio');
-      await sleep(100);
-      f.cart.sessions.at(-1)!.terminate();
-      await c.sink.waitFor((e) => e.t === 'replyDone', 3000, 'reply ended');
-      const said = c.agent.history.at(-1)!;
-      assert.equal(said.role, 'agent');
-      // A long call must not lose the rest of a reply to one dropped socket: it continues on a new context.
-      assert.equal(said.text, 'One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.');
-      assert.ok(c.agent.stats.ttsResumes >= 1, 'the reply was continued, not restarted');
-      await c.sink.waitFor((e) => e.t === 'idle', 4000, 'idle');
-      const mark = c.sink.events.length;
-      await c.line.say(SHORT);
-      await until(() => c.sink.since(mark, 'replyDone').length === 1, 6000, 'second reply');
-      assert.equal(c.sink.of('failed').length, 0);
-    }));
+    withFakes(
+      {
+        ...QUICK,
+        gem: {
+          autoReply: 'One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.',
+          autoTokenDelayMs: 40,
+          autoWordsPerToken: 1,
+        },
+        cart: { msPerChar: 40, paceMs: 15 },
+      },
+      async (f) => {
+        const c = await call(f, {}, 8, 10);
+        await c.line.say(SHORT);
+        await c.sink.waitFor((e) => e.t === 'audio', 4000, 'audio');
+        await sleep(100);
+        f.cart.sessions.at(-1)!.terminate();
+        await c.sink.waitFor((e) => e.t === 'replyDone', 3000, 'reply ended');
+        const said = c.agent.history.at(-1)!;
+        assert.equal(said.role, 'agent');
+        // A long call must not lose the rest of a reply to one dropped socket: it continues on a new context.
+        assert.equal(said.text, 'One. Two. Three. Four. Five. Six. Seven. Eight. Nine. Ten.');
+        assert.ok(c.agent.stats.ttsResumes >= 1, 'the reply was continued, not restarted');
+        await c.sink.waitFor((e) => e.t === 'idle', 4000, 'idle');
+        const mark = c.sink.events.length;
+        await c.line.say(SHORT);
+        await until(() => c.sink.since(mark, 'replyDone').length === 1, 6000, 'second reply');
+        assert.equal(c.sink.of('failed').length, 0);
+      },
+    ));
 
   test('Cartesia gone for good: the next reply cannot be spoken → failed (no apology attempt)', () =>
     withFakes(QUICK, async (f) => {
@@ -498,44 +581,77 @@ describe('cascade: vendor faults', () => {
     }));
 
   test('Cartesia error message for a context (500): retried once on a new context, then spoken', () =>
-    withFakes({ ...QUICK, cart: { ...QUICK.cart, failRequest: (_r, n) => (n === 1 ? { status_code: 500, title: 'Internal Server Error', message: 'try again' } : undefined) } }, async (f) => {
-      const c = await call(f, {}, 8, 10);
-      await c.line.say(SHORT);
-      await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
-      assert.equal(c.agent.stats.ttsRetries, 1);
-      assert.equal(f.cart.allContexts().length, 2);
-      assert.deepEqual(c.sink.finals('agent'), ['Here is a short answer.']);
-    }));
-
-  test('Cartesia error (500) and a close frame in the same read: the retry reconnects (no unhandled rejection), then spoken', () =>
-    withFakes({ ...QUICK, cart: { ...QUICK.cart, failRequest: (_r, n) => (n === 1 ? { status_code: 500, title: 'Internal Server Error', message: 'try again', thenClose: { code: 1011, reason: 'going away' } } : undefined) } }, async (f) => {
-      const rejections: unknown[] = [];
-      const onRejection = (e: unknown) => rejections.push(e);
-      process.on('unhandledRejection', onRejection);
-      try {
+    withFakes(
+      {
+        ...QUICK,
+        cart: {
+          ...QUICK.cart,
+          failRequest: (_r, n) =>
+            n === 1 ? { status_code: 500, title: 'Internal Server Error', message: 'try again' } : undefined,
+        },
+      },
+      async (f) => {
         const c = await call(f, {}, 8, 10);
         await c.line.say(SHORT);
         await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
-        assert.deepEqual(rejections, []);
         assert.equal(c.agent.stats.ttsRetries, 1);
-        assert.equal(c.agent.stats.ttsReconnects, 1);
-        assert.equal(f.cart.sessions.length, 2);
-        assert.equal(f.cart.sessions[1]!.contexts.size, 1, 'the retry went to the new connection');
+        assert.equal(f.cart.allContexts().length, 2);
         assert.deepEqual(c.sink.finals('agent'), ['Here is a short answer.']);
-        assert.equal(c.sink.of('failed').length + c.sink.of('hangup').length, 0);
-      } finally {
-        process.off('unhandledRejection', onRejection);
-      }
-    }));
+      },
+    ));
+
+  test('Cartesia error (500) and a close frame in the same read: the retry reconnects (no unhandled rejection), then spoken', () =>
+    withFakes(
+      {
+        ...QUICK,
+        cart: {
+          ...QUICK.cart,
+          failRequest: (_r, n) =>
+            n === 1
+              ? {
+                  status_code: 500,
+                  title: 'Internal Server Error',
+                  message: 'try again',
+                  thenClose: { code: 1011, reason: 'going away' },
+                }
+              : undefined,
+        },
+      },
+      async (f) => {
+        const rejections: unknown[] = [];
+        const onRejection = (e: unknown) => rejections.push(e);
+        process.on('unhandledRejection', onRejection);
+        try {
+          const c = await call(f, {}, 8, 10);
+          await c.line.say(SHORT);
+          await c.sink.waitFor((e) => e.t === 'replyDone', 5000, 'reply');
+          assert.deepEqual(rejections, []);
+          assert.equal(c.agent.stats.ttsRetries, 1);
+          assert.equal(c.agent.stats.ttsReconnects, 1);
+          assert.equal(f.cart.sessions.length, 2);
+          assert.equal(f.cart.sessions[1]!.contexts.size, 1, 'the retry went to the new connection');
+          assert.deepEqual(c.sink.finals('agent'), ['Here is a short answer.']);
+          assert.equal(c.sink.of('failed').length + c.sink.of('hangup').length, 0);
+        } finally {
+          process.off('unhandledRejection', onRejection);
+        }
+      },
+    ));
 
   test('Cartesia error 400 (bad voice) is not retried: failed', () =>
-    withFakes({ ...QUICK, cart: { failRequest: () => ({ status_code: 400, title: 'Invalid voice', message: 'voice not found' }) } }, async (f) => {
-      const c = await call(f, {}, 8, 10);
-      await c.line.say(SHORT);
-      const ev = await c.sink.waitFor((e) => e.t === 'failed', 5000, 'failed');
-      assert.match((ev as { cause: string }).cause, /Invalid voice/);
-      assert.equal(f.cart.allContexts().length, 1);
-    }));
+    withFakes(
+      {
+        ...QUICK,
+        cart: { failRequest: () => ({ status_code: 400, title: 'Invalid voice', message: 'voice not found' }) },
+      },
+      async (f) => {
+        const c = await call(f, {}, 8, 10);
+        await c.line.say(SHORT);
+        const ev = await c.sink.waitFor((e) => e.t === 'failed', 5000, 'failed');
+        assert.match((ev as { cause: string }).cause, /Invalid voice/);
+        assert.equal(f.cart.allContexts().length, 1);
+      },
+    ));
 
   test('Cartesia slower than the timeout: retried once, then failed', () =>
     withFakes({ ...QUICK, cart: { firstChunkDelayMs: 1500 } }, async (f) => {
@@ -575,7 +691,7 @@ describe('cascade: Deepgram stream handling', () => {
   test('UtteranceEnd with words still interim → Finalize; the from_finalize final ends the turn at once', () =>
     withFakes({ dg: { auto: undefined } }, async (f) => {
       // A finalize timeout far beyond the waits below: the turn can only end on the finalize result.
-      const c = await call(f, { turnEnd: 'utterance_end', finalizeTimeoutMs: 60_000 }, 8);
+      const _c = await call(f, { turnEnd: 'utterance_end', finalizeTimeoutMs: 60_000 }, 8);
       const s = f.dg.sessions.at(-1)!;
       await s.waitForAudioMs(1500);
       s.sendInterim('a table for', { start: 0.5, duration: 0.6 });
@@ -586,7 +702,11 @@ describe('cascade: Deepgram stream handling', () => {
       assert.equal(f.gem.requests.length, 0, 'no turn before the finalize result');
       s.sendFinal('A table for two.', { start: 0.5, duration: 0.9, fromFinalize: true });
       const req = await f.gem.nextRequest(20_000);
-      assert.deepEqual(req.turns, [{ role: 'user', text: 'A table for two.' }], 'the turn ended on the finalize result, not the timeout');
+      assert.deepEqual(
+        req.turns,
+        [{ role: 'user', text: 'A table for two.' }],
+        'the turn ended on the finalize result, not the timeout',
+      );
     }));
 
   test('Finalize unanswered: after the timeout the interim words make the turn', () =>
@@ -608,22 +728,25 @@ describe('cascade: Deepgram stream handling', () => {
     }));
 
   test('the caller goes on talking before the answer is heard: the pending answer is dropped, the turns merge', () =>
-    withFakes({ dg: { auto: undefined }, gem: { autoReply: 'An answer to half a question.', autoFirstTokenDelayMs: 400 } }, async (f) => {
-      const c = await call(f, {}, 8);
-      const s = f.dg.sessions.at(-1)!;
-      await s.waitForAudioMs(500);
-      s.sendFinal('I would like', { start: 0.1, duration: 0.5, speechFinal: true });
-      const req1 = await f.gem.nextRequest(2000);
-      s.sendInterim('to book a room', { start: 1.0, duration: 0.6 });
-      await req1.done;
-      assert.equal(req1.aborted, true);
-      s.sendFinal('to book a room.', { start: 1.0, duration: 0.7, speechFinal: true });
-      const req2 = await f.gem.nextRequest(2000);
-      assert.deepEqual(req2.turns, [{ role: 'user', text: 'I would like to book a room.' }]);
-      assert.equal(c.agent.stats.abandonedReplies, 1);
-      assert.equal(c.sink.of('interrupted').length, 0, 'nothing was playing');
-      await c.sink.waitFor((e) => e.t === 'replyDone', 3000, 'reply');
-    }));
+    withFakes(
+      { dg: { auto: undefined }, gem: { autoReply: 'An answer to half a question.', autoFirstTokenDelayMs: 400 } },
+      async (f) => {
+        const c = await call(f, {}, 8);
+        const s = f.dg.sessions.at(-1)!;
+        await s.waitForAudioMs(500);
+        s.sendFinal('I would like', { start: 0.1, duration: 0.5, speechFinal: true });
+        const req1 = await f.gem.nextRequest(2000);
+        s.sendInterim('to book a room', { start: 1.0, duration: 0.6 });
+        await req1.done;
+        assert.equal(req1.aborted, true);
+        s.sendFinal('to book a room.', { start: 1.0, duration: 0.7, speechFinal: true });
+        const req2 = await f.gem.nextRequest(2000);
+        assert.deepEqual(req2.turns, [{ role: 'user', text: 'I would like to book a room.' }]);
+        assert.equal(c.agent.stats.abandonedReplies, 1);
+        assert.equal(c.sink.of('interrupted').length, 0, 'nothing was playing');
+        await c.sink.waitFor((e) => e.t === 'replyDone', 3000, 'reply');
+      },
+    ));
 });
 
 describe('cascade: resources', () => {
@@ -654,38 +777,52 @@ describe('cascade: resources', () => {
     await sleep(20);
     const processBaseline = openHandles();
     const t0 = performance.now();
-    await withFakes({ ...QUICK, gem: { autoReply: 'A reply long enough to still be going. It has two sentences.', autoTokenDelayMs: 20 }, cart: { msPerChar: 30, paceMs: 5 } }, async (f) => {
-      await sleep(20);
-      const baseline = openHandles().length;
-      let mid = 0;
-      for (let i = 0; i < 50; i++) {
-        const { agent } = makeAgent(f);
-        const sink = new SimSink(8);
-        sink.agent = agent;
-        await agent.start(sink);
-        if (i % 2 === 1) {
-          const line = new CallerLine(agent, 10).start();
-          await line.say(SHORT);
-          await sink.waitFor((e) => e.t === 'audio', 3000, 'audio');
-          line.stop();
-          mid++;
+    await withFakes(
+      {
+        ...QUICK,
+        gem: { autoReply: 'A reply long enough to still be going. It has two sentences.', autoTokenDelayMs: 20 },
+        cart: { msPerChar: 30, paceMs: 5 },
+      },
+      async (f) => {
+        await sleep(20);
+        const baseline = openHandles().length;
+        let mid = 0;
+        for (let i = 0; i < 50; i++) {
+          const { agent } = makeAgent(f);
+          const sink = new SimSink(8);
+          sink.agent = agent;
+          await agent.start(sink);
+          if (i % 2 === 1) {
+            const line = new CallerLine(agent, 10).start();
+            await line.say(SHORT);
+            await sink.waitFor((e) => e.t === 'audio', 3000, 'audio');
+            line.stop();
+            mid++;
+          }
+          await agent.close();
+          sink.dispose();
         }
-        await agent.close();
-        sink.dispose();
-      }
-      await until(() => f.dg.openSessions.length === 0 && f.cart.openSessions.length === 0, 2000, 'fake sessions closed');
-      assert.equal(f.dg.sessions.length, 50);
-      assert.equal(f.cart.sessions.length, 50);
-      assert.ok(f.gem.requests.length >= mid);
-      await Promise.all(f.gem.requests.map((r) => r.done));
-      await sleep(50);
-      const now = openHandles();
-      // Only keep-alive HTTP connections of the shared fetch pool may remain (to the Gemini fake): not per call.
-      assert.ok(now.length <= baseline + 2, `handles: before ${baseline}, after ${now.length}: ${now.join(',')}`);
-    });
+        await until(
+          () => f.dg.openSessions.length === 0 && f.cart.openSessions.length === 0,
+          2000,
+          'fake sessions closed',
+        );
+        assert.equal(f.dg.sessions.length, 50);
+        assert.equal(f.cart.sessions.length, 50);
+        assert.ok(f.gem.requests.length >= mid);
+        await Promise.all(f.gem.requests.map((r) => r.done));
+        await sleep(50);
+        const now = openHandles();
+        // Only keep-alive HTTP connections of the shared fetch pool may remain (to the Gemini fake): not per call.
+        assert.ok(now.length <= baseline + 2, `handles: before ${baseline}, after ${now.length}: ${now.join(',')}`);
+      },
+    );
     await sleep(50);
     const after = openHandles();
-    assert.ok(after.length <= processBaseline.length, `with the fakes stopped: before ${processBaseline.join(',')}; after ${after.join(',')}`);
+    assert.ok(
+      after.length <= processBaseline.length,
+      `with the fakes stopped: before ${processBaseline.join(',')}; after ${after.join(',')}`,
+    );
     t.diagnostic(`50 calls started and closed in ${Math.round(performance.now() - t0)} ms`);
   });
 });

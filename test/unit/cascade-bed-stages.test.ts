@@ -78,7 +78,13 @@ test('bed stages: a caller turn is answered — transcript to the model, the rep
   assert.equal(c.llm.requests[0]!.systemInstructions, SYSTEM);
   assert.deepEqual(c.llm.requests[0]!.history, [{ role: 'user', text: 'Question number 1.' }]);
   assert.ok(c.sink.of('audio').length > 0, 'reply audio reached the sink');
-  assert.equal(c.ttss.at(-1)!.utterances.map((u) => u.text).join(''), 'Answer number 1, spoken as a tone.');
+  assert.equal(
+    c.ttss
+      .at(-1)!
+      .utterances.map((u) => u.text)
+      .join(''),
+    'Answer number 1, spoken as a tone.',
+  );
   await c.sink.waitFor((e) => e.t === 'transcript' && e.speaker === 'agent' && e.final, 4000, 'agent final');
   assert.deepEqual(c.sink.finals('caller'), ['Question number 1.']);
   assert.deepEqual(c.sink.finals('agent'), ['Answer number 1, spoken as a tone.']);

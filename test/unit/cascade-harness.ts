@@ -12,7 +12,14 @@ import { DeepgramStt } from '../../src/agents/cascade/deepgram-stt.ts';
 import { GeminiLlm } from '../../src/agents/cascade/gemini-llm.ts';
 import type { TurnEndOn } from '../../src/agents/cascade/turn-taking.ts';
 import { loadSileroModel } from '../../src/media/vad.ts';
-import { CartesiaFake, type CartesiaFakeOptions, DeepgramFake, type DeepgramFakeOptions, GeminiTextFake, type GeminiTextFakeOptions } from '../bed/index.ts';
+import {
+  CartesiaFake,
+  type CartesiaFakeOptions,
+  DeepgramFake,
+  type DeepgramFakeOptions,
+  GeminiTextFake,
+  type GeminiTextFakeOptions,
+} from '../bed/index.ts';
 import { EventLog } from '../support/event-log.ts';
 
 export const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));
@@ -46,7 +53,9 @@ export interface Fakes {
   stop(): Promise<void>;
 }
 
-export async function startFakes(o: { dg?: DeepgramFakeOptions; gem?: GeminiTextFakeOptions; cart?: CartesiaFakeOptions } = {}): Promise<Fakes> {
+export async function startFakes(
+  o: { dg?: DeepgramFakeOptions; gem?: GeminiTextFakeOptions; cart?: CartesiaFakeOptions } = {},
+): Promise<Fakes> {
   const [dg, gem, cart] = await Promise.all([
     DeepgramFake.start({ apiKey: KEY.dg, auto: {}, ...o.dg }),
     GeminiTextFake.start({ apiKey: KEY.gem, ...o.gem }),
@@ -76,7 +85,9 @@ export const APOLOGY = 'Sorry, technical trouble. Goodbye.';
 
 export function captureLogger(): { logger: pino.Logger; lines: Record<string, any>[] } {
   const lines: Record<string, any>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) }).child({ uuid: 'call-1' });
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) }).child({
+    uuid: 'call-1',
+  });
   return { logger, lines };
 }
 
@@ -84,7 +95,12 @@ export function makeAgent(f: Fakes, o: AgentOpts = {}): { agent: CascadeAgent; l
   const { logger, lines } = captureLogger();
   const connectTimeoutMs = o.connectTimeoutMs ?? 2000;
   const agent = new CascadeAgent({
-    settings: { systemInstructions: SYSTEM, voice: 'unused', language: 'en-US', ...(o.greeting ? { greeting: o.greeting } : {}) },
+    settings: {
+      systemInstructions: SYSTEM,
+      voice: 'unused',
+      language: 'en-US',
+      ...(o.greeting ? { greeting: o.greeting } : {}),
+    },
     logger,
     sampleRate: 8000,
     createStt: () =>
@@ -100,7 +116,13 @@ export function makeAgent(f: Fakes, o: AgentOpts = {}): { agent: CascadeAgent; l
         keepAliveMs: o.keepAliveMs ?? 3000,
         logger,
       }),
-    llm: new GeminiLlm({ apiKey: KEY.gem, model: 'gemini-flash-latest', baseUrl: o.geminiBaseUrl ?? f.gem.baseUrl, timeoutMs: o.llmTimeoutMs ?? 2000, thinking: 'minimal' }),
+    llm: new GeminiLlm({
+      apiKey: KEY.gem,
+      model: 'gemini-flash-latest',
+      baseUrl: o.geminiBaseUrl ?? f.gem.baseUrl,
+      timeoutMs: o.llmTimeoutMs ?? 2000,
+      thinking: 'minimal',
+    }),
     createTts: () =>
       new CartesiaTts({
         apiKey: KEY.cart,

@@ -50,8 +50,14 @@ describe('cascade config', () => {
       err = e;
     }
     assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((p) => p.split(':')[0]), ['DEEPGRAM_API_KEY', 'CARTESIA_API_KEY']);
-    assert.throws(() => loadConfig({ AGENT_PIPELINE: 'gemini-live' }), /GOOGLE_API_KEY: required when AGENT_PIPELINE=gemini-live/);
+    assert.deepEqual(
+      err.problems.map((p) => p.split(':')[0]),
+      ['DEEPGRAM_API_KEY', 'CARTESIA_API_KEY'],
+    );
+    assert.throws(
+      () => loadConfig({ AGENT_PIPELINE: 'gemini-live' }),
+      /GOOGLE_API_KEY: required when AGENT_PIPELINE=gemini-live/,
+    );
     assert.equal(loadConfig({ AGENT_PIPELINE: 'echo' }).AGENT_PIPELINE, 'echo');
   });
 
@@ -65,24 +71,45 @@ describe('cascade config', () => {
   });
 
   test('values are validated: rates, thresholds, enums, URLs (ws:// accepted for Deepgram)', () => {
-    const c = loadConfig({ CARTESIA_SAMPLE_RATE: '16000', VAD_THRESHOLD: '0.7', BARGE_IN_MIN_MS: '300', TURN_END: 'utterance_end', DEEPGRAM_BASE_URL: 'ws://127.0.0.1:1234' });
+    const c = loadConfig({
+      CARTESIA_SAMPLE_RATE: '16000',
+      VAD_THRESHOLD: '0.7',
+      BARGE_IN_MIN_MS: '300',
+      TURN_END: 'utterance_end',
+      DEEPGRAM_BASE_URL: 'ws://127.0.0.1:1234',
+    });
     assert.equal(c.CARTESIA_SAMPLE_RATE, 16000);
     assert.equal(c.VAD_THRESHOLD, 0.7);
     assert.equal(c.DEEPGRAM_BASE_URL, 'ws://127.0.0.1:1234');
     let err: unknown;
     try {
-      loadConfig({ CARTESIA_SAMPLE_RATE: '24000', VAD_THRESHOLD: '2', TURN_END: 'silence', AGENT_PIPELINE: 'parrot', DEEPGRAM_UTTERANCE_END_MS: '500' });
+      loadConfig({
+        CARTESIA_SAMPLE_RATE: '24000',
+        VAD_THRESHOLD: '2',
+        TURN_END: 'silence',
+        AGENT_PIPELINE: 'parrot',
+        DEEPGRAM_UTTERANCE_END_MS: '500',
+      });
     } catch (e) {
       err = e;
     }
     assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), ['AGENT_PIPELINE', 'CARTESIA_SAMPLE_RATE', 'DEEPGRAM_UTTERANCE_END_MS', 'TURN_END', 'VAD_THRESHOLD']);
+    assert.deepEqual(err.problems.map((p) => p.split(':')[0]).sort(), [
+      'AGENT_PIPELINE',
+      'CARTESIA_SAMPLE_RATE',
+      'DEEPGRAM_UTTERANCE_END_MS',
+      'TURN_END',
+      'VAD_THRESHOLD',
+    ]);
   });
 });
 
 describe('cascade from the registry', () => {
   test('createAgent("cascade") wired to the configured endpoints answers a turn', async () => {
-    const f = await startFakes({ dg: { auto: { transcript: 'Is the bar open?' } }, gem: { autoReply: 'Yes, until midnight.' } });
+    const f = await startFakes({
+      dg: { auto: { transcript: 'Is the bar open?' } },
+      gem: { autoReply: 'Yes, until midnight.' },
+    });
     try {
       const config = loadConfig({
         AGENT_PIPELINE: 'cascade',
@@ -97,7 +124,11 @@ describe('cascade from the registry', () => {
         GEMINI_TEXT_MODEL: 'gemini-env-flash',
       });
       // Per-call overrides (callback answer / profile) beat the environment.
-      const settings = settingsOf(config, { deepgramModel: 'nova-2-phonecall', llmModel: 'gemini-test-flash', cartesiaVoiceId: 'my-voice' });
+      const settings = settingsOf(config, {
+        deepgramModel: 'nova-2-phonecall',
+        llmModel: 'gemini-test-flash',
+        cartesiaVoiceId: 'my-voice',
+      });
       const agent = createAgent('cascade', settings, config, silentLogger());
       assert.ok(agent instanceof CascadeAgent);
       assert.equal(agent.kind, 'cascade');

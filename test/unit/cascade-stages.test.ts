@@ -16,11 +16,31 @@ import { KEY, openHandles, sleep, SPEECH, until } from './cascade-harness.ts';
 const log = silentLogger();
 
 function stt(fake: DeepgramFake, extra: Partial<ConstructorParameters<typeof DeepgramStt>[0]> = {}): DeepgramStt {
-  return new DeepgramStt({ apiKey: KEY.dg, baseUrl: fake.url, model: 'nova-3', sampleRate: 8000, endpointingMs: 300, utteranceEndMs: 1000, connectTimeoutMs: 1000, logger: log, ...extra });
+  return new DeepgramStt({
+    apiKey: KEY.dg,
+    baseUrl: fake.url,
+    model: 'nova-3',
+    sampleRate: 8000,
+    endpointingMs: 300,
+    utteranceEndMs: 1000,
+    connectTimeoutMs: 1000,
+    logger: log,
+    ...extra,
+  });
 }
 
 function tts(fake: CartesiaFake, extra: Partial<ConstructorParameters<typeof CartesiaTts>[0]> = {}): CartesiaTts {
-  return new CartesiaTts({ apiKey: KEY.cart, baseUrl: fake.baseUrl, model: 'sonic-3', voiceId: 'v', sampleRate: 8000, connectTimeoutMs: 1000, timeoutMs: 1000, logger: log, ...extra });
+  return new CartesiaTts({
+    apiKey: KEY.cart,
+    baseUrl: fake.baseUrl,
+    model: 'sonic-3',
+    voiceId: 'v',
+    sampleRate: 8000,
+    connectTimeoutMs: 1000,
+    timeoutMs: 1000,
+    logger: log,
+    ...extra,
+  });
 }
 
 interface SttEvents {
@@ -91,7 +111,10 @@ describe('Deepgram adapter + fake', () => {
     const session = fake.sessions[0]!;
     await Promise.all([s.close(), s.close()]);
     const closed = await session.closed;
-    assert.deepEqual(session.controls.map((c) => c.type), ['Finalize', 'CloseStream']);
+    assert.deepEqual(
+      session.controls.map((c) => c.type),
+      ['Finalize', 'CloseStream'],
+    );
     assert.equal(closed.code, 1000);
     s.sendAudio(SPEECH.subarray(0, 320)); // after close: ignored, no throw
     assert.equal(ev.lost.length, 0, 'our own close is not a loss');
@@ -183,9 +206,21 @@ describe('Gemini adapter + fake', () => {
     const fake = await GeminiTextFake.start({ apiKey: KEY.gem });
     ctx.after(() => fake.stop()); // stopped even when an assertion fails
     fake.script({ tokens: ['Hello', ' there.', ' Bye.'], tokenDelayMs: 30 });
-    const llm = new GeminiLlm({ apiKey: KEY.gem, model: 'm1', baseUrl: fake.baseUrl, timeoutMs: 5000, thinking: 'low', temperature: 0.3 });
+    const llm = new GeminiLlm({
+      apiKey: KEY.gem,
+      model: 'm1',
+      baseUrl: fake.baseUrl,
+      timeoutMs: 5000,
+      thinking: 'low',
+      temperature: 0.3,
+    });
     const got: string[] = [];
-    for await (const t of llm.stream({ systemInstructions: 'Be nice.', history: [{ role: 'user', text: 'Hi' }], signal: new AbortController().signal })) got.push(t);
+    for await (const t of llm.stream({
+      systemInstructions: 'Be nice.',
+      history: [{ role: 'user', text: 'Hi' }],
+      signal: new AbortController().signal,
+    }))
+      got.push(t);
     assert.deepEqual(got, ['Hello', ' there.', ' Bye.']);
     const req = fake.requests[0]!;
     assert.equal(req.systemText, 'Be nice.');
@@ -196,7 +231,11 @@ describe('Gemini adapter + fake', () => {
     fake.script({ tokens: ['One', ' two', ' three'], stallAfter: 2 });
     const abort = new AbortController();
     const early: string[] = [];
-    for await (const t of llm.stream({ systemInstructions: 'Be nice.', history: [{ role: 'user', text: 'Hi' }], signal: abort.signal })) {
+    for await (const t of llm.stream({
+      systemInstructions: 'Be nice.',
+      history: [{ role: 'user', text: 'Hi' }],
+      signal: abort.signal,
+    })) {
       early.push(t);
       if (early.length === 2) {
         assert.equal(fake.requests[1]!.completed, false, 'the response has not ended yet');
@@ -209,13 +248,23 @@ describe('Gemini adapter + fake', () => {
   test('errors: HTTP status → StageError (5xx/429 retryable, 4xx not); abort ends the stream quietly and the fake sees it', async (ctx) => {
     const fake = await GeminiTextFake.start({ apiKey: KEY.gem });
     ctx.after(() => fake.stop()); // stopped even when an assertion fails
-    const llm = new GeminiLlm({ apiKey: KEY.gem, model: 'm1', baseUrl: fake.baseUrl, timeoutMs: 1000, thinking: 'default' });
+    const llm = new GeminiLlm({
+      apiKey: KEY.gem,
+      model: 'm1',
+      baseUrl: fake.baseUrl,
+      timeoutMs: 1000,
+      thinking: 'default',
+    });
     const run = async (signal = new AbortController().signal) => {
       const out: string[] = [];
-      for await (const t of llm.stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal })) out.push(t);
+      for await (const t of llm.stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal }))
+        out.push(t);
       return out;
     };
-    fake.script({ status: 429, error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED' } });
+    fake.script({
+      status: 429,
+      error: { code: 429, message: 'Resource has been exhausted', status: 'RESOURCE_EXHAUSTED' },
+    });
     const e429 = await run().catch((e: StageError) => e);
     assert.ok(e429 instanceof StageError && e429.retryable && /429|exhausted/i.test(e429.message));
     fake.script({ status: 404, error: { code: 404, message: 'models/m1 is not found', status: 'NOT_FOUND' } });
@@ -228,7 +277,11 @@ describe('Gemini adapter + fake', () => {
     assert.ok(partial.length >= 1 && partial.length < 4);
     await fake.requests[2]!.done;
     assert.equal(fake.requests[2]!.aborted, true);
-    assert.equal(fake.requests[0]!.body.generationConfig?.thinkingConfig, undefined, "'default' sends no thinking config");
+    assert.equal(
+      fake.requests[0]!.body.generationConfig?.thinkingConfig,
+      undefined,
+      "'default' sends no thinking config",
+    );
     await fake.stop();
   });
 
@@ -239,7 +292,12 @@ describe('Gemini adapter + fake', () => {
     const llm = new GeminiLlm({ apiKey: KEY.gem, model: 'm1', baseUrl: fake.baseUrl, timeoutMs: 200, thinking: 'off' });
     const out: string[] = [];
     const err = await (async () => {
-      for await (const t of llm.stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal: new AbortController().signal })) out.push(t);
+      for await (const t of llm.stream({
+        systemInstructions: 's',
+        history: [{ role: 'user', text: 'q' }],
+        signal: new AbortController().signal,
+      }))
+        out.push(t);
     })().catch((e: StageError) => e);
     assert.deepEqual(out, ['one']);
     assert.ok(err instanceof StageError && err.retryable && /stalled for 200 ms/.test(err.message));
@@ -259,14 +317,22 @@ describe('Cartesia adapter + fake', () => {
     let bytes = 0;
     const words: TtsWordTimes[] = [];
     let done = false;
-    const s = t.open({ audio: (pcm) => (bytes += pcm.length), words: (w) => words.push(w), done: () => (done = true), error: (e) => assert.fail(e.message) });
+    const s = t.open({
+      audio: (pcm) => (bytes += pcm.length),
+      words: (w) => words.push(w),
+      done: () => (done = true),
+      error: (e) => assert.fail(e.message),
+    });
     s.push('Hello there. ');
     s.push('How are you?');
     s.end();
     await until(() => done, 2000, 'done');
     const chars = 'Hello there. '.length + 'How are you?'.length;
     assert.equal(bytes, Math.round((chars * 50 * 8000) / 1000) * 2);
-    assert.deepEqual(words.flatMap((w) => w.words), ['Hello', 'there.', 'How', 'are', 'you?']);
+    assert.deepEqual(
+      words.flatMap((w) => w.words),
+      ['Hello', 'there.', 'How', 'are', 'you?'],
+    );
     assert.ok(words[1]!.start[0]! > words[0]!.end[1]! - 1e-9, 'times run on over the context');
     const reqs = fake.sessions[0]!.requests;
     assert.deepEqual(
@@ -288,7 +354,11 @@ describe('Cartesia adapter + fake', () => {
     const t = tts(fake);
     await t.connect({ lost: () => {} });
     let chunks = 0;
-    const s = t.open({ audio: () => chunks++, done: () => assert.fail('no done after cancel'), error: () => assert.fail('no error after cancel') });
+    const s = t.open({
+      audio: () => chunks++,
+      done: () => assert.fail('no done after cancel'),
+      error: () => assert.fail('no error after cancel'),
+    });
     s.push('A long sentence that takes a while to speak.');
     await until(() => chunks >= 2, 1000, 'chunks');
     s.cancel();
@@ -296,14 +366,29 @@ describe('Cartesia adapter + fake', () => {
     const at = chunks;
     await sleep(100);
     assert.ok(chunks <= at + 1, 'at most one chunk in flight');
-    assert.deepEqual(fake.allCancels().map((c) => c.contextId), [s.id]);
+    assert.deepEqual(
+      fake.allCancels().map((c) => c.contextId),
+      [s.id],
+    );
     assert.equal(fake.allContexts()[0]!.cancelled, true);
     // A server chunk of odd length (e.g. 3 bytes then 5 bytes) comes out as whole samples.
     const got: Buffer[] = [];
     const s2 = t.open({ audio: (p) => got.push(Buffer.from(p)), done: () => {}, error: () => {} });
     const sess = fake.sessions[0]!;
-    sess.send({ type: 'chunk', context_id: s2.id, status_code: 206, done: false, data: Buffer.from([1, 2, 3]).toString('base64') });
-    sess.send({ type: 'chunk', context_id: s2.id, status_code: 206, done: false, data: Buffer.from([4, 5, 6, 7, 8]).toString('base64') });
+    sess.send({
+      type: 'chunk',
+      context_id: s2.id,
+      status_code: 206,
+      done: false,
+      data: Buffer.from([1, 2, 3]).toString('base64'),
+    });
+    sess.send({
+      type: 'chunk',
+      context_id: s2.id,
+      status_code: 206,
+      done: false,
+      data: Buffer.from([4, 5, 6, 7, 8]).toString('base64'),
+    });
     await until(() => got.length === 2, 1000, 'odd chunks');
     assert.deepEqual(
       got.map((b) => [...b]),
@@ -373,7 +458,9 @@ describe('fakes', () => {
     t.open({ audio: () => {}, done: () => {}, error: () => {} }).push('pending audio');
     gem.script({ hang: true });
     const llm = new GeminiLlm({ apiKey: 'k', model: 'm', baseUrl: gem.baseUrl, timeoutMs: 5000, thinking: 'default' });
-    const it = llm.stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal: AbortSignal.timeout(5000) })[Symbol.asyncIterator]();
+    const it = llm
+      .stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal: AbortSignal.timeout(5000) })
+      [Symbol.asyncIterator]();
     const pending = it.next().catch(() => undefined);
     await until(() => gem.requests.length === 1, 1000, 'request');
     await Promise.all([dg.stop(), gem.stop(), cart.stop()]);

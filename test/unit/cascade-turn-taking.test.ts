@@ -15,7 +15,12 @@ function res(text: string, start: number, end: number, o: Partial<SttResult> = {
     start,
     duration: end - start,
     confidence: 0.95,
-    words: toks.map((w, i) => ({ word: w, start: start + i * step, end: start + (i + 1) * step, confidence: o.confidence ?? 0.95 })),
+    words: toks.map((w, i) => ({
+      word: w,
+      start: start + i * step,
+      end: start + (i + 1) * step,
+      confidence: o.confidence ?? 0.95,
+    })),
     ...o,
   };
 }
@@ -25,7 +30,10 @@ describe('turn taking', () => {
     const t = new TurnAssembler({ endOn: 'speech_final' });
     assert.deepEqual(t.onResult(res('I would', 0.1, 0.5, { isFinal: false })), { kind: 'partial', text: 'I would' });
     assert.deepEqual(t.onResult(res('I would like', 0.1, 0.8)), { kind: 'partial', text: 'I would like' });
-    assert.deepEqual(t.onResult(res('a table', 0.9, 1.3, { isFinal: false })), { kind: 'partial', text: 'I would like a table' });
+    assert.deepEqual(t.onResult(res('a table', 0.9, 1.3, { isFinal: false })), {
+      kind: 'partial',
+      text: 'I would like a table',
+    });
     const d = t.onResult(res('a table.', 0.9, 1.4, { speechFinal: true }));
     assert.equal(d.kind, 'end');
     assert.equal(d.kind === 'end' && d.text, 'I would like a table.');
@@ -90,10 +98,26 @@ describe('turn taking', () => {
   test('empty, filler-only and low-confidence turns are ignored; speech_final on silence is nothing', () => {
     const t = new TurnAssembler({ endOn: 'speech_final' });
     assert.deepEqual(t.onResult(res('', 0, 1, { speechFinal: true })), { kind: 'none' });
-    assert.deepEqual(t.onResult(res('Uh. Hmm…', 0, 0.4, { speechFinal: true })), { kind: 'ignored', text: 'Uh. Hmm…', reason: 'fillers' });
-    assert.deepEqual(t.onResult(res('cough', 0, 0.3, { speechFinal: true, confidence: 0.2 })), { kind: 'ignored', text: 'cough', reason: 'low-confidence' });
-    assert.deepEqual(t.onResult(res('...', 0, 0.3, { speechFinal: true })), { kind: 'ignored', text: '...', reason: 'empty' });
-    assert.equal(t.onResult(res('uh yes', 0, 0.5, { speechFinal: true })).kind, 'end', 'a filler with a word is a turn');
+    assert.deepEqual(t.onResult(res('Uh. Hmm…', 0, 0.4, { speechFinal: true })), {
+      kind: 'ignored',
+      text: 'Uh. Hmm…',
+      reason: 'fillers',
+    });
+    assert.deepEqual(t.onResult(res('cough', 0, 0.3, { speechFinal: true, confidence: 0.2 })), {
+      kind: 'ignored',
+      text: 'cough',
+      reason: 'low-confidence',
+    });
+    assert.deepEqual(t.onResult(res('...', 0, 0.3, { speechFinal: true })), {
+      kind: 'ignored',
+      text: '...',
+      reason: 'empty',
+    });
+    assert.equal(
+      t.onResult(res('uh yes', 0, 0.5, { speechFinal: true })).kind,
+      'end',
+      'a filler with a word is a turn',
+    );
     assert.deepEqual(t.onUtteranceEnd(), { kind: 'none' }, 'UtteranceEnd with nothing heard');
   });
 });
@@ -124,7 +148,10 @@ describe('sentence chunker', () => {
   });
 
   test('abbreviations, initials and decimals do not end a sentence', () => {
-    assert.deepEqual(run(['Dr. Smith will see you at 3.30 today. Mr. J. Doe too.']), ['Dr. Smith will see you at 3.30 today. ', 'Mr. J. Doe too.']);
+    assert.deepEqual(run(['Dr. Smith will see you at 3.30 today. Mr. J. Doe too.']), [
+      'Dr. Smith will see you at 3.30 today. ',
+      'Mr. J. Doe too.',
+    ]);
   });
 
   test('newlines end a piece; whitespace-only pieces are skipped', () => {

@@ -24,7 +24,15 @@ test('configuration errors never echo a secret value (keys, tokens, passwords, s
   assert.doesNotMatch(err.message, /short-tok/);
   assert.doesNotMatch(err.message, /tiny-sec/);
   assert.match(err.message, /got "eighty"/, 'non-secret values are still shown');
-  const names = ['GOOGLE_API_KEY', 'GEMINI_API_KEY', 'DEEPGRAM_API_KEY', 'CARTESIA_API_KEY', 'FREESWITCH_ESL_PASSWORD', 'TWILIO_SIP_PASSWORD', 'TWILIO_AUTH_TOKEN'];
+  const names = [
+    'GOOGLE_API_KEY',
+    'GEMINI_API_KEY',
+    'DEEPGRAM_API_KEY',
+    'CARTESIA_API_KEY',
+    'FREESWITCH_ESL_PASSWORD',
+    'TWILIO_SIP_PASSWORD',
+    'TWILIO_AUTH_TOKEN',
+  ];
   for (const name of names) {
     // Every secret-named setting: a value that passes no check is still never shown.
     assert.doesNotMatch(problemsOf({ [name]: 'ZZSECRETZZ', FREESWITCH_ESL_PORT: 'x' }).message, /ZZSECRETZZ/, name);
@@ -34,7 +42,16 @@ test('configuration errors never echo a secret value (keys, tokens, passwords, s
 test('CALLBRIDGE_WS_URL follows HTTP_PORT (and a specific HTTP_HOST) unless set', () => {
   assert.equal(loadConfig({}).CALLBRIDGE_WS_URL, 'ws://127.0.0.1:8080');
   assert.equal(loadConfig({ HTTP_PORT: '9090' }).CALLBRIDGE_WS_URL, 'ws://127.0.0.1:9090');
-  assert.equal(loadConfig({ HTTP_PORT: '9090', HTTP_HOST: '0.0.0.0', API_TOKEN: 'x'.repeat(16) }).CALLBRIDGE_WS_URL, 'ws://127.0.0.1:9090');
-  assert.equal(loadConfig({ HTTP_PORT: '9090', HTTP_HOST: '10.1.2.3', API_TOKEN: 'x'.repeat(16) }).CALLBRIDGE_WS_URL, 'ws://10.1.2.3:9090');
-  assert.equal(loadConfig({ HTTP_PORT: '9090', CALLBRIDGE_WS_URL: 'wss://media.example.com' }).CALLBRIDGE_WS_URL, 'wss://media.example.com');
+  assert.equal(
+    loadConfig({ HTTP_PORT: '9090', HTTP_HOST: '0.0.0.0', API_TOKEN: 'x'.repeat(16) }).CALLBRIDGE_WS_URL,
+    'ws://127.0.0.1:9090',
+  );
+  assert.equal(
+    loadConfig({ HTTP_PORT: '9090', HTTP_HOST: '10.1.2.3', API_TOKEN: 'x'.repeat(16) }).CALLBRIDGE_WS_URL,
+    'ws://10.1.2.3:9090',
+  );
+  assert.equal(
+    loadConfig({ HTTP_PORT: '9090', CALLBRIDGE_WS_URL: 'wss://media.example.com' }).CALLBRIDGE_WS_URL,
+    'wss://media.example.com',
+  );
 });

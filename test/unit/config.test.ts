@@ -23,7 +23,12 @@ test('GEMINI_API_KEY is accepted when GOOGLE_API_KEY is not set; GOOGLE_API_KEY 
 test('one error lists every invalid value', () => {
   let err: unknown;
   try {
-    loadConfig({ FREESWITCH_ESL_PORT: 'eighty', LOG_LEVEL: 'loud', CALLBRIDGE_WS_URL: 'ws://call_bridge:8080', PLAYBACK_METHOD: 'fifo' });
+    loadConfig({
+      FREESWITCH_ESL_PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      CALLBRIDGE_WS_URL: 'ws://call_bridge:8080',
+      PLAYBACK_METHOD: 'fifo',
+    });
   } catch (e) {
     err = e;
   }

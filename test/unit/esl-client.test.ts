@@ -19,7 +19,8 @@ class ScriptedEsl {
   connections = 0;
   /** False: accept the TCP connection and never say a word (a wedged or wrong peer). */
   greets = true;
-  reply: (line: string, headers: Record<string, string>) => string | undefined | Promise<string | undefined> = () => undefined;
+  reply: (line: string, headers: Record<string, string>) => string | undefined | Promise<string | undefined> = () =>
+    undefined;
   port = 0;
 
   async start(): Promise<void> {
@@ -43,21 +44,23 @@ class ScriptedEsl {
 
   async #handle(s: net.Socket, d: Buffer): Promise<void> {
     let buf = (this.#buf.get(s) ?? '') + d.toString();
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const [line = '', ...rest] = block.split('\n');
-          const headers = Object.fromEntries(rest.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 2)]));
-          this.lines.push(line);
-          if (line.startsWith('auth ')) s.write('Content-Type: command/reply\nReply-Text: +OK accepted\n\n');
-          else if (line.startsWith('event ')) s.write('Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n');
-          else {
-            const r = await this.reply(line, headers);
-            if (r !== undefined && !s.destroyed) s.write(r);
-          }
-        }
-        this.#buf.set(s, buf);
+    let i: number;
+    // biome-ignore lint/suspicious/noAssignInExpressions: the usual read-every-frame loop
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const [line = '', ...rest] = block.split('\n');
+      const headers = Object.fromEntries(rest.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 2)]));
+      this.lines.push(line);
+      if (line.startsWith('auth ')) s.write('Content-Type: command/reply\nReply-Text: +OK accepted\n\n');
+      else if (line.startsWith('event '))
+        s.write('Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n');
+      else {
+        const r = await this.reply(line, headers);
+        if (r !== undefined && !s.destroyed) s.write(r);
+      }
+    }
+    this.#buf.set(s, buf);
   }
 
   api(body: string): string {
@@ -82,7 +85,15 @@ class ScriptedEsl {
 async function setup(timeoutMs = 150, t?: { after(fn: () => Promise<void>): void }) {
   const srv = new ScriptedEsl();
   await srv.start();
-  const esl = new EslClient({ host: '127.0.0.1', port: srv.port, password: 'ClueCon', commandTimeoutMs: timeoutMs, reconnectMaxMs: 400, reconnectInitialMs: 50, logger: silentLogger() });
+  const esl = new EslClient({
+    host: '127.0.0.1',
+    port: srv.port,
+    password: 'ClueCon',
+    commandTimeoutMs: timeoutMs,
+    reconnectMaxMs: 400,
+    reconnectInitialMs: 50,
+    logger: silentLogger(),
+  });
   t?.after(async () => {
     await esl.stop();
     await srv.stop();
@@ -93,7 +104,7 @@ async function setup(timeoutMs = 150, t?: { after(fn: () => Promise<void>): void
 }
 
 test('connects, authenticates and subscribes only to the events callbridge uses', async (t) => {
-  const { srv, esl } = await setup(150, t);
+  const { srv } = await setup(150, t);
   assert.ok(srv.lines.includes('auth ClueCon'));
   const sub = srv.lines.find((l) => l.startsWith('event json ') && l.includes('CHANNEL_PARK'))!;
   assert.ok(sub, 'subscription sent');
@@ -106,7 +117,10 @@ test('api resolves with the body; apiOk turns -ERR into EslCommandError', async 
   const { srv, esl } = await setup(150, t);
   srv.reply = (line) => (line.startsWith('api uuid_answer') ? srv.api('-ERR No such channel!\n') : srv.api('+OK\n'));
   assert.equal(await esl.api(cmd.breakPlayback(U)), '+OK\n');
-  await assert.rejects(esl.apiOk(cmd.answer(U)), (e: Error) => e instanceof EslCommandError && /No such channel/.test(e.message));
+  await assert.rejects(
+    esl.apiOk(cmd.answer(U)),
+    (e: Error) => e instanceof EslCommandError && /No such channel/.test(e.message),
+  );
 });
 
 test('a timed-out command keeps its reply slot, so the next command gets its own reply', async (t) => {
@@ -138,7 +152,11 @@ test('pending commands fail at once when the socket drops, and the client reconn
   await assert.rejects(esl.api(cmd.answer(U)), EslNotConnectedError, 'commands while down fail fast');
   await esl.waitConnected(2000);
   assert.equal(srv.connections, 2);
-  assert.equal(srv.lines.filter((l) => l.startsWith('event json ') && l.includes('CHANNEL_PARK')).length, 2, 'resubscribed');
+  assert.equal(
+    srv.lines.filter((l) => l.startsWith('event json ') && l.includes('CHANNEL_PARK')).length,
+    2,
+    'resubscribed',
+  );
 });
 
 test('a connection whose replies stop coming is replaced', async (t) => {
@@ -155,7 +173,16 @@ test('a peer that accepts the connection but never asks for auth is given up on 
   const srv = new ScriptedEsl();
   srv.greets = false;
   await srv.start();
-  const esl = new EslClient({ host: '127.0.0.1', port: srv.port, password: 'ClueCon', commandTimeoutMs: 500, connectTimeoutMs: 150, reconnectMaxMs: 100, reconnectInitialMs: 20, logger: silentLogger() });
+  const esl = new EslClient({
+    host: '127.0.0.1',
+    port: srv.port,
+    password: 'ClueCon',
+    commandTimeoutMs: 500,
+    connectTimeoutMs: 150,
+    reconnectMaxMs: 100,
+    reconnectInitialMs: 20,
+    logger: silentLogger(),
+  });
   t.after(async () => {
     await esl.stop();
     await srv.stop();
@@ -172,7 +199,18 @@ test('bgapi sends a Job-UUID and resolves with the BACKGROUND_JOB body', async (
   srv.reply = (line, headers) => {
     if (!line.startsWith('bgapi ')) return undefined;
     const job = headers['Job-UUID']!;
-    setTimeout(() => srv.sockets.forEach((s) => s.write(srv.event({ 'Event-Name': 'BACKGROUND_JOB', 'Job-UUID': job, 'Content-Length': '14', _body: '-ERR USER_BUSY\n' }))), 20);
+    setTimeout(() => {
+      for (const s of srv.sockets) {
+        s.write(
+          srv.event({
+            'Event-Name': 'BACKGROUND_JOB',
+            'Job-UUID': job,
+            'Content-Length': '14',
+            _body: '-ERR USER_BUSY\n',
+          }),
+        );
+      }
+    }, 20);
     return `Content-Type: command/reply\nReply-Text: +OK Job-UUID: ${job}\nJob-UUID: ${job}\n\n`;
   };
   assert.equal(await esl.bgapi(cmd.status(), 1000), '-ERR USER_BUSY\n');
@@ -184,7 +222,15 @@ test('events are delivered typed; other content types are not', async (t) => {
   esl.on('event', (e) => got.push(`${e.name}/${e.subclass ?? ''}/${e.header('Unique-ID')}/${e.body}`));
   for (const s of srv.sockets) {
     s.write(srv.event({ 'Event-Name': 'CHANNEL_PARK', 'Unique-ID': U }));
-    s.write(srv.event({ 'Event-Name': 'CUSTOM', 'Event-Subclass': 'mod_audio_stream::connect', 'Unique-ID': U, 'Content-Length': '22', _body: '{"status":"connected"}' }));
+    s.write(
+      srv.event({
+        'Event-Name': 'CUSTOM',
+        'Event-Subclass': 'mod_audio_stream::connect',
+        'Unique-ID': U,
+        'Content-Length': '22',
+        _body: '{"status":"connected"}',
+      }),
+    );
     s.write('Content-Type: log/data\nContent-Length: 3\n\nabc');
   }
   await sleep(50);

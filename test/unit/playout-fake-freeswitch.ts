@@ -70,4 +70,3 @@ export class FakeFreeswitch implements PlaybackControl, ChunkTransport {
     }
   }
 }
-

@@ -37,7 +37,12 @@ function setup(t: TestContext) {
 }
 
 /** A model streaming in real time: 40 ms pieces on a 40 ms schedule, some of them late (by up to 45 ms, never cumulative). */
-async function realtimeReply(fs: FakeFreeswitch, q: PlayoutQueue, advance: (ms: number) => Promise<void>, ms: number): Promise<void> {
+async function realtimeReply(
+  fs: FakeFreeswitch,
+  q: PlayoutQueue,
+  advance: (ms: number) => Promise<void>,
+  ms: number,
+): Promise<void> {
   const late = [0, 5, 0, 30, 10, 0, 45, 0, 5, 20];
   const pieces = ms / 40;
   const start = fs.now;
@@ -67,7 +72,11 @@ test('replies streamed in real time play gapless from few files once the arrival
     if (i === 0) continue;
     assert.ok(files.length <= 30, `reply ${i + 1}: ${files.length} files for 3 s (at most one per 100 ms)`);
     const gaps = files.slice(1).map((f, k) => f.start - files[k]!.end);
-    assert.deepEqual(gaps.filter((g) => g > 0), [], `reply ${i + 1}: silence inserted between its files`);
+    assert.deepEqual(
+      gaps.filter((g) => g > 0),
+      [],
+      `reply ${i + 1}: silence inserted between its files`,
+    );
   }
   await q.close();
 });

@@ -83,7 +83,11 @@ test('chunks are whole 20 ms frames, the remainder carries over, only the last p
   await sleep(20);
   const sizes = control.played.map((p) => transport.files.get(p.path)!.length);
   for (const s of sizes) assert.equal(s % 320, 0, `chunk of ${s} bytes is not whole 20 ms frames`);
-  assert.equal(sizes.reduce((a, b) => a + b, 0), 180 * 16, '175 ms of audio padded to 180 ms in total');
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    180 * 16,
+    '175 ms of audio padded to 180 ms in total',
+  );
   // order and continuity: concatenated samples count up without a gap until the padding
   const all = Buffer.concat(control.played.map((p) => transport.files.get(p.path)!));
   for (let i = 0; i < 175 * 8; i++) assert.equal(all.readInt16LE(i * 2), i);
@@ -112,8 +116,15 @@ test('barge-in breaks once, drops queued and in-flight audio, and ignores late w
   transport.writeDelayMs = 30;
   const seen: Array<[boolean, number]> = [];
   const q2 = new PlayoutQueue({
-    format: R8, transport, control, resampling,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
+    format: R8,
+    transport,
+    control,
+    resampling,
+    firstChunkMs: 100,
+    chunkMs: 400,
+    lowWaterMs: 200,
+    maxAheadMs: 1000,
+    pace,
     observer: { interrupted: (broke, ms) => seen.push([broke, ms]) },
   });
   q2.push(ramp(1000), 8000); // chunks being written (30 ms each)
@@ -162,7 +173,8 @@ test('24 kHz agent audio is resampled to the file rate with one stateful convert
   const { q, control, transport } = queue();
   // 1 s of a 440 Hz tone at 24 kHz, pushed in 40 ms pieces as a model would send it
   const tone = Buffer.alloc(24000 * 2);
-  for (let i = 0; i < 24000; i++) tone.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / 24000) * 12000), i * 2);
+  for (let i = 0; i < 24000; i++)
+    tone.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / 24000) * 12000), i * 2);
   for (let off = 0; off < tone.length; off += 1920) q.push(tone.subarray(off, off + 1920), 24000);
   q.endReply();
   await sleep(30);
@@ -186,8 +198,15 @@ test('no free converter: the reply goes out as WAV at the agent rate instead of 
   const control = new FakeControl();
   let fallbacks = 0;
   const q = new PlayoutQueue({
-    format: R8, transport, control, resampling: empty,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
+    format: R8,
+    transport,
+    control,
+    resampling: empty,
+    firstChunkMs: 100,
+    chunkMs: 400,
+    lowWaterMs: 200,
+    maxAheadMs: 1000,
+    pace,
     observer: { resamplerFallback: () => fallbacks++ },
   });
   q.push(Buffer.alloc(24000 * 2 * 0.1), 24000); // 100 ms at 24 kHz
@@ -201,16 +220,22 @@ test('no free converter: the reply goes out as WAV at the agent rate instead of 
   await q.close();
 });
 
-
 test('the converter pool is capped: at the cap a reply falls back to WAV, converters are reused, not churned', async () => {
   const capped = new ResamplerPools({ converter: 'SINC_FASTEST', minSpare: 0, max: 2 });
   await capped.warm([[24000, 8000, 2]]);
   const r = new InlineResampling(capped);
   const outs: Array<ReturnType<typeof r.open>> = [r.open(24000, 8000, () => {}), r.open(24000, 8000, () => {})];
   assert.ok(outs.every(Boolean), 'two streams within the cap');
-  assert.equal(r.open(24000, 8000, () => {}), undefined, 'the third is refused (the caller falls back to WAV)');
+  assert.equal(
+    r.open(24000, 8000, () => {}),
+    undefined,
+    'the third is refused (the caller falls back to WAV)',
+  );
   outs[0]!.drop();
-  assert.ok(r.open(24000, 8000, () => {}), 'a returned converter is reused');
+  assert.ok(
+    r.open(24000, 8000, () => {}),
+    'a returned converter is reused',
+  );
   assert.deepEqual(capped.stats, { leased: 2, free: 0 }, 'still two converters in all');
   capped.destroy();
 });
@@ -219,12 +244,19 @@ test('close does not wait for chunks still waiting for their ::play (stream tran
   const sent: string[] = [];
   // The ::play timeout is far beyond anything this test waits: if close waited for the ::play (or for that
   // timeout), it would not resolve at all.
-  const transport = new StreamAudioTransport({ send: (text) => (sent.push(text), true), timeoutMs: 600_000 });
+  const transport = new StreamAudioTransport({ send: (text) => sent.push(text) > 0, timeoutMs: 600_000 });
   const control = new FakeControl();
   let failed = 0;
   const q = new PlayoutQueue({
-    format: R8, transport, control, resampling,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace,
+    format: R8,
+    transport,
+    control,
+    resampling,
+    firstChunkMs: 100,
+    chunkMs: 400,
+    lowWaterMs: 200,
+    maxAheadMs: 1000,
+    pace,
     observer: { chunkFailed: () => failed++ },
   });
   q.push(ramp(300), 8000);

@@ -118,9 +118,16 @@ test('ESL drops while FreeSWITCH still has audio queued: the command in flight i
   await advance(200);
   fs.linkUp = true;
   await until(() => q.idle, advance, 8000);
-  assert.deepEqual(heardFrames(fs, audio), Array.from({ length: 150 }, (_, i) => i + 1));
+  assert.deepEqual(
+    heardFrames(fs, audio),
+    Array.from({ length: 150 }, (_, i) => i + 1),
+  );
   const gaps = fs.played.slice(1).map((f, k) => f.start - fs.played[k]!.end);
-  assert.deepEqual(gaps.filter((g) => g > 0), [], 'FreeSWITCH never ran dry: the reply continued without a gap');
+  assert.deepEqual(
+    gaps.filter((g) => g > 0),
+    [],
+    'FreeSWITCH never ran dry: the reply continued without a gap',
+  );
   await q.close();
 });
 

@@ -61,7 +61,11 @@ test('a worker that dies completes every open stream once, empty and last; new s
   await until(() => r.active === 0);
   assert.deepEqual(outs[0]!.at(-1), [0, true], 'a: its tail never came, the stream is completed empty');
   assert.deepEqual(outs[1], [[0, true]], 'b: completed once, although it never ended');
-  assert.equal(r.open(24000, 8000, () => {}), undefined, 'a dead worker gives no stream: the caller falls back to WAV');
+  assert.equal(
+    r.open(24000, 8000, () => {}),
+    undefined,
+    'a dead worker gives no stream: the caller falls back to WAV',
+  );
   b.push(new Int16Array(480)); // ops on a stream of a dead worker are ignored
   b.drop();
   await r.close();
@@ -120,8 +124,14 @@ test('the DSP worker dies while a reply is ending: the reply completes, the next
   let fallbacks = 0;
   const q = new PlayoutQueue({
     format: { kind: 'r8', sampleRate: 8000 },
-    transport, control, resampling: r,
-    firstChunkMs: 100, chunkMs: 400, lowWaterMs: 200, maxAheadMs: 1000, pace: new PaceMemory(),
+    transport,
+    control,
+    resampling: r,
+    firstChunkMs: 100,
+    chunkMs: 400,
+    lowWaterMs: 200,
+    maxAheadMs: 1000,
+    pace: new PaceMemory(),
     observer: { idle: () => idle++, resamplerFallback: () => fallbacks++ },
   });
   q.push(tone(200), 24000);

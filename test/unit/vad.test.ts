@@ -46,11 +46,15 @@ interface Run {
 async function run(pcm: Buffer, opts: Partial<VadOptions> = {}): Promise<Run> {
   const model = await loadSileroModel();
   const r: Run = { starts: [], ends: [], probs: [], vad: undefined as unknown as VoiceActivityDetector };
-  r.vad = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400, ...opts }, {
-    speechStart: (t) => r.starts.push(t),
-    speechEnd: (t) => r.ends.push(t),
-    probability: (p) => r.probs.push(p),
-  });
+  r.vad = new VoiceActivityDetector(
+    model,
+    { sampleRate: 8000, maxPendingWindows: 400, ...opts },
+    {
+      speechStart: (t) => r.starts.push(t),
+      speechEnd: (t) => r.ends.push(t),
+      probability: (p) => r.probs.push(p),
+    },
+  );
   for (const f of frames(pcm)) r.vad.push(f);
   const expected = Math.floor((Math.floor(pcm.length / FRAME) * 160) / 256);
   await until(() => r.vad.stats.windows >= expected, 5000, `only ${r.vad.stats.windows} of ${expected} windows`);
@@ -95,7 +99,10 @@ describe('Silero VAD', () => {
     }
     assert.equal(fired200, 0);
     assert.ok(windowsAbove >= 1 && windowsAbove * 32 < 200, `${windowsAbove} windows ≥ 0.5`);
-    assert.ok(fired32 >= leadIns.length - 2, `the burst looks like speech to the model (${fired32}/${leadIns.length} at 32 ms)`);
+    assert.ok(
+      fired32 >= leadIns.length - 2,
+      `the burst looks like speech to the model (${fired32}/${leadIns.length} at 32 ms)`,
+    );
   });
 
   test('state is per detector: two interleaved streams on the shared session score like one stream alone', async () => {
@@ -103,8 +110,16 @@ describe('Silero VAD', () => {
     const alone = await run(SPEECH);
     const pa: number[] = [];
     const pb: number[] = [];
-    const a = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400 }, { probability: (p) => pa.push(p) });
-    const b = new VoiceActivityDetector(model, { sampleRate: 8000, maxPendingWindows: 400 }, { probability: (p) => pb.push(p) });
+    const a = new VoiceActivityDetector(
+      model,
+      { sampleRate: 8000, maxPendingWindows: 400 },
+      { probability: (p) => pa.push(p) },
+    );
+    const b = new VoiceActivityDetector(
+      model,
+      { sampleRate: 8000, maxPendingWindows: 400 },
+      { probability: (p) => pb.push(p) },
+    );
     const fs = frames(SPEECH);
     const quiet = frames(silence(SPEECH.length / 16));
     for (let i = 0; i < fs.length; i++) {

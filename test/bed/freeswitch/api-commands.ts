@@ -29,7 +29,12 @@ export const VERSION = 'FreeSWITCH Version 1.10.12-release~64bit (-release 64bit
  * Runs one API command; resolves with the reply body. `onResult` (bgapi) is called with the same body, for
  * originate at the moment FreeSWITCH fires the BACKGROUND_JOB.
  */
-export async function runApi(ctx: ApiContext, command: string, arg: string, onResult?: (result: string) => void): Promise<string> {
+export async function runApi(
+  ctx: ApiContext,
+  command: string,
+  arg: string,
+  onResult?: (result: string) => void,
+): Promise<string> {
   if (command === 'originate') return ctx.originate(arg, onResult ?? (() => {}));
   const result = withDefaultReply(command, runSync(ctx, command, arg));
   onResult?.(result);
@@ -154,7 +159,14 @@ function audioStream(ctx: ApiContext, arg: string): string {
       const mix = argv[3]!;
       if (mix !== 'mono' && mix !== 'mixed' && mix !== 'stereo') return ''; // "invalid mix type": nothing written
       const rateArg = argv[4];
-      const rate = rateArg === undefined ? 8000 : rateArg === '16k' ? 16000 : rateArg === '8k' ? 8000 : Number.parseInt(rateArg, 10) || 0;
+      const rate =
+        rateArg === undefined
+          ? 8000
+          : rateArg === '16k'
+            ? 16000
+            : rateArg === '8k'
+              ? 8000
+              : Number.parseInt(rateArg, 10) || 0;
       if (validStreamUrl(argv[2]!) && rate > 0 && rate % 8000 === 0) {
         ok = ch.startAudioStream({ url: argv[2]!, mix: mix as StreamMix, rate, metadata: argv[5] });
       }
@@ -203,7 +215,8 @@ const SHOW_COLUMNS =
  */
 function show(ctx: ApiContext, what: string): string | undefined {
   const m = /^(channels|calls)(?:\s+(count)|\s+like\s+(\S+))?(?:\s+as\s+(json))?$/i.exec(what);
-  if (!m) return `-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n`;
+  if (!m)
+    return `-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like <match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n`;
   const like = m[3];
   const rows = [...ctx.channels.values()]
     .filter((c) => !c.destroyed)

@@ -4,10 +4,13 @@ export class TimerSet {
   #timers = new Set<NodeJS.Timeout>();
 
   after(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     this.#timers.add(t);
     return t;
   }

@@ -73,7 +73,8 @@ function native(b: Buffer, codec: string, fileCodec: 'PCMU' | 'PCMA'): DecodedFi
 }
 
 export function parseWav(b: Buffer): DecodedFile {
-  if (b.length < 12 || b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new FileNotFound('not a RIFF/WAVE file');
+  if (b.length < 12 || b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE')
+    throw new FileNotFound('not a RIFF/WAVE file');
   let fmt: { format: number; channels: number; rate: number; bits: number } | undefined;
   let off = 12;
   while (off + 8 <= b.length) {
@@ -83,7 +84,12 @@ export function parseWav(b: Buffer): DecodedFile {
     if (id === 'fmt ' && body + 16 <= b.length) {
       let format = b.readUInt16LE(body);
       if (format === 0xfffe && size >= 26) format = b.readUInt16LE(body + 24); // WAVE_FORMAT_EXTENSIBLE sub-format
-      fmt = { format, channels: b.readUInt16LE(body + 2), rate: b.readUInt32LE(body + 4), bits: b.readUInt16LE(body + 14) };
+      fmt = {
+        format,
+        channels: b.readUInt16LE(body + 2),
+        rate: b.readUInt32LE(body + 4),
+        bits: b.readUInt16LE(body + 14),
+      };
     } else if (id === 'data') {
       if (!fmt) throw new FileNotFound('WAV data before fmt chunk');
       const data = b.subarray(body, Math.min(b.length, body + size));
@@ -97,7 +103,7 @@ export function parseWav(b: Buffer): DecodedFile {
 function wavSamples(data: Buffer, format: number, bits: number): Int16Array {
   if (format === 1 && bits === 16) return int16le(data);
   if (format === 1 && bits === 8) return Int16Array.from(data, (x) => (x - 128) << 8);
-  if (format === 1 && (bits === 24 || bits === 32)) return wideSamples(data, bits / 8 as 3 | 4);
+  if (format === 1 && (bits === 24 || bits === 32)) return wideSamples(data, (bits / 8) as 3 | 4);
   if (format === 3 && bits === 32) {
     const out = new Int16Array(data.length >> 2);
     for (let i = 0; i < out.length; i++) out[i] = clamp16(data.readFloatLE(i * 4) * 32767);

@@ -21,7 +21,13 @@ export interface StreamVars {
   STREAM_EXTRA_HEADERS?: string;
   STREAM_SUPPRESS_LOG?: string;
 }
-export const STREAM_VAR_NAMES = ['STREAM_MESSAGE_DEFLATE', 'STREAM_HEART_BEAT', 'STREAM_BUFFER_SIZE', 'STREAM_EXTRA_HEADERS', 'STREAM_SUPPRESS_LOG'] as const;
+export const STREAM_VAR_NAMES = [
+  'STREAM_MESSAGE_DEFLATE',
+  'STREAM_HEART_BEAT',
+  'STREAM_BUFFER_SIZE',
+  'STREAM_EXTRA_HEADERS',
+  'STREAM_SUPPRESS_LOG',
+] as const;
 
 export interface StreamHost {
   readonly uuid: string;
@@ -50,11 +56,18 @@ export interface StreamStart {
 /** `uuid_audio_stream ... start` URL check of the module: ws:// or wss://, host letters/digits/./- only, numeric port. */
 export function validStreamUrl(url: string): boolean {
   const m = /^wss?:\/\/([^:/?#]*)(?::([^/?#]*))?/.exec(url);
-  if (!m || !m[1] || !/^[A-Za-z0-9.-]+$/.test(m[1])) return false;
+  if (!m?.[1] || !/^[A-Za-z0-9.-]+$/.test(m[1])) return false;
   return m[2] === undefined || /^\d*$/.test(m[2]);
 }
 
-const RAW_EXTENSIONS: Record<number, string> = { 8000: 'r8', 16000: 'r16', 24000: 'r24', 32000: 'r32', 48000: 'r48', 64000: 'r64' };
+const RAW_EXTENSIONS: Record<number, string> = {
+  8000: 'r8',
+  16000: 'r16',
+  24000: 'r24',
+  32000: 'r32',
+  48000: 'r48',
+  64000: 'r64',
+};
 const TYPE_EXTENSIONS: Record<string, string> = { wav: 'wav', mp3: 'mp3', ogg: 'ogg', pcmu: 'pcmu', pcma: 'pcma' };
 
 export class AudioStream {
@@ -126,7 +139,8 @@ export class AudioStream {
     if ((this.state !== 'connecting' && this.state !== 'connected') || this.paused) return;
     let frame: Int16Array;
     if (this.mix === 'mono') frame = read;
-    else if (!written) return; // mixed/stereo send nothing while nothing plays to the caller
+    else if (!written)
+      return; // mixed/stereo send nothing while nothing plays to the caller
     else if (this.mix === 'mixed') frame = read.map((s, i) => Math.max(-32768, Math.min(32767, s + (written[i] ?? 0))));
     else {
       frame = new Int16Array(read.length * 2);
@@ -211,7 +225,8 @@ export class AudioStream {
     for (const m of held) this.#sendAudio(m, m.length / (this.mix === 'stereo' ? 4 : 2) / (this.rate / 50));
     if (this.#host.connectBurstFrames > 0) this.#host.burst(this.#host.connectBurstFrames);
     const beat = Number.parseInt(this.vars.STREAM_HEART_BEAT ?? '', 10);
-    if (beat > 0) this.#heartbeat = this.#host.timers.every(beat * 1000, () => this.state === 'connected' && this.#ws.ping());
+    if (beat > 0)
+      this.#heartbeat = this.#host.timers.every(beat * 1000, () => this.state === 'connected' && this.#ws.ping());
     this.#host.changed();
   }
 
@@ -231,7 +246,10 @@ export class AudioStream {
     // Server-initiated close (or a dead socket): the module reports it and keeps the bug attached.
     this.state = 'disconnected';
     this.#host.timers.cancel(this.#heartbeat);
-    this.#host.fireCustom('mod_audio_stream::disconnect', JSON.stringify({ status: 'disconnected', message: { code, reason } }));
+    this.#host.fireCustom(
+      'mod_audio_stream::disconnect',
+      JSON.stringify({ status: 'disconnected', message: { code, reason } }),
+    );
     this.#host.changed();
   }
 
@@ -258,7 +276,14 @@ export class AudioStream {
     const { audioData, ...rest } = msg['data'];
     if (typeof audioData !== 'string') return false;
     const type = rest['audioDataType'];
-    const ext = type === 'raw' ? (typeof rest['sampleRate'] === 'number' ? RAW_EXTENSIONS[rest['sampleRate']] : undefined) : typeof type === 'string' ? TYPE_EXTENSIONS[type] : undefined;
+    const ext =
+      type === 'raw'
+        ? typeof rest['sampleRate'] === 'number'
+          ? RAW_EXTENSIONS[rest['sampleRate']]
+          : undefined
+        : typeof type === 'string'
+          ? TYPE_EXTENSIONS[type]
+          : undefined;
     if (!ext) return false;
     const file = join(this.#host.tmpDir, `${this.#host.uuid}_${this.#fileCount++}.tmp.${ext}`);
     writeFileSync(file, Buffer.from(audioData, 'base64'));

@@ -15,7 +15,13 @@ export interface CallTimes {
   hangup: number;
 }
 
-export function profileHeaders(direction: string, uuid: string, channelName: string, p: CallerProfile, t: CallTimes): Header[] {
+export function profileHeaders(
+  direction: string,
+  uuid: string,
+  channelName: string,
+  p: CallerProfile,
+  t: CallTimes,
+): Header[] {
   return [
     ['Caller-Direction', direction],
     ['Caller-Logical-Direction', direction],
@@ -126,7 +132,14 @@ export function hangupReport(r: ReportInput): Header[] {
     rtp_audio_out_packet_count: String(r.packetsOut),
     rtp_audio_out_media_packet_count: String(r.packetsOut),
   };
-  const moments = { start: t.created, profile_start: t.created, answer: t.answered, progress: t.progress, progress_media: t.progressMedia, end };
+  const moments = {
+    start: t.created,
+    profile_start: t.created,
+    answer: t.answered,
+    progress: t.progress,
+    progress_media: t.progressMedia,
+    end,
+  };
   for (const [name, at] of Object.entries(moments)) {
     values[`${name}_epoch`] = String(Math.floor(at / 1e6));
     values[`${name}_uepoch`] = String(at);

@@ -33,9 +33,24 @@ export type HangupHow = 'recv_bye' | 'send_bye' | 'recv_refuse' | 'send_refuse' 
 
 /** Events that carry the channel variables (switch_channel_event_set_extended_data); the others only carry channel data. */
 const WITH_VARIABLES = new Set([
-  'CHANNEL_CREATE', 'CHANNEL_ORIGINATE', 'CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP',
-  'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY', 'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_PARK',
-  'CHANNEL_UNPARK', 'CALL_UPDATE', 'MEDIA_BUG_START', 'MEDIA_BUG_STOP', 'PLAYBACK_START', 'PLAYBACK_STOP', 'CUSTOM',
+  'CHANNEL_CREATE',
+  'CHANNEL_ORIGINATE',
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_ANSWER',
+  'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE',
+  'CHANNEL_DESTROY',
+  'CHANNEL_EXECUTE',
+  'CHANNEL_EXECUTE_COMPLETE',
+  'CHANNEL_PARK',
+  'CHANNEL_UNPARK',
+  'CALL_UPDATE',
+  'MEDIA_BUG_START',
+  'MEDIA_BUG_STOP',
+  'PLAYBACK_START',
+  'PLAYBACK_STOP',
+  'CUSTOM',
 ]);
 const MEDIA_BUG: Header[] = [
   ['Media-Bug-Function', 'audio_stream'],
@@ -223,7 +238,8 @@ export class EmulatedChannel {
     this.setVar('endpoint_disposition', 'ANSWER');
     // The caller's ACK (to-tag, CSeq) is recorded a moment later: the captured CHANNEL_PARK right after the
     // answer does not have it yet, the MEDIA_BUG_START a few ms later does.
-    if (this.direction === 'inbound') this.#timers.after(1, () => this.#addVars(templateVars('inbound.confirmed', this.#ctx)));
+    if (this.direction === 'inbound')
+      this.#timers.after(1, () => this.#addVars(templateVars('inbound.confirmed', this.#ctx)));
     this.#host.changed();
     return true;
   }
@@ -241,7 +257,8 @@ export class EmulatedChannel {
 
   /** DTMF from the caller (RFC 2833): one DTMF event per digit. */
   dtmf(digits: string, durationMs = 280): void {
-    if (this.#hangup || !this.#media) throw new Error(`channel ${this.uuid}: no media for DTMF (answer state ${this.#answerState})`);
+    if (this.#hangup || !this.#media)
+      throw new Error(`channel ${this.uuid}: no media for DTMF (answer state ${this.#answerState})`);
     for (const digit of digits) {
       this.#digits += digit;
       this.fire('DTMF', {
@@ -267,7 +284,9 @@ export class EmulatedChannel {
 
   /** Resolves when the queued caller audio has been taken by the media clock. */
   micIdle(timeoutMs = 10_000): Promise<void> {
-    return this.#host.waiters.until(`caller audio of ${this.uuid} to drain`, () => (this.#mic.talking ? undefined : true), timeoutMs).then(() => {});
+    return this.#host.waiters
+      .until(`caller audio of ${this.uuid} to drain`, () => (this.#mic.talking ? undefined : true), timeoutMs)
+      .then(() => {});
   }
 
   /** What the caller heard, 8 kHz, silence in the gaps (segments `from..to` of `heard`). */
@@ -287,23 +306,36 @@ export class EmulatedChannel {
 
   waitHeardMs(ms: number, timeoutMs = 10_000): Promise<void> {
     return this.#host.waiters
-      .until(`${ms} ms of audio heard on ${this.uuid}`, () => (this.#timeline.heardMs() >= ms ? true : undefined), timeoutMs, 5)
+      .until(
+        `${ms} ms of audio heard on ${this.uuid}`,
+        () => (this.#timeline.heardMs() >= ms ? true : undefined),
+        timeoutMs,
+        5,
+      )
       .then(() => {});
   }
 
   /** Resolves when nothing plays and nothing is queued. */
   waitPlaybackIdle(timeoutMs = 10_000): Promise<void> {
-    return this.#host.waiters.until(`playback idle on ${this.uuid}`, () => (this.#playback.idle ? true : undefined), timeoutMs).then(() => {});
+    return this.#host.waiters
+      .until(`playback idle on ${this.uuid}`, () => (this.#playback.idle ? true : undefined), timeoutMs)
+      .then(() => {});
   }
 
   /** First event (from `fromIndex` in `events`) matching an Event-Name, a `mod_audio_stream::x` subclass, or a predicate. */
   waitForEvent(match: EventMatch, timeoutMs = 5000, fromIndex = 0): Promise<FsEvent> {
     const test = typeof match === 'function' ? match : (e: FsEvent) => e.name === match || e.subclass === match;
-    return this.#host.waiters.until(`event ${typeof match === 'string' ? match : 'matching predicate'} on ${this.uuid}`, () => this.events.slice(fromIndex).find(test), timeoutMs);
+    return this.#host.waiters.until(
+      `event ${typeof match === 'string' ? match : 'matching predicate'} on ${this.uuid}`,
+      () => this.events.slice(fromIndex).find(test),
+      timeoutMs,
+    );
   }
 
   waitDestroyed(timeoutMs = 5000): Promise<void> {
-    return this.#host.waiters.until(`channel ${this.uuid} destroyed`, () => (this.destroyed ? true : undefined), timeoutMs).then(() => {});
+    return this.#host.waiters
+      .until(`channel ${this.uuid} destroyed`, () => (this.destroyed ? true : undefined), timeoutMs)
+      .then(() => {});
   }
 
   // ---- used by the emulator (API commands, sendmsg, originate) ----------------------------------------
@@ -466,7 +498,9 @@ export class EmulatedChannel {
     ];
     this.fire('CHANNEL_EXECUTE', { post: [...headers, ['Application-UUID', appUuid]] });
     effect();
-    this.fire('CHANNEL_EXECUTE_COMPLETE', { post: [...headers, ['Application-Response', '_none_'], ['Application-UUID', appUuid]] });
+    this.fire('CHANNEL_EXECUTE_COMPLETE', {
+      post: [...headers, ['Application-Response', '_none_'], ['Application-UUID', appUuid]],
+    });
   }
 
   /** @internal `uuid_audio_stream <uuid> start ...` after argument checks; false → -ERR Operation Failed. */
@@ -560,7 +594,8 @@ export class EmulatedChannel {
 
   /** @internal `uuid_kill` / sendmsg hangup: from our side (BYE once answered, else a refusal or a CANCEL). */
   kill(cause: string): Promise<void> {
-    const how = this.#answerState === 'answered' ? 'send_bye' : this.direction === 'inbound' ? 'send_refuse' : 'send_cancel';
+    const how =
+      this.#answerState === 'answered' ? 'send_bye' : this.direction === 'inbound' ? 'send_refuse' : 'send_cancel';
     return this.terminate(parseCause(cause) ?? 'NORMAL_CLEARING', how, { delayMs: LOCAL_HANGUP_MS });
   }
 
@@ -573,7 +608,12 @@ export class EmulatedChannel {
   terminate(
     cause: string,
     how: HangupHow,
-    opts: { delayMs?: number; sip?: { status: number; phrase: string }; afterHangup?: () => void; afterComplete?: () => void } = {},
+    opts: {
+      delayMs?: number;
+      sip?: { status: number; phrase: string };
+      afterHangup?: () => void;
+      afterComplete?: () => void;
+    } = {},
   ): Promise<void> {
     if (this.#hangup) return this.#hangup;
     let resolveDone!: () => void;
@@ -595,7 +635,8 @@ export class EmulatedChannel {
     this.onHangup?.();
     opts.afterHangup?.();
     const finish = () => {
-      if (how === 'recv_bye' || how === 'recv_cancel' || how === 'send_refuse') this.setVar('sip_hangup_disposition', how);
+      if (how === 'recv_bye' || how === 'recv_cancel' || how === 'send_refuse')
+        this.setVar('sip_hangup_disposition', how);
       this.#playback.hangup(hangupAt);
       if (this.#parkUuid) {
         this.fire('CHANNEL_UNPARK');

@@ -53,7 +53,8 @@ function wav(pcm: Int16Array, rate: number): Buffer {
 const rms = (pcm: Int16Array) => Math.sqrt(pcm.reduce((s, x) => s + x * x, 0) / Math.max(1, pcm.length));
 const body = (e: JsonEvent) => JSON.parse(e['_body'] ?? 'null') as unknown;
 const of = (uuid: string) => (e: JsonEvent) => e['Unique-ID'] === uuid;
-const named = (name: string, uuid?: string) => (e: JsonEvent) => (e['Event-Subclass'] ?? e['Event-Name']) === name && (!uuid || e['Unique-ID'] === uuid);
+const named = (name: string, uuid?: string) => (e: JsonEvent) =>
+  (e['Event-Subclass'] ?? e['Event-Name']) === name && (!uuid || e['Unique-ID'] === uuid);
 
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -77,12 +78,23 @@ type ClockPosition = ReturnType<FreeSwitchEmulator['clockPosition']>;
  * and the clock keeps to real time at `intervalMs` — after each run it has counted exactly the intervals
  * elapsed since its origin (never ahead; never left behind, a late run catches up) and it is not ahead now.
  */
-function assertPacedByClock(fs: FreeSwitchEmulator, before: ClockPosition, after: ClockPosition, framesBefore: number, framesAfter: number, intervalMs: number): void {
+function assertPacedByClock(
+  fs: FreeSwitchEmulator,
+  before: ClockPosition,
+  after: ClockPosition,
+  framesBefore: number,
+  framesAfter: number,
+  intervalMs: number,
+): void {
   assert.equal(after.intervalMs, intervalMs);
   assert.equal(fs.settings.frameIntervalMs, intervalMs);
   assert.ok(after.ticks > before.ticks, 'the clock ticked');
   assert.equal(framesAfter - framesBefore, after.ticks - before.ticks, 'one frame per media-clock tick');
-  assert.equal(after.ticks, Math.floor((after.countedAt - after.origin) / intervalMs), 'the clock counted the intervals elapsed, no more, no fewer');
+  assert.equal(
+    after.ticks,
+    Math.floor((after.countedAt - after.origin) / intervalMs),
+    'the clock counted the intervals elapsed, no more, no fewer',
+  );
   assert.ok(after.ticks * intervalMs <= performance.now() - after.origin, 'no tick ahead of real time');
 }
 
@@ -112,7 +124,10 @@ test('auth: the right password is accepted; a wrong one gets -ERR invalid and a 
 
 test('event json: only subscribed events (and subclasses) arrive; filters narrow them; each connection has its own', async (t) => {
   const { fs, esl } = await setup(t);
-  assert.equal(await esl.command('event json CHANNEL_PARK BACKGROUND_JOB CUSTOM mod_audio_stream::connect'), '+OK event listener enabled json');
+  assert.equal(
+    await esl.command('event json CHANNEL_PARK BACKGROUND_JOB CUSTOM mod_audio_stream::connect'),
+    '+OK event listener enabled json',
+  );
   const all = await RawEslClient.connect(fs.eslPort, 'ClueCon');
   t.after(() => all.close());
   assert.equal(await all.command(SUBSCRIBE_ALL_CALL_EVENTS), '+OK event listener enabled json');
@@ -141,10 +156,17 @@ test('event json: only subscribed events (and subclasses) arrive; filters narrow
 test('an inbound call parks with the captured event sequence and a CHANNEL_PARK shaped like the real one', async (t) => {
   const { fs, esl } = await setup(t);
   await esl.command(SUBSCRIBE_ALL_CALL_EVENTS);
-  const ch = fs.placeInboundCall({ callerNumber: '15551230001', callerName: 'Test Caller', destination: '2000', variables: { test_route: 'answer_park' } });
+  const ch = fs.placeInboundCall({
+    callerNumber: '15551230001',
+    callerName: 'Test Caller',
+    destination: '2000',
+    variables: { test_route: 'answer_park' },
+  });
   const park = await esl.waitEvent(named('CHANNEL_PARK', ch.uuid));
   assert.deepEqual(
-    esl.events.filter(of(ch.uuid)).map((e) => [e['Event-Name'], e['Application'] ?? '', e['Channel-State'], e['Answer-State']]),
+    esl.events
+      .filter(of(ch.uuid))
+      .map((e) => [e['Event-Name'], e['Application'] ?? '', e['Channel-State'], e['Answer-State']]),
     [
       ['CHANNEL_STATE', '', 'CS_NEW', 'ringing'],
       ['CHANNEL_STATE', '', 'CS_INIT', 'ringing'],
@@ -173,7 +195,10 @@ test('an inbound call parks with the captured event sequence and a CHANNEL_PARK 
     Object.keys(park).filter((k) => !k.startsWith('variable_')),
     capturedNames.filter((k) => !k.startsWith('variable_')),
   );
-  assert.deepEqual(new Set(Object.keys(park).filter((k) => k.startsWith('variable_'))), new Set(capturedNames.filter((k) => k.startsWith('variable_'))));
+  assert.deepEqual(
+    new Set(Object.keys(park).filter((k) => k.startsWith('variable_'))),
+    new Set(capturedNames.filter((k) => k.startsWith('variable_'))),
+  );
   assert.ok(Object.keys(park).length >= 135);
   // ... with this call's values.
   assert.equal(park['Unique-ID'], ch.uuid);
@@ -201,7 +226,10 @@ test('an inbound call parks with the captured event sequence and a CHANNEL_PARK 
   assert.equal(await esl.api(`uuid_answer ${ringing.uuid}`), '+OK\n');
   await esl.waitEvent(named('CHANNEL_ANSWER', ringing.uuid), 2000, from);
   assert.deepEqual(
-    esl.events.slice(from).filter(of(ringing.uuid)).map((e) => e['Event-Name']),
+    esl.events
+      .slice(from)
+      .filter(of(ringing.uuid))
+      .map((e) => e['Event-Name']),
     ['CODEC', 'CODEC', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_CALLSTATE', 'CHANNEL_ANSWER', 'CHANNEL_CALLSTATE'],
   );
   assert.equal(esl.events.find(named('CHANNEL_ANSWER', ringing.uuid))?.['Channel-Read-Codec-Name'], 'PCMA');
@@ -218,18 +246,30 @@ test('mod_audio_stream start: WebSocket with the URL path/query, metadata, 640-b
   const { fs, ws, esl } = await setup(t);
   await esl.command(SUBSCRIBE_ALL_CALL_EVENTS);
   const ch = fs.placeInboundCall();
-  assert.equal(await esl.api(`uuid_setvar ${ch.uuid} STREAM_EXTRA_HEADERS {"X-Call-Id":"abc123","Authorization":"Bearer t0k"}`), '+OK\n');
+  assert.equal(
+    await esl.api(`uuid_setvar ${ch.uuid} STREAM_EXTRA_HEADERS {"X-Call-Id":"abc123","Authorization":"Bearer t0k"}`),
+    '+OK\n',
+  );
   assert.equal(await esl.api(`uuid_setvar ${ch.uuid} STREAM_HEART_BEAT 1`), '+OK\n');
   const url = ws.url(`/stream16k?uuid=${ch.uuid}`);
-  assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} start ${url} mono 16k {"some":"metadata","rate":"16k"}`), '+OK Success\n');
+  assert.equal(
+    await esl.api(`uuid_audio_stream ${ch.uuid} start ${url} mono 16k {"some":"metadata","rate":"16k"}`),
+    '+OK Success\n',
+  );
   const conn = await ws.waitConnection();
   assert.equal(conn.path, `/stream16k?uuid=${ch.uuid}`);
   assert.equal(conn.headers['x-call-id'], 'abc123');
   assert.equal(conn.headers['authorization'], 'Bearer t0k');
   const connected = await esl.waitEvent(named('mod_audio_stream::connect', ch.uuid));
   assert.deepEqual(body(connected), { status: 'connected' });
-  assert.ok(esl.events.findIndex(named('MEDIA_BUG_START', ch.uuid)) < esl.events.findIndex(named('mod_audio_stream::connect', ch.uuid)));
-  assert.deepEqual(ch.stream?.vars, { STREAM_EXTRA_HEADERS: '{"X-Call-Id":"abc123","Authorization":"Bearer t0k"}', STREAM_HEART_BEAT: '1' });
+  assert.ok(
+    esl.events.findIndex(named('MEDIA_BUG_START', ch.uuid)) <
+      esl.events.findIndex(named('mod_audio_stream::connect', ch.uuid)),
+  );
+  assert.deepEqual(ch.stream?.vars, {
+    STREAM_EXTRA_HEADERS: '{"X-Call-Id":"abc123","Authorization":"Bearer t0k"}',
+    STREAM_HEART_BEAT: '1',
+  });
 
   const clock0 = fs.clockPosition();
   const sent0 = ch.stream!.framesSent;
@@ -239,7 +279,9 @@ test('mod_audio_stream start: WebSocket with the URL path/query, metadata, 640-b
   const frames = conn.binaries();
   assert.ok(frames.every((f) => f.data.length === 640));
   assertPacedByClock(fs, clock0, fs.clockPosition(), sent0, ch.stream!.framesSent, 20);
-  const loud = frames.filter((f) => rms(new Int16Array(f.data.buffer.slice(f.data.byteOffset, f.data.byteOffset + f.data.length))) > 1000).length;
+  const loud = frames.filter(
+    (f) => rms(new Int16Array(f.data.buffer.slice(f.data.byteOffset, f.data.byteOffset + f.data.length))) > 1000,
+  ).length;
   assert.ok(loud >= 9 && loud <= 11, `200 ms of caller audio = 10 loud frames, got ${loud}`);
   await ch.micIdle();
   assert.equal(ch.stream?.framesSent, ch.stream?.binaryMessagesSent);
@@ -273,9 +315,15 @@ test('mod_audio_stream errors: refused connection (+OK Success, then ::error cod
   await esl.command(SUBSCRIBE_ALL_CALL_EVENTS);
   const ch = fs.placeInboundCall();
   const port = await closedPort();
-  assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} start ws://127.0.0.1:${port}/nobody-listens mono 8k`), '+OK Success\n');
+  assert.equal(
+    await esl.api(`uuid_audio_stream ${ch.uuid} start ws://127.0.0.1:${port}/nobody-listens mono 8k`),
+    '+OK Success\n',
+  );
   const error = await esl.waitEvent(named('mod_audio_stream::error', ch.uuid));
-  assert.deepEqual(body(error), { status: 'error', message: { code: 6, error: 'Connection refused (system error 111)' } });
+  assert.deepEqual(body(error), {
+    status: 'error',
+    message: { code: 6, error: 'Connection refused (system error 111)' },
+  });
   await esl.waitEvent(named('MEDIA_BUG_STOP', ch.uuid));
   assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} send_text after-error`), '-ERR Operation Failed\n');
 
@@ -288,8 +336,14 @@ test('mod_audio_stream errors: refused connection (+OK Success, then ::error cod
   assert.equal(await api(`${u} start ${ws.url('/badmix')} quad 8k`), '-ERR no reply\n');
   assert.equal(await api(`${u} stop`), '-ERR Operation Failed\n');
   assert.equal(await api(`${u} pause`), '-ERR Operation Failed\n');
-  assert.equal(await api(`00000000-0000-0000-0000-000000000000 start ${ws.url('/x')} mono 8k`), '-ERR Operation Failed\n');
-  assert.match(await api(u), /^-USAGE: <uuid> \[start \| stop \| send_text \| pause \| resume \| graceful-shutdown \] /);
+  assert.equal(
+    await api(`00000000-0000-0000-0000-000000000000 start ${ws.url('/x')} mono 8k`),
+    '-ERR Operation Failed\n',
+  );
+  assert.match(
+    await api(u),
+    /^-USAGE: <uuid> \[start \| stop \| send_text \| pause \| resume \| graceful-shutdown \] /,
+  );
   assert.equal(await esl.api(`uuid_unset ${u} STREAM_BUFFER_SIZE`), '-ERR uuid_unset Command not found!\n');
   assert.equal(ws.connections.length, 0);
 
@@ -313,7 +367,10 @@ test('server closes the WebSocket (4001): ::disconnect, the bug stays attached u
   assert.deepEqual(body(disc), { status: 'disconnected', message: { code: 4001, reason: 'server-bye' } });
   assert.equal(disc['Content-Length'], String(Buffer.byteLength(disc['_body']!)));
   assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} send_text after-server-close`), '+OK Success\n');
-  assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} start ${ws.url('/after-server-close')} mono 8k`), '-ERR Operation Failed\n');
+  assert.equal(
+    await esl.api(`uuid_audio_stream ${ch.uuid} start ${ws.url('/after-server-close')} mono 8k`),
+    '-ERR Operation Failed\n',
+  );
   assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} stop`), '+OK Success\n');
   await esl.waitEvent(named('MEDIA_BUG_STOP', ch.uuid));
   assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} start ${ws.url('/again')} mono 8k`), '+OK Success\n');
@@ -321,7 +378,11 @@ test('server closes the WebSocket (4001): ::disconnect, the bug stays attached u
   assert.equal(ws.connections.length, 2);
 
   // A dropped TCP connection (no close frame): the server sees 1006, the module reports a disconnect.
-  await esl.waitEvent((e) => named('mod_audio_stream::connect', ch.uuid)(e) && e !== esl.events.find(named('mod_audio_stream::connect', ch.uuid)));
+  await esl.waitEvent(
+    (e) =>
+      named('mod_audio_stream::connect', ch.uuid)(e) &&
+      e !== esl.events.find(named('mod_audio_stream::connect', ch.uuid)),
+  );
   ch.stream!.dropConnection();
   await ws.waitFor(() => ws.connections[1]!.closed, 2000, 'close');
   assert.equal(ws.connections[1]!.closed!.code, 1006);
@@ -339,7 +400,12 @@ test('streamAudio: file in the temp dir, ::play 14 ms later (measured 12-17) ech
 
   const audio = pcmBytes(tone(440, 100));
   const sentAt = performance.now();
-  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: audio.toString('base64'), turn: 7 } }));
+  conn.socket.send(
+    JSON.stringify({
+      type: 'streamAudio',
+      data: { audioDataType: 'raw', sampleRate: 8000, audioData: audio.toString('base64'), turn: 7 },
+    }),
+  );
   const play = await esl.waitEvent(named('mod_audio_stream::play', ch.uuid));
   const playAt = fs.eventLog.find((e) => e.subclass === 'mod_audio_stream::play')!.at;
   // The modelled delay, counted from the message's arrival; the event never fires before it (≤ 1 ms of
@@ -347,12 +413,20 @@ test('streamAudio: file in the temp dir, ::play 14 ms later (measured 12-17) ech
   const [scheduled] = ch.stream!.plays;
   assert.equal(scheduled!.delayMs, 14);
   assert.ok(scheduled!.receivedAt >= sentAt);
-  assert.ok(playAt >= scheduled!.receivedAt + scheduled!.delayMs - 1, `::play ${playAt - scheduled!.receivedAt} ms after the message arrived`);
+  assert.ok(
+    playAt >= scheduled!.receivedAt + scheduled!.delayMs - 1,
+    `::play ${playAt - scheduled!.receivedAt} ms after the message arrived`,
+  );
   const file = join(fs.tmpDir, `${ch.uuid}_0.tmp.r8`);
   assert.deepEqual(body(play), { audioDataType: 'raw', sampleRate: 8000, turn: 7, file });
   assert.deepEqual(readFileSync(file), audio);
 
-  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'wav', sampleRate: 0, audioData: wav(tone(300, 40, 16000), 16000).toString('base64') } }));
+  conn.socket.send(
+    JSON.stringify({
+      type: 'streamAudio',
+      data: { audioDataType: 'wav', sampleRate: 0, audioData: wav(tone(300, 40, 16000), 16000).toString('base64') },
+    }),
+  );
   const play2 = await esl.waitEvent((e) => named('mod_audio_stream::play', ch.uuid)(e) && e !== play);
   assert.equal((body(play2) as { file: string }).file, join(fs.tmpDir, `${ch.uuid}_1.tmp.wav`));
 
@@ -367,8 +441,15 @@ test('streamAudio: file in the temp dir, ::play 14 ms later (measured 12-17) ech
   ];
   conn.socket.send(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), { binary: true });
   for (const text of invalid) conn.socket.send(text);
-  await esl.waitFor(() => (esl.events.filter(named('mod_audio_stream::json', ch.uuid)).length === invalid.length ? true : undefined), 2000, 'json events');
-  assert.deepEqual(esl.events.filter(named('mod_audio_stream::json', ch.uuid)).map((e) => e['_body']), invalid);
+  await esl.waitFor(
+    () => (esl.events.filter(named('mod_audio_stream::json', ch.uuid)).length === invalid.length ? true : undefined),
+    2000,
+    'json events',
+  );
+  assert.deepEqual(
+    esl.events.filter(named('mod_audio_stream::json', ch.uuid)).map((e) => e['_body']),
+    invalid,
+  );
   assert.equal(ch.stream?.binaryIgnored, 1);
 
   assert.equal(await esl.api(`uuid_audio_stream ${ch.uuid} stop`), '+OK Success\n');
@@ -388,18 +469,30 @@ test('sendmsg playback with event-lock: three files back to back, gapless, event
   writeFileSync(files[2]!, wav(c, 24000));
   const sentAt = performance.now();
   for (const [i, path] of files.entries()) {
-    const reply = await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': path, 'event-lock': 'true', 'event-uuid': `chunk-${i}` });
+    const reply = await esl.sendmsg(ch.uuid, {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': path,
+      'event-lock': 'true',
+      'event-uuid': `chunk-${i}`,
+    });
     assert.equal(reply, '+OK');
   }
   await ch.waitPlaybackIdle();
   await esl.waitEvent((e) => e['Event-Name'] === 'PRIVATE_COMMAND' && e['execute-app-arg'] === files[2]);
-  assert.deepEqual(ch.heard.map((s) => [s.path, s.status, s.appUuid]), files.map((f, i) => [f, 'done', `chunk-${i}`]));
+  assert.deepEqual(
+    ch.heard.map((s) => [s.path, s.status, s.appUuid]),
+    files.map((f, i) => [f, 'done', `chunk-${i}`]),
+  );
   assert.deepEqual(ch.heardGaps(), [0, 0]);
   // The first file starts playbackStartDelayMs (25) after its command arrived, on the emulator's logical
   // clock; PLAYBACK_START is never fired before that (≤ 1 ms of timer rounding).
   assert.ok(ch.heard[0]!.queuedAt >= sentAt);
   assertMs(ch.heard[0]!.startedAt - ch.heard[0]!.queuedAt, 25, 'first file after its command');
-  assert.ok(ch.events.find((e) => e.name === 'PLAYBACK_START')!.at >= ch.heard[0]!.startedAt - 1, 'PLAYBACK_START not before the modelled start');
+  assert.ok(
+    ch.events.find((e) => e.name === 'PLAYBACK_START')!.at >= ch.heard[0]!.startedAt - 1,
+    'PLAYBACK_START not before the modelled start',
+  );
   assert.ok(ch.heard.every((s) => s.plannedMs === 200 && s.playedMs === 200));
 
   // What the caller heard: the three tones in order, nothing inserted.
@@ -410,7 +503,9 @@ test('sendmsg playback with event-lock: three files back to back, gapless, event
   assert.ok(pcm.subarray(1600, 3200).every((x, i) => Math.abs(x - expectedB[i]!) <= 1));
   assert.ok(rms(pcm.subarray(3200)) > 4000);
 
-  const per = esl.events.filter(of(ch.uuid)).map((e) => [e['Event-Name'], e['Application-UUID'] ?? e['Playback-Status'] ?? e['execute-app-arg'] ?? '']);
+  const per = esl.events
+    .filter(of(ch.uuid))
+    .map((e) => [e['Event-Name'], e['Application-UUID'] ?? e['Playback-Status'] ?? e['execute-app-arg'] ?? '']);
   const expected = files.flatMap((f, i) => [
     ['CHANNEL_EXECUTE', `chunk-${i}`],
     ['PLAYBACK_START', ''],
@@ -437,11 +532,23 @@ test('files FreeSWITCH cannot play: .r24 is noise, .r48 and missing files give F
   writeFileSync(r24, pcmBytes(tone(440, 120, 24000)));
   writeFileSync(r48, pcmBytes(tone(440, 120, 48000)));
   for (const path of [r24, r48, join(fs.tmpDir, 'missing.r8'), join(fs.tmpDir, 'lower.pcmu')]) {
-    await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': path, 'event-lock': 'true' });
+    await esl.sendmsg(ch.uuid, {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': path,
+      'event-lock': 'true',
+    });
   }
   await ch.waitPlaybackIdle();
-  await esl.waitFor(() => (esl.events.filter((e) => e['Application-Response'] === 'FILE NOT FOUND').length === 3 ? true : undefined), 2000, 'FILE NOT FOUND ×3');
-  assert.deepEqual(ch.heard.map((s) => [s.path, s.noise ?? false]), [[r24, true]]);
+  await esl.waitFor(
+    () => (esl.events.filter((e) => e['Application-Response'] === 'FILE NOT FOUND').length === 3 ? true : undefined),
+    2000,
+    'FILE NOT FOUND ×3',
+  );
+  assert.deepEqual(
+    ch.heard.map((s) => [s.path, s.noise ?? false]),
+    [[r24, true]],
+  );
   // 24 kHz 16-bit data read as 24-bit samples: 2/3 of the intended duration.
   assert.equal(ch.heard[0]!.plannedMs, 80);
   assert.deepEqual(
@@ -473,7 +580,10 @@ test('uuid_broadcast waits its lead frames (190 ms with a silent caller, 100 ms 
   const [first, second] = ch.heard;
   assertMs(first!.startedAt - first!.queuedAt, 190, 'silent caller lead');
   assertMs(second!.startedAt - Math.max(second!.queuedAt, first!.endedAt), 190, 'lead of the second broadcast');
-  assert.ok(ch.events.find((e) => e.name === 'PLAYBACK_START')!.at >= first!.startedAt - 1, 'PLAYBACK_START not before the modelled start');
+  assert.ok(
+    ch.events.find((e) => e.name === 'PLAYBACK_START')!.at >= first!.startedAt - 1,
+    'PLAYBACK_START not before the modelled start',
+  );
   const priv = ch.events.find((e) => e.name === 'PRIVATE_COMMAND')!;
   assert.deepEqual(priv.headers.slice(priv.headers.findIndex(([k]) => k === 'call-command')).slice(0, 5), [
     ['call-command', 'execute'],
@@ -488,7 +598,10 @@ test('uuid_broadcast waits its lead frames (190 ms with a silent caller, 100 ms 
   await ch.waitPlaybackIdle();
   const talking = ch.heard[2]!;
   assertMs(talking.startedAt - Math.max(talking.queuedAt, second!.endedAt), 100, 'talking caller lead');
-  assert.equal(await esl.api('uuid_broadcast 00000000-0000-0000-0000-000000000000 /nope.r8 aleg'), '+OK Message sent\n');
+  assert.equal(
+    await esl.api('uuid_broadcast 00000000-0000-0000-0000-000000000000 /nope.r8 aleg'),
+    '+OK Message sent\n',
+  );
 });
 
 test('uuid_break all: the current file stops 25 ms later, the queue is dropped without events', async (t) => {
@@ -498,7 +611,14 @@ test('uuid_break all: the current file stops 25 ms later, the queue is dropped w
   const files = ['one', 'two', 'three'].map((n) => join(fs.tmpDir, `${n}.r8`));
   // The first file is long: it is still playing when the break arrives, however late that is.
   for (const [i, f] of files.entries()) writeFileSync(f, pcmBytes(tone(500, i === 0 ? 10_000 : 500)));
-  const play = (path: string, id: string) => esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': path, 'event-lock': 'true', 'event-uuid': id });
+  const play = (path: string, id: string) =>
+    esl.sendmsg(ch.uuid, {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': path,
+      'event-lock': 'true',
+      'event-uuid': id,
+    });
   for (const [i, f] of files.entries()) await play(f, `turn1-${i}`);
   await ch.waitHeardMs(150);
   const sentAt = performance.now();
@@ -508,10 +628,13 @@ test('uuid_break all: the current file stops 25 ms later, the queue is dropped w
   writeFileSync(reply, pcmBytes(tone(700, 100)));
   await play(reply, 'turn2-0');
   await ch.waitPlaybackIdle();
-  assert.deepEqual(ch.heard.map((s) => [s.appUuid, s.status]), [
-    ['turn1-0', 'break'],
-    ['turn2-0', 'done'],
-  ]);
+  assert.deepEqual(
+    ch.heard.map((s) => [s.appUuid, s.status]),
+    [
+      ['turn1-0', 'break'],
+      ['turn2-0', 'done'],
+    ],
+  );
   // On the emulator's logical clock: the file stops breakDelayMs (25) after the break arrived; the next turn
   // starts one frame (20 ms) after that stop at the earliest, and not before its own start delay (25 ms).
   const [broken, next] = ch.heard;
@@ -521,7 +644,10 @@ test('uuid_break all: the current file stops 25 ms later, the queue is dropped w
   // The events are never fired before the modelled times (≤ 1 ms of timer rounding).
   const stopEvent = ch.events.find((e) => e.name === 'PLAYBACK_STOP')!;
   assert.ok(stopEvent.at >= broken!.endedAt - 1, 'PLAYBACK_STOP not before the modelled stop');
-  assert.ok(ch.events.filter((e) => e.name === 'PLAYBACK_START')[1]!.at >= next!.startedAt - 1, 'PLAYBACK_START not before the modelled start');
+  assert.ok(
+    ch.events.filter((e) => e.name === 'PLAYBACK_START')[1]!.at >= next!.startedAt - 1,
+    'PLAYBACK_START not before the modelled start',
+  );
   const stop = esl.events.find(named('PLAYBACK_STOP', ch.uuid))!;
   assert.equal(stop['Playback-Status'], 'break');
   assert.equal(esl.events.find(named('CHANNEL_EXECUTE_COMPLETE', ch.uuid))!['Application-Response'], 'FILE PLAYED');
@@ -535,10 +661,13 @@ test('uuid_break all: the current file stops 25 ms later, the queue is dropped w
   await ch.waitHeardMs(ch.heardMs() + 100);
   assert.equal(await esl.api(`uuid_break ${ch.uuid}`), '+OK\n');
   await ch.waitPlaybackIdle();
-  assert.deepEqual(ch.heard.slice(2).map((s) => [s.appUuid, s.status]), [
-    ['turn3-0', 'break'],
-    ['turn3-1', 'done'],
-  ]);
+  assert.deepEqual(
+    ch.heard.slice(2).map((s) => [s.appUuid, s.status]),
+    [
+      ['turn3-0', 'break'],
+      ['turn3-1', 'done'],
+    ],
+  );
   assert.equal(await esl.api(`uuid_break ${ch.uuid} all`), '+OK\n'); // idle: nothing happens
   assert.equal(await esl.api('uuid_break 00000000-0000-0000-0000-000000000000'), '-ERR No such channel!\n');
 });
@@ -551,10 +680,20 @@ test('hangup: captured sequence, WebSocket closed 1000 without ::disconnect, tem
   const conn = await ws.waitConnection();
   await esl.waitEvent(named('mod_audio_stream::connect', ch.uuid));
   // Long enough to be still playing when the hangup comes, however slow the machine.
-  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: pcmBytes(tone(440, 10_000)).toString('base64') } }));
+  conn.socket.send(
+    JSON.stringify({
+      type: 'streamAudio',
+      data: { audioDataType: 'raw', sampleRate: 8000, audioData: pcmBytes(tone(440, 10_000)).toString('base64') },
+    }),
+  );
   const play = await esl.waitEvent(named('mod_audio_stream::play', ch.uuid));
   const file = (body(play) as { file: string }).file;
-  await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': file, 'event-lock': 'true' });
+  await esl.sendmsg(ch.uuid, {
+    'call-command': 'execute',
+    'execute-app-name': 'playback',
+    'execute-app-arg': file,
+    'event-lock': 'true',
+  });
   await ch.waitHeardMs(100);
   const from = esl.events.length;
   await ch.hangup();
@@ -562,7 +701,10 @@ test('hangup: captured sequence, WebSocket closed 1000 without ::disconnect, tem
   assert.deepEqual(conn.closed, { code: 1000, reason: 'Normal closure' });
   await esl.waitEvent(named('CHANNEL_DESTROY', ch.uuid), 2000, from);
   assert.deepEqual(
-    esl.events.slice(from).filter(of(ch.uuid)).map((e) => e['Event-Name'] + (e['Channel-State'] === 'CS_EXECUTE' ? '' : ` ${e['Channel-State']}`)),
+    esl.events
+      .slice(from)
+      .filter(of(ch.uuid))
+      .map((e) => e['Event-Name'] + (e['Channel-State'] === 'CS_EXECUTE' ? '' : ` ${e['Channel-State']}`)),
     [
       'CHANNEL_HANGUP',
       'PLAYBACK_STOP',
@@ -655,7 +797,10 @@ test('originate: answered / busy / no answer / nobody listening, with the BACKGR
   // The answered leg is a normal channel: far-end hangup later.
   const leg = fs.channels.get(uuid)!;
   await leg.hangup();
-  assert.equal((await esl.waitEvent(named('CHANNEL_HANGUP_COMPLETE', uuid)))['variable_sip_hangup_disposition'], 'recv_bye');
+  assert.equal(
+    (await esl.waitEvent(named('CHANNEL_HANGUP_COMPLETE', uuid)))['variable_sip_hangup_disposition'],
+    'recv_bye',
+  );
 
   const results = new Map<string, string>();
   fs.onOriginate = (req) => {
@@ -675,15 +820,41 @@ test('originate: answered / busy / no answer / nobody listening, with the BACKGR
   assert.equal(results.get('busy'), '-ERR USER_BUSY\n');
   assert.equal(results.get('noanswer'), '-ERR NO_ANSWER\n');
   assert.equal(results.get('nobody'), '-ERR NORMAL_TEMPORARY_FAILURE\n');
-  assert.ok(performance.now() - started >= 999, 'NO_ANSWER not before originate_timeout (1 s, ≤ 1 ms of timer rounding)');
+  assert.ok(
+    performance.now() - started >= 999,
+    'NO_ANSWER not before originate_timeout (1 s, ≤ 1 ms of timer rounding)',
+  );
   const busyLeg = fs.allChannels.find((c) => c.variables.get('test_tag') === 'busy')!;
   assert.deepEqual(
-    esl.events.filter((e) => e['Unique-ID'] === busyLeg.uuid || (e['Event-Name'] === 'BACKGROUND_JOB' && e['Job-UUID'] === 'job-busy')).map((e) => e['Event-Name']),
-    ['CHANNEL_OUTGOING', 'CHANNEL_STATE', 'CHANNEL_CREATE', 'CHANNEL_ORIGINATE', 'CHANNEL_STATE', 'CHANNEL_STATE', 'CHANNEL_HANGUP', 'CHANNEL_STATE', 'CHANNEL_CALLSTATE', 'CHANNEL_STATE', 'CHANNEL_HANGUP_COMPLETE', 'BACKGROUND_JOB', 'CHANNEL_DESTROY', 'CHANNEL_STATE'],
+    esl.events
+      .filter(
+        (e) =>
+          e['Unique-ID'] === busyLeg.uuid || (e['Event-Name'] === 'BACKGROUND_JOB' && e['Job-UUID'] === 'job-busy'),
+      )
+      .map((e) => e['Event-Name']),
+    [
+      'CHANNEL_OUTGOING',
+      'CHANNEL_STATE',
+      'CHANNEL_CREATE',
+      'CHANNEL_ORIGINATE',
+      'CHANNEL_STATE',
+      'CHANNEL_STATE',
+      'CHANNEL_HANGUP',
+      'CHANNEL_STATE',
+      'CHANNEL_CALLSTATE',
+      'CHANNEL_STATE',
+      'CHANNEL_HANGUP_COMPLETE',
+      'BACKGROUND_JOB',
+      'CHANNEL_DESTROY',
+      'CHANNEL_STATE',
+    ],
   );
 
   // api originate blocks the socket until the result; garbage dial strings fail like FreeSWITCH.
-  assert.match(await esl.api('originate {test_tag=x}sofia/external/sip:agent@127.0.0.1:5090 &park'), /^\+OK [0-9a-f-]{36}\n$/);
+  assert.match(
+    await esl.api('originate {test_tag=x}sofia/external/sip:agent@127.0.0.1:5090 &park'),
+    /^\+OK [0-9a-f-]{36}\n$/,
+  );
   assert.equal(await esl.api('originate {test_tag=x sofia/external/x &park()'), '-ERR CHANNEL_UNACCEPTABLE\n');
   assert.equal(await esl.api('originate foo/bar &park()'), '-ERR CHAN_NOT_IMPLEMENTED\n');
   assert.match(await esl.api('originate'), /^-USAGE: <call url>/);
@@ -699,7 +870,10 @@ test('originate with early media: succeeds on 183 unless ignore_early_media=true
   const early = await esl.waitEvent((e) => e['Job-UUID'] === 'early');
   const ignore = await esl.waitEvent((e) => e['Job-UUID'] === 'ignore');
   assert.ok(esl.events.indexOf(early) < esl.events.indexOf(ignore), 'the early-media leg succeeded first, on its 183');
-  assert.ok(performance.now() - started >= 249, 'the ignore_early_media leg waited for its answer (250 ms, ≤ 1 ms of timer rounding)');
+  assert.ok(
+    performance.now() - started >= 249,
+    'the ignore_early_media leg waited for its answer (250 ms, ≤ 1 ms of timer rounding)',
+  );
   const legs = [early, ignore].map((e) => fs.allChannels.find((c) => e['_body'] === `+OK ${c.uuid}\n`)!);
   assert.equal(legs[0]!.name, 'sofia/gateway/gw1/15551234567');
   assert.equal(legs[0]!.answerState, 'answered');
@@ -713,7 +887,11 @@ test('options and less common paths: event plain, metadata after N frames, fast 
   t.after(() => plain.close());
   assert.equal(await plain.command('event plain CHANNEL_PARK'), '+OK event listener enabled plain');
   const ch = fs.placeInboundCall({ callerName: 'A B' });
-  const packet = await plain.waitFor(() => plain.packets.find((p) => p.headers['Content-Type'] === 'text/event-plain'), 2000, 'plain event');
+  const packet = await plain.waitFor(
+    () => plain.packets.find((p) => p.headers['Content-Type'] === 'text/event-plain'),
+    2000,
+    'plain event',
+  );
   assert.match(packet.body, /^Event-Name: CHANNEL_PARK\n/);
   assert.match(packet.body, /\nCaller-Caller-ID-Name: A%20B\n/);
 
@@ -724,22 +902,34 @@ test('options and less common paths: event plain, metadata after N frames, fast 
   const clock0 = fs.clockPosition();
   const sent0 = ch.stream!.framesSent;
   await ws.waitFor(() => (conn.messages.length >= 40 ? true : undefined), 10_000, '40 messages');
-  assert.deepEqual(conn.messages.slice(0, 4).map((m) => m.binary), [true, true, true, false]);
+  assert.deepEqual(
+    conn.messages.slice(0, 4).map((m) => m.binary),
+    [true, true, true, false],
+  );
   assertPacedByClock(fs, clock0, fs.clockPosition(), sent0, ch.stream!.framesSent, 5);
 
   // Without event-lock, queued playbacks come out in reverse order.
   const files = ['a', 'b', 'c'].map((n) => join(fs.tmpDir, `${n}.r8`));
   for (const f of files) writeFileSync(f, Buffer.alloc(320));
-  for (const f of files) await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': f });
+  for (const f of files)
+    await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': f });
   await ch.waitPlaybackIdle();
-  assert.deepEqual(ch.heard.map((s) => s.path), [files[0], files[2], files[1]]);
+  assert.deepEqual(
+    ch.heard.map((s) => s.path),
+    [files[0], files[2], files[1]],
+  );
 
   // .PCMU: right on a PCMU call, noise on a PCMA call.
   const ulaw = join(fs.tmpDir, 'x.PCMU');
   writeFileSync(ulaw, Buffer.alloc(160, 0xff)); // μ-law silence
   const pcma = fs.placeInboundCall({ codec: 'PCMA' });
   for (const c of [ch, pcma]) {
-    await esl.sendmsg(c.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': ulaw, 'event-lock': 'true' });
+    await esl.sendmsg(c.uuid, {
+      'call-command': 'execute',
+      'execute-app-name': 'playback',
+      'execute-app-arg': ulaw,
+      'event-lock': 'true',
+    });
     await c.waitPlaybackIdle();
   }
   assert.deepEqual([ch.heard.at(-1)!.mismatch ?? false, pcma.heard.at(-1)!.mismatch], [false, true]);
@@ -748,7 +938,12 @@ test('options and less common paths: event plain, metadata after N frames, fast 
 
   // Playback on a ringing inbound call pre-answers it (early media), and a caller hanging up then cancels.
   const ringing = fs.placeInboundCall({ answer: false });
-  await esl.sendmsg(ringing.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': files[0]!, 'event-lock': 'true' });
+  await esl.sendmsg(ringing.uuid, {
+    'call-command': 'execute',
+    'execute-app-name': 'playback',
+    'execute-app-arg': files[0]!,
+    'event-lock': 'true',
+  });
   await ringing.waitPlaybackIdle();
   assert.equal(ringing.answerState, 'early');
   await ringing.hangup();
@@ -773,7 +968,10 @@ test('FreeSWITCH misc: version, status, show channels, uuid_exists/getvar/setvar
   assert.match(csv, /^uuid,direction,created,created_epoch,name,state,/);
   assert.match(csv, new RegExp(`\\n${ch.uuid},inbound,`));
   assert.match(csv, /\n\n1 total\.\n$/);
-  const json = JSON.parse(await esl.api('show channels as json')) as { row_count: number; rows: Array<Record<string, string>> };
+  const json = JSON.parse(await esl.api('show channels as json')) as {
+    row_count: number;
+    rows: Array<Record<string, string>>;
+  };
   assert.equal(json.row_count, 1);
   assert.equal(json.rows[0]!['uuid'], ch.uuid);
   assert.equal(await esl.api('hupall'), '+OK hangup all channels with cause NORMAL_CLEARING\n');
@@ -824,7 +1022,12 @@ test('stop() leaves no sockets, servers or timers behind', async () => {
   await ws.waitConnection();
   const file = join(fs.tmpDir, 'long.r8');
   writeFileSync(file, pcmBytes(tone(440, 5000)));
-  await esl.sendmsg(ch.uuid, { 'call-command': 'execute', 'execute-app-name': 'playback', 'execute-app-arg': file, 'event-lock': 'true' });
+  await esl.sendmsg(ch.uuid, {
+    'call-command': 'execute',
+    'execute-app-name': 'playback',
+    'execute-app-arg': file,
+    'event-lock': 'true',
+  });
   void esl.bgapi('originate {x=1}sofia/external/sip:a@127.0.0.1 &park()');
   const waiting = assert.rejects(fs.waitForEvent('NEVER_HAPPENS', 60_000), /stopped/);
   await ch.waitHeardMs(50);
@@ -835,7 +1038,10 @@ test('stop() leaves no sockets, servers or timers behind', async () => {
   await delay(50);
   const after = count();
   for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'Timeout']) {
-    assert.ok((after[kind] ?? 0) <= (before[kind] ?? 0), `${kind}: ${before[kind] ?? 0} before, ${after[kind] ?? 0} after`);
+    assert.ok(
+      (after[kind] ?? 0) <= (before[kind] ?? 0),
+      `${kind}: ${before[kind] ?? 0} before, ${after[kind] ?? 0} after`,
+    );
   }
   assert.equal(existsSync(fs.tmpDir), false);
 });

@@ -21,7 +21,18 @@ import {
   type Filter,
 } from './esl-wire.ts';
 
-export type CommandKind = 'auth' | 'event' | 'nixevent' | 'noevents' | 'filter' | 'api' | 'bgapi' | 'sendmsg' | 'exit' | 'linger' | 'other';
+export type CommandKind =
+  | 'auth'
+  | 'event'
+  | 'nixevent'
+  | 'noevents'
+  | 'filter'
+  | 'api'
+  | 'bgapi'
+  | 'sendmsg'
+  | 'exit'
+  | 'linger'
+  | 'other';
 
 export interface CommandRecord {
   /** performance.now() when it arrived. */
@@ -46,7 +57,18 @@ export interface EslBackend {
   sendmsg(uuid: string, headers: Record<string, string>, body: string | undefined): string;
 }
 
-const KINDS = new Set<CommandKind>(['auth', 'event', 'nixevent', 'noevents', 'filter', 'api', 'bgapi', 'sendmsg', 'exit', 'linger']);
+const KINDS = new Set<CommandKind>([
+  'auth',
+  'event',
+  'nixevent',
+  'noevents',
+  'filter',
+  'api',
+  'bgapi',
+  'sendmsg',
+  'exit',
+  'linger',
+]);
 
 class EslConnection {
   readonly id: number;
@@ -175,7 +197,9 @@ export class EslServer {
       const open = [...this.#connections];
       for (const c of open) c.close();
       const grace = setTimeout(() => this.dropConnections(), 200);
-      await Promise.all(open.map((c) => (c.socket.closed ? undefined : new Promise((resolve) => c.socket.once('close', resolve)))));
+      await Promise.all(
+        open.map((c) => (c.socket.closed ? undefined : new Promise((resolve) => c.socket.once('close', resolve)))),
+      );
       clearTimeout(grace);
     } else {
       this.dropConnections();
@@ -319,7 +343,9 @@ export class EslServer {
         conn.filters = [];
         return commandReply('+OK filter deleted.');
       }
-      conn.filters = conn.filters.filter((f) => !(f.header.toLowerCase() === header.toLowerCase() && (!value || f.value === value)));
+      conn.filters = conn.filters.filter(
+        (f) => !(f.header.toLowerCase() === header.toLowerCase() && (!value || f.value === value)),
+      );
       return commandReply(value ? `+OK filter deleted. [${header}]=[${value}]` : `+OK filter deleted. [${header}]`);
     }
     if (!first || !more) return commandReply('-ERR invalid syntax');

@@ -23,7 +23,11 @@ export class PacketParser {
       if (start) this.#buf = this.#buf.subarray(start);
       const end = this.#buf.indexOf('\n\n');
       if (end < 0) break;
-      const lines = this.#buf.subarray(0, end).toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''));
+      const lines = this.#buf
+        .subarray(0, end)
+        .toString('utf8')
+        .split('\n')
+        .map((l) => l.replace(/\r$/, ''));
       const headers: Record<string, string> = {};
       for (const l of lines.slice(1)) {
         const colon = l.indexOf(':');
@@ -48,10 +52,12 @@ export function commandReply(text: string, extra: Record<string, string> = {}): 
   return `${out}\n`;
 }
 
-export const apiResponse = (body: string): string => `Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
+export const apiResponse = (body: string): string =>
+  `Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`;
 
 const GOODBYE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
-export const disconnectNotice = (): string => `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
+export const disconnectNotice = (): string =>
+  `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
 
 // An event is serialized once per format and shared by every connection (hundreds of calls in benchmarks).
 const jsonCache = new WeakMap<FsEvent, string>();

@@ -35,7 +35,9 @@ interface CapturedFixture {
   samples: Record<string, CapturedEvent>;
 }
 
-export const fixture = JSON.parse(readFileSync(new URL('./fixtures/captured.json', import.meta.url), 'utf8')) as CapturedFixture;
+export const fixture = JSON.parse(
+  readFileSync(new URL('./fixtures/captured.json', import.meta.url), 'utf8'),
+) as CapturedFixture;
 
 /** A full captured event, e.g. `capturedSample('CHANNEL_PARK')` or `capturedSample('CUSTOM mod_audio_stream::play')`. */
 export function capturedSample(key: string): CapturedEvent {
@@ -74,18 +76,31 @@ export class EventFactory {
    */
   make(
     name: string,
-    parts: { subclass?: string; callingKey?: string; calling?: [string, string, string]; pre?: Header[]; data?: Header[]; post?: Header[]; body?: string; uuid?: string } = {},
+    parts: {
+      subclass?: string;
+      callingKey?: string;
+      calling?: [string, string, string];
+      pre?: Header[];
+      data?: Header[];
+      post?: Header[];
+      body?: string;
+      uuid?: string;
+    } = {},
   ): FsEvent {
     const nowMs = performance.timeOrigin + performance.now();
     const date = new Date(nowMs);
-    const calling = parts.calling ?? fixture.calling[parts.callingKey ?? name] ?? ['switch_event.c', 'switch_event_fire_detailed', '0'];
+    const calling = parts.calling ??
+      fixture.calling[parts.callingKey ?? name] ?? ['switch_event.c', 'switch_event_fire_detailed', '0'];
     const headers: Header[] = [];
     if (parts.subclass) headers.push(['Event-Subclass', parts.subclass]);
     headers.push(
       ['Event-Name', name],
       ['Core-UUID', this.coreUuid],
       ...Object.entries(fixture.core),
-      ['Event-Date-Local', `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`],
+      [
+        'Event-Date-Local',
+        `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`,
+      ],
       ['Event-Date-GMT', date.toUTCString()],
       ['Event-Date-Timestamp', String(Math.round(nowMs * 1000))],
       ['Event-Calling-File', calling[0]],

@@ -107,7 +107,8 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
         this.#waiters.poke();
       },
       api: (command, arg) => this.#api(command, arg),
-      bgapi: (jobUuid, command, arg) => void this.#api(command, arg, (result) => this.#backgroundJob(jobUuid, command, arg, result)),
+      bgapi: (jobUuid, command, arg) =>
+        void this.#api(command, arg, (result) => this.#backgroundJob(jobUuid, command, arg, result)),
       sendmsg: (uuid, headers) => {
         const ch = this.channels.get(uuid);
         return ch ? ch.sendmsg(`sendmsg ${uuid}`, headers) : `-ERR invalid session id [${uuid}]`;
@@ -134,19 +135,31 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
 
   /** The first command (from `fromIndex` in `commands`) matching `predicate`. */
   waitForCommand(predicate: (c: CommandRecord) => boolean, timeoutMs = 5000, fromIndex = 0): Promise<CommandRecord> {
-    return this.#waiters.until('an ESL command matching the predicate', () => this.commands.slice(fromIndex).find(predicate), timeoutMs);
+    return this.#waiters.until(
+      'an ESL command matching the predicate',
+      () => this.commands.slice(fromIndex).find(predicate),
+      timeoutMs,
+    );
   }
 
   /** The first event (from `fromIndex` in `eventLog`) with this Event-Name / subclass, or matching a predicate. */
   waitForEvent(match: EventMatch, timeoutMs = 5000, fromIndex = 0): Promise<FsEvent> {
     const test = typeof match === 'function' ? match : (e: FsEvent) => e.name === match || e.subclass === match;
-    return this.#waiters.until(`event ${typeof match === 'string' ? match : 'matching predicate'}`, () => this.eventLog.slice(fromIndex).find(test), timeoutMs);
+    return this.#waiters.until(
+      `event ${typeof match === 'string' ? match : 'matching predicate'}`,
+      () => this.eventLog.slice(fromIndex).find(test),
+      timeoutMs,
+    );
   }
 
   /** A channel by uuid (e.g. an origination_uuid) or predicate, once it exists (also if already gone). */
   waitForChannel(match: string | ((c: EmulatedChannel) => boolean), timeoutMs = 5000): Promise<EmulatedChannel> {
     const test = typeof match === 'string' ? (c: EmulatedChannel) => c.uuid === match : match;
-    return this.#waiters.until(`channel ${typeof match === 'string' ? match : 'matching predicate'}`, () => this.allChannels.find(test), timeoutMs);
+    return this.#waiters.until(
+      `channel ${typeof match === 'string' ? match : 'matching predicate'}`,
+      () => this.allChannels.find(test),
+      timeoutMs,
+    );
   }
 
   /** A network blip: every ESL socket is destroyed; channels and streams carry on. */
@@ -262,7 +275,14 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
     // The API event goes out with the result (FreeSWITCH fires it when the command starts but it reaches
     // the socket after the command's own events).
     const withEvent = (result: string) => {
-      this.#fire(this.#factory.make('API', { pre: [['API-Command', command], ['API-Command-Argument', arg]] }));
+      this.#fire(
+        this.#factory.make('API', {
+          pre: [
+            ['API-Command', command],
+            ['API-Command-Argument', arg],
+          ],
+        }),
+      );
       onResult?.(result);
     };
     const gate = this.beforeApi?.(command, arg);

@@ -63,7 +63,8 @@ export interface OriginateContext {
   newChannel(init: ChannelInit): EmulatedChannel;
 }
 
-const USAGE = '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
+const USAGE =
+  '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
 
 const SIP_FOR_CAUSE: Record<string, [number, string]> = {
   USER_BUSY: [486, 'Busy Here'],
@@ -191,8 +192,13 @@ export function runOriginate(ctx: OriginateContext, arg: string, onResult: (resu
   let ownHangup = false;
   const refuse = (cause: string, sipStatus?: number) => {
     ownHangup = true;
-    const [status, phrase] = sipStatus ? [sipStatus, SIP_FOR_CAUSE[cause]?.[1] ?? 'Error'] : (SIP_FOR_CAUSE[cause] ?? [480, 'Temporarily Unavailable']);
-    void ch.terminate(cause, 'recv_refuse', { sip: { status, phrase }, afterComplete: () => finish(`-ERR ${cause}\n`) });
+    const [status, phrase] = sipStatus
+      ? [sipStatus, SIP_FOR_CAUSE[cause]?.[1] ?? 'Error']
+      : (SIP_FOR_CAUSE[cause] ?? [480, 'Temporarily Unavailable']);
+    void ch.terminate(cause, 'recv_refuse', {
+      sip: { status, phrase },
+      afterComplete: () => finish(`-ERR ${cause}\n`),
+    });
   };
   const ringing = (at: number | false | undefined, fallback: number | false) => {
     const when = at === undefined ? fallback : at;
@@ -225,7 +231,8 @@ export function runOriginate(ctx: OriginateContext, arg: string, onResult: (resu
         if (ch.hungUp) return;
         ch.answerOutbound();
         if (!settled) connected();
-        if (plan.hangupAfterMs !== undefined) ch.schedule(plan.hangupAfterMs, () => void ch.hangup(plan.hangupCause ?? 'NORMAL_CLEARING'));
+        if (plan.hangupAfterMs !== undefined)
+          ch.schedule(plan.hangupAfterMs, () => void ch.hangup(plan.hangupCause ?? 'NORMAL_CLEARING'));
       });
       break;
     }
@@ -271,25 +278,56 @@ export function parseDialString(raw: string, settings: Settings): ParsedDial | s
         const number = parts.slice(3).join('/');
         if (!gw || !number) return 'CHANNEL_UNACCEPTABLE';
         if (settings.gateways && !settings.gateways.includes(gw)) return 'INVALID_GATEWAY';
-        return { variables, dialString: rest, destination: number, destHost: gw, channelName: `sofia/gateway/${gw}/${number}`, endpoint };
+        return {
+          variables,
+          dialString: rest,
+          destination: number,
+          destHost: gw,
+          channelName: `sofia/gateway/${gw}/${number}`,
+          endpoint,
+        };
       }
-      const uri = parts.slice(2).join('/').replace(/^sips?:/, '');
+      const uri = parts
+        .slice(2)
+        .join('/')
+        .replace(/^sips?:/, '');
       const at = uri.indexOf('@');
       if (!uri) return 'CHANNEL_UNACCEPTABLE';
       const destination = at >= 0 ? uri.slice(0, at) : uri;
       const destHost = at >= 0 ? uri.slice(at + 1) : '127.0.0.1';
-      return { variables, dialString: rest, destination, destHost, channelName: `sofia/${parts[1]}/${destination}@${destHost}`, endpoint };
+      return {
+        variables,
+        dialString: rest,
+        destination,
+        destHost,
+        channelName: `sofia/${parts[1]}/${destination}@${destHost}`,
+        endpoint,
+      };
     }
     case 'loopback': {
       const ext = parts[1];
       if (!ext) return 'CHANNEL_UNACCEPTABLE';
-      return { variables, dialString: rest, destination: ext, destHost: '127.0.0.1', channelName: `loopback/${ext}-a`, endpoint };
+      return {
+        variables,
+        dialString: rest,
+        destination: ext,
+        destHost: '127.0.0.1',
+        channelName: `loopback/${ext}-a`,
+        endpoint,
+      };
     }
     case 'user': {
       const user = parts[1] ?? '';
       if (!user) return 'CHANNEL_UNACCEPTABLE';
       const [name, domain] = user.split('@');
-      return { variables, dialString: rest, destination: name!, destHost: domain ?? '127.0.0.1', channelName: `sofia/internal/${user}`, endpoint: 'sofia' };
+      return {
+        variables,
+        dialString: rest,
+        destination: name!,
+        destHost: domain ?? '127.0.0.1',
+        channelName: `sofia/internal/${user}`,
+        endpoint: 'sofia',
+      };
     }
     case 'error':
       return parseCause(parts[1] ?? '') ?? 'CHANNEL_UNACCEPTABLE';

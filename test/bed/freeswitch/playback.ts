@@ -222,7 +222,12 @@ export class PlaybackQueue {
     h.setVar('playback_seconds', String(Math.floor(seg.playedMs / 1000)));
     h.setVar('playback_ms', String(Math.round(seg.playedMs)));
     h.setVar('playback_samples', String(samples));
-    h.fire('PLAYBACK_STOP', { post: [['Playback-File-Path', cur.item.arg], ['Playback-Status', status === 'break' ? 'break' : 'done']] });
+    h.fire('PLAYBACK_STOP', {
+      post: [
+        ['Playback-File-Path', cur.item.arg],
+        ['Playback-Status', status === 'break' ? 'break' : 'done'],
+      ],
+    });
     this.#complete(cur, 'FILE PLAYED', at, status === 'break' ? 'break' : 'done', status !== 'hangup');
   }
 

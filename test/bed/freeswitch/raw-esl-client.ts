@@ -41,7 +41,11 @@ export class RawEslClient {
       socket.once('error', reject);
     });
     const client = new RawEslClient(socket);
-    await client.waitFor(() => client.packets.find((p) => p.headers['Content-Type'] === 'auth/request'), 2000, 'auth/request');
+    await client.waitFor(
+      () => client.packets.find((p) => p.headers['Content-Type'] === 'auth/request'),
+      2000,
+      'auth/request',
+    );
     if (password !== undefined) {
       const reply = await client.command(`auth ${password}`);
       if (!reply.startsWith('+OK')) throw new Error(`auth failed: ${reply}`);
@@ -84,7 +88,6 @@ export class RawEslClient {
   waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     return this.#waiters.until(`raw ESL client ${what}`, probe, timeoutMs);
   }
-
 
   close(): void {
     this.socket.destroy();

@@ -71,7 +71,8 @@ export class Timeline {
   /** Milliseconds of audio heard so far (the current file counts up to now). */
   heardMs(now = performance.now()): number {
     let total = 0;
-    for (const s of this.segments) total += s.status === 'playing' ? Math.max(0, Math.min(now, s.endedAt) - s.startedAt) : s.playedMs;
+    for (const s of this.segments)
+      total += s.status === 'playing' ? Math.max(0, Math.min(now, s.endedAt) - s.startedAt) : s.playedMs;
     return total;
   }
 
@@ -96,7 +97,11 @@ export class Timeline {
     const out = new Int16Array(Math.round((end - start) * 8));
     for (const { segment, audio8k } of parts) {
       const offset = Math.round((segment.startedAt - start) * 8);
-      const length = Math.min(Math.round((segment.endedAt - segment.startedAt) * 8), audio8k.length, out.length - offset);
+      const length = Math.min(
+        Math.round((segment.endedAt - segment.startedAt) * 8),
+        audio8k.length,
+        out.length - offset,
+      );
       if (length > 0) out.set(audio8k.subarray(0, length), offset);
     }
     return out;

@@ -69,7 +69,6 @@ export class WsTestServer {
     return this.#waiters.until(`ws test server ${what}`, probe, timeoutMs);
   }
 
-
   waitConnection(n = 0, timeoutMs = 3000): Promise<WsConnection> {
     return this.waitFor(() => this.connections[n], timeoutMs, `connection #${n}`);
   }

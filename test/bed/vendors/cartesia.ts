@@ -53,7 +53,10 @@ export interface CartesiaFakeOptions {
    * Return an error for a request instead of audio (`n` counts generation requests over the whole fake, from 1).
    * `thenClose`: close the socket right after the error, both frames in one TCP write (the client reads them at once).
    */
-  failRequest?: (req: Record<string, any>, n: number) => (CartesiaErrorSpec & { thenClose?: { code: number; reason?: string } }) | undefined;
+  failRequest?: (
+    req: Record<string, any>,
+    n: number,
+  ) => (CartesiaErrorSpec & { thenClose?: { code: number; reason?: string } }) | undefined;
 }
 
 export interface FakeTtsContext {
@@ -147,14 +150,20 @@ export class FakeCartesiaSession extends WsFakeSession {
     if (this.isClosed) return;
     if (this.fake.options.recordSent === false) {
       /* load runs: counters only (contexts keep their own) */
-    } else if (msg.type === 'chunk') this.sent.push({ ...msg, data: `<${Buffer.byteLength(String(msg.data), 'base64')} bytes>` });
+    } else if (msg.type === 'chunk')
+      this.sent.push({ ...msg, data: `<${Buffer.byteLength(String(msg.data), 'base64')} bytes>` });
     else this.sent.push(msg);
     this.ws.send(JSON.stringify(msg));
   }
 
   /** An error message for a context (status_code 500 by default), marking it done as the service does. */
   sendError(contextId: string | undefined, spec: Partial<CartesiaErrorSpec> = {}): void {
-    const e: CartesiaErrorSpec = { status_code: spec.status_code ?? 500, title: spec.title ?? 'Internal Server Error', message: spec.message ?? 'fake error', ...(spec.error_code ? { error_code: spec.error_code } : {}) };
+    const e: CartesiaErrorSpec = {
+      status_code: spec.status_code ?? 500,
+      title: spec.title ?? 'Internal Server Error',
+      message: spec.message ?? 'fake error',
+      ...(spec.error_code ? { error_code: spec.error_code } : {}),
+    };
     if (contextId !== undefined) {
       const ctx = this.contexts.get(contextId);
       if (ctx) ctx.errored = e;
@@ -240,15 +249,21 @@ export class FakeCartesiaSession extends WsFakeSession {
   }
 
   private validate(msg: Record<string, any>): Partial<CartesiaErrorSpec> | undefined {
-    if (typeof msg.context_id !== 'string' || !msg.context_id) return { status_code: 400, title: 'Invalid request', message: 'context_id is required' };
+    if (typeof msg.context_id !== 'string' || !msg.context_id)
+      return { status_code: 400, title: 'Invalid request', message: 'context_id is required' };
     if (!msg.model_id) return { status_code: 400, title: 'Invalid model', message: 'model_id is required' };
     const voiceId = typeof msg.voice === 'string' ? msg.voice : msg.voice?.id;
     if (!voiceId) return { status_code: 400, title: 'Invalid voice', message: 'voice.id is required' };
     const of = msg.output_format;
-    if (!of || of.container !== 'raw' || !ENCODINGS.has(of.encoding) || !RATES.has(of.sample_rate)) {
-      return { status_code: 400, title: 'Invalid output format', message: `unsupported output_format ${JSON.stringify(of)}` };
+    if (of?.container !== 'raw' || !ENCODINGS.has(of.encoding) || !RATES.has(of.sample_rate)) {
+      return {
+        status_code: 400,
+        title: 'Invalid output format',
+        message: `unsupported output_format ${JSON.stringify(of)}`,
+      };
     }
-    if (typeof msg.transcript !== 'string') return { status_code: 400, title: 'Invalid request', message: 'transcript is required' };
+    if (typeof msg.transcript !== 'string')
+      return { status_code: 400, title: 'Invalid request', message: 'transcript is required' };
     return undefined;
   }
 
@@ -275,7 +290,14 @@ export class FakeCartesiaSession extends WsFakeSession {
           ctx.audioMs += ms;
           ctx.chunks++;
           ctx.firstChunkAt ??= performance.now();
-          this.send({ type: 'chunk', context_id: ctx.id, status_code: 206, done: false, data: pcm.toString('base64'), step_time: 5 });
+          this.send({
+            type: 'chunk',
+            context_id: ctx.id,
+            status_code: 206,
+            done: false,
+            data: pcm.toString('base64'),
+            step_time: 5,
+          });
           if (ctx.addTimestamps && !sentTimestamps) {
             sentTimestamps = true;
             const words = text.split(/\s+/).filter(Boolean);
@@ -286,7 +308,11 @@ export class FakeCartesiaSession extends WsFakeSession {
               context_id: ctx.id,
               status_code: 206,
               done: false,
-              word_timestamps: { words, start: words.map((_, i) => +(base + i * per).toFixed(3)), end: words.map((_, i) => +(base + (i + 1) * per).toFixed(3)) },
+              word_timestamps: {
+                words,
+                start: words.map((_, i) => +(base + i * per).toFixed(3)),
+                end: words.map((_, i) => +(base + (i + 1) * per).toFixed(3)),
+              },
             });
           }
           if (done + chunkMs < totalMs) await this.sleep(o.paceMs ?? 2);
@@ -324,7 +350,10 @@ export class CartesiaFake extends WsFake<FakeCartesiaSession, CartesiaFakeOption
   }
 
   static async start(options: CartesiaFakeOptions = {}): Promise<CartesiaFake> {
-    return new CartesiaFake(await WsFake.listen('{"error":"not found (fake cartesia serves /tts/websocket only)"}'), options);
+    return new CartesiaFake(
+      await WsFake.listen('{"error":"not found (fake cartesia serves /tts/websocket only)"}'),
+      options,
+    );
   }
 
   /** Every context over all sessions, in creation order. */
@@ -348,8 +377,10 @@ export class CartesiaFake extends WsFake<FakeCartesiaSession, CartesiaFakeOption
   protected override checkRequest({ req, query }: Upgrade): HttpRefusal | undefined {
     const auth = String(req.headers.authorization ?? '');
     const key = /^Bearer\s+(.+)$/i.exec(auth)?.[1] ?? String(req.headers['x-api-key'] ?? query.get('api_key') ?? '');
-    if (!key || (this.options.apiKey !== undefined && key !== this.options.apiKey)) return error(401, 'Invalid API key');
-    if (!req.headers['cartesia-version'] && !query.get('cartesia_version')) return error(400, 'cartesia-version header is required');
+    if (!key || (this.options.apiKey !== undefined && key !== this.options.apiKey))
+      return error(401, 'Invalid API key');
+    if (!req.headers['cartesia-version'] && !query.get('cartesia_version'))
+      return error(400, 'cartesia-version header is required');
     return undefined;
   }
 

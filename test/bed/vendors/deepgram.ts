@@ -96,7 +96,8 @@ export interface ControlMessage {
 
 const PATH = '/v1/listen';
 const WINDOW_MS = 20;
-const NET_0001 = 'Deepgram did not receive audio data or a text message within the timeout window. See https://dpgr.am/net0001';
+const NET_0001 =
+  'Deepgram did not receive audio data or a text message within the timeout window. See https://dpgr.am/net0001';
 
 function requestId(): string {
   return crypto.randomUUID();
@@ -139,7 +140,8 @@ export class FakeDeepgramSession extends WsFakeSession {
   private readonly opts: DeepgramFakeOptions;
   private readonly rate: number;
   private idleTimer: NodeJS.Timeout | undefined;
-  private audioWaiters: { bytes: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
+  private audioWaiters: { bytes: number; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] =
+    [];
   // automatic mode (audio time, seconds)
   private carry: Buffer | undefined;
   private samplesSeen = 0;
@@ -153,7 +155,13 @@ export class FakeDeepgramSession extends WsFakeSession {
   private speechStartedSent = false;
   private silenceSinceResultMs = 0;
 
-  constructor(id: number, ws: WebSocket, query: URLSearchParams, headers: IncomingMessage['headers'], opts: DeepgramFakeOptions) {
+  constructor(
+    id: number,
+    ws: WebSocket,
+    query: URLSearchParams,
+    headers: IncomingMessage['headers'],
+    opts: DeepgramFakeOptions,
+  ) {
     super(id, ws);
     this.query = query;
     this.headers = headers;
@@ -182,7 +190,11 @@ export class FakeDeepgramSession extends WsFakeSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.audioWaiters = this.audioWaiters.filter((w) => w.timer !== timer);
-        reject(new Error(`fake deepgram session ${this.id}: only ${Math.round(this.audioSec * 1000)} ms of audio after ${timeoutMs} ms (wanted ${ms})`));
+        reject(
+          new Error(
+            `fake deepgram session ${this.id}: only ${Math.round(this.audioSec * 1000)} ms of audio after ${timeoutMs} ms (wanted ${ms})`,
+          ),
+        );
       }, timeoutMs);
       this.audioWaiters.push({ bytes, resolve, reject, timer });
     });
@@ -233,10 +245,16 @@ export class FakeDeepgramSession extends WsFakeSession {
       start: round3(start),
       is_final: r.isFinal ?? false,
       speech_final: r.speechFinal ?? false,
-      channel: { alternatives: [{ transcript: r.transcript, confidence, words: words.map((w) => ({ confidence, ...w })) }] },
+      channel: {
+        alternatives: [{ transcript: r.transcript, confidence, words: words.map((w) => ({ confidence, ...w })) }],
+      },
       metadata: {
         request_id: this.requestId,
-        model_info: { name: `general-${this.query.get('model') ?? 'nova-3'}`, version: '2025-01-01.0', arch: this.query.get('model') ?? 'nova-3' },
+        model_info: {
+          name: `general-${this.query.get('model') ?? 'nova-3'}`,
+          version: '2025-01-01.0',
+          arch: this.query.get('model') ?? 'nova-3',
+        },
         model_uuid: '00000000-0000-4000-8000-000000000000',
       },
       from_finalize: r.fromFinalize ?? false,
@@ -315,7 +333,14 @@ export class FakeDeepgramSession extends WsFakeSession {
     // Flush whatever was heard as a final (speech_final stays false for finalize results, as the real service does).
     const p = this.pendingNow();
     this.resetSegment();
-    if (p) this.later(() => this.sendFinal(p.text, { fromFinalize: true, speechFinal: false, words: spreadWords(p.text, p.start, p.end, this.conf()) }));
+    if (p)
+      this.later(() =>
+        this.sendFinal(p.text, {
+          fromFinalize: true,
+          speechFinal: false,
+          words: spreadWords(p.text, p.start, p.end, this.conf()),
+        }),
+      );
     else this.later(() => this.sendFinal('', { fromFinalize: true, start: this.audioSec, duration: 0, words: [] }));
   }
 
@@ -394,9 +419,16 @@ export class FakeDeepgramSession extends WsFakeSession {
           const ts = this.speechStart;
           this.later(() => this.sendSpeechStarted(ts));
         }
-        if (interim && interimEvery > 0 && this.speechMs >= minSpeechMs && this.speechMs >= (this.interimCount + 1) * interimEvery) {
+        if (
+          interim &&
+          interimEvery > 0 &&
+          this.speechMs >= minSpeechMs &&
+          this.speechMs >= (this.interimCount + 1) * interimEvery
+        ) {
           this.interimCount++;
-          const words = this.transcriptFor(this.autoTurns + 1).split(/\s+/).filter(Boolean);
+          const words = this.transcriptFor(this.autoTurns + 1)
+            .split(/\s+/)
+            .filter(Boolean);
           const shown = Math.max(1, Math.min(words.length - 1, this.interimCount));
           const text = words.slice(0, shown).join(' ');
           const s = this.speechStart;
@@ -417,10 +449,17 @@ export class FakeDeepgramSession extends WsFakeSession {
           this.lastWordEnd = p.end;
           this.sentUtteranceEnd = false;
           this.silenceSinceResultMs = 0;
-          this.later(() => this.sendFinal(p.text, { speechFinal: true, words: spreadWords(p.text, p.start, p.end, this.conf()) }));
+          this.later(() =>
+            this.sendFinal(p.text, { speechFinal: true, words: spreadWords(p.text, p.start, p.end, this.conf()) }),
+          );
         }
       }
-      if (!this.inSpeech && !this.sentUtteranceEnd && utteranceEndMs > 0 && t + WINDOW_MS / 1000 - this.lastWordEnd >= utteranceEndMs / 1000) {
+      if (
+        !this.inSpeech &&
+        !this.sentUtteranceEnd &&
+        utteranceEndMs > 0 &&
+        t + WINDOW_MS / 1000 - this.lastWordEnd >= utteranceEndMs / 1000
+      ) {
         this.sentUtteranceEnd = true;
         const lwe = this.lastWordEnd;
         this.later(() => this.sendUtteranceEnd(lwe));
@@ -465,7 +504,11 @@ const ENCODINGS = ['linear16', 'mulaw', 'alaw', 'opus', 'flac', 'amr-nb', 'amr-w
 
 /** An upgrade refusal as Deepgram sends it: the error in the JSON body and in the `dg-error` header. */
 function dgError(status: number, errCode: string, errMsg: string): HttpRefusal {
-  return { status, body: JSON.stringify({ err_code: errCode, err_msg: errMsg, request_id: requestId() }), headers: { 'dg-error': errMsg } };
+  return {
+    status,
+    body: JSON.stringify({ err_code: errCode, err_msg: errMsg, request_id: requestId() }),
+    headers: { 'dg-error': errMsg },
+  };
 }
 
 export class DeepgramFake extends WsFake<FakeDeepgramSession, DeepgramFakeOptions> {
@@ -478,7 +521,10 @@ export class DeepgramFake extends WsFake<FakeDeepgramSession, DeepgramFakeOption
   }
 
   static async start(options: DeepgramFakeOptions = {}): Promise<DeepgramFake> {
-    return new DeepgramFake(await WsFake.listen('{"err_code":"NOT_FOUND","err_msg":"fake deepgram serves /v1/listen over WebSocket only"}'), options);
+    return new DeepgramFake(
+      await WsFake.listen('{"err_code":"NOT_FOUND","err_msg":"fake deepgram serves /v1/listen over WebSocket only"}'),
+      options,
+    );
   }
 
   protected override checkPath(u: Upgrade): HttpRefusal | undefined {
@@ -486,18 +532,23 @@ export class DeepgramFake extends WsFake<FakeDeepgramSession, DeepgramFakeOption
   }
 
   protected override httpRefusal(status: number): HttpRefusal {
-    return status === 401 ? dgError(401, 'INVALID_AUTH', 'Invalid credentials.') : dgError(status, 'SERVICE_ERROR', 'refused by fake');
+    return status === 401
+      ? dgError(401, 'INVALID_AUTH', 'Invalid credentials.')
+      : dgError(status, 'SERVICE_ERROR', 'refused by fake');
   }
 
   protected override checkRequest({ req, query }: Upgrade): HttpRefusal | undefined {
     const o = this.options;
     const m = /^(?:Token|Bearer)\s+(.+)$/i.exec(String(req.headers.authorization ?? ''));
-    if (!m || (o.apiKey !== undefined && m[1] !== o.apiKey)) return dgError(401, 'INVALID_AUTH', 'Invalid credentials.');
+    if (!m || (o.apiKey !== undefined && m[1] !== o.apiKey))
+      return dgError(401, 'INVALID_AUTH', 'Invalid credentials.');
     const model = query.get('model') ?? '';
-    if (o.models && !o.models.includes(model)) return dgError(400, 'Bad Request', `No such model/language/tier combination found: model=${model}`);
+    if (o.models && !o.models.includes(model))
+      return dgError(400, 'Bad Request', `No such model/language/tier combination found: model=${model}`);
     const enc = query.get('encoding');
     if (enc !== null && !ENCODINGS.includes(enc)) return dgError(400, 'Bad Request', `Invalid encoding: ${enc}`);
-    if (enc !== null && !query.get('sample_rate')) return dgError(400, 'Bad Request', 'sample_rate is required when encoding is set');
+    if (enc !== null && !query.get('sample_rate'))
+      return dgError(400, 'Bad Request', 'sample_rate is required when encoding is set');
     return undefined;
   }
 

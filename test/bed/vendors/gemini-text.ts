@@ -95,7 +95,18 @@ const PATH_RE = /^\/+(v1|v1beta|v1alpha)\/models\/([^/:]+):(streamGenerateConten
 const DEFAULT_REPLY = 'Sure, I can help with that. What time would you like to come in?';
 
 function statusText(code: number): string {
-  return { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED' }[code] ?? 'UNKNOWN';
+  return (
+    {
+      400: 'INVALID_ARGUMENT',
+      401: 'UNAUTHENTICATED',
+      403: 'PERMISSION_DENIED',
+      404: 'NOT_FOUND',
+      429: 'RESOURCE_EXHAUSTED',
+      500: 'INTERNAL',
+      503: 'UNAVAILABLE',
+      504: 'DEADLINE_EXCEEDED',
+    }[code] ?? 'UNKNOWN'
+  );
 }
 
 /** Split text into SSE tokens of `n` words (keeping the spaces, as the service does). */
@@ -202,7 +213,10 @@ export class GeminiTextFake extends EventEmitter {
   private onBody(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, raw: Buffer): void {
     const sendError = (code: number, message: string) => {
       const body = JSON.stringify({ error: { code, message, status: statusText(code) } });
-      res.writeHead(code, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(code, {
+        'content-type': 'application/json; charset=UTF-8',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(body);
     };
     const m = PATH_RE.exec(path);
@@ -212,7 +226,10 @@ export class GeminiTextFake extends EventEmitter {
     }
     const key = String(req.headers['x-goog-api-key'] ?? query.get('key') ?? '');
     if (!key) {
-      sendError(403, 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
+      sendError(
+        403,
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+      );
       return;
     }
     if (this.options.apiKey !== undefined && key !== this.options.apiKey) {
@@ -221,7 +238,10 @@ export class GeminiTextFake extends EventEmitter {
     }
     const model = m[2]!;
     if (this.options.models && !this.options.models.includes(model)) {
-      sendError(404, `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`);
+      sendError(
+        404,
+        `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.`,
+      );
       return;
     }
     let body: Record<string, any>;
@@ -237,10 +257,17 @@ export class GeminiTextFake extends EventEmitter {
     }
     const turns = (body.contents as any[]).map((c) => ({
       role: String(c?.role ?? ''),
-      text: Array.isArray(c?.parts) ? c.parts.map((p: any) => (typeof p?.text === 'string' ? p.text : '')).join('') : '',
+      text: Array.isArray(c?.parts)
+        ? c.parts.map((p: any) => (typeof p?.text === 'string' ? p.text : '')).join('')
+        : '',
     }));
     const sys = body.systemInstruction ?? body.system_instruction;
-    const systemText = sys && Array.isArray(sys.parts) ? sys.parts.map((p: any) => p?.text ?? '').join('') : typeof sys === 'string' ? sys : undefined;
+    const systemText =
+      sys && Array.isArray(sys.parts)
+        ? sys.parts.map((p: any) => p?.text ?? '').join('')
+        : typeof sys === 'string'
+          ? sys
+          : undefined;
     let resolveDone!: () => void;
     const record: GeminiTextRequest = {
       id: this.requests.length + 1,
@@ -277,7 +304,12 @@ export class GeminiTextFake extends EventEmitter {
     this.emit('request', record);
 
     const next = this.scripts.shift();
-    const script = next === undefined ? (this.defaultScript ?? ((r) => this.autoScript(r)))(record) : typeof next === 'function' ? next(record) : next;
+    const script =
+      next === undefined
+        ? (this.defaultScript ?? ((r) => this.autoScript(r)))(record)
+        : typeof next === 'function'
+          ? next(record)
+          : next;
     this.answer(record, res, script, () => {
       record.completed = true;
     });
@@ -293,7 +325,12 @@ export class GeminiTextFake extends EventEmitter {
     };
   }
 
-  private answer(record: GeminiTextRequest, res: ServerResponse, script: GeminiReplyScript, markComplete: () => void): void {
+  private answer(
+    record: GeminiTextRequest,
+    res: ServerResponse,
+    script: GeminiReplyScript,
+    markComplete: () => void,
+  ): void {
     if ('hang' in script) return;
     if ('destroy' in script) {
       this.later(script.delayMs ?? 0, () => {
@@ -307,7 +344,10 @@ export class GeminiTextFake extends EventEmitter {
         if (res.destroyed) return;
         markComplete();
         const body = JSON.stringify({ error: script.error });
-        res.writeHead(script.status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(script.status, {
+          'content-type': 'application/json; charset=UTF-8',
+          'content-length': Buffer.byteLength(body),
+        });
         res.end(body);
       });
       return;
@@ -318,7 +358,11 @@ export class GeminiTextFake extends EventEmitter {
     const event = (obj: unknown) => {
       if (!headersSent) {
         headersSent = true;
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          'x-content-type-options': 'nosniff',
+        });
       }
       res.write(`data: ${JSON.stringify(obj)}\r\n\r\n`);
     };
@@ -350,8 +394,18 @@ export class GeminiTextFake extends EventEmitter {
         const promptTokens = record.turns.reduce((n, t) => n + Math.ceil(t.text.length / 4), 0);
         const outTokens = Math.ceil(tokens.join('').length / 4);
         event({
-          candidates: [{ content: { parts: [{ text: '' }], role: 'model' }, finishReason: script.finishReason ?? 'STOP', index: 0 }],
-          usageMetadata: { promptTokenCount: promptTokens, candidatesTokenCount: outTokens, totalTokenCount: promptTokens + outTokens },
+          candidates: [
+            {
+              content: { parts: [{ text: '' }], role: 'model' },
+              finishReason: script.finishReason ?? 'STOP',
+              index: 0,
+            },
+          ],
+          usageMetadata: {
+            promptTokenCount: promptTokens,
+            candidatesTokenCount: outTokens,
+            totalTokenCount: promptTokens + outTokens,
+          },
           modelVersion,
           responseId,
         });

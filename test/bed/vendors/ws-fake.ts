@@ -217,7 +217,9 @@ export abstract class WsFake<S extends WsSession, O extends ScriptedRefusal> ext
     this.options = options;
     this.handout = new Handout<S>(this.sessions, label);
     this.nextSessionTimeoutMs = nextSessionTimeoutMs;
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
   }
 
   /** Sessions still open. */
@@ -265,7 +267,12 @@ export abstract class WsFake<S extends WsSession, O extends ScriptedRefusal> ext
     // Not new URL(req.url, base): the Gemini SDK's '//ws/...' would parse as a protocol-relative URL (host "ws").
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const u: Upgrade = { req, url, path: q < 0 ? url : url.slice(0, q), query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
+    const u: Upgrade = {
+      req,
+      url,
+      path: q < 0 ? url : url.slice(0, q),
+      query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+    };
     if (this.stopped) {
       socket.destroy();
       return;
