@@ -7,6 +7,7 @@
  * touch FreeSWITCH, files or the media socket: the session turns their output into playback.
  */
 
+import type { ToolCallRequest, ToolDeclaration, ToolResult } from './tools/types.ts';
 import type { VendorOverrides } from './vendors.ts';
 
 export type Speaker = 'caller' | 'agent';
@@ -37,6 +38,12 @@ export interface AgentSink {
    */
   resumed(info: { reason: string; durationMs: number }): void;
   /**
+   * The model called a tool. The session runs it (webhook or built-in: end_call, transfer_call, send_dtmf)
+   * and always resolves, with an error result when it failed or timed out; `signal` aborts it when the
+   * model cancels the call (the result is then dropped). Optional until every agent speaks tools.
+   */
+  runTool?(call: ToolCallRequest, signal: AbortSignal): Promise<ToolResult>;
+  /**
    * What the caller has heard of the current reply so far: `playing` while reply audio is queued or playing,
    * `heardMs` of it played out (an interrupted reply is kept in history only as far as it was heard).
    */
@@ -62,6 +69,16 @@ export interface Agent {
   speakFirst?(hint?: string): void;
   /** The session reports that everything queued for the caller has been played (the cascade uses it). */
   playbackIdle?(): void;
+  /**
+   * Speak `text` now, as it is (where the pipeline can: the cascade synthesises it; a speech-to-speech model
+   * is asked to say it word for word): `POST /calls/{id}/say`, silence prompts, goodbyes.
+   */
+  say?(text: string): void;
+  /**
+   * Tell the model something happened on the call that it should react to: digits the caller pressed,
+   * a transfer that failed. `interrupt` stops the current reply first (like barge-in).
+   */
+  notify?(text: string, opts?: { interrupt?: boolean }): void;
   /** Release every resource. Idempotent; never throws. */
   close(): Promise<void>;
 }
@@ -75,4 +92,6 @@ export interface AgentSettings extends VendorOverrides {
   voice: string;
   language: string;
   greeting?: string;
+  /** Tools the model may call on this call (built-ins and webhooks; validated in calls/call-settings.ts). */
+  tools?: readonly ToolDeclaration[];
 }
