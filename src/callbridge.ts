@@ -20,6 +20,8 @@ import { ConfigError, type Config } from './config.ts';
 import { version } from './freeswitch/commands.ts';
 import { EslClient } from './freeswitch/esl.ts';
 import { createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
+import { limitSettings } from './calls/call-limits.ts';
+import { dtmfSettings } from './calls/dtmf-collector.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
 import { WorkerResampling } from './media/resampling/worker-resampling.ts';
@@ -196,6 +198,8 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     voice: config.GEMINI_VOICE,
     language: config.AGENT_LANGUAGE,
     ...(config.GREETING && { greeting: config.GREETING }),
+    dtmf: dtmfSettings(config),
+    limits: limitSettings(config),
   };
   const callback = config.CALLBACK_URL
     ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS }

@@ -129,6 +129,17 @@ const schema = z.object({
   AGENT_PROFILES: z.string().optional(),
   AGENT_PROFILES_FILE: z.string().optional(),
   GREETING: z.string().min(1).max(2000).optional(),
+  // ---- Caller digits and call limits (per call: `dtmf` and `limits` in call-settings.ts) ----
+  DTMF_INTERDIGIT_MS: ms(200, 30000).default(2000),
+  /** `none`: collections end only by the inter-digit timeout or DTMF_MAX_DIGITS. */
+  DTMF_TERMINATOR: z.enum(['#', '*', 'none']).default('#'),
+  DTMF_BARGE_IN: bool.default(true),
+  DTMF_MAX_DIGITS: z.coerce.number().int().min(1).max(64).default(32),
+  SILENCE_TIMEOUT_S: z.coerce.number().int().min(0).max(3600).default(0),
+  SILENCE_PROMPTS: z.coerce.number().int().min(0).max(10).default(2),
+  SILENCE_PROMPT_TEXT: z.string().min(1).max(500).default('Are you still there?'),
+  GOODBYE_TEXT: z.string().min(1).max(500).default('Thank you for calling. Goodbye!'),
+  MAX_CALL_DURATION_S: z.coerce.number().int().min(0).max(86400).default(0),
   CALL_HISTORY_PATH: z.string().min(1).default('data/calls.db'),
   CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),

@@ -7,6 +7,8 @@ import { VENDOR_OVERRIDES, VENDORS } from '../agents/vendors.ts';
 import type { Logger } from '../log.ts';
 import { PATTERNS } from '../patterns.ts';
 import { errorText, issueLines } from '../errors.ts';
+import { DEFAULT_LIMITS, type LimitSettings } from './call-limits.ts';
+import { DEFAULT_DTMF, type DtmfSettings } from './dtmf-collector.ts';
 
 /**
  * How one call is answered. Sources, lowest to highest precedence:
@@ -20,6 +22,9 @@ export interface CallSettings extends AgentSettings {
   /** Outbound campaigns: why we call and what we want; shape the instructions and the first sentence. */
   openingReason?: string;
   objective?: string;
+  /** Caller digits and call limits; absent: the built-in defaults (DEFAULT_DTMF, DEFAULT_LIMITS). */
+  dtmf?: DtmfSettings;
+  limits?: LimitSettings;
 }
 
 /**
@@ -35,6 +40,8 @@ export const CALL_VARIABLES = {
   greeting: 'callbridge_greeting_b64',
   openingReason: 'callbridge_opening_reason_b64',
   objective: 'callbridge_objective_b64',
+  /** `{dtmf, limits}` as JSON (the settingsPatch fields), base64url. */
+  options: 'callbridge_options_b64',
 } as const;
 
 /**
@@ -43,6 +50,32 @@ export const CALL_VARIABLES = {
  */
 export const TEXT_LIMITS = { systemInstructions: 20000, greeting: 2000, openingReason: 500, objective: 1000 } as const;
 
+/** `dtmf: {interdigit_ms, terminator, barge_in}`: how caller digits are collected (see dtmf-collector.ts). */
+export const dtmfPatch = z
+  .object({
+    interdigit_ms: z.number().int().min(200).max(30000),
+    terminator: z.enum(['#', '*', '']),
+    barge_in: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+const limitText = z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters');
+/** `limits: {...}`: silence prompts and the longest call (see call-limits.ts); 0 turns a limit off. */
+export const limitsPatch = z
+  .object({
+    silence_timeout_s: z.number().int().min(0).max(3600),
+    silence_prompts: z.number().int().min(0).max(10),
+    silence_prompt_text: limitText,
+    goodbye_text: limitText,
+    max_duration_s: z.number().int().min(0).max(86400),
+  })
+  .partial()
+  .strict();
+
+/** What `callbridge_options_b64` carries. */
+const callOptions = z.object({ dtmf: dtmfPatch.optional(), limits: limitsPatch.optional() }).strict();
+
 /** A partial set of settings as a callback, a profile or the API may give it (snake_case on the wire). */
 export const settingsPatch = z.object({
   system_instructions: z.string().min(1).max(TEXT_LIMITS.systemInstructions).optional(),
@@ -50,6 +83,8 @@ export const settingsPatch = z.object({
   language: z.string().regex(PATTERNS.language).optional(),
   pipeline: z.enum(PIPELINES).optional(),
   greeting: z.string().min(1).max(TEXT_LIMITS.greeting).optional(),
+  dtmf: dtmfPatch.optional(),
+  limits: limitsPatch.optional(),
   // Vendor sections (`gemini: {model}`, `cascade: {deepgram_model, llm_model, cartesia_voice_id}`): each
   // vendor declares its own (agents/vendors.ts).
   ...VENDOR_OVERRIDES,
@@ -74,9 +109,36 @@ export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
       ...(p.language !== undefined && { language: p.language }),
       ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
       ...(p.greeting !== undefined && { greeting: p.greeting }),
+      ...(p.dtmf && { dtmf: patchDtmf(base.dtmf ?? DEFAULT_DTMF, p.dtmf) }),
+      ...(p.limits && { limits: patchLimits(base.limits ?? DEFAULT_LIMITS, p.limits) }),
     },
     p,
   );
+}
+
+function patchDtmf(base: DtmfSettings, p: z.infer<typeof dtmfPatch>): DtmfSettings {
+  return {
+    ...base,
+    ...(p.interdigit_ms !== undefined && { interdigitMs: p.interdigit_ms }),
+    ...(p.terminator !== undefined && { terminator: p.terminator }),
+    ...(p.barge_in !== undefined && { bargeIn: p.barge_in }),
+  };
+}
+
+function patchLimits(base: LimitSettings, p: z.infer<typeof limitsPatch>): LimitSettings {
+  return {
+    ...base,
+    ...(p.silence_timeout_s !== undefined && { silenceTimeoutS: p.silence_timeout_s }),
+    ...(p.silence_prompts !== undefined && { silencePrompts: p.silence_prompts }),
+    ...(p.silence_prompt_text !== undefined && { silencePromptText: p.silence_prompt_text }),
+    ...(p.goodbye_text !== undefined && { goodbyeText: p.goodbye_text }),
+    ...(p.max_duration_s !== undefined && { maxDurationS: p.max_duration_s }),
+  };
+}
+
+/** `{dtmf, limits}` for the `callbridge_options_b64` channel variable (POST /calls sets it). */
+export function encodeOptions(o: z.infer<typeof callOptions>): string | undefined {
+  return o.dtmf || o.limits ? encodeText(JSON.stringify(o)) : undefined;
 }
 
 export const encodeText = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
@@ -171,8 +233,25 @@ function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
   };
   const given = Object.entries(raw).filter(([, v]) => v !== undefined && v !== '');
   const parsed = settingsPatch.safeParse(Object.fromEntries(given));
-  if (parsed.success) return parsed.data;
-  log.warn({ problems: issueLines(parsed.error) }, 'ignoring invalid callbridge_* channel variables');
+  const patch = parsed.success ? parsed.data : {};
+  if (!parsed.success)
+    log.warn({ problems: issueLines(parsed.error) }, 'ignoring invalid callbridge_* channel variables');
+  return { ...patch, ...optionsVariable(f, log) };
+}
+
+/** The `callbridge_options_b64` variable, checked on its own: a bad one does not void the others. */
+function optionsVariable(f: CallFacts, log: Logger): z.infer<typeof callOptions> {
+  const v = f.variable(CALL_VARIABLES.options);
+  if (!v) return {};
+  let problems: string[];
+  try {
+    const parsed = v.length <= 8192 ? callOptions.safeParse(JSON.parse(decodeText(v))) : undefined;
+    if (parsed?.success) return parsed.data;
+    problems = parsed ? issueLines(parsed.error) : ['longer than 8192 characters'];
+  } catch (err) {
+    problems = [`not base64url JSON: ${errorText(err)}`];
+  }
+  log.warn({ variable: CALL_VARIABLES.options, problems }, 'ignoring an invalid callbridge_* channel variable');
   return {};
 }
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { UnsafeEslValueError, originate, type EslCommand } from '../freeswitch/commands.ts';
 import { noResumptions, type CallRecord } from '../store/call-record.ts';
-import { CALL_VARIABLES, encodeText } from './call-settings.ts';
+import { CALL_VARIABLES, encodeOptions, encodeText, type dtmfPatch, type limitsPatch } from './call-settings.ts';
+import type { z } from 'zod';
 import { MARKER_VARIABLE } from './marker.ts';
 
 /** A request to place a call (the calls API's POST /calls body). */
@@ -20,6 +21,8 @@ export interface OriginateRequest {
   opening_reason?: string;
   objective?: string;
   timeout_seconds?: number;
+  dtmf?: z.infer<typeof dtmfPatch>;
+  limits?: z.infer<typeof limitsPatch>;
 }
 
 export class OriginateError extends Error {
@@ -77,6 +80,7 @@ export function outboundCall(req: OriginateRequest, settings: OutboundSettings, 
   set(CALL_VARIABLES.greeting, req.greeting && encodeText(req.greeting));
   set(CALL_VARIABLES.openingReason, req.opening_reason && encodeText(req.opening_reason));
   set(CALL_VARIABLES.objective, req.objective && encodeText(req.objective));
+  set(CALL_VARIABLES.options, encodeOptions({ dtmf: req.dtmf, limits: req.limits }));
   let command: EslCommand;
   try {
     command = originate({

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { PIPELINES, TEXT_LIMITS } from '../calls/call-settings.ts';
+import { PIPELINES, TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/call-settings.ts';
 import { PATTERNS } from '../patterns.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
@@ -139,6 +139,13 @@ export const NewCall = z
       .max(300)
       .optional()
       .openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
+    dtmf: dtmfPatch.optional().openapi({
+      description: "Caller digits: {interdigit_ms, terminator ('#', '*' or '' for none), barge_in} (default DTMF_*)",
+    }),
+    limits: limitsPatch.optional().openapi({
+      description:
+        'Silence prompts and call length: {silence_timeout_s, silence_prompts, silence_prompt_text, goodbye_text, max_duration_s}; 0 turns a limit off',
+    }),
   })
   .strict()
   .openapi('NewCall');
