@@ -7,6 +7,8 @@ import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
+import { PendingToolSettings } from './calls/call-tools.ts';
+import { loadToolsFile, toolCountProblem } from './calls/tools/tool-config.ts';
 import {
   profilesSchema,
   resolveCallSettings,
@@ -132,6 +134,8 @@ function checkStreamUrl(config: Config, port: number, logger: Logger): void {
 export async function startCallbridge(config: Config, opts: StartOptions): Promise<Callbridge> {
   const { logger } = opts;
   const profiles = loadProfiles(config);
+  const fileTools = config.TOOLS_FILE ? loadToolsFile(config.TOOLS_FILE) : undefined;
+  if (fileTools && !fileTools.ok) throw new ConfigError(fileTools.problems);
   let playbackOnTmpfs = false;
   if (config.PLAYBACK_TRANSPORT === 'shared-dir') {
     config = await usablePlaybackDir(config, logger);
@@ -200,17 +204,28 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     ...(config.GREETING && { greeting: config.GREETING }),
     dtmf: dtmfSettings(config),
     limits: limitSettings(config),
+    ...(fileTools?.ok && { toolPatch: fileTools.patch }),
   };
   const callback = config.CALLBACK_URL
     ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS }
     : undefined;
+  // Tools given with POST /calls wait here for their call to be answered (too large for channel variables).
+  const apiTools = new PendingToolSettings(callBook);
   const calls = new CallManager({
     session: sessionSettings(config, playbackOnTmpfs),
     outbound: outboundSettings(config),
     esl,
     logger,
     book: callBook,
-    resolveSettings: (facts, log) => resolveCallSettings(facts, { defaults, profiles, callback, logger: log }),
+    resolveSettings: (facts, log) =>
+      resolveCallSettings(facts, {
+        defaults,
+        profiles,
+        callback,
+        logger: log,
+        toolSecret: config.CALLBACK_SECRET,
+        apiTools: (id) => apiTools.take(id),
+      }),
     createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
     resampling,
     pace: new PaceMemory(),
@@ -223,11 +238,18 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     calls: {
       list: (o) => callBook.list(o),
       get: (id) => callBook.get(id),
-      originate: (body) =>
-        calls.originate(body).catch((err: unknown) => {
+      originate: async ({ tools, builtin_tools, transfer_targets, ...body }) => {
+        const toolPatch = { tools, builtin_tools, transfer_targets };
+        const tooMany = toolCountProblem(toolPatch);
+        if (tooMany) throw new InvalidRequestError(tooMany);
+        // No I/O runs between the originate being sent and this line, so the call cannot be answered first.
+        const record = await calls.originate(body).catch((err: unknown) => {
           if (!(err instanceof OriginateError)) throw err;
           throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
-        }),
+        });
+        apiTools.set(record.id, toolPatch);
+        return record;
+      },
       hangup: (id) => calls.hangup(id),
       subscribe: (id, fn) => {
         const listener = (record: Parameters<typeof fn>[0], change: Parameters<typeof fn>[1]) =>

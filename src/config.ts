@@ -129,6 +129,8 @@ const schema = z.object({
   AGENT_PROFILES: z.string().optional(),
   AGENT_PROFILES_FILE: z.string().optional(),
   GREETING: z.string().min(1).max(2000).optional(),
+  /** The default tools of every call: a JSON file read and checked at start (calls/tools/tool-config.ts). */
+  TOOLS_FILE: z.string().min(1).optional(),
   // ---- Caller digits and call limits (per call: `dtmf` and `limits` in call-settings.ts) ----
   DTMF_INTERDIGIT_MS: ms(200, 30000).default(2000),
   /** `none`: collections end only by the inter-digit timeout or DTMF_MAX_DIGITS. */

@@ -34,6 +34,10 @@ export class Metrics {
   readonly eslConnected: Gauge;
   readonly #resumptions: Counter<'reason'>;
   readonly #resumptionSeconds: Histogram;
+  readonly #toolCalls: Counter<'tool' | 'outcome'>;
+  readonly #toolSeconds: Histogram<'tool'>;
+  /** Tool names seen as labels: names come from users' definitions, so their number is capped. */
+  readonly #toolLabels = new Set<string>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
@@ -126,6 +130,33 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: r,
     });
+    this.#toolCalls = new Counter({
+      name: 'callbridge_tool_calls_total',
+      help: 'Tool calls the agents made, by tool and outcome (ok, error, timeout, cancelled)',
+      labelNames: ['tool', 'outcome'],
+      registers: r,
+    });
+    this.#toolSeconds = new Histogram({
+      name: 'callbridge_tool_seconds',
+      help: 'Tool call asked by the model → answer ready (webhook round trip, transfer outcome, ...)',
+      labelNames: ['tool'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: r,
+    });
+  }
+
+  /**
+   * One tool call the agent made. `tool` is a validated tool name (or `unknown` for a name the call does not
+   * have); past TOOL_LABELS_MAX distinct names, new ones count as `other` so no one can grow the series set.
+   */
+  toolCall(tool: string, outcome: string, durationMs: number): void {
+    let label = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/.test(tool) ? tool : 'unknown';
+    if (!this.#toolLabels.has(label)) {
+      if (this.#toolLabels.size >= TOOL_LABELS_MAX) label = 'other';
+      else this.#toolLabels.add(label);
+    }
+    this.#toolCalls.inc({ tool: label, outcome });
+    this.#toolSeconds.observe({ tool: label }, Math.max(0, durationMs) / 1000);
   }
 
   /** One resumption (AgentSink `resumed`). Reasons outside a short safe vocabulary count as `other`. */
@@ -157,6 +188,8 @@ export class Metrics {
 }
 
 const EVENT_LOOP_RESOLUTION_MS = 5;
+/** Distinct tool names kept as metric labels (the rest: `other`). */
+const TOOL_LABELS_MAX = 200;
 
 /** Record a duration given in milliseconds (HDR histograms take positive integers: we store ns). */
 export function recordMs(h: RecordableHistogram, ms: number): void {

@@ -4,12 +4,15 @@ import type { CallStore } from '../store/call-store.ts';
 import {
   FINAL_STATUSES,
   addResumption,
+  addToolCall,
   afterCursor,
   newestFirst,
+  noToolCalls,
   type CallRecord,
   type CallStatus,
   type PageCursor,
   type Resumption,
+  type ToolCallEntry,
   type TranscriptEntry,
 } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
@@ -18,7 +21,9 @@ export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }
   | { type: 'transcript'; entry: TranscriptEntry }
   | { type: 'turn'; timings: Record<string, number> }
-  | ({ type: 'resumption'; count: number } & Resumption);
+  | { type: 'dtmf'; digits: string; at: number }
+  | ({ type: 'resumption'; count: number } & Resumption)
+  | ({ type: 'tool'; count: number } & ToolCallEntry);
 
 /**
  * The records of every call callbridge knows about, as the calls API reads them: live ones in memory, ended
@@ -37,6 +42,7 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
   }
 
   add(record: CallRecord): CallRecord {
+    record.tools ??= noToolCalls();
     this.#live.set(record.id, record);
     this.emit('change', record, { type: 'status', status: record.status, at: record.createdAt });
     return record;
@@ -69,6 +75,12 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     if (r) this.emit('change', r, { type: 'transcript', entry });
   }
 
+  /** The caller pressed `digits` (one collection: see calls/dtmf-collector.ts). */
+  dtmf(id: string, digits: string): void {
+    const r = this.#live.get(id);
+    if (r) this.emit('change', r, { type: 'dtmf', digits, at: Date.now() });
+  }
+
   turn(id: string, timings: Record<string, number>): void {
     const r = this.#live.get(id);
     if (!r) return;
@@ -87,6 +99,27 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     addResumption(r.resumptions, resumption);
     this.emit('change', r, { type: 'resumption', count: r.resumptions.count, ...resumption });
     return resumption;
+  }
+
+  /**
+   * The agent made a tool call: counted in the record, added to the transcript (speaker `tool`, in
+   * conversation order) and reported as a `tool` change. The entry comes already cut (call-tools.ts).
+   */
+  toolCall(id: string, entry: ToolCallEntry): void {
+    const r = this.#live.get(id);
+    if (!r) return;
+    r.tools ??= noToolCalls();
+    addToolCall(r.tools, entry);
+    this.emit('change', r, { type: 'tool', count: r.tools.count, ...entry });
+    const result = entry.ok ? 'ok' : `${entry.outcome}: ${entry.error ?? ''}`;
+    const line: TranscriptEntry = {
+      speaker: 'tool',
+      text: `${entry.name} ${entry.args} → ${result}`,
+      at: entry.at,
+      final: true,
+    };
+    r.transcript.push(line);
+    this.emit('change', r, { type: 'transcript', entry: line });
   }
 
   #finish(r: CallRecord, at: number): void {

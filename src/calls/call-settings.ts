@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { AgentSettings } from '../agents/agent.ts';
 import { PIPELINES, type Pipeline } from '../agents/vendors.ts';
@@ -9,6 +8,9 @@ import { PATTERNS } from '../patterns.ts';
 import { errorText, issueLines } from '../errors.ts';
 import { DEFAULT_LIMITS, type LimitSettings } from './call-limits.ts';
 import { DEFAULT_DTMF, type DtmfSettings } from './dtmf-collector.ts';
+import { signedHeaders } from './signing.ts';
+import { mergeToolPatch, TOOL_FIELDS, type ToolPatch } from './tools/tool-config.ts';
+import { callTools, type CallToolTable } from './tools/tool-table.ts';
 
 /**
  * How one call is answered. Sources, lowest to highest precedence:
@@ -25,6 +27,10 @@ export interface CallSettings extends AgentSettings {
   /** Caller digits and call limits; absent: the built-in defaults (DEFAULT_DTMF, DEFAULT_LIMITS). */
   dtmf?: DtmfSettings;
   limits?: LimitSettings;
+  /** The tool settings as the sources gave them, merged field by field (see tools/tool-config.ts). */
+  toolPatch?: ToolPatch;
+  /** What the call's tool runner needs besides `tools` (URLs, timeouts, the transfer allow-list). */
+  toolTable?: CallToolTable;
 }
 
 /**
@@ -85,6 +91,8 @@ export const settingsPatch = z.object({
   greeting: z.string().min(1).max(TEXT_LIMITS.greeting).optional(),
   dtmf: dtmfPatch.optional(),
   limits: limitsPatch.optional(),
+  // Webhook tools, built-ins to enable, where transfers may go (calls/tools/tool-config.ts).
+  ...TOOL_FIELDS,
   // Vendor sections (`gemini: {model}`, `cascade: {deepgram_model, llm_model, cartesia_voice_id}`): each
   // vendor declares its own (agents/vendors.ts).
   ...VENDOR_OVERRIDES,
@@ -111,9 +119,15 @@ export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
       ...(p.greeting !== undefined && { greeting: p.greeting }),
       ...(p.dtmf && { dtmf: patchDtmf(base.dtmf ?? DEFAULT_DTMF, p.dtmf) }),
       ...(p.limits && { limits: patchLimits(base.limits ?? DEFAULT_LIMITS, p.limits) }),
+      ...withToolPatch(base.toolPatch, p),
     },
     p,
   );
+}
+
+function withToolPatch(base: ToolPatch | undefined, p: ToolPatch): { toolPatch?: ToolPatch } {
+  const merged = mergeToolPatch(base, p);
+  return merged ? { toolPatch: merged } : {};
 }
 
 function patchDtmf(base: DtmfSettings, p: z.infer<typeof dtmfPatch>): DtmfSettings {
@@ -169,6 +183,10 @@ export interface ResolveDeps {
   profiles: Profiles;
   callback?: CallbackOptions;
   logger: Logger;
+  /** Signs webhook tool requests (CALLBACK_SECRET); never leaves the tool table's closure. */
+  toolSecret?: string;
+  /** Tool settings given with POST /calls for this call (too large for channel variables). */
+  apiTools?(callId: string): ToolPatch | undefined;
 }
 
 /** The callback request body: `{uri, from, call_id}`, what every callback receiver reads, plus what else we know. */
@@ -188,22 +206,12 @@ export function callbackBody(f: CallFacts): Record<string, unknown> {
   };
 }
 
-/**
- * `X-Callbridge-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
- * `X-Callbridge-Timestamp: <unix seconds>`: the receiver recomputes it and rejects stale timestamps.
- */
-export function signCallback(secret: string, timestamp: number, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
+/** Kept here for its users; the signing itself lives in signing.ts (webhook tools sign the same way). */
+export { signCallback } from './signing.ts';
 
 async function askCallback(cb: CallbackOptions, facts: CallFacts, log: Logger): Promise<SettingsPatch | undefined> {
   const body = JSON.stringify(callbackBody(facts));
-  const timestamp = Math.floor(Date.now() / 1000);
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-callbridge-timestamp': String(timestamp),
-  };
-  if (cb.secret) headers['x-callbridge-signature'] = signCallback(cb.secret, timestamp, body);
+  const headers = signedHeaders(cb.secret, body);
   const t0 = performance.now();
   try {
     const res = await fetch(cb.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(cb.timeoutMs) });
@@ -283,6 +291,9 @@ export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Pro
     else d.logger.warn({ profile: profileName }, 'unknown agent profile; ignoring it');
   }
   s = applyPatch(s, fromVariables(facts, d.logger));
+  const apiTools = d.apiTools?.(facts.callId);
+  if (apiTools) s = { ...s, ...withToolPatch(s.toolPatch, apiTools) };
+  s = withTools(s, facts, d);
   const problems: string[] = [];
   const openingReason = campaignText(facts, CALL_VARIABLES.openingReason, TEXT_LIMITS.openingReason, problems);
   const objective = campaignText(facts, CALL_VARIABLES.objective, TEXT_LIMITS.objective, problems);
@@ -297,6 +308,25 @@ export async function resolveCallSettings(facts: CallFacts, d: ResolveDeps): Pro
       ' Introduce yourself briefly, state why you are calling, and keep it conversational.';
   }
   return s;
+}
+
+/** The call's tool declarations (for the agent) and tool table (for its runner), from its merged tool settings. */
+function withTools(s: CallSettings, f: CallFacts, d: ResolveDeps): CallSettings {
+  const context = {
+    call_id: f.sipCallId ?? f.callId,
+    call_uuid: f.callId,
+    direction: f.direction,
+    from: f.from,
+    to: f.to,
+  };
+  const tools = callTools(s.toolPatch, context, d.toolSecret ?? d.callback?.secret);
+  if (!tools) return s;
+  if (tools.dropped.length)
+    d.logger.warn(
+      { dropped: tools.dropped },
+      'more tools than a call may have (16, built-ins included): dropping the last webhooks',
+    );
+  return { ...s, tools: tools.declarations, toolTable: tools.table };
 }
 
 /** What the agent is told to say first on an answered outbound call (or when a greeting is configured). */

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PIPELINES, TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/call-settings.ts';
 import { PATTERNS } from '../patterns.ts';
+import { TOOL_FIELDS, TOOL_LIMITS } from '../calls/tools/tool-config.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
 
@@ -9,8 +10,35 @@ export const ErrorBody = z
   .openapi('Error');
 
 export const TranscriptEntry = z
-  .object({ speaker: z.enum(['caller', 'agent']), text: z.string(), at: z.number().int(), final: z.boolean() })
+  .object({
+    speaker: z.enum(['caller', 'agent', 'tool']).openapi({
+      description: '`tool`: a tool call of the agent, `<name> <args JSON> → ok | <outcome>: <error>` (always final)',
+    }),
+    text: z.string(),
+    at: z.number().int(),
+    final: z.boolean(),
+  })
   .openapi('TranscriptEntry');
+
+export const ToolCall = z
+  .object({
+    at: z.number().int().openapi({ description: 'When the tool answered (ms since the epoch)' }),
+    name: z.string(),
+    args: z.string().openapi({ description: 'The arguments as JSON, cut to 500 characters' }),
+    ok: z.boolean(),
+    outcome: z.string().openapi({ description: 'ok, error, timeout or cancelled' }),
+    durationMs: z.number().int(),
+    error: z.string().optional().openapi({ description: 'What the model was told went wrong' }),
+  })
+  .openapi('ToolCall');
+
+export const ToolCalls = z
+  .object({
+    count: z.number().int(),
+    errors: z.number().int(),
+    last: z.array(ToolCall).openapi({ description: 'The latest ones (at most 20), oldest first' }),
+  })
+  .openapi('ToolCalls', { description: 'Tool calls the agent made (webhooks and built-ins)' });
 
 export const Resumption = z
   .object({
@@ -67,6 +95,7 @@ export const Call = z
       .openapi({ description: 'Per reply: ms from the first pipeline mark to each stage' }),
     transcript: z.array(TranscriptEntry),
     resumptions: Resumptions,
+    tools: ToolCalls.optional(),
   })
   .openapi('Call');
 
@@ -145,6 +174,15 @@ export const NewCall = z
     limits: limitsPatch.optional().openapi({
       description:
         'Silence prompts and call length: {silence_timeout_s, silence_prompts, silence_prompt_text, goodbye_text, max_duration_s}; 0 turns a limit off',
+    }),
+    tools: TOOL_FIELDS.tools.openapi({
+      description: `Webhook tools the agent may call: [{name, description, parameters (JSON Schema object), url, timeout_ms, behavior?, scheduling?}]; at most ${TOOL_LIMITS.perCall} tools per call, built-ins included`,
+    }),
+    builtin_tools: TOOL_FIELDS.builtin_tools.openapi({
+      description: 'Built-in tools to enable: end_call, transfer_call, send_dtmf',
+    }),
+    transfer_targets: TOOL_FIELDS.transfer_targets.openapi({
+      description: 'Where transfer_call may send the caller (phone numbers, sip: URIs); absent: anywhere valid',
     }),
   })
   .strict()

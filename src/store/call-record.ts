@@ -31,7 +31,8 @@ export function afterCursor(r: CallRecord, c: PageCursor): boolean {
 }
 
 export interface TranscriptEntry {
-  speaker: Speaker;
+  /** `tool`: a tool call the agent made, with its outcome (one final entry per call, in conversation order). */
+  speaker: Speaker | 'tool';
   text: string;
   /** ms since the epoch when the utterance began. */
   at: number;
@@ -70,6 +71,42 @@ export function addResumption(r: Resumptions, one: Resumption): void {
   if (r.last.length > RESUMPTIONS_KEPT) r.last.splice(0, r.last.length - RESUMPTIONS_KEPT);
 }
 
+/** One tool call the agent made (AgentSink `runTool`), as the record keeps it: arguments cut, no secrets. */
+export interface ToolCallEntry {
+  /** ms since the epoch when the tool answered. */
+  at: number;
+  name: string;
+  /** The arguments as JSON, cut to TOOL_ARGS_KEPT characters. */
+  args: string;
+  ok: boolean;
+  /** ok, error, timeout, or cancelled (the model withdrew the call, or the call ended). */
+  outcome: string;
+  durationMs: number;
+  /** What went wrong, as the model was told (cut to 300 characters). */
+  error?: string;
+}
+
+/** The agent's tool calls: counts over the whole call and the latest ones. */
+export interface ToolCalls {
+  count: number;
+  errors: number;
+  /** The most recent ones, oldest first (at most TOOL_CALLS_KEPT). */
+  last: ToolCallEntry[];
+}
+
+export const TOOL_CALLS_KEPT = 20;
+export const TOOL_ARGS_KEPT = 500;
+
+export const noToolCalls = (): ToolCalls => ({ count: 0, errors: 0, last: [] });
+
+/** Count one tool call into `t` (in place). */
+export function addToolCall(t: ToolCalls, one: ToolCallEntry): void {
+  t.count++;
+  if (!one.ok) t.errors++;
+  t.last.push(one);
+  if (t.last.length > TOOL_CALLS_KEPT) t.last.splice(0, t.last.length - TOOL_CALLS_KEPT);
+}
+
 export interface CallRecord {
   id: string;
   direction: 'inbound' | 'outbound';
@@ -95,6 +132,8 @@ export interface CallRecord {
   turns: Array<Record<string, number>>;
   /** Vendor connections replaced mid-call (a resumed Gemini Live session, a reopened STT or TTS socket). */
   resumptions: Resumptions;
+  /** The agent's tool calls; absent on records made before tools existed (read back as none). */
+  tools?: ToolCalls;
   transcript: TranscriptEntry[];
 }
 

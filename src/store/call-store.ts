@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { noResumptions, type CallRecord, type CallStatus, type PageCursor } from './call-record.ts';
+import { noResumptions, noToolCalls, type CallRecord, type CallStatus, type PageCursor } from './call-record.ts';
 
 /**
  * Completed calls and their transcripts, in an embedded SQLite database (node:sqlite, no native addon), so
@@ -78,6 +78,7 @@ export async function openCallStore(path: string): Promise<CallStore> {
   const parse = (row: unknown) => {
     const r = JSON.parse((row as { record: string }).record) as CallRecord;
     r.resumptions ??= noResumptions();
+    r.tools ??= noToolCalls();
     return r;
   };
 
