@@ -304,14 +304,18 @@ describe('GeminiLiveAgent', () => {
     assert.equal(sink.of('failed').length, 0);
   });
 
-  test('usage metadata and an unexpected tool call do not disturb the call', async () => {
+  test('usage metadata and a tool call the sink cannot run do not disturb the call (the call is answered with an error)', async () => {
     const { s, sink, lines } = await connected();
     s.usageMetadata();
     s.toolCall([{ id: 't1', name: 'lookup' }]);
     await s.sendAudio(pcm24k(40), { paceMs: 0 });
     s.turnComplete();
     await sink.waitFor((e) => e.t === 'replyDone');
-    assert.ok(lines.find((l) => l.msg.includes('toolCall ignored')));
+    await until(() => s.toolResponses.length === 1, 2000, 'the call answered');
+    assert.deepEqual(s.toolResponses[0], {
+      functionResponses: [{ name: 'lookup', response: { error: 'tools are not available on this call' }, id: 't1' }],
+    });
+    assert.ok(lines.find((l) => l.msg === 'gemini live tool call answered' && l.tool === 'lookup'));
     assert.equal(sink.of('failed').length, 0);
   });
 

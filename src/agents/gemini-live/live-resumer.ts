@@ -23,6 +23,19 @@ export interface ResumeAttempt {
   connectTimeoutMs: number;
 }
 
+/**
+ * What a close of the connection in use means: `why` it is resumed (goAway, ping-timeout, drop, the code), or
+ * no `why` when it cannot be: 1007/1008 say the service refuses the request itself (setup, key, a message), so
+ * a resumption would be refused too. `cause` describes the close.
+ */
+export function closeOutcome(code: number, reason: string, switching: boolean): { why?: string; cause: string } {
+  const cause = `gemini live closed: ${`${code} ${reason}`.trim()}`;
+  if (code === 1007 || code === 1008) return { cause };
+  if (switching) return { why: 'goAway', cause };
+  if (code === 1006) return { why: reason.startsWith('ping timeout') ? 'ping-timeout' : 'drop', cause };
+  return { why: String(code), cause };
+}
+
 /** The service refused the handle or the setup itself: trying again gets the same answer. */
 function permanent(message: string): boolean {
   return /\(code 100[78]\)/.test(message) || refusedForGood(message);
@@ -40,8 +53,14 @@ export class LiveResumer {
    * An open connection resuming `handle`, within `budgetMs` of `since` (performance.now()). Rejects with
    * ResumeFailed (why it cannot be resumed), or with any error once `stop()` was called.
    */
-  async resume(handle: string, since: number, budgetMs: number, how: ResumeAttempt): Promise<LiveConnection> {
+  async resume(
+    handle: string | undefined,
+    since: number,
+    budgetMs: number,
+    how: ResumeAttempt,
+  ): Promise<LiveConnection> {
     this.attempts = 0;
+    if (handle === undefined) throw new ResumeFailed('the service sent no resumable handle');
     let last = '';
     for (;;) {
       const left = since + budgetMs - performance.now();
@@ -87,5 +106,41 @@ export class LiveResumer {
       this.#wake = undefined;
       this.#timer = undefined;
     });
+  }
+}
+
+/**
+ * A switch the service asked for (`goAway`): made at the next moment that loses nothing, or, if none comes, by
+ * the timer `marginMs` before the service's deadline.
+ */
+/** A goAway switch waits for a safe moment until this long before the service's deadline. */
+const SWITCH_MARGIN_MS = 1000;
+
+export class PlannedSwitch {
+  #since: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  /** performance.now() of the goAway, while a switch is wanted. */
+  get since(): number | undefined {
+    return this.#since;
+  }
+
+  /** Want a switch within `leftMs`; `due` runs shortly before that (unless cancelled first). */
+  plan(leftMs: number, due: (since: number) => void): void {
+    const since = performance.now();
+    this.#since = since;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        if (this.#since !== undefined) due(since);
+      },
+      Math.max(0, leftMs - SWITCH_MARGIN_MS),
+    );
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#since = undefined;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { Modality, ThinkingLevel, type LiveConnectConfig } from '@google/genai';
 import type { AgentSettings } from '../agent.ts';
+import { liveTools } from './live-tools.ts';
 import type { LIVE_THINKING_LEVELS } from './settings.ts';
 
 /** What the setup is built from besides the per-call AgentSettings. */
@@ -48,7 +49,7 @@ export function setupProblem(opts: LiveSetupOptions): string | undefined {
 
 /**
  * The connect config: audio out, voice and language, instructions, both transcriptions, a sliding context
- * window, and session resumption (with the handle to resume, if any). `transparent` is not set here: the SDK
+ * window, session resumption (with the handle to resume, if any), and the call's tools (live-tools.ts). `transparent` is not set here: the SDK
  * refuses it in Gemini Developer API mode (see LiveConnection).
  */
 export function liveConfig(opts: LiveSetupOptions, handle: string | undefined): LiveConnectConfig {
@@ -73,6 +74,8 @@ export function liveConfig(opts: LiveSetupOptions, handle: string | undefined): 
     const level = opts.thinkingLevel.toUpperCase() as 'MINIMAL' | 'LOW' | 'MEDIUM' | 'HIGH';
     config.thinkingConfig = { thinkingLevel: ThinkingLevel[level] };
   }
+  const tools = liveTools(settings.tools);
+  if (tools !== undefined) config.tools = tools;
   if (opts.proactiveAudio !== undefined) config.proactivity = { proactiveAudio: opts.proactiveAudio };
   return config;
 }

@@ -16,6 +16,8 @@ export class LiveTurns {
   #replyOpen = false;
   #callerText = '';
   #agentText = '';
+  /** The rest of the current reply is dropped (see dropReply) until the service ends it. */
+  #muted = false;
 
   /** A reply is being generated (switching connections now would cut it). */
   get replying(): boolean {
@@ -23,6 +25,12 @@ export class LiveTurns {
   }
 
   serverContent(sc: LiveServerContent, sink: AgentSink): void {
+    if (this.#muted) {
+      // What is left of a reply dropped by dropReply(): not played, not in the transcript.
+      if (sc.interrupted || sc.generationComplete || sc.turnComplete) this.#muted = false;
+      if (sc.inputTranscription !== undefined) this.serverContent({ inputTranscription: sc.inputTranscription }, sink);
+      return;
+    }
     const inT = sc.inputTranscription;
     if (inT?.text) {
       this.#callerText += inT.text;
@@ -76,10 +84,23 @@ export class LiveTurns {
    * keeps playing. The caller's utterance may go on: it stays open.
    */
   connectionEnded(sink: AgentSink): void {
+    this.#muted = false;
     this.#finalizeAgent(sink);
     if (!this.#replyOpen) return;
     this.#replyOpen = false;
     sink.replyDone();
+  }
+
+  /**
+   * Drop the current reply now, as a barge-in does (notify with `interrupt`): the sink drops what was not
+   * heard, and whatever the service still sends of the reply is discarded until it ends it (interrupted,
+   * generationComplete or turnComplete), so the model's answer to what comes next starts clean.
+   */
+  dropReply(sink: AgentSink): void {
+    this.#finalizeAgent(sink);
+    if (this.#replyOpen) this.#muted = true;
+    this.#replyOpen = false;
+    sink.interrupted();
   }
 
   #finalizeCaller(sink: AgentSink): void {

@@ -133,6 +133,12 @@ export class ResumptionPolicy {
     for (const id of ids) this.#pendingTools.delete(id ?? '');
   }
 
+  /** The tool calls the current connection waits for, all of them (see LiveTools.pending). */
+  pendingTools(ids: ReadonlySet<string>): void {
+    this.#pendingTools.clear();
+    for (const id of ids) this.#pendingTools.add(id);
+  }
+
   /** Switching now loses nothing: a handle newer than any reply or tool call, and none of them in progress. */
   safeToSwitch(replying: boolean): boolean {
     return this.#handle !== undefined && this.#fresh && !replying && this.#pendingTools.size === 0;
