@@ -73,5 +73,6 @@ export function createCascadeAgent(config: VendorEnv, settings: AgentSettings, l
     bargeIn: { threshold: config.VAD_THRESHOLD, minSpeechMs: config.BARGE_IN_MIN_MS },
     apology: config.CASCADE_APOLOGY,
     historyTokens: config.CASCADE_HISTORY_TOKENS,
+    toolFiller: { afterMs: config.CASCADE_TOOL_FILLER_MS, text: 'One moment, please.' },
   });
 }

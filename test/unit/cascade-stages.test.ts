@@ -214,7 +214,7 @@ describe('Gemini adapter + fake', () => {
       thinking: 'low',
       temperature: 0.3,
     });
-    const got: string[] = [];
+    const got: unknown[] = [];
     for await (const t of llm.stream({
       systemInstructions: 'Be nice.',
       history: [{ role: 'user', text: 'Hi' }],
@@ -230,7 +230,7 @@ describe('Gemini adapter + fake', () => {
     // Streamed, not delivered at the end: with the response stalled after two pieces, both still arrive.
     fake.script({ tokens: ['One', ' two', ' three'], stallAfter: 2 });
     const abort = new AbortController();
-    const early: string[] = [];
+    const early: unknown[] = [];
     for await (const t of llm.stream({
       systemInstructions: 'Be nice.',
       history: [{ role: 'user', text: 'Hi' }],
@@ -256,7 +256,7 @@ describe('Gemini adapter + fake', () => {
       thinking: 'default',
     });
     const run = async (signal = new AbortController().signal) => {
-      const out: string[] = [];
+      const out: unknown[] = [];
       for await (const t of llm.stream({ systemInstructions: 's', history: [{ role: 'user', text: 'q' }], signal }))
         out.push(t);
       return out;
@@ -290,7 +290,7 @@ describe('Gemini adapter + fake', () => {
     ctx.after(() => fake.stop()); // stopped even when an assertion fails
     fake.script({ tokens: ['one', 'two'], stallAfter: 1 });
     const llm = new GeminiLlm({ apiKey: KEY.gem, model: 'm1', baseUrl: fake.baseUrl, timeoutMs: 200, thinking: 'off' });
-    const out: string[] = [];
+    const out: unknown[] = [];
     const err = await (async () => {
       for await (const t of llm.stream({
         systemInstructions: 's',

@@ -18,22 +18,29 @@
  *
  * The model's history is kept within `historyTokens` (history.ts), oldest exchanges dropped first.
  *
+ * Tools (`settings.tools`) are declared to the model; its calls go to the session (`sink.runTool`) and the
+ * reply continues with their answers (reply-model.ts, tool-rounds.ts). `say(text)` speaks a text as it is,
+ * as an agent turn; `notify(text)` is a caller-side event: the model answers it as a caller turn. Both wait
+ * for the reply in progress (notify with `interrupt` cuts it off first, as barge-in does).
+ *
  * Hot path (`pushAudio`, once per STREAM_FRAME_MS): a counter, the clock ring, the replay ring (one copy), the
  * STT socket send, the barge-in detector when armed.
  *
- * This file is the lifecycle, the caller's turns and the faults; the connections to the stages are in
- * stage-links.ts, the reply in progress (model → TTS → sink, interruption, heard text) in reply-runner.ts and
- * reply.ts.
+ * This file is the lifecycle, say/notify and the faults; the caller's turns are in caller-turns.ts, the
+ * connections to the stages in stage-links.ts, the reply in progress (model → TTS → sink, interruption,
+ * heard text) in reply-runner.ts, reply.ts, reply-model.ts, tool-rounds.ts and tts-recovery.ts.
  */
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
 import { BargeInDetector, type SileroModel } from '../../media/vad.ts';
 import { errorText } from '../../errors.ts';
 import { AudioClock } from './audio-clock.ts';
-import { type CascadeStats, ReplyRunner } from './reply-runner.ts';
+import { CallerTurns } from './caller-turns.ts';
+import { type CascadeStats, newCascadeStats, statsSummary } from './cascade-stats.ts';
+import { ReplyRunner } from './reply-runner.ts';
 import { type ReconnectLimit, StageLinks } from './stage-links.ts';
-import type { ChatMessage, LanguageModel, SpeechToText, StageError, StageName, TextToSpeech } from './stages.ts';
-import { TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
+import type { ChatMessage, LanguageModel, SpeechToText, StageName, TextToSpeech } from './stages.ts';
+import type { TurnPolicy } from './turn-taking.ts';
 
 export interface CascadeAgentOptions {
   settings: AgentSettings;
@@ -58,15 +65,23 @@ export interface CascadeAgentOptions {
   reconnectLimit?: ReconnectLimit;
   /** Budget of the model request (system instructions + history), estimated tokens. Default 8000. */
   historyTokens?: number;
+  /** Said once per tool round whose tools take longer than `afterMs`. Default "One moment, please." after 1200 ms. */
+  toolFiller?: { afterMs: number; text: string };
 }
 
-export type { CascadeStats } from './reply-runner.ts';
+export type { CascadeStats } from './cascade-stats.ts';
+
+/** Something to say or answer once the reply in progress is over. */
+type Queued = { kind: 'say' | 'notify'; text: string };
 
 type State = 'idle' | 'starting' | 'open' | 'closed';
 
 const DEFAULT_SPEAK_FIRST = '[The call has just been answered. Greet the caller briefly.]';
 /** Longest wait for the apology to be spoken before the call is failed instead. */
 const APOLOGY_TIMEOUT_MS = 10000;
+/** say/notify waiting for the reply in progress; beyond it the oldest are dropped (an API caller gone wild). */
+const MAX_QUEUED = 16;
+const DEFAULT_FILLER = { afterMs: 1200, text: 'One moment, please.' };
 const STAGE_NAMES: Record<StageName, string> = {
   stt: 'speech-to-text',
   llm: 'language model',
@@ -76,25 +91,13 @@ const STAGE_NAMES: Record<StageName, string> = {
 export class CascadeAgent implements Agent {
   readonly kind = 'cascade';
   readonly inputSampleRate: 8000 | 16000;
-  readonly stats: CascadeStats = {
-    turns: 0,
-    ignoredTurns: 0,
-    replies: 0,
-    bargeIns: 0,
-    abandonedReplies: 0,
-    llmRetries: 0,
-    ttsRetries: 0,
-    sttReconnects: 0,
-    ttsReconnects: 0,
-    ttsResumes: 0,
-    faults: [],
-  };
+  readonly stats: CascadeStats = newCascadeStats();
   /** The conversation so far (what the model sees). */
   readonly history: ChatMessage[] = [];
 
   readonly #opts: CascadeAgentOptions;
   readonly #log: Logger;
-  readonly #turn: TurnAssembler;
+  readonly #turns: CallerTurns;
   readonly #clock = new AudioClock();
   readonly #links: StageLinks;
   readonly #replies: ReplyRunner;
@@ -102,9 +105,7 @@ export class CascadeAgent implements Agent {
   #sink: AgentSink | undefined;
   #bargeIn: BargeInDetector | undefined;
   #samplesIn = 0;
-  #finalizeTimer: NodeJS.Timeout | undefined;
-  /** Words carried over a lost STT stream: the turn ends with them if the new stream hears no more. */
-  #carryTimer: NodeJS.Timeout | undefined;
+  readonly #queue: Queued[] = [];
   #faultTimer: NodeJS.Timeout | undefined;
   #pendingSpeakFirst: { hint: string | undefined } | undefined;
   #faulted = false;
@@ -114,7 +115,6 @@ export class CascadeAgent implements Agent {
     this.#opts = opts;
     this.#log = opts.logger;
     this.inputSampleRate = opts.sampleRate ?? 8000;
-    this.#turn = new TurnAssembler(opts.turn);
     const agent = this;
     const guard = (fn: () => void) => this.#guard(fn);
     this.#links = new StageLinks(
@@ -131,12 +131,9 @@ export class CascadeAgent implements Agent {
           return agent.#samplesIn;
         },
         sampleRate: this.inputSampleRate,
-        sttResult: (r) => {
-          if (r.text.trim() !== '') this.#clearCarry();
-          this.#apply(this.#turn.onResult(r));
-        },
-        utteranceEnd: () => this.#apply(this.#turn.onUtteranceEnd()),
-        sttLost: (err) => this.#onSttLost(err),
+        sttResult: (r) => this.#turns.sttResult(r),
+        utteranceEnd: () => this.#turns.utteranceEnd(),
+        sttLost: (err) => this.#turns.sttLost(err),
         resumed: (reason, durationMs) => {
           if (this.#state === 'open') this.#sink!.resumed?.({ reason, durationMs: Math.round(durationMs) });
         },
@@ -157,6 +154,9 @@ export class CascadeAgent implements Agent {
       llm: opts.llm,
       systemInstructions: opts.settings.systemInstructions,
       historyTokens: opts.historyTokens ?? 8000,
+      tools: opts.settings.tools ?? [],
+      toolFillerMs: (opts.toolFiller ?? DEFAULT_FILLER).afterMs,
+      toolFiller: (opts.toolFiller ?? DEFAULT_FILLER).text,
       get bargeIn() {
         return agent.#bargeIn;
       },
@@ -166,8 +166,33 @@ export class CascadeAgent implements Agent {
         this.#faultTimer = undefined;
         this.#sink!.hangup(reason);
       },
+      idle: () => this.#drainQueue(),
       guard,
     });
+    this.#turns = new CallerTurns(
+      {
+        get sink() {
+          return agent.#sink!;
+        },
+        log: opts.logger,
+        stats: this.stats,
+        links: this.#links,
+        replies: this.#replies,
+        clock: this.#clock,
+        sampleRate: this.inputSampleRate,
+        get isOpen() {
+          return agent.#state === 'open';
+        },
+        get faulted() {
+          return agent.#faulted;
+        },
+        finalizeTimeoutMs: opts.finalizeTimeoutMs ?? 1000,
+        answer: (text, marks) => this.#answer(text, marks),
+        fault: (stage, cause) => this.#fault(stage, cause),
+        guard,
+      },
+      opts.turn,
+    );
   }
 
   async start(sink: AgentSink): Promise<void> {
@@ -199,6 +224,7 @@ export class CascadeAgent implements Agent {
       this.#pendingSpeakFirst = undefined;
       this.#doSpeakFirst(hint);
     }
+    this.#drainQueue();
   }
 
   /** Hot path. */
@@ -227,93 +253,47 @@ export class CascadeAgent implements Agent {
     return this.#closePromise;
   }
 
+  /** Speak `text` as it is, as an agent turn: now, or once the reply in progress is over. */
+  say(text: string): void {
+    this.#enqueue({ kind: 'say', text });
+  }
+
+  /**
+   * A caller-side event the model should answer (digits pressed, a failed transfer): a turn with `text` as the
+   * caller's message, once the reply in progress is over; `interrupt` cuts that reply off first (as barge-in).
+   */
+  notify(text: string, opts?: { interrupt?: boolean }): void {
+    if (opts?.interrupt && this.#state === 'open' && !this.#faulted) {
+      const r = this.#replies.current;
+      if (r !== undefined && r.faultReason === undefined) this.#replies.endCurrent('notify');
+    }
+    this.#enqueue({ kind: 'notify', text });
+  }
+
   // ---- turns ------------------------------------------------------------------------------------
 
-  #onSttLost(err: StageError): void {
-    this.#links.dropStt();
-    if (this.#state !== 'open' || this.#faulted) return;
-    // A turn that was ending is answered with what was heard; one in progress keeps its words, and the new
-    // stream's words (from the audio it is sent first) continue it.
-    if (this.#turn.finalizing) this.#apply(this.#turn.forceEnd());
-    else this.#turn.carryOver();
-    if (!this.#links.takeSttReconnect()) {
-      const n = this.#links.sttReconnectsInWindow;
-      this.#fault('stt', `${err.message} (after ${n} reconnects in a short time)`);
-      return;
+  #enqueue(q: Queued): void {
+    if (this.#state === 'closed' || this.#faulted || q.text.trim() === '') return;
+    if (this.#queue.length >= MAX_QUEUED) {
+      const dropped = this.#queue.shift()!;
+      this.#log.warn({ kind: dropped.kind, chars: dropped.text.length }, 'cascade: too much queued; oldest dropped');
     }
-    this.#log.warn({ err: err.message }, 'cascade: STT stream lost; reconnecting');
-    this.#links.connectStt(false).then(
-      () => this.#guard(() => this.#armCarry()),
-      (e) => {
-        if (this.#state === 'open') this.#fault('stt', errorText(e));
-      },
-    );
+    this.#queue.push(q);
+    this.#drainQueue();
   }
 
-  /** After a reconnect: carried words end the turn unless the new stream hears more within the finalize wait. */
-  #armCarry(): void {
-    if (this.#state !== 'open' || !this.#turn.hasWords) return;
-    this.#clearCarry();
-    this.#carryTimer = setTimeout(() => {
-      this.#carryTimer = undefined;
-      if (this.#state === 'open' && !this.#faulted) this.#guard(() => this.#apply(this.#turn.forceEnd()));
-    }, this.#opts.finalizeTimeoutMs ?? 1000);
+  /** The next say/notify, when nothing is being said. */
+  #drainQueue(): void {
+    if (this.#state !== 'open' || this.#faulted || this.#replies.current !== undefined) return;
+    const q = this.#queue.shift();
+    if (q === undefined) return;
+    this.#log.info({ kind: q.kind, chars: q.text.length }, `cascade: ${q.kind}`);
+    if (q.kind === 'say') void this.#replies.run({}, q.text);
+    else this.#answer(q.text, {});
   }
 
-  #clearCarry(): void {
-    clearTimeout(this.#carryTimer);
-    this.#carryTimer = undefined;
-  }
-
-  #apply(d: TurnDecision): void {
-    const sink = this.#sink!;
-    switch (d.kind) {
-      case 'none':
-        return;
-      case 'partial': {
-        sink.transcript('caller', d.text, false);
-        // The caller goes on talking before our answer was heard: that answer was to half a thought.
-        const r = this.#replies.current;
-        if (r !== undefined && !r.audible && r.fromModel && this.#turn.hasRealWords(d.text)) this.#replies.abandon(r);
-        return;
-      }
-      case 'finalize':
-        this.#links.stt?.finalize();
-        clearTimeout(this.#finalizeTimer);
-        this.#finalizeTimer = setTimeout(() => {
-          this.#finalizeTimer = undefined;
-          if (this.#state === 'open') this.#guard(() => this.#apply(this.#turn.forceEnd()));
-        }, this.#opts.finalizeTimeoutMs ?? 1000);
-        return;
-      case 'ignored':
-        clearTimeout(this.#finalizeTimer);
-        this.#finalizeTimer = undefined;
-        this.#clearCarry();
-        this.stats.ignoredTurns++;
-        if (d.text) sink.transcript('caller', d.text, true);
-        this.#log.debug({ text: d.text, reason: d.reason }, 'cascade: turn ignored');
-        return;
-      case 'end':
-        clearTimeout(this.#finalizeTimer);
-        this.#finalizeTimer = undefined;
-        this.#clearCarry();
-        sink.transcript('caller', d.text, true);
-        this.#onUserTurn(d.text, d.lastWordEnd);
-        return;
-    }
-  }
-
-  #onUserTurn(text: string, lastWordEnd: number): void {
-    if (this.#faulted) return;
-    this.stats.turns++;
-    const sttFinalAt = performance.now();
-    const marks: Record<string, number> = { sttFinalAt };
-    if (lastWordEnd >= 0) {
-      const rate = this.inputSampleRate;
-      const stoppedAt = this.#clock.timeOf(this.#links.sttBase + lastWordEnd * rate, rate);
-      if (stoppedAt !== undefined && stoppedAt <= sttFinalAt) marks.callerStoppedAt = stoppedAt;
-    }
-    // A new turn while the previous reply is still on: it is over either way.
+  /** A caller turn (or a caller-side event) to answer: the reply in progress is over either way. */
+  #answer(text: string, marks: Record<string, number>): void {
     this.#replies.endCurrent('caller turn');
     const last = this.history[this.history.length - 1];
     if (last !== undefined && last.role === 'user') last.text = `${last.text} ${text}`;
@@ -345,9 +325,8 @@ export class CascadeAgent implements Agent {
     const reason = `${STAGE_NAMES[stage]} failed: ${cause}`;
     this.stats.faults.push(reason);
     this.#log.warn({ stage, cause }, 'cascade: vendor fault; ending the call');
-    clearTimeout(this.#finalizeTimer);
-    this.#finalizeTimer = undefined;
-    this.#clearCarry();
+    this.#turns.stop();
+    this.#queue.length = 0;
     this.#replies.endCurrent('fault');
     this.#bargeIn?.disarm();
     const sink = this.#sink!;
@@ -380,33 +359,15 @@ export class CascadeAgent implements Agent {
     const prev = this.#state;
     this.#state = 'closed';
     this.#pendingSpeakFirst = undefined;
-    clearTimeout(this.#finalizeTimer);
-    this.#finalizeTimer = undefined;
+    this.#queue.length = 0;
     clearTimeout(this.#faultTimer);
     this.#faultTimer = undefined;
-    this.#clearCarry();
+    this.#turns.stop();
     this.#replies.close();
     this.#bargeIn?.close();
     await Promise.allSettled([this.#links.close(), this.#opts.llm.close?.()]);
     if (prev === 'open') {
-      const s = this.stats;
-      const vad = this.#bargeIn?.stats;
-      this.#log.info(
-        {
-          turns: s.turns,
-          ignored: s.ignoredTurns,
-          replies: s.replies,
-          bargeIns: s.bargeIns,
-          abandoned: s.abandonedReplies,
-          retries: s.llmRetries + s.ttsRetries,
-          reconnects: s.sttReconnects + s.ttsReconnects,
-          ttsResumes: s.ttsResumes,
-          historyMessages: this.history.length,
-          vadWindows: vad?.windows,
-          vadDropped: vad?.dropped,
-        },
-        'cascade closed',
-      );
+      this.#log.info(statsSummary(this.stats, this.history.length, this.#bargeIn?.stats), 'cascade closed');
     }
   }
 }

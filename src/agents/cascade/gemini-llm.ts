@@ -10,10 +10,16 @@
  * - `httpOptions.timeout` bounds a whole attempt including the body, so a long answer would be cut: the
  *   first-token and stall timeouts are ours, per chunk.
  * - `chunk.text` warns when a chunk has non-text parts (thought signatures): parts are read directly.
+ *
+ * Tools: the call's declarations go out as `tools: [{functionDeclarations}]` (JSON Schema parameters as
+ * `parametersJsonSchema`); each `functionCall` part is yielded as an LlmToolCall, its `thoughtSignature` kept so
+ * the call can be sent back as the model made it (Gemini 3 rejects a call without its signature).
  */
 import type { GoogleGenAI } from '@google/genai';
-import type { Content, GenerateContentConfig, ThinkingConfig, ThinkingLevel } from '@google/genai';
-import { StageError, type ChatMessage, type LanguageModel, type LlmRequest } from './stages.ts';
+import { FunctionCallingConfigMode } from '@google/genai';
+import type { Content, GenerateContentConfig, Part, ThinkingConfig, ThinkingLevel } from '@google/genai';
+import type { ToolDeclaration } from '../tools/types.ts';
+import { StageError, type ChatMessage, type LanguageModel, type LlmRequest, type LlmToolCall } from './stages.ts';
 import { errorText } from '../../errors.ts';
 import type { AgentSettings } from '../agent.ts';
 import type { googleSettings } from '../google-settings.ts';
@@ -44,23 +50,60 @@ export interface GeminiLlmOptions {
 /** Prepended when the conversation starts with the agent (a greeting): the API expects a user turn first. */
 const CALL_STARTED = '(The call has been answered.)';
 
-/** The conversation as Gemini `contents`: consecutive turns of one role merged, first turn a user one. */
+/** One message as Gemini parts: its text, then its tool calls (agent) or answers (tool). */
+function toParts(m: ChatMessage): Part[] {
+  const parts: Part[] = [];
+  const text = m.text.trim();
+  if (text) parts.push({ text });
+  for (const c of m.toolCalls ?? []) {
+    const { name, args } = c.call;
+    const part: Part = { functionCall: { name, args: { ...args }, ...(c.modelId ? { id: c.modelId } : {}) } };
+    if (c.signature !== undefined) part.thoughtSignature = c.signature;
+    parts.push(part);
+  }
+  for (const a of m.toolAnswers ?? []) {
+    const response = a.result.ok ? { output: a.result.result } : { error: a.result.error };
+    const id = a.call.modelId;
+    parts.push({ functionResponse: { name: a.call.call.name, response, ...(id ? { id } : {}) } });
+  }
+  return parts;
+}
+
+/**
+ * The conversation as Gemini `contents`: consecutive turns of one role merged (text into text, other parts
+ * appended), first turn a user one. Tool answers are user content, as the API wants them.
+ */
 export function toContents(history: readonly ChatMessage[]): Content[] {
   const out: Content[] = [];
   for (const m of history) {
-    const text = m.text.trim();
-    if (!text) continue;
+    const parts = toParts(m);
+    if (parts.length === 0) continue;
     const role = m.role === 'agent' ? 'model' : 'user';
     const last = out[out.length - 1];
-    if (last !== undefined && last.role === role) {
-      const part = last.parts![0]!;
-      part.text = `${part.text ?? ''} ${text}`;
-    } else {
-      out.push({ role, parts: [{ text }] });
+    if (last === undefined || last.role !== role) {
+      out.push({ role, parts });
+      continue;
     }
+    const tail = last.parts!.at(-1)!;
+    const first = parts[0]!;
+    if (typeof tail.text === 'string' && typeof first.text === 'string' && tail.thoughtSignature === undefined) {
+      tail.text = `${tail.text} ${first.text}`;
+      parts.shift();
+    }
+    last.parts!.push(...parts);
   }
   if (out.length > 0 && out[0]!.role !== 'user') out.unshift({ role: 'user', parts: [{ text: CALL_STARTED }] });
   return out;
+}
+
+/** The call's tools as Gemini function declarations. */
+export function toFunctionDeclarations(tools: readonly ToolDeclaration[]): GenerateContentConfig['tools'] {
+  const functionDeclarations = tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    parametersJsonSchema: t.parameters,
+  }));
+  return [{ functionDeclarations }];
 }
 
 export class GeminiLlm implements LanguageModel {
@@ -84,7 +127,7 @@ export class GeminiLlm implements LanguageModel {
     }
   }
 
-  async *stream(req: LlmRequest): AsyncGenerator<string> {
+  async *stream(req: LlmRequest): AsyncGenerator<string | LlmToolCall> {
     const { model, timeoutMs } = this.#opts;
     if (!this.#opts.apiKey) throw new StageError('llm', 'gemini: no API key configured (GOOGLE_API_KEY)', false);
     if (req.signal.aborted) return;
@@ -109,6 +152,12 @@ export class GeminiLlm implements LanguageModel {
     if (this.#thinkingConfig !== undefined) config.thinkingConfig = this.#thinkingConfig;
     if (this.#opts.maxOutputTokens !== undefined) config.maxOutputTokens = this.#opts.maxOutputTokens;
     if (this.#opts.temperature !== undefined) config.temperature = this.#opts.temperature;
+    if (req.tools !== undefined && req.tools.length > 0) {
+      config.tools = toFunctionDeclarations(req.tools);
+      if (req.toolChoice === 'none')
+        config.toolConfig = { functionCallingConfig: { mode: FunctionCallingConfigMode.NONE } };
+    }
+    let calls = 0;
     let finished = false;
     try {
       arm();
@@ -121,6 +170,16 @@ export class GeminiLlm implements LanguageModel {
           if (typeof p.text === 'string' && p.text && p.thought !== true) {
             gotText = true;
             yield p.text;
+          } else if (p.functionCall?.name) {
+            gotText = true;
+            const fc = p.functionCall;
+            const name = fc.name!;
+            yield {
+              // Gemini's text API often gives no call id: ours only has to be unique within the turn.
+              call: { id: fc.id || `${name}-${++calls}`, name, args: fc.args ?? {} },
+              modelId: fc.id || undefined,
+              signature: p.thoughtSignature,
+            };
           }
         }
       }

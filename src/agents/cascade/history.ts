@@ -8,6 +8,9 @@
  * an answer without its question. The system instructions and the caller turn being answered always stay,
  * even when they alone are over the budget. Trimmed, not summarised: a summary would cost a model request
  * per trim and its latency.
+ *
+ * Tool calls and their answers count too (as their JSON): an exchange is the caller turn with everything
+ * after it (agent turns, tool calls, tool answers), so a call is never kept without its answer.
  */
 import type { ChatMessage } from './stages.ts';
 
@@ -16,10 +19,18 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** Estimated tokens of one message: its text, and its tool calls or answers as JSON. */
+export function messageTokens(m: ChatMessage): number {
+  let n = estimateTokens(m.text);
+  if (m.toolCalls !== undefined) for (const c of m.toolCalls) n += estimateTokens(JSON.stringify(c.call));
+  if (m.toolAnswers !== undefined) for (const a of m.toolAnswers) n += estimateTokens(JSON.stringify(a.result));
+  return n;
+}
+
 /** Estimated tokens of a request: the system instructions and every message. */
 export function requestTokens(systemInstructions: string, history: readonly ChatMessage[]): number {
   let n = estimateTokens(systemInstructions);
-  for (const m of history) n += estimateTokens(m.text);
+  for (const m of history) n += messageTokens(m);
   return n;
 }
 
@@ -34,10 +45,10 @@ export function trimHistory(history: ChatMessage[], systemInstructions: string, 
   while (keepFrom > 0 && history[keepFrom]!.role !== 'user') keepFrom--;
   let drop = 0;
   while (total > budget && drop < keepFrom) {
-    // One exchange: a caller turn and the agent turns after it (a leading greeting: agent turns alone).
+    // One exchange: a caller turn and what answered it (a leading greeting: agent turns alone).
     let end = drop + 1;
-    while (end < keepFrom && history[end]!.role === 'agent') end++;
-    for (let i = drop; i < end; i++) total -= estimateTokens(history[i]!.text);
+    while (end < keepFrom && history[end]!.role !== 'user') end++;
+    for (let i = drop; i < end; i++) total -= messageTokens(history[i]!);
     drop = end;
   }
   if (drop > 0) history.splice(0, drop);

@@ -23,8 +23,14 @@ export class Reply {
   chunker = new SentenceChunker();
   /** Text handed to TTS so far. */
   textSent = '';
-  /** This reply's agent turn in the history (created with the first text; none for the apology). */
+  /**
+   * This reply's agent turn in the history (created with the first text; none for the apology). After a tool
+   * round the reply goes on in a new agent turn, which starts at `msgFrom` characters of `textSent`.
+   */
   msg: ChatMessage | undefined;
+  msgFrom = 0;
+  /** The next text continues the reply after a tool round: keep a space between them. */
+  spaceNext = false;
   /** Audio of it was handed to the sink. */
   audible = false;
   audioBytes = 0;
@@ -49,6 +55,15 @@ export class Reply {
   /** An answer from the model (not a greeting, not the apology): the caller talking on may drop it unheard. */
   get fromModel(): boolean {
     return this.faultReason === undefined && this.fixedText === undefined;
+  }
+
+  /** Of `text` (the reply so far, or the part heard), the words of its current agent turn. */
+  msgPart(text: string): string {
+    const words = (t: string) => t.trim().split(/\s+/).filter(Boolean);
+    if (this.msgFrom === 0) return text.trim();
+    return words(text)
+      .slice(words(this.textSent.slice(0, this.msgFrom)).length)
+      .join(' ');
   }
 
   /** Stop it for good: no more model text, no more audio. */

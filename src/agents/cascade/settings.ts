@@ -17,6 +17,8 @@ export const cascadeSettings = defineVendor({
      * older exchanges are dropped beyond it, so a long call's requests stay as fast and cheap as a short one's.
      */
     CASCADE_HISTORY_TOKENS: z.coerce.number().int().min(500).max(1_000_000).default(8000),
+    /** A tool call the model waits on for longer than this gets a short filler ("One moment, please."), ms. */
+    CASCADE_TOOL_FILLER_MS: msSetting(100, 30000).default(1200),
     /** Said before hanging up when a vendor fails mid-call (one TTS attempt). */
     CASCADE_APOLOGY: z
       .string()

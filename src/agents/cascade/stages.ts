@@ -7,6 +7,8 @@
  * connects and HTTP statuses is in ../vendor-socket.ts).
  */
 
+import type { ToolCallRequest, ToolDeclaration, ToolResult } from '../tools/types.ts';
+
 export type StageName = 'stt' | 'llm' | 'tts';
 
 /** A lost connection's close, in a word: Deepgram's NET-0001 is its idle timeout, 1006 a dropped connection. */
@@ -80,26 +82,54 @@ export interface SpeechToText {
 
 // ---- language model ---------------------------------------------------------------------------
 
+/** A tool call as the model made it: the call, and what must be echoed back with it in later requests. */
+export interface LlmToolCall {
+  readonly call: ToolCallRequest;
+  /** The model's own id for the call, if it gave one (`call.id` is made up otherwise). */
+  readonly modelId?: string | undefined;
+  /** Opaque data the model attached to the call (Gemini's thought signature): sent back with it, unread. */
+  readonly signature?: string | undefined;
+}
+
+/** A tool's answer as the history keeps it. */
+export interface ToolAnswer {
+  readonly call: LlmToolCall;
+  result: ToolResult;
+}
+
+/**
+ * One entry of the conversation. `agent` turns may end with tool calls; each such turn is followed by one
+ * `tool` entry with an answer to every call (what the model needs to continue, and to know next turn).
+ */
 export interface ChatMessage {
-  role: 'user' | 'agent';
+  role: 'user' | 'agent' | 'tool';
   text: string;
+  /** agent: the tools it called after its text. */
+  toolCalls?: readonly LlmToolCall[];
+  /** tool: the answers, in the order of the calls. */
+  toolAnswers?: ToolAnswer[];
 }
 
 export interface LlmRequest {
   systemInstructions: string;
-  /** The whole conversation so far, oldest first, ending with the user's turn. */
+  /** The whole conversation so far, oldest first, ending with the user's turn (or tool answers). */
   history: readonly ChatMessage[];
   /** Aborting ends the request (the stream stops without an error). */
   signal: AbortSignal;
+  /** Tools the model may call (none: no tools declared). */
+  tools?: readonly ToolDeclaration[];
+  /** 'none': declared, but the model must answer in text now (a turn that has used its tool rounds). */
+  toolChoice?: 'auto' | 'none';
 }
 
 export interface LanguageModel {
   readonly name: string;
   /**
-   * Stream the reply's text as it is generated. Throws StageError on failure (first-token or stall
-   * timeout included); returns quietly when `signal` is aborted.
+   * Stream the reply as it is generated: text pieces, and tool calls the model makes (after its text).
+   * Throws StageError on failure (first-token or stall timeout included); returns quietly when `signal` is
+   * aborted.
    */
-  stream(req: LlmRequest): AsyncIterable<string>;
+  stream(req: LlmRequest): AsyncIterable<string | LlmToolCall>;
   /** Release anything held between requests. */
   close?(): Promise<void>;
 }

@@ -10,6 +10,10 @@
  * Errors look like Google's: a non-2xx status with `{"error":{"code","message","status"}}` (the SDK throws
  * ApiError with that status), or, mid-stream, an SSE event `data: {"error":{...}}` (the SDK throws too).
  *
+ * Function calling: a script's `tokens` may hold parts instead of text (`{functionCall: {name, args}}`, with a
+ * `thoughtSignature` as Gemini 3 attaches), each sent as one event; every request records the tools it declared
+ * and the `functionCall` / `functionResponse` parts its contents carried back.
+ *
  * Each request is answered by a `GeminiReplyScript` (per test: `fake.script(...)`, a queue of scripts, or a
  * function of the request); without one, a canned sentence is streamed (automatic mode, usable by a load
  * benchmark). Every request is recorded with its parsed body and whether the client went away before the
@@ -26,10 +30,15 @@ export interface GeminiErrorBody {
   status: string;
 }
 
+/** A part the fake can stream besides text: a function call (its `id` only when given). */
+export type GeminiScriptPart =
+  | { text: string }
+  | { functionCall: { name: string; args?: Record<string, unknown>; id?: string }; thoughtSignature?: string };
+
 export type GeminiReplyScript =
   | {
-      /** Text pieces streamed one per SSE event. */
-      tokens: string[];
+      /** Text pieces (or parts) streamed one per SSE event. */
+      tokens: (string | GeminiScriptPart)[];
       /** Delay before the first event (time to first token). Default 0. */
       firstTokenDelayMs?: number;
       /** Delay between events. Default 0. */
@@ -77,6 +86,12 @@ export interface GeminiTextRequest {
   turns: { role: string; text: string }[];
   /** The system instruction's text, if any. */
   systemText: string | undefined;
+  /** Function declarations sent (`tools[].functionDeclarations`, flattened). */
+  functionDeclarations: Record<string, any>[];
+  /** `functionCall` parts of the contents (what the client says the model called), with their signature. */
+  functionCalls: { name: string; args: unknown; id?: string; thoughtSignature?: string }[];
+  /** `functionResponse` parts of the contents (the answers the client sends back). */
+  functionResponses: { name: string; response: any; id?: string }[];
   receivedAt: number;
   /** Events sent (text tokens), and when the first one went out. */
   tokensSent: number;
@@ -268,6 +283,17 @@ export class GeminiTextFake extends EventEmitter {
         : typeof sys === 'string'
           ? sys
           : undefined;
+    const parts = (body.contents as any[]).flatMap((c) => (Array.isArray(c?.parts) ? c.parts : []));
+    const functionCalls = parts
+      .filter((p: any) => p?.functionCall)
+      .map((p: any) => ({
+        ...p.functionCall,
+        ...(p.thoughtSignature ? { thoughtSignature: p.thoughtSignature } : {}),
+      }));
+    const functionResponses = parts.filter((p: any) => p?.functionResponse).map((p: any) => p.functionResponse);
+    const functionDeclarations = Array.isArray(body.tools)
+      ? (body.tools as any[]).flatMap((t) => (Array.isArray(t?.functionDeclarations) ? t.functionDeclarations : []))
+      : [];
     let resolveDone!: () => void;
     const record: GeminiTextRequest = {
       id: this.requests.length + 1,
@@ -280,6 +306,9 @@ export class GeminiTextFake extends EventEmitter {
       body,
       turns,
       systemText,
+      functionDeclarations,
+      functionCalls,
+      functionResponses,
       receivedAt: performance.now(),
       tokensSent: 0,
       firstTokenAt: undefined,
@@ -392,7 +421,8 @@ export class GeminiTextFake extends EventEmitter {
       if (i >= tokens.length) {
         markComplete();
         const promptTokens = record.turns.reduce((n, t) => n + Math.ceil(t.text.length / 4), 0);
-        const outTokens = Math.ceil(tokens.join('').length / 4);
+        const outText = tokens.map((t) => (typeof t === 'string' ? t : 'text' in t ? t.text : '')).join('');
+        const outTokens = Math.ceil(outText.length / 4);
         event({
           candidates: [
             {
@@ -412,10 +442,11 @@ export class GeminiTextFake extends EventEmitter {
         res.end();
         return;
       }
-      const text = tokens[i++]!;
+      const token = tokens[i++]!;
+      const part = typeof token === 'string' ? { text: token } : token;
       if (record.firstTokenAt === undefined) record.firstTokenAt = performance.now();
       record.tokensSent++;
-      event({ candidates: [{ content: { parts: [{ text }], role: 'model' }, index: 0 }], modelVersion, responseId });
+      event({ candidates: [{ content: { parts: [part], role: 'model' }, index: 0 }], modelVersion, responseId });
       this.later(script.tokenDelayMs ?? 0, step);
     };
     this.later(script.firstTokenDelayMs ?? 0, step);
