@@ -14,18 +14,20 @@ import type { CallToolTable } from './tools/tool-table.ts';
  */
 export function callToolRunner(d: {
   callId: string;
-  table: CallToolTable;
+  /** Absent: the call has no tools (every call the model makes is answered as unknown, and still shown). */
+  table: CallToolTable | undefined;
   actions: CallActions;
   book: CallBook;
   logger: Logger;
   metrics?: Metrics;
   fetch?: typeof fetch;
 }): ToolRunner {
+  const table = d.table ?? NO_TOOLS;
   const observe = (run: ToolRun) => {
     const entry = toolCallEntry(run);
     d.book.toolCall(d.callId, entry);
     d.metrics?.toolCall(run.kind === 'unknown' ? 'unknown' : run.name, run.outcome, run.durationMs);
-    const webhook = d.table.webhooks.get(run.name);
+    const webhook = table.webhooks.get(run.name);
     const fields = {
       tool: entry.name,
       kind: run.kind,
@@ -39,8 +41,15 @@ export function callToolRunner(d: {
     };
     d.logger[run.result.ok || run.outcome === 'cancelled' ? 'info' : 'warn'](fields, 'tool call');
   };
-  return new ToolRunner({ table: d.table, actions: d.actions, observe, ...(d.fetch && { fetch: d.fetch }) });
+  return new ToolRunner({ table, actions: d.actions, observe, ...(d.fetch && { fetch: d.fetch }) });
 }
+
+const NO_TOOLS: CallToolTable = {
+  webhooks: new Map(),
+  builtins: new Set(),
+  context: { call_id: '', call_uuid: '', direction: 'inbound', from: '', to: '' },
+  headers: () => ({}),
+};
 
 /** What the record keeps of a tool call: arguments and errors cut, the duration in whole ms. */
 export function toolCallEntry(run: ToolRun): ToolCallEntry {

@@ -168,20 +168,24 @@ export const NewCall = z
       .max(300)
       .optional()
       .openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
-    dtmf: dtmfPatch.optional().openapi({
-      description: "Caller digits: {interdigit_ms, terminator ('#', '*' or '' for none), barge_in} (default DTMF_*)",
-    }),
-    limits: limitsPatch.optional().openapi({
-      description:
+    dtmf: dtmfPatch
+      .optional()
+      .describe("Caller digits: {interdigit_ms, terminator ('#', '*' or '' for none), barge_in} (default DTMF_*)"),
+    limits: limitsPatch
+      .optional()
+      .describe(
         'Silence prompts and call length: {silence_timeout_s, silence_prompts, silence_prompt_text, goodbye_text, max_duration_s}; 0 turns a limit off',
-    }),
-    tools: TOOL_FIELDS.tools.openapi({
-      description: `Webhook tools the agent may call: [{name, description, parameters (JSON Schema object), url, timeout_ms, behavior?, scheduling?}]; at most ${TOOL_LIMITS.perCall} tools per call, built-ins included`,
-    }),
-    builtin_tools: TOOL_FIELDS.builtin_tools.openapi({
+      ),
+    tools: TOOL_FIELDS.tools
+      .unwrap()
+      .optional()
+      .openapi({
+        description: `Webhook tools the agent may call: [{name, description, parameters (JSON Schema object), url, timeout_ms, behavior?, scheduling?}]; at most ${TOOL_LIMITS.perCall} tools per call, built-ins included`,
+      }),
+    builtin_tools: TOOL_FIELDS.builtin_tools.unwrap().optional().openapi({
       description: 'Built-in tools to enable: end_call, transfer_call, send_dtmf',
     }),
-    transfer_targets: TOOL_FIELDS.transfer_targets.openapi({
+    transfer_targets: TOOL_FIELDS.transfer_targets.unwrap().optional().openapi({
       description: 'Where transfer_call may send the caller (phone numbers, sip: URIs); absent: anywhere valid',
     }),
   })

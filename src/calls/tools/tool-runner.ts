@@ -36,13 +36,21 @@ const isBuiltin = (name: string): name is BuiltinTool => (BUILTIN_TOOLS as reado
  */
 export class ToolRunner {
   readonly #d: ToolRunnerDeps;
+  /** Aborted when the call ends: a webhook still running is abandoned, its answer has no one to go to. */
+  readonly #ended = new AbortController();
 
   constructor(deps: ToolRunnerDeps) {
     this.#d = deps;
   }
 
-  async run(call: ToolCallRequest, signal: AbortSignal): Promise<ToolResult> {
+  /** The call ended: cancel every tool call still running. Idempotent. */
+  close(): void {
+    this.#ended.abort();
+  }
+
+  async run(call: ToolCallRequest, modelSignal: AbortSignal): Promise<ToolResult> {
     const t0 = performance.now();
+    const signal = AbortSignal.any([modelSignal, this.#ended.signal]);
     const { table } = this.#d;
     const args = call.args && typeof call.args === 'object' ? call.args : {};
     const kind =
