@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import type { Agent, AgentSink, Speaker } from '../../src/agents/agent.ts';
+import type { ToolDeclaration } from '../../src/agents/tools/types.ts';
 import { CartesiaTts } from '../../src/agents/cascade/cartesia-tts.ts';
 import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { DeepgramStt } from '../../src/agents/cascade/deepgram-stt.ts';
@@ -79,6 +80,8 @@ export interface AgentOpts {
   finalizeTimeoutMs?: number;
   apology?: string;
   utteranceEndMs?: number;
+  tools?: ToolDeclaration[];
+  toolFiller?: { afterMs: number; text: string };
 }
 
 export const APOLOGY = 'Sorry, technical trouble. Goodbye.';
@@ -100,6 +103,7 @@ export function makeAgent(f: Fakes, o: AgentOpts = {}): { agent: CascadeAgent; l
       voice: 'unused',
       language: 'en-US',
       ...(o.greeting ? { greeting: o.greeting } : {}),
+      ...(o.tools ? { tools: o.tools } : {}),
     },
     logger,
     sampleRate: 8000,
@@ -140,6 +144,7 @@ export function makeAgent(f: Fakes, o: AgentOpts = {}): { agent: CascadeAgent; l
     bargeIn: { threshold: o.vadThreshold ?? 0.5, minSpeechMs: o.bargeInMinMs ?? 200 },
     finalizeTimeoutMs: o.finalizeTimeoutMs ?? 1000,
     apology: o.apology ?? APOLOGY,
+    ...(o.toolFiller ? { toolFiller: o.toolFiller } : {}),
   });
   return { agent, logs: lines };
 }

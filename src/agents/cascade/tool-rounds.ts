@@ -49,7 +49,9 @@ export async function runToolRound(host: ToolRoundHost, r: Reply, calls: readonl
   const signal = r.abort.signal;
   const t0 = performance.now();
   const filler = setTimeout(() => {
-    if (!r.cancelled) host.speak(r, host.filler);
+    if (r.cancelled) return;
+    host.speak(r, host.filler);
+    r.spaceNext = true; // the answer follows it
   }, host.fillerMs);
   try {
     const results = await Promise.all(calls.map((c) => runOne(host.sink, c.call, signal)));
