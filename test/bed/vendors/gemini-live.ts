@@ -26,6 +26,10 @@
  * model a setup the service refuses (a thinking level, proactive audio switched off) is closed with 1007 and the
  * reason.
  *
+ * Tools: `callTool` / `toolCall` (parallel calls) send a toolCall, `cancelTool` a toolCallCancellation; the
+ * client's toolResponses are recorded (`toolResponses`, `nextToolResponse(id)`), and with `holdTurnsForTools`
+ * autoReply waits for every answer before it replies.
+ *
  * Hot path (hundreds of sessions in a benchmark): audio frames are recognised by prefix and their base64
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
@@ -99,6 +103,8 @@ export interface GeminiLiveFakeOptions {
   goAwayAfterMs?: number;
   /** `timeLeft` of those goAways; the connection is closed with 1011 when it has passed. Default 2000. */
   goAwayTimeLeftMs?: number;
+  /** autoReply starts no reply while a tool call is unanswered (as the service will not continue the turn). */
+  holdTurnsForTools?: boolean;
 }
 
 export interface ResumptionOptions {
@@ -269,6 +275,9 @@ export class FakeLiveSession extends WsFakeSession {
   /** A reply is being generated (audio not all sent yet): handles are not resumable. */
   private generating = false;
   private readonly pendingTools = new Set<string>();
+  private toolCallSeq = 0;
+  /** A reply autoReply would have started while a tool call was unanswered (holdTurnsForTools). */
+  private heldTurn: (() => void) | undefined;
   private lastUpdateResumable: boolean | undefined;
   // autoReply VAD state (in audio time)
   private vadCarry: Buffer | undefined;
@@ -435,11 +444,47 @@ export class FakeLiveSession extends WsFakeSession {
     this.send({ usageMetadata: meta });
   }
 
-  /** A tool call: handles are not resumable until every call has a response. */
+  /**
+   * A toolCall with these function calls (two or more: parallel calls): handles are not resumable, and with
+   * `holdTurnsForTools` no reply starts, until every call has a response or is cancelled.
+   */
   toolCall(functionCalls: { id: string; name: string; args?: Record<string, unknown> }[]): void {
     for (const c of functionCalls) this.pendingTools.add(c.id);
     this.send({ toolCall: { functionCalls } });
     this.sendResumptionUpdate();
+  }
+
+  /** The model calls one tool; returns the call's id (`call-N` unless given). */
+  callTool(name: string, args: Record<string, unknown> = {}, opts: { id?: string } = {}): string {
+    const id = opts.id ?? `call-${++this.toolCallSeq}`;
+    this.toolCall([{ id, name, args }]);
+    return id;
+  }
+
+  /** `toolCallCancellation` (the service sends it when the caller interrupts a turn with calls pending). */
+  cancelTool(ids: string[]): void {
+    for (const id of ids) this.pendingTools.delete(id);
+    this.send({ toolCallCancellation: { ids } });
+    this.sendResumptionUpdate();
+    this.releaseHeldTurn();
+  }
+
+  /** Ids of the calls still waiting for a response. */
+  get pendingToolIds(): string[] {
+    return [...this.pendingTools];
+  }
+
+  /** Resolves with the next functionResponse for `id` (recorded in `toolResponses` too). */
+  async nextToolResponse(id: string, timeoutMs = 2000): Promise<Record<string, any>> {
+    const seen = (): Record<string, any> | undefined =>
+      this.toolResponses.flatMap((r) => (r.functionResponses ?? []) as Record<string, any>[]).find((r) => r.id === id);
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const r = seen();
+      if (r !== undefined) return r;
+      if (performance.now() > end) throw new Error(`fake gemini session ${this.id}: no response to tool call ${id}`);
+      await this.nextMessage('toolResponse', Math.max(1, end - performance.now())).catch(() => undefined);
+    }
   }
 
   /** Close from the server side. The reason is cut to the 123 bytes a close frame can carry (as Google's are). */
@@ -572,6 +617,7 @@ export class FakeLiveSession extends WsFakeSession {
         if (r.id !== undefined) this.pendingTools.delete(r.id);
       }
       this.sendResumptionUpdate();
+      this.releaseHeldTurn();
     }
     this.emit('clientMessage', msg);
   }
@@ -695,7 +741,19 @@ export class FakeLiveSession extends WsFakeSession {
     if (off < buf.length) this.vadCarry = Buffer.from(buf.subarray(off));
   }
 
+  private releaseHeldTurn(): void {
+    if (this.pendingTools.size > 0 || this.heldTurn === undefined) return;
+    const go = this.heldTurn;
+    this.heldTurn = undefined;
+    go();
+  }
+
   private startAutoReply(afterSpeech: boolean): void {
+    if (this.opts.holdTurnsForTools && this.pendingTools.size > 0) {
+      // Like the service: the model does not go on while a call it made is unanswered.
+      this.heldTurn = () => this.startAutoReply(afterSpeech);
+      return;
+    }
     const ar = this.opts.autoReply!;
     const turn = ++this.autoTurns;
     const gen = ++this.replyGen;
