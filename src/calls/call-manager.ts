@@ -8,13 +8,15 @@ import type { Resampling } from '../media/resampling/resampling.ts';
 import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
 import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
+import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
+import { CallControl, CallUnavailableError } from './call-control.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
 import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
-import { outboundCall, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
+import { DEFAULT_SIP_PROFILE, outboundCall, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
 import type { SessionSettings } from './session-settings.ts';
 
 export interface CallManagerDeps {
@@ -147,6 +149,16 @@ export class CallManager implements MediaRouter {
       pace: this.#d.pace,
       metrics: this.#d.metrics,
       onEnded: (s) => this.#ended(s),
+      createActions: (hooks) =>
+        new CallControl({
+          ...hooks,
+          channel: control,
+          gateway: record.gateway ?? this.#d.outbound.defaultGateway,
+          sipProfile: this.#d.outbound.sipProfile ?? DEFAULT_SIP_PROFILE,
+          originateTimeoutSeconds: this.#d.outbound.timeoutSeconds,
+          callerIdNumber: this.#d.outbound.callerId,
+          logger: log,
+        }),
     });
     this.#sessions.set(channel.uuid, session);
     this.#d.metrics?.callsActive.set(this.#sessions.size);
@@ -214,6 +226,33 @@ export class CallManager implements MediaRouter {
       return 'hanging-up';
     }
     return this.#d.book.get(id) ? 'ended' : 'unknown';
+  }
+
+  /**
+   * Blind transfer of a live call (POST /calls/{id}/transfer). CallUnavailableError for unknown, ended or
+   * not yet answered calls; otherwise the outcome, as the agent's transfer tool gets it.
+   */
+  async transfer(id: string, target: string, opts: { method?: 'bridge' | 'refer' } = {}): Promise<TransferOutcome> {
+    return this.#actionsOf(id).transfer(target, opts);
+  }
+
+  /** Send DTMF into a live call (POST /calls/{id}/dtmf); resolves once FreeSWITCH accepted the digits. */
+  async sendDtmf(id: string, digits: string): Promise<void> {
+    return this.#actionsOf(id).sendDtmf(digits);
+  }
+
+  #actionsOf(id: string): CallControl {
+    const session = this.#sessions.get(id);
+    if (!session) {
+      if (this.#dialing.has(id)) throw new CallUnavailableError('not-ready', `call ${id} has not been answered yet`);
+      if (this.#d.book.get(id)) throw new CallUnavailableError('ended', `call ${id} has ended`);
+      throw new CallUnavailableError('unknown', `no call ${id}`);
+    }
+    if (session.state !== 'active' || !session.actions) {
+      const ended = session.state === 'ending' || session.state === 'ended';
+      throw new CallUnavailableError(ended ? 'ended' : 'not-ready', `call ${id} is ${session.state}`);
+    }
+    return session.actions;
   }
 
   attach(callId: string, token: string, conn: MediaConnection): MediaAttachResult {

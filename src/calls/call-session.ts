@@ -10,6 +10,7 @@ import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/cal
 import { errorText } from '../errors.ts';
 import type { CallBook } from './call-book.ts';
 import { CallApology } from './call-apology.ts';
+import type { CallControl as CallActionsControl, CallControlHooks } from './call-control.ts';
 import { CallMedia, type CallState, type MediaStats } from './call-media.ts';
 import { CallPlayout, type PlayoutStats } from './call-playout.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
@@ -43,6 +44,8 @@ export interface SessionDeps {
   pace: PaceMemory;
   onEnded(session: CallSession): void;
   metrics?: Metrics;
+  /** The call's actions (end after playback, transfer, DTMF), given the session's own ways of ending. */
+  createActions?(hooks: CallControlHooks): CallActionsControl;
 }
 
 /**
@@ -71,6 +74,8 @@ export class CallSession {
   endedAt: number | undefined;
   endReason: string | undefined;
   agentKind: string | undefined;
+  /** What tools and the call-control API can make this call do (CallActions); absent without ESL wiring. */
+  readonly actions: CallActionsControl | undefined;
 
   readonly #d: SessionDeps;
   readonly #log: Logger;
@@ -82,6 +87,8 @@ export class CallSession {
   #agent: Agent | undefined;
   #hangupWhenIdle: string | undefined;
   #hangupCause: string | undefined;
+  /** Set once a transfer succeeded: the caller is someone else's now. */
+  #transferredTo: string | undefined;
 
   constructor(channel: ChannelInfo, record: CallRecord, deps: SessionDeps) {
     this.id = channel.uuid;
@@ -119,6 +126,15 @@ export class CallSession {
     this.#transcript = new CallTranscript(record, (entry) => book.transcript(this.id, entry), log);
     this.#apology = new CallApology(deps.settings.apology, control, log);
     this.#sink = this.#agentSink();
+    this.actions = deps.createActions?.({
+      endAfterPlayback: (reason) => this.#endAfterPlayback(reason),
+      transferred: (target, method) => {
+        this.#transferredTo = `${target} (${method})`;
+        return this.end(`transferred to ${this.#transferredTo}`, { hangup: false });
+      },
+      silence: () => this.#playout.interrupt(),
+      live: () => this.state === 'starting' || this.state === 'active',
+    });
   }
 
   /** Both sides of the conversation so far (the record's transcript). */
@@ -219,11 +235,7 @@ export class CallSession {
         this.#transcript.close('agent');
       },
       transcript: this.#transcript.update,
-      hangup: (reason) => {
-        this.#log.info({ reason }, 'agent asked to hang up');
-        this.#hangupWhenIdle = reason;
-        if (playout.idle) void this.end(`agent hung up: ${reason}`);
-      },
+      hangup: (reason) => this.#endAfterPlayback(reason),
       failed: (cause) => void this.end(`agent failed: ${cause}`, { failed: true }),
       resumed: (info) => {
         const { reason, durationMs } = this.#d.book.resumed(this.id, info);
@@ -233,6 +245,13 @@ export class CallSession {
       playback: () => playout.playback(),
       replyTimings: (marks) => playout.replyTimings(marks),
     };
+  }
+
+  /** Hang up once what is queued for the caller (the goodbye) has played. */
+  #endAfterPlayback(reason: string): void {
+    this.#log.info({ reason }, 'agent asked to hang up');
+    this.#hangupWhenIdle = reason;
+    if (this.#playout.idle) void this.end(`agent hung up: ${reason}`);
   }
 
   #playbackIdle(): void {
@@ -278,7 +297,8 @@ export class CallSession {
     }
     this.#media.close();
     this.#transcript.closeAll();
-    await Promise.allSettled([this.#agent?.close(), this.#playout.close()]);
+    // actions.close() waits for a REFER in flight: its result says whether the call was transferred.
+    await Promise.allSettled([this.#agent?.close(), this.#playout.close(), this.actions?.close()]);
     this.state = 'ended';
     this.endedAt = Date.now();
     const answered = book.live(this.id)?.answeredAt !== undefined;
@@ -289,7 +309,8 @@ export class CallSession {
       const hangupCause = this.#hangupCause;
       const { endedAt } = this;
       const status = opts.failed ? 'failed' : finalStatus(hangupCause, answered);
-      book.setStatus(this.id, status, { hangupCause, endReason: reason, endedAt });
+      const endReason = this.#transferredTo ? `transferred to ${this.#transferredTo}` : reason;
+      book.setStatus(this.id, status, { hangupCause, endReason, endedAt });
     }
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');

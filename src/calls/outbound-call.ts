@@ -38,7 +38,12 @@ export interface OutboundSettings {
   defaultGateway: string | undefined;
   callerId: string | undefined;
   timeoutSeconds: number;
+  /** The sofia profile `sip:` transfer targets are dialled through (default DEFAULT_SIP_PROFILE). */
+  sipProfile?: string;
 }
+
+/** The profile of freeswitch/conf/sip_profiles/callbridge.xml. */
+export const DEFAULT_SIP_PROFILE = 'callbridge';
 
 export function outboundSettings(config: Config): OutboundSettings {
   return {

@@ -46,6 +46,38 @@ export class ChannelControl {
     await this.#esl.api(cmd.kill(this.uuid, cause));
   }
 
+  /**
+   * `bgapi originate` of a transfer's B leg (validated before anything is sent). Resolves with the
+   * BACKGROUND_JOB body: `+OK <uuid>` once it answered, `-ERR <CAUSE>` (USER_BUSY, NO_ANSWER, ...) otherwise.
+   */
+  originateLeg(o: cmd.BridgeLegOptions, timeoutMs: number): Promise<string> {
+    return this.#esl.bgapi(cmd.bridgeLeg(o), timeoutMs);
+  }
+
+  /** `uuid_bridge <this> <other>`: the caller is joined to the answered, parked B leg. */
+  async bridgeTo(other: string): Promise<void> {
+    await this.#esl.apiOk(cmd.bridge(this.uuid, other));
+  }
+
+  /** Hang up another leg (a transfer's B leg no longer wanted); errors are the caller's to ignore. */
+  async hangupLeg(id: string, cause = 'ORIGINATOR_CANCEL'): Promise<void> {
+    await this.#esl.api(cmd.kill(id, cause));
+  }
+
+  /**
+   * `bgapi uuid_deflect <uuid> <uri>` (SIP REFER). Never `api`: FreeSWITCH holds the reply until the NOTIFY
+   * or its 10 s wait, and an `api` would hold every later reply on the socket with it. Resolves with the
+   * BACKGROUND_JOB body: `+OK:SIP/2.0 200 OK` (accepted) or `+OK:no reply` (refused or unanswered).
+   */
+  deflect(uri: string, timeoutMs: number): Promise<string> {
+    return this.#esl.bgapi(cmd.deflect(this.uuid, uri), timeoutMs);
+  }
+
+  /** `uuid_send_dtmf`: resolves once FreeSWITCH accepted the digits (it plays them out ~0.5 s each). */
+  async sendDtmf(digits: string): Promise<void> {
+    await this.#esl.apiOk(cmd.sendDtmf(this.uuid, digits));
+  }
+
   async exists(): Promise<boolean> {
     return (await this.#esl.api(cmd.exists(this.uuid))).trim() === 'true';
   }

@@ -187,6 +187,77 @@ export function originate(o: OriginateOptions): EslCommand {
   return cmd(`originate {${block}}sofia/gateway/${gateway(o.gateway)}/${phoneNumber(o.number)} &park()`);
 }
 
+/**
+ * A SIP URI callbridge may dial or REFER to: `sip:user@host[:port]`, user of letters, digits and `+._-`, host of
+ * letters, digits, dots and dashes. No parameters, headers, spaces, commas, braces, quotes, `&` or `;`: they
+ * would change the dial string or the REFER.
+ */
+const SIP_URI = /^sip:[A-Za-z0-9+._-]{1,64}@[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
+export const sipUri = (v: string): string =>
+  check('SIP URI', v, SIP_URI, 'expected sip:user@host[:port] (letters, digits, "+", ".", "_", "-")');
+/** A sofia profile name (sofia/<profile>/<uri>). */
+export const sofiaProfile = (v: string): string =>
+  check('sofia profile', v, PATTERNS.gateway, 'expected letters, digits, ".", "_" or "-"');
+// uuid_send_dtmf: digits, * # A-D, and w/W (0.5 s / 1 s pauses). No `@duration`: the default length is what IVRs expect.
+const DTMF = /^[0-9*#A-DwW]{1,64}$/;
+export const dtmfDigits = (v: string): string => check('DTMF digits', v, DTMF, 'expected 1-64 of 0-9 * # A-D w W');
+
+/** Where a transfer's B leg goes: a number through a gateway, or a SIP URI through a sofia profile. */
+export type BridgeTarget =
+  | { readonly kind: 'number'; readonly gateway: string; readonly number: string }
+  | { readonly kind: 'sip'; readonly profile: string; readonly uri: string };
+
+export interface BridgeLegOptions {
+  /** origination_uuid of the B leg. */
+  uuid: string;
+  target: BridgeTarget;
+  timeoutSeconds: number;
+  callerIdNumber?: string;
+}
+
+/**
+ * The B leg of a blind transfer by bridge: `originate {origination_uuid=…,ignore_early_media=true,
+ * originate_timeout=…}<dial string> &park()` (as captured in transfer_bridge_b_*: the leg is parked once it
+ * answers, then `uuid_bridge` joins it to the caller). Without the callbridge marker, so the B leg's
+ * CHANNEL_PARK is not taken as a new call. Busy / no answer fail the originate and leave the caller alone
+ * (unlike `uuid_transfer` to a bridge extension, which hangs the caller up with the B leg's cause).
+ */
+export function bridgeLeg(o: BridgeLegOptions): EslCommand {
+  if (!Number.isInteger(o.timeoutSeconds) || o.timeoutSeconds < 1 || o.timeoutSeconds > 600) {
+    throw new UnsafeEslValueError('originate timeout', o.timeoutSeconds, 'whole seconds from 1 to 600');
+  }
+  const vars = [
+    `origination_uuid=${uuid(o.uuid, 'origination uuid')}`,
+    'ignore_early_media=true',
+    `originate_timeout=${o.timeoutSeconds}`,
+  ];
+  if (o.callerIdNumber) vars.push(`origination_caller_id_number=${phoneNumber(o.callerIdNumber, 'caller id number')}`);
+  const t = o.target;
+  const dial =
+    t.kind === 'number'
+      ? `sofia/gateway/${gateway(t.gateway)}/${phoneNumber(t.number, 'transfer number')}`
+      : `sofia/${sofiaProfile(t.profile)}/${sipUri(t.uri)}`;
+  return cmd(`originate {${vars.join(',')}}${dial} &park()`);
+}
+
+/** `uuid_bridge <a> <b>`: joins two parked legs (`+OK <b>`, then CHANNEL_BRIDGE on a). */
+export function bridge(a: string, b: string): EslCommand {
+  return cmd(`uuid_bridge ${uuid(a)} ${uuid(b, 'other uuid')}`);
+}
+
+/**
+ * `uuid_deflect <uuid> <sip uri>`: SIP REFER to the far end of the channel. FreeSWITCH waits up to 10 s for the
+ * NOTIFY (captured: ~9.8 s when the REFER is refused), so send it with bgapi only.
+ */
+export function deflect(id: string, uri: string): EslCommand {
+  return cmd(`uuid_deflect ${uuid(id)} ${sipUri(uri)}`);
+}
+
+/** `uuid_send_dtmf <uuid> <digits>`: RFC 2833 (or SIP INFO) to the far end; `+OK <uuid> sent DTMF <digits>.` */
+export function sendDtmf(id: string, digits: string): EslCommand {
+  return cmd(`uuid_send_dtmf ${uuid(id)} ${dtmfDigits(digits)}`);
+}
+
 export function status(): EslCommand {
   return cmd('status');
 }

@@ -10,6 +10,7 @@ import { parseCause } from './causes.ts';
 import { fixture } from './event-templates.ts';
 import { jsonValue } from './esl-wire.ts';
 import { separateString } from './fs-args.ts';
+import { uuidBridge, uuidSendDtmf } from './transfer.ts';
 
 export interface ApiContext {
   channels: ReadonlyMap<string, EmulatedChannel>;
@@ -18,6 +19,8 @@ export interface ApiContext {
   sessionsSinceBoot: number;
   peakSessions: number;
   originate(arg: string, onResult: (result: string) => void): Promise<string>;
+  /** `uuid_deflect`: its reply waits for the REFER's outcome (transfer.ts). */
+  deflect(arg: string, onResult: (result: string) => void): Promise<string>;
 }
 
 const STREAM_USAGE =
@@ -36,6 +39,7 @@ export async function runApi(
   onResult?: (result: string) => void,
 ): Promise<string> {
   if (command === 'originate') return ctx.originate(arg, onResult ?? (() => {}));
+  if (command === 'uuid_deflect') return ctx.deflect(arg, onResult ?? (() => {}));
   const result = withDefaultReply(command, runSync(ctx, command, arg));
   onResult?.(result);
   return result;
@@ -76,6 +80,10 @@ function runSync(ctx: ApiContext, command: string, arg: string): string | undefi
       ch.breakPlayback(argv[1] === 'all');
       return '+OK\n';
     }
+    case 'uuid_bridge':
+      return uuidBridge(ctx.channels, arg);
+    case 'uuid_send_dtmf':
+      return uuidSendDtmf(ctx.channels, arg);
     case 'uuid_kill': {
       const argv = separateString(arg, 3);
       if (!argv[0]) return '-USAGE: <uuid> [cause]\n';

@@ -120,6 +120,12 @@ export class EmulatedChannel {
   readonly streams: AudioStream[] = [];
   hangupCause: string | undefined;
   destroyed = false;
+  /** What the far end heard of `uuid_send_dtmf`: each command's digits, in order. */
+  readonly dtmfSent: string[] = [];
+  /** Each `uuid_deflect` (SIP REFER) sent to the far end, with the status it answered. */
+  readonly refers: Array<{ uri: string; status: number }> = [];
+  /** The leg `uuid_bridge` joined this one to (kept after the bridge ends). */
+  bridgedWith: EmulatedChannel | undefined;
   /** @internal Called right after CHANNEL_HANGUP (originate uses it to fail a killed attempt). */
   onHangup: (() => void) | undefined;
 
@@ -485,6 +491,22 @@ export class EmulatedChannel {
       ],
     });
     this.fire('CHANNEL_PARK');
+  }
+
+  /** @internal Leaves `park` (uuid_bridge): what plays stops, CHANNEL_UNPARK and the park's EXECUTE_COMPLETE. */
+  unpark(): void {
+    this.#playback.break(true);
+    if (!this.#parkUuid) return;
+    const parkUuid = this.#parkUuid;
+    this.#parkUuid = undefined;
+    this.fire('CHANNEL_UNPARK');
+    this.fire('CHANNEL_EXECUTE_COMPLETE', {
+      post: [
+        ['Application', 'park'],
+        ['Application-Response', '_none_'],
+        ['Application-UUID', parkUuid],
+      ],
+    });
   }
 
   /** @internal A dialplan application that completes at once (set, answer, ...): EXECUTE, effect, EXECUTE_COMPLETE. */

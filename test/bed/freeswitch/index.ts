@@ -20,6 +20,7 @@ import { EventFactory, type FsEvent } from './event-templates.ts';
 import { inboundChannelInit, runInboundDialplan, type InboundCallOptions } from './inbound.ts';
 import { MediaClock } from './media-clock.ts';
 import { runOriginate, type OriginatePlan, type OriginateRequest } from './originate.ts';
+import { runDeflect, type ReferPlan, type ReferRequest } from './transfer.ts';
 import { resolveSettings, type EmulatorOptions, type Settings } from './settings.ts';
 
 export { EmulatedChannel } from './channel.ts';
@@ -31,6 +32,7 @@ export { capturedSample, eventHeader } from './event-templates.ts';
 export type { HeardSegment } from './timeline.ts';
 export type { InboundCallOptions } from './inbound.ts';
 export type { OriginatePlan, OriginateRequest } from './originate.ts';
+export type { ReferPlan, ReferRequest } from './transfer.ts';
 export type { EmulatorOptions, Settings } from './settings.ts';
 export { alawToLinear, parseWav, resample, ulawToLinear } from './audio-files.ts';
 
@@ -52,6 +54,8 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
   readonly eventLog: FsEvent[] = [];
   /** Decides each originate; default: answer after 50 ms. */
   onOriginate: (req: OriginateRequest) => OriginatePlan = () => ({ result: 'answer', afterMs: 50 });
+  /** Decides how the far end answers each `uuid_deflect` (REFER); default: 202 and NOTIFY 200. */
+  onRefer: (req: ReferRequest) => ReferPlan = () => ({ status: 202 });
   readonly tmpDir: string;
   /**
    * Test hook, called before each `api`/`bgapi` command runs. A returned promise holds the command until it
@@ -271,6 +275,7 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
           a,
           done,
         ),
+      deflect: (a, done) => runDeflect(this.channels, (req) => this.onRefer(req), a, done),
     };
     // The API event goes out with the result (FreeSWITCH fires it when the command starts but it reaches
     // the socket after the command's own events).
