@@ -168,7 +168,7 @@ describe('Gemini Live tools', () => {
     run.resolve({ ok: true, result: { room: 12, nights: 3 } });
     assert.deepEqual(await s.nextToolResponse(id), {
       name: 'lookup_booking',
-      response: { result: { room: 12, nights: 3 } },
+      response: { output: { room: 12, nights: 3 } },
       id,
       scheduling: 'WHEN_IDLE',
     });
@@ -184,7 +184,7 @@ describe('Gemini Live tools', () => {
     const id = s.callTool('lookup_booking', { reference: 'X' });
     await until(() => sink.runs.length === 1, 2000, 'runTool called');
     sink.runs[0]!.resolve({ ok: true, result: 'found' });
-    assert.deepEqual(await s.nextToolResponse(id), { name: 'lookup_booking', response: { result: 'found' }, id });
+    assert.deepEqual(await s.nextToolResponse(id), { name: 'lookup_booking', response: { output: 'found' }, id });
   });
 
   test('two parallel calls: each is run and answered with its own id, in the order they finish', async () => {
@@ -202,12 +202,12 @@ describe('Gemini Live tools', () => {
     const second = await s.nextToolResponse('c2');
     assert.deepEqual(
       second,
-      { name: 'transfer_call', response: { result: 'transferring' }, id: 'c2' },
+      { name: 'transfer_call', response: { output: 'transferring' }, id: 'c2' },
       'blocking: no scheduling',
     );
     assert.deepEqual(s.pendingToolIds, ['c1']);
     sink.runs[0]!.resolve({ ok: true, result: 'booked' });
-    assert.equal((await s.nextToolResponse('c1')).response.result, 'booked');
+    assert.equal((await s.nextToolResponse('c1')).response.output, 'booked');
     assert.deepEqual(
       s.toolResponses.map((r) => r.functionResponses.map((f: { id: string }) => f.id)),
       [['c2'], ['c1']],
@@ -299,7 +299,7 @@ describe('Gemini Live tools', () => {
     await until(() => s2.texts.length === 1, 2000, 'the result told to the resumed model');
     assert.equal(
       s2.texts[0],
-      '[Result of your earlier call to lookup_booking({"reference":"A1"}): {"result":{"room":7}}]',
+      '[Result of your earlier call to lookup_booking({"reference":"A1"}): {"output":{"room":7}}]',
     );
     assert.equal(s2.toolResponses.length, 0, 'no toolResponse for an id the resumed session never issued');
   });
@@ -318,8 +318,8 @@ describe('Gemini Live tools', () => {
     assert.deepEqual(sink.runs[1]!.call.args, { reference: 'B2' }, 'the repeated call was not run again');
     sink.runs[0]!.resolve({ ok: true, result: 'A1 found' });
     sink.runs[1]!.resolve({ ok: true, result: 'B2 found' });
-    assert.deepEqual((await s2.nextToolResponse(again)).response, { result: 'A1 found' });
-    assert.deepEqual((await s2.nextToolResponse(other)).response, { result: 'B2 found' });
+    assert.deepEqual((await s2.nextToolResponse(again)).response, { output: 'A1 found' });
+    assert.deepEqual((await s2.nextToolResponse(other)).response, { output: 'B2 found' });
     assert.equal(s2.texts.length, 0);
   });
 

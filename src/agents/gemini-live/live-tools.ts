@@ -210,7 +210,8 @@ export class LiveTools {
   #answer(p: Pending, result: ToolResult): void {
     const ms = Math.round(performance.now() - p.startedAt);
     this.#log.debug({ tool: p.name, id: p.id, ms, ok: result.ok }, 'gemini live tool call answered');
-    const response = result.ok ? { result: result.result } : { error: result.error };
+    // "output" and "error" are the keys FunctionResponse documents (the cascade answers the same way).
+    const response = result.ok ? { output: result.result } : { error: result.error };
     if (p.generation !== this.#generation) {
       this.#host.send(JSON.stringify({ realtimeInput: { text: resultText(p.name, p.argsJson, response) } }));
       return;
