@@ -15,6 +15,8 @@ import { CallMedia, type CallState, type MediaStats } from './call-media.ts';
 import { CallPlayout, type PlayoutStats } from './call-playout.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
 import { CallTranscript } from './call-transcript.ts';
+import { callToolRunner, fallbackActions } from './call-tools.ts';
+import type { ToolRunner } from './tools/tool-runner.ts';
 import type { MediaAttachResult, MediaConnection } from './media-port.ts';
 import type { SessionSettings } from './session-settings.ts';
 
@@ -87,6 +89,8 @@ export class CallSession {
   #agent: Agent | undefined;
   #hangupWhenIdle: string | undefined;
   #hangupCause: string | undefined;
+  /** Runs the agent's tool calls (calls/call-tools.ts); made once the call's settings are known. */
+  #tools: ToolRunner | undefined;
   /** Set once a transfer succeeded: the caller is someone else's now. */
   #transferredTo: string | undefined;
 
@@ -166,6 +170,16 @@ export class CallSession {
       if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
       if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
       const settings = decided.value;
+      const actions = fallbackActions(this.#sink.hangup);
+      const { metrics } = this.#d;
+      this.#tools = callToolRunner({
+        callId: this.id,
+        table: settings.toolTable,
+        actions,
+        book,
+        logger: this.#log,
+        metrics,
+      });
       const { pipeline, voice, language } = settings;
       book.setStatus(this.id, 'answered', { pipeline, voice, language });
       const agent = this.#d.createAgent(settings);
@@ -242,6 +256,8 @@ export class CallSession {
         this.#log.info({ reason, durationMs }, 'agent resumed its vendor connection');
         this.#d.metrics?.agentResumed(reason, durationMs);
       },
+      runTool: (call, signal) =>
+        this.#tools?.run(call, signal) ?? Promise.resolve({ ok: false, error: 'the call is not ready for tools yet' }),
       playback: () => playout.playback(),
       replyTimings: (marks) => playout.replyTimings(marks),
     };
@@ -276,6 +292,7 @@ export class CallSession {
     this.state = 'ending';
     this.endReason = reason;
     this.#media.halt(reason);
+    this.#tools?.close();
     const { control, book } = this.#d;
     let hangup = opts.hangup !== false;
     if (hangup && opts.failed && wasActive) {

@@ -19,6 +19,11 @@ import type { Resampling } from '../../src/media/resampling/resampling.ts';
 import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { noResumptions } from '../../src/store/call-record.ts';
+import { settingsPatch } from '../../src/calls/call-settings.ts';
+import { callTools } from '../../src/calls/tools/tool-table.ts';
+import { signCallback } from '../../src/calls/signing.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** The ESL side of a channel: records every command as FreeSWITCH would receive it, answers +OK. */
 class CommandSink {
@@ -96,7 +101,9 @@ afterEach(async () => {
 /** A prompt path as FreeSWITCH would see it (the unit tests never read it). */
 const APOLOGY = '/usr/local/freeswitch/sounds/callbridge/apology.wav';
 
-async function newCall(opts: { apologyFile?: string | undefined; apologyTimeoutMs?: number } = {}) {
+async function newCall(
+  opts: { apologyFile?: string | undefined; apologyTimeoutMs?: number; call?: Partial<CallSettings> } = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), 'call-session-'));
   dirs.push(dir);
   const uuid = randomUUID();
@@ -155,7 +162,7 @@ async function newCall(opts: { apologyFile?: string | undefined; apologyTimeoutM
     control: new ChannelControl(esl as unknown as EslClient, uuid),
     logger: silentLogger(),
     book,
-    resolveSettings: async () => settings,
+    resolveSettings: async () => ({ ...settings, ...opts.call }),
     createAgent: () => agent,
     resampling: noResampling,
     pace,
@@ -380,4 +387,67 @@ test('end() releases the agent, the playout files and the media socket, once', a
   call.agent.sink!.audio(reply(), 8000);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(call.esl.commands.length, commanded, 'nothing played after the end');
+});
+
+// ---- Tools ----
+
+/** Tool settings as resolveCallSettings makes them, requests signed with `secret`. */
+function withTools(patch: unknown, secret?: string): Partial<CallSettings> {
+  const context = { call_id: 'sip-1', call_uuid: 'u', direction: 'inbound' as const, from: '1000', to: '2000' };
+  const tools = callTools(settingsPatch.parse(patch), context, secret)!;
+  return { tools: tools.declarations, toolTable: tools.table };
+}
+
+test('runTool runs a signed webhook through the sink and shows it on the record, the stream and the metrics', async () => {
+  const secret = 'session-tool-secret-0123456789';
+  let verified = false;
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      const ts = Number(req.headers['x-callbridge-timestamp']);
+      verified = req.headers['x-callbridge-signature'] === signCallback(secret, ts, raw);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ balance: 42, args: JSON.parse(raw).args }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/balance`;
+    const tool = { name: 'get_balance', description: 'Balance', parameters: { type: 'object' }, url };
+    const call = await newCall({ call: withTools({ tools: [tool] }, secret) });
+    await call.activate();
+    const changes: string[] = [];
+    call.book.on('change', (_r, c) => changes.push(c.type));
+    const result = await call.agent.sink!.runTool!(
+      { id: 'fc-1', name: 'get_balance', args: { account: 'A' } },
+      new AbortController().signal,
+    );
+    assert.deepEqual(result, { ok: true, result: { balance: 42, args: { account: 'A' } } });
+    assert.ok(verified, 'the tool server verified the signature');
+    assert.equal(call.record.tools?.count, 1);
+    assert.equal(call.record.transcript.at(-1)?.speaker, 'tool');
+    assert.deepEqual(changes, ['tool', 'transcript']);
+    assert.match(await call.metrics.text(), /^callbridge_tool_calls_total\{tool="get_balance",outcome="ok"\} 1$/m);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('end_call through the sink ends the call once the goodbye has played; tools not enabled get an error answer', async () => {
+  const call = await newCall({ call: withTools({ builtin_tools: ['end_call'] }) });
+  await call.activate();
+  const sink = call.agent.sink!;
+  const signal = new AbortController().signal;
+  const unknown = await sink.runTool!({ id: 'x', name: 'send_dtmf', args: { digits: '1' } }, signal);
+  assert.equal(unknown.ok, false, 'send_dtmf is not enabled on this call');
+  const r = await sink.runTool!({ id: 'y', name: 'end_call', args: { reason: 'done' } }, signal);
+  assert.deepEqual(r, { ok: true, result: 'ending the call after your goodbye' });
+  await until('call ended', () => call.session.state === 'ended');
+  assert.match(call.session.endReason ?? '', /done/);
+  assert.equal(call.record.tools?.count, 2);
+  assert.equal(call.record.tools?.errors, 1);
 });
