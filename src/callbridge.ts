@@ -21,8 +21,9 @@ import { sessionSettings } from './calls/session-settings.ts';
 import { ConfigError, type Config } from './config.ts';
 import { version } from './freeswitch/commands.ts';
 import { EslClient } from './freeswitch/esl.ts';
-import { createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
+import { CallNotLiveError, createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
 import { limitSettings } from './calls/call-limits.ts';
+import { CallUnavailableError } from './calls/call-control.ts';
 import { dtmfSettings } from './calls/dtmf-collector.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
@@ -118,6 +119,12 @@ async function unwritable(dir: string): Promise<string | undefined> {
 }
 
 /** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
+/** The calls API's view of a call that is not live (the call manager's CallUnavailableError). */
+function notLive(err: unknown): never {
+  if (err instanceof CallUnavailableError) throw new CallNotLiveError(err.kind, err.message);
+  throw err;
+}
+
 function checkStreamUrl(config: Config, port: number, logger: Logger): void {
   const url = new URL(config.CALLBRIDGE_WS_URL.replace(/^ws/, 'http'));
   const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
@@ -256,6 +263,15 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
           record.id === id && fn(record, change);
         callBook.on('change', listener);
         return () => callBook.off('change', listener);
+      },
+    },
+    control: {
+      transfer: (id, target, method) => calls.transfer(id, target, { method }).catch(notLive),
+      sendDtmf: (id, digits) => calls.sendDtmf(id, digits).catch(notLive),
+      say: (id, text) => {
+        const result = calls.say(id, text);
+        if (result === 'said' || result === 'unsupported') return result === 'said';
+        throw new CallNotLiveError(result, `call ${id} is ${result === 'not-ready' ? 'not answered yet' : result}`);
       },
     },
     apiToken: config.API_TOKEN,

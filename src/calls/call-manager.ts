@@ -255,6 +255,17 @@ export class CallManager implements MediaRouter {
     return session.actions;
   }
 
+  /** The agent of a live call says `text` (POST /calls/{id}/say). `unsupported`: its agent cannot. */
+  say(id: string, text: string): 'said' | 'unsupported' | 'not-ready' | 'ended' | 'unknown' {
+    const session = this.#sessions.get(id);
+    if (!session || session.state === 'ending' || session.state === 'ended') {
+      if (this.#dialing.has(id)) return 'not-ready';
+      return this.#d.book.get(id) ? 'ended' : 'unknown';
+    }
+    if (session.state !== 'active') return 'not-ready';
+    return session.say(text) ? 'said' : 'unsupported';
+  }
+
   attach(callId: string, token: string, conn: MediaConnection): MediaAttachResult {
     const session = this.#sessions.get(callId);
     if (!session) return { ok: false, code: MEDIA_CLOSE.unknownCall, reason: 'unknown call' };

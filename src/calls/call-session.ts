@@ -11,6 +11,7 @@ import { errorText } from '../errors.ts';
 import type { CallBook } from './call-book.ts';
 import { CallApology } from './call-apology.ts';
 import type { CallControl as CallActionsControl, CallControlHooks } from './call-control.ts';
+import { CallLimits, DEFAULT_LIMITS, speak } from './call-limits.ts';
 import { CallMedia, type CallState, type MediaStats } from './call-media.ts';
 import { CallPlayout, type PlayoutStats } from './call-playout.ts';
 import { openingHint, type CallSettings } from './call-settings.ts';
@@ -19,6 +20,7 @@ import { callToolRunner, fallbackActions } from './call-tools.ts';
 import type { ToolRunner } from './tools/tool-runner.ts';
 import type { MediaAttachResult, MediaConnection } from './media-port.ts';
 import type { SessionSettings } from './session-settings.ts';
+import { DEFAULT_DTMF, DtmfCollector, dtmfNotice } from './dtmf-collector.ts';
 
 export type { CallState };
 
@@ -93,6 +95,10 @@ export class CallSession {
   #tools: ToolRunner | undefined;
   /** Set once a transfer succeeded: the caller is someone else's now. */
   #transferredTo: string | undefined;
+  #dtmf: DtmfCollector | undefined;
+  #limits: CallLimits | undefined;
+  /** A digit broke off the reply: the rest of it is not played while the caller is still pressing keys. */
+  #holdAudio = false;
 
   constructor(channel: ChannelInfo, record: CallRecord, deps: SessionDeps) {
     this.id = channel.uuid;
@@ -196,6 +202,7 @@ export class CallSession {
       }
       this.state = 'active';
       this.#log.info({ streamRate: agent.inputSampleRate }, 'call active');
+      this.#startActions(agent, settings);
       // The stream connected but its socket closed while the agent was still starting: handle it now.
       if (!this.#media.connected) this.#media.lost('media socket closed during setup');
       const hint = openingHint(settings, channel.direction);
@@ -225,8 +232,45 @@ export class CallSession {
         return;
       case 'dtmf':
         this.#log.debug({ digit: e.digit }, 'dtmf');
+        this.#dtmf?.push(e.digit);
         return;
     }
+  }
+
+  /** Speak `text` to the caller now (POST /calls/{id}/say). False when the call is not active or its agent cannot. */
+  say(text: string): boolean {
+    return this.state === 'active' && !!this.#agent && speak(this.#agent, text);
+  }
+
+  /** Caller digits and the silence and duration limits of an active call (its own settings). */
+  #startActions(agent: Agent, s: CallSettings): void {
+    const dtmf = s.dtmf ?? DEFAULT_DTMF;
+    const playout = this.#playout;
+    const limits = new CallLimits({
+      settings: s.limits ?? DEFAULT_LIMITS,
+      playing: () => !playout.idle,
+      say: (text) => speak(agent, text),
+      interrupt: () => this.#sink.interrupted(),
+      end: (reason) => void this.end(reason),
+      logger: this.#log,
+    });
+    const first = () => {
+      if (!dtmf.bargeIn || playout.idle) return;
+      this.#holdAudio = true;
+      this.#sink.interrupted();
+    };
+    const complete = (digits: string) => {
+      this.#holdAudio = false;
+      const entry = { speaker: 'caller' as const, text: `DTMF: ${digits}`, at: Date.now(), final: true };
+      this.record.transcript.push(entry);
+      this.#d.book.transcript(this.id, entry);
+      this.#d.book.dtmf(this.id, digits);
+      this.#log.info({ digits: digits.length }, 'caller digits');
+      agent.notify?.(dtmfNotice(digits), { interrupt: dtmf.bargeIn });
+    };
+    this.#dtmf = new DtmfCollector(dtmf, { first, digit: () => limits.activity('caller'), complete }, this.#log);
+    this.#limits = limits;
+    limits.start();
   }
 
   /** A media socket for this call arrived (routed by the call manager). */
@@ -238,17 +282,23 @@ export class CallSession {
   #agentSink(): AgentSink {
     const playout = this.#playout;
     return {
-      audio: playout.audio,
+      audio: (pcm, rate) => {
+        if (!this.#holdAudio) playout.audio(pcm, rate);
+      },
       replyDone: () => {
         this.stats.replies++;
         playout.endReply();
       },
       interrupted: () => {
+        this.#limits?.activity('caller');
         this.stats.bargeIns++;
         playout.interrupt();
         this.#transcript.close('agent');
       },
-      transcript: this.#transcript.update,
+      transcript: (speaker, text, final) => {
+        this.#limits?.activity(speaker);
+        this.#transcript.update(speaker, text, final);
+      },
       hangup: (reason) => this.#endAfterPlayback(reason),
       failed: (cause) => void this.end(`agent failed: ${cause}`, { failed: true }),
       resumed: (info) => {
@@ -272,6 +322,7 @@ export class CallSession {
 
   #playbackIdle(): void {
     this.#agent?.playbackIdle?.();
+    this.#limits?.playbackIdle();
     if (this.#hangupWhenIdle) void this.end(`agent hung up: ${this.#hangupWhenIdle}`);
   }
 
@@ -291,6 +342,8 @@ export class CallSession {
     const wasActive = this.state === 'active';
     this.state = 'ending';
     this.endReason = reason;
+    this.#dtmf?.close();
+    this.#limits?.close();
     this.#media.halt(reason);
     this.#tools?.close();
     const { control, book } = this.#d;

@@ -55,6 +55,17 @@ class FakeAgent implements Agent {
   sink: AgentSink | undefined;
   frames = 0;
   closed = false;
+  /** What notify() and say() were given, in order. */
+  notes: Array<{ text: string; interrupt: boolean | undefined }> = [];
+  said: string[] = [];
+  onSay: ((text: string) => void) | undefined;
+  notify(text: string, opts?: { interrupt?: boolean }): void {
+    this.notes.push({ text, interrupt: opts?.interrupt });
+  }
+  say(text: string): void {
+    this.said.push(text);
+    this.onSay?.(text);
+  }
   async start(sink: AgentSink): Promise<void> {
     this.sink = sink;
   }
@@ -387,6 +398,138 @@ test('end() releases the agent, the playout files and the media socket, once', a
   call.agent.sink!.audio(reply(), 8000);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(call.esl.commands.length, commanded, 'nothing played after the end');
+});
+
+// ---- Caller digits and call limits ----
+
+/** The limits tests wait for whole seconds of silence. */
+async function untilLong(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(check(), what);
+}
+
+const DTMF = { interdigitMs: 2000, terminator: '#' as const, bargeIn: true, maxDigits: 32 };
+const press = (call: Awaited<ReturnType<typeof newCall>>, digits: string[]) => {
+  for (const digit of digits) call.session.onEvent({ type: 'dtmf', uuid: call.uuid, digit });
+};
+
+test('caller digits reach the agent as one notice at the terminator, in the transcript and as a dtmf change', async () => {
+  const call = await newCall({ call: { dtmf: DTMF } });
+  await call.activate();
+  const changes: string[] = [];
+  call.book.on('change', (_r, c) => changes.push(c.type === 'dtmf' ? `dtmf ${c.digits}` : c.type));
+  press(call, ['1', '2', '3']);
+  assert.deepEqual(call.agent.notes, [], 'nothing before the collection ends');
+  press(call, ['4', '#']);
+  assert.deepEqual(call.agent.notes, [{ text: '[The caller pressed 1 2 3 4 #]', interrupt: true }]);
+  assert.deepEqual(
+    call.record.transcript.map(({ speaker, text, final }) => ({ speaker, text, final })),
+    [{ speaker: 'caller', text: 'DTMF: 1234#', final: true }],
+  );
+  assert.deepEqual(changes, ['transcript', 'dtmf 1234#']);
+});
+
+test('without a terminator, digits are collected until the inter-digit timeout', async () => {
+  const call = await newCall({ call: { dtmf: { ...DTMF, terminator: '', interdigitMs: 200 } } });
+  await call.activate();
+  press(call, ['5', '#', '*']);
+  assert.deepEqual(call.agent.notes, []);
+  await until('the collection ends', () => call.agent.notes.length > 0);
+  assert.deepEqual(call.agent.notes, [{ text: '[The caller pressed 5 # *]', interrupt: true }]);
+});
+
+test('a digit while the agent speaks breaks the reply off at once (uuid_break); with barge-in off it does not', async () => {
+  for (const bargeIn of [true, false]) {
+    const call = await newCall({ call: { dtmf: { ...DTMF, bargeIn } } });
+    await call.activate();
+    call.agent.sink!.audio(reply(), 8000);
+    await until('a playback command', () => call.esl.matching('sendmsg').length > 0);
+    press(call, ['1']);
+    assert.equal(call.esl.matching('uuid_break').length, bargeIn ? 1 : 0, `barge-in ${bargeIn}`);
+    press(call, ['#']);
+    assert.deepEqual(call.agent.notes, [{ text: '[The caller pressed 1 #]', interrupt: bargeIn }]);
+    assert.equal(call.session.stats.bargeIns, bargeIn ? 1 : 0);
+  }
+});
+
+test('digits outside 0-9 * # A-D are refused: they neither reach the agent nor the transcript', async () => {
+  const call = await newCall({ call: { dtmf: DTMF } });
+  await call.activate();
+  press(call, ['x', '12', '; uuid_kill', '', '\n', 'E', '7', 'b', '#']);
+  assert.deepEqual(call.agent.notes, [{ text: '[The caller pressed 7 B #]', interrupt: true }]);
+  assert.equal(call.record.transcript.at(-1)?.text, 'DTMF: 7B#');
+});
+
+/** The agent speaks whatever it is asked to say, and FreeSWITCH plays every file to its end. */
+function speakAndPlay(call: Awaited<ReturnType<typeof newCall>>): () => void {
+  call.agent.onSay = (text) => {
+    call.esl.commands.push(`say ${text}`);
+    call.agent.sink!.audio(reply(), 8000);
+    call.agent.sink!.replyDone();
+  };
+  let done = 0;
+  const timer = setInterval(() => {
+    for (; done < call.esl.played.length; done++) completePlayback(call, call.esl.played[done]!.path);
+  }, 20);
+  return () => clearInterval(timer);
+}
+
+const LIMITS = {
+  silenceTimeoutS: 0,
+  silencePrompts: 2,
+  silencePromptText: 'Are you still there?',
+  goodbyeText: 'Goodbye!',
+  maxDurationS: 0,
+};
+
+test('silence: the caller is prompted, prompted again, then hears the goodbye before the hang-up', async () => {
+  const call = await newCall({ call: { limits: { ...LIMITS, silenceTimeoutS: 1 } } });
+  const stop = speakAndPlay(call);
+  try {
+    await call.activate();
+    await untilLong('the call ended', () => call.ended.length > 0);
+    const order = call.esl.commands.filter((c) => c.startsWith('say ') || c.startsWith('uuid_kill'));
+    assert.deepEqual(order, [
+      'say Are you still there?',
+      'say Are you still there?',
+      'say Goodbye!',
+      `uuid_kill ${call.uuid} NORMAL_CLEARING`,
+    ]);
+    assert.equal(call.session.endReason, 'silence timeout');
+    assert.equal(call.record.endReason, 'silence timeout', 'the record says why');
+  } finally {
+    stop();
+  }
+});
+
+test('the caller speaking resets the silence prompts', async () => {
+  const call = await newCall({ call: { limits: { ...LIMITS, silenceTimeoutS: 1, silencePrompts: 1 } } });
+  const stop = speakAndPlay(call);
+  try {
+    await call.activate();
+    await untilLong('a prompt', () => call.agent.said.length === 1);
+    call.agent.sink!.transcript('caller', 'yes I am here', true);
+    await untilLong('a second prompt', () => call.agent.said.length === 2);
+    assert.deepEqual(call.agent.said, ['Are you still there?', 'Are you still there?'], 'prompted again, no goodbye');
+    await untilLong('the call ended', () => call.ended.length > 0);
+    assert.equal(call.agent.said.at(-1), 'Goodbye!');
+  } finally {
+    stop();
+  }
+});
+
+test('the longest call ends with the goodbye, then the hang-up, recorded as max duration', async () => {
+  const call = await newCall({ call: { limits: { ...LIMITS, maxDurationS: 1 } } });
+  const stop = speakAndPlay(call);
+  try {
+    await call.activate();
+    await untilLong('the call ended', () => call.ended.length > 0);
+    const order = call.esl.commands.filter((c) => c.startsWith('say ') || c.startsWith('uuid_kill'));
+    assert.deepEqual(order, ['say Goodbye!', `uuid_kill ${call.uuid} NORMAL_CLEARING`]);
+    assert.equal(call.session.endReason, 'max duration');
+  } finally {
+    stop();
+  }
 });
 
 // ---- Tools ----

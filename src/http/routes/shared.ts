@@ -1,0 +1,53 @@
+import type { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { TransferOutcome } from '../../calls/call-actions.ts';
+import type { CallChange } from '../../calls/call-book.ts';
+import type { CallRecord, CallStatus, PageCursor } from '../../store/call-record.ts';
+import { ErrorBody, type ListQuery, type NewCallBody } from '../schemas.ts';
+import type { TwilioOptions } from '../twilio.ts';
+
+/** What the HTTP API needs from the rest of callbridge (kept narrow so http/ stays a thin layer). */
+export interface ApiDeps {
+  health(): { eslConnected: boolean; freeswitchVersion?: string; activeCalls: number };
+  metrics(): Promise<string>;
+  calls: {
+    list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
+    get(id: string): CallRecord | undefined;
+    /** Registers the call and sends the originate; rejects with InvalidRequestError for unusable values. */
+    originate(body: NewCallBody): Promise<CallRecord>;
+    hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'>;
+    subscribe(id: string, fn: (record: CallRecord, change: CallChange) => void): () => void;
+  };
+  /** What a live call can be asked to do; each rejects (or throws) CallNotLiveError when it is not live. */
+  control?: {
+    transfer(id: string, target: string, method?: 'bridge' | 'refer'): Promise<TransferOutcome>;
+    sendDtmf(id: string, digits: string): Promise<void>;
+    /** False when the call's agent cannot speak given text. */
+    say(id: string, text: string): boolean;
+  };
+  /** Bearer token required on every endpoint but /health (and the Twilio webhook when TWILIO_AUTH_TOKEN lets us check Twilio's signature). */
+  apiToken?: string;
+  maxBodyBytes: number;
+  twilio?: TwilioOptions;
+}
+
+export class InvalidRequestError extends Error {}
+export class UnavailableError extends Error {}
+/** The call is not live: never known, already ended, or not answered yet. */
+export class CallNotLiveError extends Error {
+  readonly kind: 'unknown' | 'ended' | 'not-ready';
+  constructor(kind: 'unknown' | 'ended' | 'not-ready', message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 415 | 500 | 502 | 503;
+export function fail<S extends ErrorStatus>(c: Context, status: S, code: string, message: string, details?: string[]) {
+  return c.json({ error: { code, message, ...(details && { details }) } }, status);
+}
+
+/** An error response in the OpenAPI description. */
+export const err = (description: string) => ({ content: { 'application/json': { schema: ErrorBody } }, description });
+
+export type ListQueryValue = z.infer<typeof ListQuery>;
