@@ -16,7 +16,7 @@ test('caller digits reach Gemini Live as one text, in the transcript; the call-c
 
   call.dtmf('1234#');
   await until(() => session.texts.some((x) => x.includes('1 2 3 4 #')), 3000, 'the digits reached the model');
-  const record = await (await fetch(`${base}/calls/${call.uuid}`)).json();
+  const record = (await (await fetch(`${base}/calls/${call.uuid}`)).json()) as any;
   assert.ok(
     record.transcript.some((e: { text: string }) => e.text === 'DTMF: 1234#'),
     'in the transcript',
@@ -28,7 +28,7 @@ test('caller digits reach Gemini Live as one text, in the transcript; the call-c
   await until(() => session.texts.some((x) => x.includes('One moment please.')), 3000, 'say reached the model');
   const tooLong = await post(`/calls/${call.uuid}/say`, { text: 'x'.repeat(1001) });
   assert.equal(tooLong.status, 400);
-  assert.equal((await tooLong.json()).error.code, 'invalid_request');
+  assert.equal(((await tooLong.json()) as any).error.code, 'invalid_request');
   assert.equal((await post(`/calls/${call.uuid}/dtmf`, { digits: '12; uuid_kill' })).status, 400);
   assert.equal((await post(`/calls/${call.uuid}/transfer`, { target: 'sip:a b@host' })).status, 400);
   assert.equal((await post(`/calls/${call.uuid}/dtmf`, { digits: '1w2#' })).status, 200);
@@ -43,8 +43,8 @@ test('caller digits reach Gemini Live as one text, in the transcript; the call-c
   await until(() => !stack.bridge.calls.active.has(call.uuid), 3000, 'call ended');
   const ended = await post(`/calls/${call.uuid}/say`, { text: 'hello?' });
   assert.equal(ended.status, 409);
-  assert.equal((await ended.json()).error.code, 'call_ended');
+  assert.equal(((await ended.json()) as any).error.code, 'call_ended');
 
-  const doc = await (await fetch(`${base}/openapi.json`)).json();
+  const doc = (await (await fetch(`${base}/openapi.json`)).json()) as any;
   for (const p of ['/calls/{id}/transfer', '/calls/{id}/dtmf', '/calls/{id}/say']) assert.ok(doc.paths[p]?.post, p);
 });
