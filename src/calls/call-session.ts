@@ -176,7 +176,7 @@ export class CallSession {
       if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
       if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
       const settings = decided.value;
-      const actions = fallbackActions(this.#sink.hangup);
+      const actions = this.actions ?? fallbackActions(this.#sink.hangup);
       const { metrics } = this.#d;
       this.#tools = callToolRunner({
         callId: this.id,
