@@ -79,7 +79,9 @@ export class CallMedia {
     this.#agent = agent;
     const { control, settings } = this.#d;
     // mod_audio_stream leaves these uninitialised unless set. PCM does not compress: no deflate.
+    // playback stops on a caller's `*` by default; digits are the session's to act on (DTMF_BARGE_IN).
     await control.setVariables({
+      playback_terminators: 'none',
       STREAM_MESSAGE_DEFLATE: 'false',
       STREAM_HEART_BEAT: String(settings.heartbeatSeconds),
       STREAM_BUFFER_SIZE: String(settings.frameMs),

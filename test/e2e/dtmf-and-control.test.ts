@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
 test('caller digits reach Gemini Live as one text, in the transcript; the call-control routes answer 200/400/404/409', async (t) => {
@@ -47,4 +48,24 @@ test('caller digits reach Gemini Live as one text, in the transcript; the call-c
 
   const doc = (await (await fetch(`${base}/openapi.json`)).json()) as any;
   for (const p of ['/calls/{id}/transfer', '/calls/{id}/dtmf', '/calls/{id}/say']) assert.ok(doc.paths[p]?.post, p);
+});
+
+test('with DTMF barge-in off, a caller pressing * does not cut the reply (playback_terminators is none)', async (t) => {
+  const stack = await startStack({ env: { DTMF_BARGE_IN: 'false' } });
+  t.after(() => stack.stop());
+  const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
+  const session = await stack.gemini.nextSession(5000);
+  await until(() => call.stream?.connected, 3000, 'stream connected');
+  assert.equal(call.variables.get('playback_terminators'), 'none', 'set before any reply plays');
+
+  // A 2 s reply, sent faster than real time; the caller presses * while it plays.
+  await session.sendAudio(tone(700, 2000, 24000), { chunkMs: 40, paceMs: 5 });
+  session.generationComplete();
+  session.turnComplete();
+  await until(() => call.heardMs() >= 300, 5000, 'the reply is playing');
+  call.dtmf('*');
+  await call.waitPlaybackIdle(8000);
+  const heardMs = call.heard.reduce((a, s) => a + s.playedMs, 0);
+  assert.ok(heardMs >= 1990, `the whole reply was heard (${heardMs} ms of 2000)`);
+  assert.equal(call.variables.get('playback_terminator_used'), undefined, 'no file was stopped by the digit');
 });

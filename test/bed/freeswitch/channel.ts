@@ -274,6 +274,10 @@ export class EmulatedChannel {
           ['DTMF-Source', 'RTP'],
         ],
       });
+      // playback's default terminator set is `*`; `none` and `any` are its other two forms (mod_dptools).
+      const terminators = this.#vars.get('playback_terminators') ?? '*';
+      const stops = terminators === 'any' || (terminators !== 'none' && terminators.includes(digit));
+      if (stops && this.#playback.terminate()) this.#vars.set('playback_terminator_used', digit);
     }
   }
 

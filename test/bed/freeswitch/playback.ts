@@ -114,6 +114,18 @@ export class PlaybackQueue {
     if (cur.phase === 'running') this.#scheduleEnd(cur);
   }
 
+  /**
+   * A caller digit in the channel's `playback_terminators` (default `*`): the current file stops in the same ms
+   * (PLAYBACK_STOP `done`, FILE PLAYED, as captured); queued items go on. False when nothing was playing.
+   */
+  terminate(): boolean {
+    const cur = this.#current;
+    if (!cur || cur.phase !== 'running' || !cur.segment) return false;
+    this.#host.timers.cancel(cur.timer);
+    this.#stopped(cur, performance.now(), 'done');
+    return true;
+  }
+
   /** The channel hangs up: the current file ends (PLAYBACK_STOP `done`, as FreeSWITCH reports it), the rest is dropped. */
   hangup(at: number): void {
     this.#queue = [];
