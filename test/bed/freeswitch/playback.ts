@@ -120,7 +120,7 @@ export class PlaybackQueue {
    */
   terminate(): boolean {
     const cur = this.#current;
-    if (!cur || cur.phase !== 'running' || !cur.segment) return false;
+    if (cur?.phase !== 'running' || !cur.segment) return false;
     this.#host.timers.cancel(cur.timer);
     this.#stopped(cur, performance.now(), 'done');
     return true;
