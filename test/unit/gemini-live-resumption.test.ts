@@ -207,7 +207,11 @@ describe('GeminiLiveAgent resumption', () => {
   });
 
   test('without transparent (the Developer API): frames sent after the newest handle are re-sent, none twice', async () => {
-    const { fake, agent, sink, s } = await connected({ resumption: { updateEveryMs: 100 } });
+    // The only handle is the one sent right after setup, before any frame: with no index to say what a handle
+    // holds, a handle issued while frames are in flight is ambiguous (that race is the bench's to measure), so
+    // this test keeps the exchange unambiguous and checks the re-send itself: every frame after the handle.
+    const { fake, agent, sink, s } = await connected({ resumption: { updateEveryMs: 600_000 } });
+    await sleep(100); // let the post-setup handle arrive before the first frame
     const caller = talk(agent);
     await s.waitForAudioMs(400, 3000);
     s.goAway(3000);
@@ -216,7 +220,6 @@ describe('GeminiLiveAgent resumption', () => {
     await s2.waitForAudioMs(200, 3000);
     const n = await caller.stop();
     await until(() => s2.conversationAudioBytes >= (n - 1) * 640, 3000, 'the frames arrived');
-    // Locally a handle reaches the agent long before the next frame is sent, so nothing is in flight.
     assertEveryFrameOnce(s2, 0, n);
   });
 
