@@ -141,20 +141,7 @@ export class TurnAssembler {
 
   /** End the turn now with what is there (finalize timed out, or the caller hung up mid-sentence). */
   forceEnd(): TurnDecision {
-    if (this.#interim.trim() !== '') {
-      this.#merge({
-        text: this.#interim,
-        isFinal: true,
-        speechFinal: false,
-        fromFinalize: false,
-        start: 0,
-        duration: 0,
-        confidence: 1,
-        words: this.#interimWords,
-      });
-      this.#interim = '';
-      this.#interimWords = [];
-    }
+    this.#keepInterim();
     if (!this.hasWords) {
       this.reset();
       return NONE;
@@ -167,6 +154,14 @@ export class TurnAssembler {
    * new stream's words follow them. Their times belong to the old stream, so they are forgotten (-1: unknown).
    */
   carryOver(): void {
+    this.#keepInterim();
+    this.#words = this.#words.map((w) => ({ ...w, start: -1, end: -1 }));
+    this.#keptEnd = -1;
+    this.#awaitingFinalize = false;
+  }
+
+  /** Words heard only as an interim result become part of the turn, as if they had been final. */
+  #keepInterim(): void {
     if (this.#interim.trim() !== '') {
       this.#merge({
         text: this.#interim,
@@ -179,11 +174,8 @@ export class TurnAssembler {
         words: this.#interimWords,
       });
     }
-    this.#words = this.#words.map((w) => ({ ...w, start: -1, end: -1 }));
-    this.#keptEnd = -1;
     this.#interim = '';
     this.#interimWords = [];
-    this.#awaitingFinalize = false;
   }
 
   reset(): void {
