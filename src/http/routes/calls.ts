@@ -37,12 +37,13 @@ export function callHandlers(deps: ApiDeps): CallHandlers {
   };
 }
 
-/** The routes that place calls and read them: list, create, one, hang up, transcript, live events. */
-export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): void {
+/** `GET <path>`: live and recent calls (also served under the outbound alias). */
+export function listCallsRoute(app: OpenAPIHono, h: CallHandlers, path: string, description?: string): void {
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/calls',
+      path,
+      ...(description ? { description } : {}),
       request: { query: ListQuery },
       responses: {
         200: {
@@ -54,6 +55,31 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
     }),
     (c) => c.json(h.list(c.req.valid('query')), 200),
   );
+}
+
+/** `GET <path>` with an `{id}`: one call (also served under the outbound alias). */
+export function getCallRoute(app: OpenAPIHono, deps: ApiDeps, path: string, description?: string): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path,
+      ...(description ? { description } : {}),
+      request: { params: CallId },
+      responses: {
+        200: { content: { 'application/json': { schema: Call } }, description: 'One call' },
+        404: err('Unknown call'),
+      },
+    }),
+    (c) => {
+      const r = deps.calls.get(c.req.valid('param').id);
+      return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
+    },
+  );
+}
+
+/** The routes that place calls and read them: list, create, one, hang up, transcript, live events. */
+export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): void {
+  listCallsRoute(app, h, '/calls');
 
   app.openapi(
     createRoute({
@@ -77,21 +103,7 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/calls/{id}',
-      request: { params: CallId },
-      responses: {
-        200: { content: { 'application/json': { schema: Call } }, description: 'One call' },
-        404: err('Unknown call'),
-      },
-    }),
-    (c) => {
-      const r = deps.calls.get(c.req.valid('param').id);
-      return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
-    },
-  );
+  getCallRoute(app, deps, '/calls/{id}');
 
   app.openapi(
     createRoute({

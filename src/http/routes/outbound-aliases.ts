@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import { Call, CallId, CallList, ListQuery, OutboundAccepted, OutboundCall } from '../schemas.ts';
-import type { CallHandlers } from './calls.ts';
+import { OutboundAccepted, OutboundCall } from '../schemas.ts';
+import { type CallHandlers, getCallRoute, listCallsRoute } from './calls.ts';
 import { err, fail, type ApiDeps } from './shared.ts';
 
 /**
@@ -31,36 +31,6 @@ export function outboundAliasRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHand
       return c.json({ ...h.accepted(placed.record), call_id: placed.record.id, phone_number }, 202);
     },
   );
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/outbound/calls',
-      description: 'Alias of GET /calls',
-      request: { query: ListQuery },
-      responses: {
-        200: {
-          content: { 'application/json': { schema: CallList } },
-          description: 'Live and recent calls, newest first',
-        },
-        400: err('Invalid query'),
-      },
-    }),
-    (c) => c.json(h.list(c.req.valid('query')), 200),
-  );
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/outbound/call/{id}',
-      description: 'Alias of GET /calls/{id}',
-      request: { params: CallId },
-      responses: {
-        200: { content: { 'application/json': { schema: Call } }, description: 'One call' },
-        404: err('Unknown call'),
-      },
-    }),
-    (c) => {
-      const r = deps.calls.get(c.req.valid('param').id);
-      return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
-    },
-  );
+  listCallsRoute(app, h, '/outbound/calls', 'Alias of GET /calls');
+  getCallRoute(app, deps, '/outbound/call/{id}', 'Alias of GET /calls/{id}');
 }
