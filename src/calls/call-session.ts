@@ -1,56 +1,23 @@
-import type { Agent, AgentSink } from '../agents/agent.ts';
-import type { ChannelControl } from '../freeswitch/channel-control.ts';
+import type { Agent } from '../agents/agent.ts';
 import { EslNotConnectedError } from '../freeswitch/esl.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { Resampling } from '../media/resampling/resampling.ts';
-import type { PaceMemory } from '../playout/arrival-pace.ts';
-import type { Metrics } from '../metrics.ts';
 import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
-import type { CallBook } from './call-book.ts';
 import { CallApology } from './call-apology.ts';
-import type { CallControl as CallActionsControl, CallControlHooks } from './call-control.ts';
-import { CallLimits, DEFAULT_LIMITS, speak } from './call-limits.ts';
-import { CallMedia, type CallState, type MediaStats } from './call-media.ts';
-import { CallPlayout, type PlayoutStats } from './call-playout.ts';
-import { openingHint, type CallSettings } from './call-settings.ts';
+import type { CallControl as CallActionsControl } from './call-control.ts';
+import { speak } from './call-limits.ts';
+import { CallMedia, type CallState } from './call-media.ts';
+import { CallPlayout } from './call-playout.ts';
+import { openingHint } from './call-settings.ts';
+import { CallSink } from './call-sink.ts';
 import { CallTranscript } from './call-transcript.ts';
-import { callToolRunner, fallbackActions } from './call-tools.ts';
-import type { ToolRunner } from './tools/tool-runner.ts';
+import { fallbackActions } from './call-tools.ts';
 import type { MediaAttachResult, MediaConnection } from './media-port.ts';
-import type { SessionSettings } from './session-settings.ts';
-import { DEFAULT_DTMF, DtmfCollector, dtmfNotice } from './dtmf-collector.ts';
+import type { CallStats, SessionDeps } from './session-deps.ts';
 
 export type { CallState };
-
-export interface CallStats extends MediaStats, PlayoutStats {
-  replies: number;
-  bargeIns: number;
-}
-
-/** The commands a session sends to its channel (ChannelControl). */
-export type CallControl = Pick<
-  ChannelControl,
-  'answer' | 'setVariables' | 'startStream' | 'stopStream' | 'play' | 'breakAll' | 'hangup'
->;
-
-export interface SessionDeps {
-  settings: SessionSettings;
-  control: CallControl;
-  logger: Logger;
-  book: CallBook;
-  /** How this call is answered (env defaults, callback URL, profile, channel variables). */
-  resolveSettings(): Promise<CallSettings>;
-  createAgent(settings: CallSettings): Agent;
-  resampling: Resampling;
-  /** Shared by the calls of this callbridge instance (see playout/arrival-pace.ts). */
-  pace: PaceMemory;
-  onEnded(session: CallSession): void;
-  metrics?: Metrics;
-  /** The call's actions (end after playback, transfer, DTMF), given the session's own ways of ending. */
-  createActions?(hooks: CallControlHooks): CallActionsControl;
-}
+export type { CallControl, CallStats, SessionDeps } from './session-deps.ts';
 
 /**
  * One phone call's life: picked up, answered, its agent and media stream connected, active, ended. Everything
@@ -58,7 +25,8 @@ export interface SessionDeps {
  * the playout of the agent's audio (CallPlayout) and the transcript (CallTranscript) do the rest.
  *
  * A caller's frame: media socket → `MediaSink.audio` (CallMedia) → `agent.pushAudio`. An agent's reply:
- * `AgentSink.audio` (CallPlayout) → PlayoutQueue → file + playback command through ChannelControl.
+ * `AgentSink.audio` (call-sink.ts: CallPlayout behind the digit hold) → PlayoutQueue → file + playback command
+ * through ChannelControl. Caller digits and the silence and duration limits are CallInputs.
  */
 export class CallSession {
   readonly id: string;
@@ -87,18 +55,13 @@ export class CallSession {
   readonly #playout: CallPlayout;
   readonly #transcript: CallTranscript;
   readonly #apology: CallApology;
-  readonly #sink: AgentSink;
+  /** What the agent talks to, the caller's digits and the limits, the agent's tools (call-sink.ts). */
+  readonly #side: CallSink;
   #agent: Agent | undefined;
   #hangupWhenIdle: string | undefined;
   #hangupCause: string | undefined;
-  /** Runs the agent's tool calls (calls/call-tools.ts); made once the call's settings are known. */
-  #tools: ToolRunner | undefined;
   /** Set once a transfer succeeded: the caller is someone else's now. */
   #transferredTo: string | undefined;
-  #dtmf: DtmfCollector | undefined;
-  #limits: CallLimits | undefined;
-  /** A digit broke off the reply: the rest of it is not played while the caller is still pressing keys. */
-  #holdAudio = false;
 
   constructor(channel: ChannelInfo, record: CallRecord, deps: SessionDeps) {
     this.id = channel.uuid;
@@ -135,7 +98,19 @@ export class CallSession {
     });
     this.#transcript = new CallTranscript(record, (entry) => book.transcript(this.id, entry), log);
     this.#apology = new CallApology(deps.settings.apology, control, log);
-    this.#sink = this.#agentSink();
+    this.#side = new CallSink({
+      callId: this.id,
+      stats: this.stats,
+      playout: this.#playout,
+      transcript: this.#transcript,
+      record,
+      book,
+      logger: log,
+      metrics,
+      endAfterPlayback: (reason) => this.#endAfterPlayback(reason),
+      failed: (cause) => void this.end(`agent failed: ${cause}`, { failed: true }),
+      end: (reason) => void this.end(reason),
+    });
     this.actions = deps.createActions?.({
       endAfterPlayback: (reason) => this.#endAfterPlayback(reason),
       transferred: (target, method) => {
@@ -176,23 +151,17 @@ export class CallSession {
       if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
       if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
       const settings = decided.value;
-      const actions = this.actions ?? fallbackActions(this.#sink.hangup);
-      const { metrics } = this.#d;
-      this.#tools = callToolRunner({
-        callId: this.id,
-        table: settings.toolTable,
-        actions,
-        book,
-        logger: this.#log,
-        metrics,
-      });
+      this.#side.useTools(settings.toolTable, this.actions ?? fallbackActions(this.#side.sink.hangup));
       const { pipeline, voice, language } = settings;
       book.setStatus(this.id, 'answered', { pipeline, voice, language });
       const agent = this.#d.createAgent(settings);
       this.#agent = agent;
       this.agentKind = agent.kind;
       this.#log.info({ agent: agent.kind, voice, language }, 'agent chosen');
-      const [agentResult, mediaResult] = await Promise.allSettled([agent.start(this.#sink), this.#media.setUp(agent)]);
+      const [agentResult, mediaResult] = await Promise.allSettled([
+        agent.start(this.#side.sink),
+        this.#media.setUp(agent),
+      ]);
       if (this.state !== 'starting') return;
       if (mediaResult.status === 'rejected') {
         return void this.end(`media stream failed: ${errorText(mediaResult.reason)}`);
@@ -202,7 +171,7 @@ export class CallSession {
       }
       this.state = 'active';
       this.#log.info({ streamRate: agent.inputSampleRate }, 'call active');
-      this.#startActions(agent, settings);
+      this.#side.inputs.start(agent, settings);
       // The stream connected but its socket closed while the agent was still starting: handle it now.
       if (!this.#media.connected) this.#media.lost('media socket closed during setup');
       const hint = openingHint(settings, channel.direction);
@@ -232,7 +201,7 @@ export class CallSession {
         return;
       case 'dtmf':
         this.#log.debug({ digit: e.digit }, 'dtmf');
-        this.#dtmf?.push(e.digit);
+        this.#side.inputs.digit(e.digit);
         return;
     }
   }
@@ -242,75 +211,9 @@ export class CallSession {
     return this.state === 'active' && !!this.#agent && speak(this.#agent, text);
   }
 
-  /** Caller digits and the silence and duration limits of an active call (its own settings). */
-  #startActions(agent: Agent, s: CallSettings): void {
-    const dtmf = s.dtmf ?? DEFAULT_DTMF;
-    const playout = this.#playout;
-    const limits = new CallLimits({
-      settings: s.limits ?? DEFAULT_LIMITS,
-      playing: () => !playout.idle,
-      say: (text) => speak(agent, text),
-      interrupt: () => this.#sink.interrupted(),
-      end: (reason) => void this.end(reason),
-      logger: this.#log,
-    });
-    const first = () => {
-      if (!dtmf.bargeIn || playout.idle) return;
-      this.#holdAudio = true;
-      this.#sink.interrupted();
-    };
-    const complete = (digits: string) => {
-      this.#holdAudio = false;
-      const entry = { speaker: 'caller' as const, text: `DTMF: ${digits}`, at: Date.now(), final: true };
-      this.record.transcript.push(entry);
-      this.#d.book.transcript(this.id, entry);
-      this.#d.book.dtmf(this.id, digits);
-      this.#log.info({ digits: digits.length }, 'caller digits');
-      agent.notify?.(dtmfNotice(digits), { interrupt: dtmf.bargeIn });
-    };
-    this.#dtmf = new DtmfCollector(dtmf, { first, digit: () => limits.activity('caller'), complete }, this.#log);
-    this.#limits = limits;
-    limits.start();
-  }
-
   /** A media socket for this call arrived (routed by the call manager). */
   attachMedia(token: string, conn: MediaConnection): MediaAttachResult {
     return this.#media.attach(token, conn);
-  }
-
-  /** What the agent talks to. */
-  #agentSink(): AgentSink {
-    const playout = this.#playout;
-    return {
-      audio: (pcm, rate) => {
-        if (!this.#holdAudio) playout.audio(pcm, rate);
-      },
-      replyDone: () => {
-        this.stats.replies++;
-        playout.endReply();
-      },
-      interrupted: () => {
-        this.#limits?.activity('caller');
-        this.stats.bargeIns++;
-        playout.interrupt();
-        this.#transcript.close('agent');
-      },
-      transcript: (speaker, text, final) => {
-        this.#limits?.activity(speaker);
-        this.#transcript.update(speaker, text, final);
-      },
-      hangup: (reason) => this.#endAfterPlayback(reason),
-      failed: (cause) => void this.end(`agent failed: ${cause}`, { failed: true }),
-      resumed: (info) => {
-        const { reason, durationMs } = this.#d.book.resumed(this.id, info);
-        this.#log.info({ reason, durationMs }, 'agent resumed its vendor connection');
-        this.#d.metrics?.agentResumed(reason, durationMs);
-      },
-      runTool: (call, signal) =>
-        this.#tools?.run(call, signal) ?? Promise.resolve({ ok: false, error: 'the call is not ready for tools yet' }),
-      playback: () => playout.playback(),
-      replyTimings: (marks) => playout.replyTimings(marks),
-    };
   }
 
   /** Hang up once what is queued for the caller (the goodbye) has played. */
@@ -322,7 +225,7 @@ export class CallSession {
 
   #playbackIdle(): void {
     this.#agent?.playbackIdle?.();
-    this.#limits?.playbackIdle();
+    this.#side.inputs.playbackIdle();
     if (this.#hangupWhenIdle) void this.end(`agent hung up: ${this.#hangupWhenIdle}`);
   }
 
@@ -342,10 +245,9 @@ export class CallSession {
     const wasActive = this.state === 'active';
     this.state = 'ending';
     this.endReason = reason;
-    this.#dtmf?.close();
-    this.#limits?.close();
+    this.#side.inputs.close();
     this.#media.halt(reason);
-    this.#tools?.close();
+    this.#side.closeTools();
     const { control, book } = this.#d;
     let hangup = opts.hangup !== false;
     if (hangup && opts.failed && wasActive) {
