@@ -3,10 +3,10 @@
  * wait, a reply the caller talks on over before hearing it dropped, and a lost STT stream reconnected with the
  * caller's words so far carried into the new one. A finished turn goes to the agent (`answer`).
  */
-import type { AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
 import type { AudioClock } from './audio-clock.ts';
+import type { CascadeCall } from './cascade-call.ts';
 import type { CascadeStats } from './cascade-stats.ts';
 import type { ReplyRunner } from './reply-runner.ts';
 import type { StageLinks } from './stage-links.ts';
@@ -14,7 +14,8 @@ import type { SttResult, StageError, StageName } from './stages.ts';
 import { TurnAssembler, type TurnDecision, type TurnPolicy } from './turn-taking.ts';
 
 export interface CallerTurnsHost {
-  readonly sink: AgentSink;
+  /** The sink; open, or faulted. */
+  readonly call: Pick<CascadeCall, 'sink' | 'isOpen' | 'faulted'>;
   readonly log: Logger;
   readonly stats: CascadeStats;
   readonly links: StageLinks;
@@ -22,8 +23,6 @@ export interface CallerTurnsHost {
   /** Caller audio time → wall time (when the caller stopped speaking). */
   readonly clock: AudioClock;
   readonly sampleRate: number;
-  readonly isOpen: boolean;
-  readonly faulted: boolean;
   /** Wait for a from_finalize final this long before using the interim words. */
   readonly finalizeTimeoutMs: number;
   /** The caller's turn is over: answer `text`. */
@@ -56,7 +55,7 @@ export class CallerTurns {
   sttLost(err: StageError): void {
     const host = this.#host;
     host.links.dropStt();
-    if (!host.isOpen || host.faulted) return;
+    if (!host.call.isOpen || host.call.faulted) return;
     // A turn that was ending is answered with what was heard; one in progress keeps its words, and the new
     // stream's words (from the audio it is sent first) continue it.
     if (this.#turn.finalizing) this.#apply(this.#turn.forceEnd());
@@ -70,7 +69,7 @@ export class CallerTurns {
     host.links.connectStt(false).then(
       () => host.guard(() => this.#armCarry()),
       (e) => {
-        if (host.isOpen) host.fault('stt', errorText(e));
+        if (host.call.isOpen) host.fault('stt', errorText(e));
       },
     );
   }
@@ -84,11 +83,12 @@ export class CallerTurns {
 
   /** After a reconnect: carried words end the turn unless the new stream hears more within the finalize wait. */
   #armCarry(): void {
-    if (!this.#host.isOpen || !this.#turn.hasWords) return;
+    if (!this.#host.call.isOpen || !this.#turn.hasWords) return;
     this.#clearCarry();
     this.#carryTimer = setTimeout(() => {
       this.#carryTimer = undefined;
-      if (this.#host.isOpen && !this.#host.faulted) this.#host.guard(() => this.#apply(this.#turn.forceEnd()));
+      if (this.#host.call.isOpen && !this.#host.call.faulted)
+        this.#host.guard(() => this.#apply(this.#turn.forceEnd()));
     }, this.#host.finalizeTimeoutMs);
   }
 
@@ -99,7 +99,7 @@ export class CallerTurns {
 
   #apply(d: TurnDecision): void {
     const host = this.#host;
-    const sink = host.sink;
+    const sink = host.call.sink;
     switch (d.kind) {
       case 'none':
         return;
@@ -115,7 +115,7 @@ export class CallerTurns {
         clearTimeout(this.#finalizeTimer);
         this.#finalizeTimer = setTimeout(() => {
           this.#finalizeTimer = undefined;
-          if (host.isOpen) host.guard(() => this.#apply(this.#turn.forceEnd()));
+          if (host.call.isOpen) host.guard(() => this.#apply(this.#turn.forceEnd()));
         }, host.finalizeTimeoutMs);
         return;
       case 'ignored':
@@ -134,7 +134,7 @@ export class CallerTurns {
 
   #onUserTurn(text: string, lastWordEnd: number): void {
     const host = this.#host;
-    if (host.faulted) return;
+    if (host.call.faulted) return;
     host.stats.turns++;
     const sttFinalAt = performance.now();
     const marks: Record<string, number> = { sttFinalAt };

@@ -26,18 +26,21 @@
  * Hot path (`pushAudio`, once per STREAM_FRAME_MS): a counter, the clock ring, the replay ring (one copy), the
  * STT socket send, the barge-in detector when armed.
  *
- * This file is the lifecycle, say/notify and the faults; the caller's turns are in caller-turns.ts, the
- * connections to the stages in stage-links.ts, the reply in progress (model → TTS → sink, interruption,
- * heard text) in reply-runner.ts, reply.ts, reply-model.ts, tool-rounds.ts and tts-recovery.ts.
+ * This file is the lifecycle and the faults; the call's changing facts its parts share are cascade-call.ts, the
+ * caller's turns caller-turns.ts, the opening and say/notify speech-queue.ts, the connections to the stages
+ * stage-links.ts, the reply in progress (model → TTS → sink, interruption, heard text) reply-runner.ts, reply.ts,
+ * reply-model.ts, tool-rounds.ts and tts-recovery.ts.
  */
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
 import { BargeInDetector, type SileroModel } from '../../media/vad.ts';
 import { errorText } from '../../errors.ts';
 import { AudioClock } from './audio-clock.ts';
+import { CascadeCall, type CascadePhase } from './cascade-call.ts';
 import { CallerTurns } from './caller-turns.ts';
 import { type CascadeStats, newCascadeStats, statsSummary } from './cascade-stats.ts';
 import { ReplyRunner } from './reply-runner.ts';
+import { SpeechQueue } from './speech-queue.ts';
 import { type ReconnectLimit, StageLinks } from './stage-links.ts';
 import type { ChatMessage, LanguageModel, SpeechToText, StageName, TextToSpeech } from './stages.ts';
 import type { TurnPolicy } from './turn-taking.ts';
@@ -71,16 +74,8 @@ export interface CascadeAgentOptions {
 
 export type { CascadeStats } from './cascade-stats.ts';
 
-/** Something to say or answer once the reply in progress is over. */
-type Queued = { kind: 'say' | 'notify'; text: string };
-
-type State = 'idle' | 'starting' | 'open' | 'closed';
-
-const DEFAULT_SPEAK_FIRST = '[The call has just been answered. Greet the caller briefly.]';
 /** Longest wait for the apology to be spoken before the call is failed instead. */
 const APOLOGY_TIMEOUT_MS = 10000;
-/** say/notify waiting for the reply in progress; beyond it the oldest are dropped (an API caller gone wild). */
-const MAX_QUEUED = 16;
 const DEFAULT_FILLER = { afterMs: 1200, text: 'One moment, please.' };
 const STAGE_NAMES: Record<StageName, string> = {
   stt: 'speech-to-text',
@@ -97,45 +92,36 @@ export class CascadeAgent implements Agent {
 
   readonly #opts: CascadeAgentOptions;
   readonly #log: Logger;
+  /** What changes while the call runs, shared with the parts below (no getters over private fields). */
+  readonly #call = new CascadeCall();
   readonly #turns: CallerTurns;
   readonly #clock = new AudioClock();
   readonly #links: StageLinks;
   readonly #replies: ReplyRunner;
-  #state: State = 'idle';
-  #sink: AgentSink | undefined;
-  #bargeIn: BargeInDetector | undefined;
-  #samplesIn = 0;
-  readonly #queue: Queued[] = [];
+  readonly #speech: SpeechQueue;
   #faultTimer: NodeJS.Timeout | undefined;
-  #pendingSpeakFirst: { hint: string | undefined } | undefined;
-  #faulted = false;
   #closePromise: Promise<void> | undefined;
 
   constructor(opts: CascadeAgentOptions) {
     this.#opts = opts;
-    this.#log = opts.logger;
+    const log = opts.logger;
+    this.#log = log;
     this.inputSampleRate = opts.sampleRate ?? 8000;
-    const agent = this;
+    const { stats, history, inputSampleRate: sampleRate } = this;
+    const call = this.#call;
     const guard = (fn: () => void) => this.#guard(fn);
-    this.#links = new StageLinks(
+    const fault = (stage: StageName, cause: string) => this.#fault(stage, cause);
+    const links = new StageLinks(
       {
-        log: opts.logger,
-        stats: this.stats,
-        get isOpen() {
-          return agent.#state === 'open';
-        },
-        get isClosed() {
-          return agent.#state === 'closed';
-        },
-        get samplesIn() {
-          return agent.#samplesIn;
-        },
-        sampleRate: this.inputSampleRate,
+        call,
+        log,
+        stats,
+        sampleRate,
         sttResult: (r) => this.#turns.sttResult(r),
         utteranceEnd: () => this.#turns.utteranceEnd(),
         sttLost: (err) => this.#turns.sttLost(err),
         resumed: (reason, durationMs) => {
-          if (this.#state === 'open') this.#sink!.resumed?.({ reason, durationMs: Math.round(durationMs) });
+          if (call.isOpen) call.sink.resumed?.({ reason, durationMs: Math.round(durationMs) });
         },
         guard,
       },
@@ -143,62 +129,44 @@ export class CascadeAgent implements Agent {
       opts.createTts,
       opts.reconnectLimit,
     );
-    this.#replies = new ReplyRunner({
-      get sink() {
-        return agent.#sink!;
-      },
-      log: opts.logger,
-      stats: this.stats,
-      history: this.history,
-      links: this.#links,
+    const filler = opts.toolFiller ?? DEFAULT_FILLER;
+    const replies = new ReplyRunner({
+      call,
+      log,
+      stats,
+      history,
+      links,
       llm: opts.llm,
       systemInstructions: opts.settings.systemInstructions,
       historyTokens: opts.historyTokens ?? 8000,
       tools: opts.settings.tools ?? [],
-      toolFillerMs: (opts.toolFiller ?? DEFAULT_FILLER).afterMs,
-      toolFiller: (opts.toolFiller ?? DEFAULT_FILLER).text,
-      get bargeIn() {
-        return agent.#bargeIn;
-      },
-      fault: (stage, cause) => this.#fault(stage, cause),
+      toolFillerMs: filler.afterMs,
+      toolFiller: filler.text,
+      fault,
       apologized: (reason) => {
         clearTimeout(this.#faultTimer);
         this.#faultTimer = undefined;
-        this.#sink!.hangup(reason);
+        call.sink.hangup(reason);
       },
-      idle: () => this.#drainQueue(),
+      idle: () => this.#speech.drain(),
       guard,
     });
-    this.#turns = new CallerTurns(
-      {
-        get sink() {
-          return agent.#sink!;
-        },
-        log: opts.logger,
-        stats: this.stats,
-        links: this.#links,
-        replies: this.#replies,
-        clock: this.#clock,
-        sampleRate: this.inputSampleRate,
-        get isOpen() {
-          return agent.#state === 'open';
-        },
-        get faulted() {
-          return agent.#faulted;
-        },
-        finalizeTimeoutMs: opts.finalizeTimeoutMs ?? 1000,
-        answer: (text, marks) => this.#answer(text, marks),
-        fault: (stage, cause) => this.#fault(stage, cause),
-        guard,
-      },
-      opts.turn,
-    );
+    const speech = new SpeechQueue({ call, log, replies, history, greeting: opts.settings.greeting });
+    const clock = this.#clock;
+    const finalizeTimeoutMs = opts.finalizeTimeoutMs ?? 1000;
+    const answer = (text: string, marks: Record<string, number>) => speech.answer(text, marks);
+    const turnsHost = { call, log, stats, links, replies, clock, sampleRate, finalizeTimeoutMs, answer, fault, guard };
+    this.#turns = new CallerTurns(turnsHost, opts.turn);
+    this.#links = links;
+    this.#replies = replies;
+    this.#speech = speech;
   }
 
   async start(sink: AgentSink): Promise<void> {
-    if (this.#state !== 'idle') throw new Error(`cascade: start() called in state ${this.#state}`);
-    this.#sink = sink;
-    this.#state = 'starting';
+    const call = this.#call;
+    if (call.phase !== 'idle') throw new Error(`cascade: start() called in state ${call.phase}`);
+    call.sink = sink;
+    call.phase = 'starting';
     const t0 = performance.now();
     const links = this.#links;
     const [vad, stt, tts] = await Promise.allSettled([
@@ -207,7 +175,7 @@ export class CascadeAgent implements Agent {
       links.connectTts(true),
     ]);
     const failure = [vad, stt, tts].find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-    if ((this.#state as State) !== 'starting' || failure !== undefined) {
+    if ((call.phase as CascadePhase) !== 'starting' || failure !== undefined) {
       const why = failure !== undefined ? errorText(failure.reason) : 'closed while starting';
       await this.close();
       throw new Error(`cascade: ${why}`);
@@ -215,33 +183,25 @@ export class CascadeAgent implements Agent {
     const model = (vad as PromiseFulfilledResult<SileroModel>).value;
     const { threshold, minSpeechMs } = this.#opts.bargeIn;
     const vadOpts = { sampleRate: this.inputSampleRate, threshold, minSpeechMs };
-    this.#bargeIn = new BargeInDetector(model, vadOpts, () => this.#onBargeIn());
-    this.#state = 'open';
+    call.bargeIn = new BargeInDetector(model, vadOpts, () => this.#onBargeIn());
+    call.phase = 'open';
     const names = { stt: links.stt?.name, llm: this.#opts.llm.name, tts: links.tts?.name };
     this.#log.info({ ...names, startMs: Math.round(performance.now() - t0) }, 'cascade connected');
-    if (this.#pendingSpeakFirst !== undefined) {
-      const { hint } = this.#pendingSpeakFirst;
-      this.#pendingSpeakFirst = undefined;
-      this.#doSpeakFirst(hint);
-    }
-    this.#drainQueue();
+    this.#speech.opened();
   }
 
   /** Hot path. */
   pushAudio(frame: Buffer): void {
-    if (this.#state !== 'open') return;
-    this.#samplesIn += frame.length >> 1;
-    this.#clock.mark(this.#samplesIn, performance.now());
+    const call = this.#call;
+    if (call.phase !== 'open') return;
+    call.samplesIn += frame.length >> 1;
+    this.#clock.mark(call.samplesIn, performance.now());
     this.#links.sendAudio(frame);
-    this.#bargeIn?.push(frame);
+    call.bargeIn?.push(frame);
   }
 
   speakFirst(hint?: string): void {
-    if (this.#state === 'idle' || this.#state === 'starting') {
-      this.#pendingSpeakFirst = { hint };
-      return;
-    }
-    if (this.#state === 'open') this.#doSpeakFirst(hint);
+    this.#speech.speakFirst(hint);
   }
 
   playbackIdle(): void {
@@ -255,7 +215,7 @@ export class CascadeAgent implements Agent {
 
   /** Speak `text` as it is, as an agent turn: now, or once the reply in progress is over. */
   say(text: string): void {
-    this.#enqueue({ kind: 'say', text });
+    this.#speech.say(text);
   }
 
   /**
@@ -263,73 +223,26 @@ export class CascadeAgent implements Agent {
    * caller's message, once the reply in progress is over; `interrupt` cuts that reply off first (as barge-in).
    */
   notify(text: string, opts?: { interrupt?: boolean }): void {
-    if (opts?.interrupt && this.#state === 'open' && !this.#faulted) {
-      const r = this.#replies.current;
-      if (r !== undefined && r.faultReason === undefined) this.#replies.endCurrent('notify');
-    }
-    this.#enqueue({ kind: 'notify', text });
-  }
-
-  // ---- turns ------------------------------------------------------------------------------------
-
-  #enqueue(q: Queued): void {
-    if (this.#state === 'closed' || this.#faulted || q.text.trim() === '') return;
-    if (this.#queue.length >= MAX_QUEUED) {
-      const dropped = this.#queue.shift()!;
-      this.#log.warn({ kind: dropped.kind, chars: dropped.text.length }, 'cascade: too much queued; oldest dropped');
-    }
-    this.#queue.push(q);
-    this.#drainQueue();
-  }
-
-  /** The next say/notify, when nothing is being said. */
-  #drainQueue(): void {
-    if (this.#state !== 'open' || this.#faulted || this.#replies.current !== undefined) return;
-    const q = this.#queue.shift();
-    if (q === undefined) return;
-    this.#log.info({ kind: q.kind, chars: q.text.length }, `cascade: ${q.kind}`);
-    if (q.kind === 'say') void this.#replies.run({}, q.text);
-    else this.#answer(q.text, {});
-  }
-
-  /** A caller turn (or a caller-side event) to answer: the reply in progress is over either way. */
-  #answer(text: string, marks: Record<string, number>): void {
-    this.#replies.endCurrent('caller turn');
-    const last = this.history[this.history.length - 1];
-    if (last !== undefined && last.role === 'user') last.text = `${last.text} ${text}`;
-    else this.history.push({ role: 'user', text });
-    void this.#replies.run(marks, undefined);
-  }
-
-  #doSpeakFirst(hint: string | undefined): void {
-    if (this.#faulted || this.#replies.current !== undefined) return;
-    const greeting = this.#opts.settings.greeting;
-    if (hint === undefined && greeting) {
-      void this.#replies.run({}, greeting);
-      return;
-    }
-    this.history.push({ role: 'user', text: hint ?? DEFAULT_SPEAK_FIRST });
-    void this.#replies.run({}, undefined);
+    this.#speech.notify(text, opts);
   }
 
   #onBargeIn(): void {
-    if (this.#state === 'open') this.#replies.bargeIn();
+    if (this.#call.phase === 'open') this.#replies.bargeIn();
   }
-
-  // ---- faults -----------------------------------------------------------------------------------
 
   /** A vendor cannot go on: apologize (unless TTS is what failed) and end the call; never leave it silent. */
   #fault(stage: StageName, cause: string): void {
-    if (this.#faulted || this.#state !== 'open') return;
-    this.#faulted = true;
+    const call = this.#call;
+    if (call.faulted || call.phase !== 'open') return;
+    call.faulted = true;
     const reason = `${STAGE_NAMES[stage]} failed: ${cause}`;
     this.stats.faults.push(reason);
     this.#log.warn({ stage, cause }, 'cascade: vendor fault; ending the call');
     this.#turns.stop();
-    this.#queue.length = 0;
+    this.#speech.clear();
     this.#replies.endCurrent('fault');
-    this.#bargeIn?.disarm();
-    const sink = this.#sink!;
+    call.bargeIn?.disarm();
+    const sink = call.sink;
     if (stage === 'tts' || !this.#links.tts?.connected) {
       sink.failed(reason);
       return;
@@ -337,15 +250,13 @@ export class CascadeAgent implements Agent {
     // One TTS attempt at the apology, bounded in time; then hang up once it has played.
     this.#faultTimer = setTimeout(() => {
       this.#faultTimer = undefined;
-      if (this.#state !== 'open') return;
+      if (call.phase !== 'open') return;
       const ar = this.#replies.current;
       if (ar?.faultReason !== undefined && ar.ttsDone) return;
       sink.failed(`${reason}; apology timed out`);
     }, APOLOGY_TIMEOUT_MS);
     void this.#replies.run({}, this.#opts.apology, reason);
   }
-
-  // ---- misc -------------------------------------------------------------------------------------
 
   #guard(fn: () => void): void {
     try {
@@ -356,18 +267,18 @@ export class CascadeAgent implements Agent {
   }
 
   async #doClose(): Promise<void> {
-    const prev = this.#state;
-    this.#state = 'closed';
-    this.#pendingSpeakFirst = undefined;
-    this.#queue.length = 0;
+    const call = this.#call;
+    const prev = call.phase;
+    call.phase = 'closed';
+    this.#speech.clear();
     clearTimeout(this.#faultTimer);
     this.#faultTimer = undefined;
     this.#turns.stop();
     this.#replies.close();
-    this.#bargeIn?.close();
+    call.bargeIn?.close();
     await Promise.allSettled([this.#links.close(), this.#opts.llm.close?.()]);
     if (prev === 'open') {
-      this.#log.info(statsSummary(this.stats, this.history.length, this.#bargeIn?.stats), 'cascade closed');
+      this.#log.info(statsSummary(this.stats, this.history.length, call.bargeIn?.stats), 'cascade closed');
     }
   }
 }

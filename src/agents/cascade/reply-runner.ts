@@ -13,7 +13,8 @@ export type { CascadeStats } from './cascade-stats.ts';
 
 /** What the cascade agent gives the reply runner. */
 export interface ReplyHost {
-  readonly sink: AgentSink;
+  /** The sink, and the barge-in detector: armed while a reply is audible, so the caller can talk over it. */
+  readonly call: { readonly sink: AgentSink; readonly bargeIn: { arm(): void; disarm(): void } | undefined };
   readonly log: Logger;
   readonly stats: CascadeStats;
   /** The conversation so far (what the model sees); replies add and trim their agent turns. */
@@ -27,8 +28,6 @@ export interface ReplyHost {
   readonly tools: readonly ToolDeclaration[];
   readonly toolFillerMs: number;
   readonly toolFiller: string;
-  /** Armed while a reply is audible, so the caller can talk over it. */
-  readonly bargeIn: { arm(): void; disarm(): void } | undefined;
   /** A stage cannot go on: the agent apologizes and ends the call. */
   fault(stage: StageName, cause: string): void;
   /** The apology for `reason` has been spoken in full. */
@@ -57,7 +56,7 @@ export class ReplyRunner {
     this.#host = host;
     this.#model = new ReplyModel({
       get sink() {
-        return host.sink;
+        return host.call.sink;
       },
       log: host.log,
       stats: host.stats,
@@ -127,7 +126,7 @@ export class ReplyRunner {
     const r = this.#current;
     if (r === undefined || !r.ttsDone) return;
     this.#clear(r);
-    this.#host.bargeIn?.disarm();
+    this.#host.call.bargeIn?.disarm();
   }
 
   /** The caller spoke over the agent for long enough. */
@@ -135,7 +134,7 @@ export class ReplyRunner {
     const r = this.#current;
     if (r === undefined || r.cancelled || r.faultReason !== undefined) return;
     this.#host.guard(() => {
-      const pb = this.#host.sink.playback(); // before interrupted(), which resets it
+      const pb = this.#host.call.sink.playback(); // before interrupted(), which resets it
       if (!pb.playing && (!r.audible || r.ttsDone)) return;
       this.interrupt(r, 'barge-in', pb.heardMs);
     });
@@ -151,11 +150,12 @@ export class ReplyRunner {
 
   /** Stop a reply the caller has (partly) heard: cancel model + TTS, drop queued audio, keep what was heard. */
   interrupt(r: Reply, why: string, heardMsKnown?: number): void {
-    const { sink, log, stats } = this.#host;
+    const { call, log, stats } = this.#host;
+    const sink = call.sink;
     const heardMs = heardMsKnown ?? sink.playback().heardMs;
     r.cancelled = true;
     this.#clear(r);
-    this.#host.bargeIn?.disarm();
+    this.#host.call.bargeIn?.disarm();
     r.abort.abort();
     r.tts?.cancel();
     sink.interrupted();
@@ -173,7 +173,7 @@ export class ReplyRunner {
   abandon(r: Reply): void {
     r.cancelled = true;
     this.#clear(r);
-    this.#host.bargeIn?.disarm();
+    this.#host.call.bargeIn?.disarm();
     r.abort.abort();
     r.tts?.cancel();
     this.#dropMsg(r);
@@ -196,12 +196,12 @@ export class ReplyRunner {
     r.tts = tts.open({
       audio: (pcm) => {
         if (r.cancelled || this.#current !== r) return;
-        const sink = host.sink;
+        const sink = host.call.sink;
         if (!r.audible) {
           r.audible = true;
           r.marks.ttsFirstAudioAt = performance.now();
           sink.replyTimings(r.marks);
-          if (r.faultReason === undefined) host.bargeIn?.arm();
+          if (r.faultReason === undefined) host.call.bargeIn?.arm();
         }
         r.audioBytes += pcm.length;
         sink.audio(pcm, rate);
@@ -228,14 +228,14 @@ export class ReplyRunner {
     }
     const said = r.textSent.trim();
     if (r.msg !== undefined) r.msg.text = r.msgPart(said);
-    this.#host.sink.transcript('agent', said, false);
+    this.#host.call.sink.transcript('agent', said, false);
   }
 
   #onTtsDone(r: Reply): void {
     if (r.cancelled || this.#current !== r) return;
     r.ttsDone = true;
     this.#host.stats.replies++;
-    const sink = this.#host.sink;
+    const sink = this.#host.call.sink;
     sink.replyDone();
     const text = r.textSent.trim();
     if (r.msg !== undefined) r.msg.text = r.msgPart(text);
@@ -243,7 +243,7 @@ export class ReplyRunner {
     if (r.faultReason !== undefined) this.#host.apologized(r.faultReason);
     if (!r.audible) {
       this.#clear(r); // nothing to wait for
-      this.#host.bargeIn?.disarm();
+      this.#host.call.bargeIn?.disarm();
     }
   }
 

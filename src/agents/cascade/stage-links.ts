@@ -2,17 +2,14 @@ import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
 import { connectWithRetry } from '../vendor-socket.ts';
 import { AudioRing } from './audio-ring.ts';
+import type { CascadeCall } from './cascade-call.ts';
 import { StageError, type SpeechToText, type StageName, type SttResult, type TextToSpeech } from './stages.ts';
 
 /** What the cascade agent gives its stage links. */
 export interface StageLinksHost {
   readonly log: Logger;
-  /** The agent is open (answering): events of the stages count only then. */
-  readonly isOpen: boolean;
-  /** The agent was closed: a connection that completes now is closed again. */
-  readonly isClosed: boolean;
-  /** Caller samples pushed so far (STT times are relative to the start of the current stream). */
-  readonly samplesIn: number;
+  /** Open or closed, and the caller samples pushed so far. */
+  readonly call: Pick<CascadeCall, 'isOpen' | 'isClosed' | 'samplesIn'>;
   /** Caller audio rate. */
   readonly sampleRate: number;
   /** Counted per call: reconnects after a loss (the agent's stats). */
@@ -119,7 +116,7 @@ export class StageLinks {
 
   /** Count an STT reconnect against the budget; false when the budget is spent (the agent gives up). */
   takeSttReconnect(): boolean {
-    return this.#sttBudget.take(this.#host.samplesIn);
+    return this.#sttBudget.take(this.#host.call.samplesIn);
   }
 
   /** STT reconnects in the current budget window. */
@@ -155,16 +152,16 @@ export class StageLinks {
     };
     const stt = await connectWithRetry(
       attempt,
-      (e) => asStageError(e, 'stt').retryable && !host.isClosed,
+      (e) => asStageError(e, 'stt').retryable && !host.call.isClosed,
       (e) => host.log.warn({ err: asStageError(e, 'stt').message }, 'cascade: STT connect failed; retrying once'),
     ).catch((e: unknown) => {
       throw asStageError(e, 'stt');
     });
-    if (host.isClosed) {
+    if (host.call.isClosed) {
       await stt.close();
       throw new StageError('stt', 'closed while connecting', false);
     }
-    this.#sttBase = initial ? host.samplesIn : this.#ring.clamp(this.#sttHeard);
+    this.#sttBase = initial ? host.call.samplesIn : this.#ring.clamp(this.#sttHeard);
     this.#sttHeard = this.#sttBase;
     this.#stt = stt;
     if (initial) return;
@@ -194,7 +191,7 @@ export class StageLinks {
     };
     await connectWithRetry(
       attempt,
-      (e) => asStageError(e, 'tts').retryable && !host.isClosed && initial,
+      (e) => asStageError(e, 'tts').retryable && !host.call.isClosed && initial,
       (e) => host.log.warn({ err: asStageError(e, 'tts').message }, 'cascade: TTS connect failed; retrying once'),
     ).catch((e: unknown) => {
       throw asStageError(e, 'tts');
@@ -218,7 +215,7 @@ export class StageLinks {
         try {
           await this.connectTts(false);
           this.#host.resumed(lost.why, performance.now() - lost.at);
-          return this.#host.isOpen;
+          return this.#host.call.isOpen;
         } catch (e) {
           this.#host.log.warn({ err: errorText(e) }, 'cascade: TTS reconnect failed');
           return false;
@@ -243,7 +240,7 @@ export class StageLinks {
 
   #sttListener(stt: SpeechToText) {
     const host = this.#host;
-    const mine = () => (this.#stt === stt || this.#sttPending === stt) && host.isOpen;
+    const mine = () => (this.#stt === stt || this.#sttPending === stt) && host.call.isOpen;
     return {
       result: (r: SttResult) => {
         if (!mine()) return;
@@ -267,11 +264,11 @@ export class StageLinks {
 
   #onTtsLost(tts: TextToSpeech, err: StageError): void {
     const host = this.#host;
-    if (this.#tts !== tts || !host.isOpen) return;
+    if (this.#tts !== tts || !host.call.isOpen) return;
     this.#ttsLost ??= { at: performance.now(), why: err.why ?? 'error' };
     // A server that accepts and closes again must not keep us reconnecting: past the budget, the next reply
     // reopens it (and fails the call if it cannot).
-    if (!this.#ttsBudget.take(host.samplesIn)) {
+    if (!this.#ttsBudget.take(host.call.samplesIn)) {
       host.log.warn({ err: err.message }, 'cascade: TTS connection lost again; reopened before the next reply');
       return;
     }

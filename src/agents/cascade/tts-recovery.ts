@@ -40,7 +40,7 @@ export class TtsRecovery {
     if (!this.#runner.isCurrent(r)) return;
     const host = this.#host;
     if (r.faultReason !== undefined) {
-      host.sink.failed(`${r.faultReason}; apology not spoken: ${err.message}`);
+      host.call.sink.failed(`${r.faultReason}; apology not spoken: ${err.message}`);
       this.#runner.drop(r);
       return;
     }
@@ -57,8 +57,8 @@ export class TtsRecovery {
       r.ttsDone = true;
       r.llmDone = true;
       this.#runner.keepHeard(r, heard);
-      host.sink.replyDone();
-      if (heard) host.sink.transcript('agent', heard, true);
+      host.call.sink.replyDone();
+      if (heard) host.call.sink.transcript('agent', heard, true);
       return;
     }
     host.fault('tts', err.message);
