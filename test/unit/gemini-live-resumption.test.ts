@@ -3,13 +3,14 @@
  * the caller audio re-sent by number, the retry budget, the 3.8 setup rules; against the Gemini Live fake.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { GoogleGenAI, Modality, ThinkingLevel } from '@google/genai';
 import pino from 'pino';
 import type { AgentSettings, AgentSink, Speaker } from '../../src/agents/agent.ts';
 import { GeminiLiveAgent, type GeminiLiveAgentOptions } from '../../src/agents/gemini-live/gemini-live-agent.ts';
 import { ReplayRing, ResumptionPolicy } from '../../src/agents/gemini-live/resumption.ts';
 import { type FakeLiveSession, GeminiLiveFake, type GeminiLiveFakeOptions } from '../bed/index.ts';
+import { liveAgentCleanup, sleep, until } from '../support/live-agent-bed.ts';
 import { EventLog } from '../support/event-log.ts';
 
 const KEY = 'test-key-123';
@@ -52,16 +53,6 @@ class Sink extends EventLog<Ev> implements AgentSink {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} (${ms} ms)`);
-    await sleep(5);
-  }
-}
-
 /** A 20 ms 16 kHz frame whose samples are unique to `n`, so loss, repeats and reordering all show. */
 function frame(n: number): Buffer {
   const b = Buffer.alloc(640);
@@ -75,19 +66,7 @@ function pcm24k(ms: number): Buffer {
   return b;
 }
 
-const fakes: GeminiLiveFake[] = [];
-const agents: GeminiLiveAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.stop()));
-});
-
-after(async () => {
-  await sleep(0);
-  const left = process.getActiveResourcesInfo().filter((r) => /TCP|Timeout|Immediate/.test(r));
-  assert.deepEqual(left, [], 'every socket and timer released');
-});
+const { fakes, agents } = liveAgentCleanup();
 
 async function connected(fakeOpts: GeminiLiveFakeOptions = {}, over: Partial<GeminiLiveAgentOptions> = {}) {
   const fake = await GeminiLiveFake.start({ apiKey: KEY, ...fakeOpts });

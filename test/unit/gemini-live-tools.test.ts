@@ -4,12 +4,13 @@
  * and across a dropped connection, say() and notify(); against the Gemini Live fake.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pino from 'pino';
 import type { AgentSettings, AgentSink } from '../../src/agents/agent.ts';
 import { GeminiLiveAgent, type GeminiLiveAgentOptions } from '../../src/agents/gemini-live/gemini-live-agent.ts';
 import type { ToolCallRequest, ToolDeclaration, ToolResult } from '../../src/agents/tools/types.ts';
 import { GeminiLiveFake, type GeminiLiveFakeOptions } from '../bed/index.ts';
+import { liveAgentCleanup, sleep, until } from '../support/live-agent-bed.ts';
 import { EventLog } from '../support/event-log.ts';
 
 const KEY = 'test-key-123';
@@ -84,29 +85,7 @@ class ToolSink extends EventLog<Ev> implements AgentSink {
   replyTimings(): void {}
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} (${ms} ms)`);
-    await sleep(5);
-  }
-}
-
-const fakes: GeminiLiveFake[] = [];
-const agents: GeminiLiveAgent[] = [];
-
-afterEach(async () => {
-  await Promise.all(agents.splice(0).map((a) => a.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.stop()));
-});
-
-after(async () => {
-  await sleep(0);
-  const left = process.getActiveResourcesInfo().filter((r) => /TCP|Timeout|Immediate/.test(r));
-  assert.deepEqual(left, [], 'every socket and timer released');
-});
+const { fakes, agents } = liveAgentCleanup();
 
 async function connected(
   tools: ToolDeclaration[] | undefined,
