@@ -33,6 +33,7 @@ import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
 import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
+import { RecordingAnalyzer } from './recording/analyzer.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
 import { errorText, issueLines, StartupError } from './errors.ts';
@@ -47,6 +48,8 @@ export interface Callbridge {
   readonly store: CallStore;
   readonly resampling: Resampling;
   readonly metrics: Metrics;
+  /** Heard latency from complete call recordings (`enqueue(callId, wavPath)`), in a worker thread. */
+  readonly analyzer: RecordingAnalyzer;
   stop(): Promise<void>;
 }
 
@@ -192,6 +195,12 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
   });
   const metrics = new Metrics();
+  // Its worker starts with the first recording to analyse (and loads its own Silero model then).
+  const analyzer = new RecordingAnalyzer({
+    sink: callBook,
+    logger,
+    observe: (outcome, analysis) => metrics.recordingAnalysed(outcome, analysis?.turns),
+  });
   if (pools) metrics.converters = () => pools!.stats;
   let freeswitchVersion: string | undefined;
   esl.on('connected', () => {
@@ -327,11 +336,14 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     store,
     resampling,
     metrics,
+    analyzer,
     stop: () =>
       (stopping ??= (async () => {
         await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
         await http.close(2000);
         await esl.stop();
+        // After the calls, so their recordings are complete; analyses still waiting are given up.
+        await analyzer.close();
         clearInterval(pruneTimer);
         store.close();
         await resampling.close();

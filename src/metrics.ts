@@ -5,6 +5,7 @@ import {
   type RecordableHistogram,
 } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HeardTurn } from './store/call-record.ts';
 
 /**
  * Prometheus metrics (GET /metrics). Latencies are recorded in native HDR histograms (a record costs tens of
@@ -38,6 +39,10 @@ export class Metrics {
   readonly #toolSeconds: Histogram<'tool'>;
   /** Tool names seen as labels: names come from users' definitions, so their number is capped. */
   readonly #toolLabels = new Set<string>();
+  readonly #analyses: Counter<'outcome'>;
+  readonly #heardLatency: Histogram;
+  readonly #bargeInStop: Histogram;
+  readonly #insertedSilence: Histogram;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
@@ -143,6 +148,42 @@ export class Metrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: r,
     });
+    // Ear-level figures from call recordings (recording/analyzer.ts), observed once per analysed call: real
+    // histograms, as they arrive after the call and are compared over days, not per scrape.
+    this.#analyses = new Counter({
+      name: 'callbridge_recording_analyses_total',
+      help: 'Recordings analysed for heard latency, by outcome (ok, error, timeout, dropped: queue full, gone: record deleted)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.#heardLatency = new Histogram({
+      name: 'callbridge_heard_latency_seconds',
+      help: 'Caller stopped speaking → agent audible, per turn, from the call recording',
+      buckets: [0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 5, 10],
+      registers: r,
+    });
+    this.#bargeInStop = new Histogram({
+      name: 'callbridge_bargein_stop_seconds',
+      help: 'Caller started speaking over the agent → agent audio stopped, from the call recording',
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5],
+      registers: r,
+    });
+    this.#insertedSilence = new Histogram({
+      name: 'callbridge_reply_inserted_silence_seconds',
+      help: 'Silence over 40 ms inside an agent reply (summed per reply; 0: none), from the call recording',
+      buckets: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers: r,
+    });
+  }
+
+  /** One recording analysis finished (or was dropped); when ok, its turns go into the histograms. */
+  recordingAnalysed(outcome: string, turns?: readonly HeardTurn[]): void {
+    this.#analyses.inc({ outcome });
+    for (const t of turns ?? []) {
+      if (t.heardLatencyMs !== undefined) this.#heardLatency.observe(Math.max(0, t.heardLatencyMs) / 1000);
+      if (t.bargeInStopMs !== undefined) this.#bargeInStop.observe(Math.max(0, t.bargeInStopMs) / 1000);
+      if (t.agentStartMs !== undefined) this.#insertedSilence.observe(t.insertedSilenceMs / 1000);
+    }
   }
 
   /**

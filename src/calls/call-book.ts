@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import type { CallStore } from '../store/call-store.ts';
 import {
   FINAL_STATUSES,
+  HEARD_TURNS_KEPT,
   addResumption,
   addToolCall,
   afterCursor,
@@ -10,6 +11,8 @@ import {
   noToolCalls,
   type CallRecord,
   type CallStatus,
+  type HeardSummary,
+  type HeardTurn,
   type PageCursor,
   type Resumption,
   type ToolCallEntry,
@@ -23,7 +26,8 @@ export type CallChange =
   | { type: 'turn'; timings: Record<string, number> }
   | { type: 'dtmf'; digits: string; at: number }
   | ({ type: 'resumption'; count: number } & Resumption)
-  | ({ type: 'tool'; count: number } & ToolCallEntry);
+  | ({ type: 'tool'; count: number } & ToolCallEntry)
+  | ({ type: 'heard' } & HeardSummary);
 
 /**
  * The records of every call callbridge knows about, as the calls API reads them: live ones in memory, ended
@@ -120,6 +124,28 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     };
     r.transcript.push(line);
     this.emit('change', r, { type: 'transcript', entry: line });
+  }
+
+  /**
+   * The call's recording has been analysed (recording/analyzer.ts): the heard figures go into its record, live
+   * or stored. False when the record no longer exists (pruned, or history off and the call over).
+   */
+  heard(id: string, analysis: { turns: HeardTurn[]; summary: HeardSummary }): boolean {
+    const apply = (r: CallRecord) => {
+      r.heard = { ...analysis.summary };
+      r.heardTurns = analysis.turns.slice(0, HEARD_TURNS_KEPT);
+    };
+    const live = this.#live.get(id);
+    if (live) {
+      apply(live);
+      this.emit('change', live, { type: 'heard', ...analysis.summary });
+      return true;
+    }
+    const stored = this.#store?.get(id);
+    if (!stored) return false;
+    apply(stored);
+    this.#store!.save(stored);
+    return true;
   }
 
   #finish(r: CallRecord, at: number): void {

@@ -60,6 +60,53 @@ export const Resumptions = z
       'Vendor connections the agent replaced mid-call without the caller noticing (a resumed Gemini Live session, a reopened STT or TTS socket)',
   });
 
+const ms = (description: string) => z.number().int().optional().openapi({ description });
+
+export const HeardTurn = z
+  .object({
+    callerStartMs: ms('Caller utterance start (ms from the start of the recording)'),
+    callerEndMs: ms('Caller utterance end; absent on the opening reply'),
+    agentStartMs: ms('First agent audio after the caller stopped; absent: the caller spoke again (or hung up) first'),
+    heardLatencyMs: ms('callerEndMs → agentStartMs: how long the caller waited'),
+    agentEndMs: ms("The reply's last audio (before 1 s of silence, the caller talking over it, or the end)"),
+    bargeInStopMs: ms('This utterance started over agent audio: its start → the agent audio stopped'),
+    gaps: z.number().int().openapi({ description: 'Silences over 40 ms inside the reply' }),
+    insertedSilenceMs: z.number().int().openapi({ description: 'Their sum' }),
+    worstGapMs: z.number().int().openapi({ description: 'The longest' }),
+  })
+  .openapi('HeardTurn', { description: 'One reply as the caller heard it, from the call recording' });
+
+export const HeardSummary = z
+  .object({
+    turns: z.number().int(),
+    latencyP50Ms: ms('Heard latency, median over turns'),
+    latencyMaxMs: ms('Heard latency, worst turn'),
+    bargeIns: z.number().int(),
+    bargeInStopP50Ms: ms('Barge-in stop time, median'),
+    bargeInStopMaxMs: ms('Barge-in stop time, worst'),
+    insertedSilenceMs: z.number().int(),
+    worstGapMs: z.number().int(),
+    audioMs: z.number().int().openapi({ description: 'Length of the recording analysed' }),
+  })
+  .openapi('HeardSummary', { description: 'Ear-level figures of the whole call, from its recording' });
+
+export const CallTurns = z
+  .object({
+    id: z.string(),
+    analysed: z.boolean().openapi({ description: 'False until the recording is analysed (or without one)' }),
+    heard: HeardSummary.optional(),
+    turns: z.array(
+      z.object({
+        pipeline: z
+          .record(z.string(), z.number())
+          .optional()
+          .openapi({ description: "The reply's pipeline marks: ms from its first mark to each stage" }),
+        heard: HeardTurn.optional(),
+      }),
+    ),
+  })
+  .openapi('CallTurns');
+
 export const CallStatus = z
   .enum(['queued', 'dialing', 'ringing', 'answered', 'completed', 'failed', 'busy', 'no-answer'])
   .openapi('CallStatus');
@@ -96,6 +143,11 @@ export const Call = z
     transcript: z.array(TranscriptEntry),
     resumptions: Resumptions,
     tools: ToolCalls.optional(),
+    heard: HeardSummary.optional(),
+    heardTurns: z
+      .array(HeardTurn)
+      .optional()
+      .openapi({ description: 'Per reply as heard in the recording (the first 500); see GET /calls/{id}/turns' }),
   })
   .openapi('Call');
 

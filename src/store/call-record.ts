@@ -135,6 +135,10 @@ export interface CallRecord {
   /** The agent's tool calls; absent on records made before tools existed (read back as none). */
   tools?: ToolCalls;
   transcript: TranscriptEntry[];
+  /** Ear-level figures from the call's recording, once analysed (absent: no recording, or not yet). */
+  heard?: HeardSummary;
+  /** Per reply as heard (at most HEARD_TURNS_KEPT), beside the pipeline marks of `turns`. */
+  heardTurns?: HeardTurn[];
 }
 
 /** Map a FreeSWITCH hangup cause to the final status of a call (answered calls always "completed"). */
@@ -152,3 +156,43 @@ export function finalStatus(cause: string | undefined, answered: boolean): CallS
       return 'failed';
   }
 }
+
+/**
+ * One agent reply as the caller heard it, from the call's recording (recording/analysis.ts): ms from the
+ * recording's first sample. Keyed on the caller utterance it answers; the opening reply has none.
+ */
+export interface HeardTurn {
+  /** The caller utterance before the reply (absent: the agent spoke first, e.g. the greeting). */
+  callerStartMs?: number;
+  callerEndMs?: number;
+  /** First agent audio after the caller stopped (absent: the caller spoke again, or the call ended, first). */
+  agentStartMs?: number;
+  /** callerEndMs → agentStartMs: how long the caller waited. */
+  heardLatencyMs?: number;
+  /** The reply's last audio (before a long silence, the caller talking over it, or the end). */
+  agentEndMs?: number;
+  /** The caller started this utterance over agent audio: caller start → agent audio stopped. */
+  bargeInStopMs?: number;
+  /** Silences longer than 40 ms inside the reply: how many, their sum and the longest. */
+  gaps: number;
+  insertedSilenceMs: number;
+  worstGapMs: number;
+}
+
+/** The heard figures over the whole call (every turn, also those beyond HEARD_TURNS_KEPT). */
+export interface HeardSummary {
+  turns: number;
+  /** Over turns with a heard latency (nearest-rank p50). */
+  latencyP50Ms?: number;
+  latencyMaxMs?: number;
+  bargeIns: number;
+  bargeInStopP50Ms?: number;
+  bargeInStopMaxMs?: number;
+  insertedSilenceMs: number;
+  worstGapMs: number;
+  /** Length of the recording analysed. */
+  audioMs: number;
+}
+
+/** Heard turns a record keeps (the first ones): a day-long call must not grow its record without end. */
+export const HEARD_TURNS_KEPT = 500;

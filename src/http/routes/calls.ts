@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import { FINAL_STATUSES, pageCursor, type CallRecord } from '../../store/call-record.ts';
 import { Accepted, Call, CallId, CallList, ListQuery, NewCall, TranscriptEntry, type NewCallBody } from '../schemas.ts';
 import { InvalidRequestError, UnavailableError, err, fail, type ApiDeps, type ListQueryValue } from './shared.ts';
+import { turnsRoute } from './turns.ts';
 
 /** What the /calls routes and their /outbound aliases share: one behaviour under two names. */
 export interface CallHandlers {
@@ -104,6 +105,7 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
   );
 
   getCallRoute(app, deps, '/calls/{id}');
+  turnsRoute(app, deps);
 
   app.openapi(
     createRoute({
