@@ -127,15 +127,16 @@ function frameRms(pcm: Int16Array, frame: number): Float32Array {
 
 /**
  * Move an utterance's window-level edges to 10 ms frames: the first/last frame louder than a threshold set
- * from the utterance's own level (−35 dB under its loudest frame) and the channel's noise floor (+10 dB), looked
- * for a little outside and inside the VAD's edges (Silero starts late and ends late by up to two windows).
+ * from the utterance's own level (−35 dB under its loudest frame) and the channel's noise floor (+3.5 dB: a steady line's 10 ms frames vary far less than that), looked
+ * for from a little outside the VAD's edges inwards (Silero starts late by up to two windows, and in a noisy line
+ * ends late by several).
  */
 function refine(u: Span, rms: Float32Array, frame: number, floor: number): Span {
   const f0 = Math.floor(u.start / frame);
   const f1 = Math.ceil(u.end / frame);
   let peak = 0;
   for (let f = f0; f < Math.min(f1, rms.length); f++) peak = Math.max(peak, rms[f]!);
-  const th = Math.max(peak * 0.018, floor * 3.2, 20);
+  const th = Math.max(peak * 0.018, floor * 1.5, 20);
   const reach = Math.ceil((3 * WINDOW) / frame);
   let start = u.start;
   for (let f = Math.max(0, f0 - reach); f < Math.min(f1, rms.length); f++) {
@@ -145,7 +146,7 @@ function refine(u: Span, rms: Float32Array, frame: number, floor: number): Span 
     }
   }
   let end = u.end;
-  for (let f = Math.min(rms.length - 1, f1 + reach); f >= Math.max(f0, f1 - 2 * reach); f--) {
+  for (let f = Math.min(rms.length - 1, f1 + reach); f >= f0; f--) {
     if (rms[f]! >= th) {
       end = (f + 1) * frame;
       break;

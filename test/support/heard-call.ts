@@ -49,9 +49,10 @@ export interface Truth {
 /**
  * A call: the agent greets; the caller speaks; the agent answers after `latencies[k]` ms (one reply with an
  * inserted 120 ms gap); the caller talks over a later reply, which stops `stopMs` after the caller starts.
- * Repeated `rounds` times (a long recording for the CPU figure).
+ * Repeated `rounds` times (a long recording for the CPU figure). The caller's line carries uniform noise of
+ * ±`noiseAmp` (30: ~−64 dBFS RMS; 300: ~−46 dBFS).
  */
-export function constructCall(rounds = 1): { left: Int16Array; right: Int16Array; truth: Truth } {
+export function constructCall(rounds = 1, noiseAmp = 30): { left: Int16Array; right: Int16Array; truth: Truth } {
   const roundMs = 21_000;
   const total = at(1500 + rounds * roundMs);
   const left = new Int16Array(total);
@@ -89,6 +90,6 @@ export function constructCall(rounds = 1): { left: Int16Array; right: Int16Array
     // Turn 3: the answer to the barge-in, after 610 ms.
     reply(truth.callerEnd.at(-1)! + at(610), at(1500));
   }
-  noise(left, 30);
+  noise(left, noiseAmp);
   return { left, right, truth };
 }

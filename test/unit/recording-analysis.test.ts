@@ -56,6 +56,13 @@ describe('recording analysis', () => {
     assert.equal(summary.latencyMaxMs, Math.max(...latencies));
   });
 
+  test('a noisy caller line (−46 dBFS RMS): still within ±20 ms', async (t) => {
+    const model = await loadSileroModel();
+    const { left, right, truth } = constructCall(1, 300);
+    const { turns } = analyse(left, right, await speechProbabilities(model, left));
+    t.diagnostic(`worst error ${check(turns, truth).toFixed(1)} ms`);
+  });
+
   test('no agent audio: caller turns without latency; digital silence is never a gap', () => {
     const { left, truth } = constructCall(1);
     const probs = new Float32Array(Math.floor(left.length / 256));
