@@ -170,11 +170,13 @@ export class RecordingAnalyzer {
     }
     this.stats.cpuMs += r.cpuMs;
     this.stats.audioMs += r.analysis.summary.audioMs;
-    let stored = false;
+    let stored: boolean;
     try {
       stored = this.#o.sink.heard(cur.job.callId, r.analysis);
     } catch (err) {
+      this.stats.failed++;
       log.error({ call: cur.job.callId, err: String(err) }, 'could not store the recording analysis');
+      return this.#finish('error');
     }
     if (!stored) {
       this.stats.gone++;
