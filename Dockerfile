@@ -34,7 +34,8 @@ COPY package.json ./
 
 # Mount points: the playback volume shared with FreeSWITCH (callbridge writes, FreeSWITCH reads) and the
 # call history (a new named volume takes this directory's owner, so node can write the database).
-RUN install -d -o node -g node /var/lib/callbridge/playback /app/data
+RUN install -d -o node -g node /var/lib/callbridge/playback /app/data \
+    && install -d -o 999 -g node -m 2775 /var/lib/callbridge/recordings
 
 USER node
 EXPOSE 8080

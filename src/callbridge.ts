@@ -7,6 +7,8 @@ import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
+import { CallRecorder } from './calls/call-recording.ts';
+import { ChannelControl } from './freeswitch/channel-control.ts';
 import { PendingToolSettings } from './calls/call-tools.ts';
 import { loadToolsFile, toolCountProblem } from './calls/tools/tool-config.ts';
 import {
@@ -48,7 +50,8 @@ export interface Callbridge {
   readonly store: CallStore;
   readonly resampling: Resampling;
   readonly metrics: Metrics;
-  /** Heard latency from complete call recordings (`enqueue(callId, wavPath)`), in a worker thread. */
+  readonly recorder: CallRecorder;
+  /** Heard latency from complete call recordings, in a worker thread (fed by the recorder). */
   readonly analyzer: RecordingAnalyzer;
   stop(): Promise<void>;
 }
@@ -57,6 +60,8 @@ export interface StartOptions {
   logger: Logger;
   /** Replace how agents are built (tests). */
   createAgent?: (settings: CallSettings, facts: CallFacts, logger: Logger) => Agent;
+  /** A call recording is complete on disk (the latency analysis takes it from here). */
+  onRecordingComplete?: (callId: string, path: string) => void;
 }
 
 /** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
@@ -160,13 +165,44 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     }
   }
   const store = await openCallStore(config.CALL_HISTORY_PATH);
+  const callBook = new CallBook(store, logger);
+  const metrics = new Metrics();
+  // Its worker starts with the first recording to analyse (and loads its own Silero model then).
+  const analyzer = new RecordingAnalyzer({
+    sink: callBook,
+    logger,
+    observe: (outcome, analysis) => metrics.recordingAnalysed(outcome, analysis?.turns),
+  });
+  // Created before the ESL client (it needs one for commands): set below, used only once calls come.
+  let eslForRecordings: EslClient | undefined;
+  const recorder = new CallRecorder({
+    settings: {
+      enabled: config.RECORDING,
+      dir: config.RECORDING_DIR,
+      freeswitchDir: config.RECORDING_DIR_FREESWITCH,
+      announcementFile: config.RECORDING_ANNOUNCEMENT_FILE,
+    },
+    control: (id) => new ChannelControl(eslForRecordings!, id),
+    book: callBook,
+    store,
+    logger,
+    metrics,
+    onComplete: (callId, path) => {
+      analyzer.enqueue(callId, path);
+      opts.onRecordingComplete?.(callId, path);
+    },
+  });
+  await recorder.prepare();
   const pruneHistory = () => {
-    const removed = store.prune(config.CALL_HISTORY_DAYS, config.CALL_HISTORY_MAX_CALLS);
+    const removed = store.prune(
+      config.CALL_HISTORY_DAYS,
+      config.CALL_HISTORY_MAX_CALLS,
+      (ids) => void recorder.removeFiles(ids),
+    );
     if (removed) logger.info({ removed }, 'pruned call history');
   };
   pruneHistory();
   const pruneTimer = setInterval(pruneHistory, 3_600_000).unref();
-  const callBook = new CallBook(store, logger);
 
   // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Those converters are created before the first
   // call (creating one is too slow for a reply waiting on it), in the DSP worker or here.
@@ -194,13 +230,8 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     reconnectMaxMs: config.ESL_RECONNECT_MAX_MS,
     logger,
   });
-  const metrics = new Metrics();
-  // Its worker starts with the first recording to analyse (and loads its own Silero model then).
-  const analyzer = new RecordingAnalyzer({
-    sink: callBook,
-    logger,
-    observe: (outcome, analysis) => metrics.recordingAnalysed(outcome, analysis?.turns),
-  });
+  eslForRecordings = esl;
+  esl.on('event', (e) => recorder.handleEvent(e));
   if (pools) metrics.converters = () => pools!.stats;
   let freeswitchVersion: string | undefined;
   esl.on('connected', () => {
@@ -233,15 +264,18 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     esl,
     logger,
     book: callBook,
-    resolveSettings: (facts, log) =>
-      resolveCallSettings(facts, {
+    resolveSettings: async (facts, log) => {
+      const settings = await resolveCallSettings(facts, {
         defaults,
         profiles,
         callback,
         logger: log,
         toolSecret: config.CALLBACK_SECRET,
         apiTools: (id) => apiTools.take(id),
-      }),
+      });
+      recorder.decide(facts.callId, settings.recording);
+      return settings;
+    },
     createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
     resampling,
     pace: new PaceMemory(),
@@ -283,6 +317,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         throw new CallNotLiveError(result, `call ${id} is ${result === 'not-ready' ? 'not answered yet' : result}`);
       },
     },
+    recordings: { file: (id) => recorder.file(id), remove: (id) => recorder.remove(id) },
     apiToken: config.API_TOKEN,
     maxBodyBytes: config.MAX_REQUEST_BYTES,
     ...(config.TWILIO_SIP_URI && {
@@ -336,15 +371,17 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     store,
     resampling,
     metrics,
+    recorder,
     analyzer,
     stop: () =>
       (stopping ??= (async () => {
         await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
         await http.close(2000);
         await esl.stop();
+        clearInterval(pruneTimer);
+        recorder.close();
         // After the calls, so their recordings are complete; analyses still waiting are given up.
         await analyzer.close();
-        clearInterval(pruneTimer);
         store.close();
         await resampling.close();
         pools?.destroy();

@@ -145,6 +145,15 @@ const schema = z.object({
   CALL_HISTORY_PATH: z.string().min(1).default('data/calls.db'),
   CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),
+  // ---- Call recording (per call: `recording` in call-settings.ts; files: calls/call-recording.ts) ----
+  /** Off unless asked for: recording a call needs the caller told (and often their consent) in many places. */
+  RECORDING: bool.default(false),
+  RECORDING_DIR: absDir.default('/var/lib/callbridge/recordings'),
+  RECORDING_DIR_FREESWITCH: absDir.optional(),
+  RECORDING_ANNOUNCEMENT_FILE: z
+    .string()
+    .refine(isFilePath, 'must be an absolute path of letters, digits, ".", "_", "-" and "/" without .. segments')
+    .optional(),
   TWILIO_SIP_URI: z
     .string()
     .regex(/^sips?:[^\s<>"']+$/, 'a SIP URI like sip:callbridge@203.0.113.7:5060')
@@ -169,6 +178,7 @@ export interface Config
     | 'PLAYBACK_DIR_FREESWITCH'
     | 'AGENT_PIPELINE'
     | 'CALLBRIDGE_WS_URL'
+    | 'RECORDING_DIR_FREESWITCH'
   > {
   /** The default pipeline, `auto` resolved. */
   AGENT_PIPELINE: Pipeline;
@@ -181,6 +191,8 @@ export interface Config
   PLAYBACK_DIR_DEFAULTED: boolean;
   /** Where FreeSWITCH sees PLAYBACK_DIR (the same path unless the shared volume is mounted elsewhere). */
   PLAYBACK_DIR_FREESWITCH: string;
+  /** Where FreeSWITCH sees RECORDING_DIR (the same path unless the shared volume is mounted elsewhere). */
+  RECORDING_DIR_FREESWITCH: string;
   /** CALLBRIDGE_WS_URL, or the URL derived from HTTP_HOST/HTTP_PORT when unset. */
   CALLBRIDGE_WS_URL: string;
 }
@@ -264,6 +276,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : 'AGENT_PIPELINE',
     GOOGLE_API_KEY: google,
     PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? playbackDir,
+    RECORDING_DIR_FREESWITCH: c.RECORDING_DIR_FREESWITCH ?? c.RECORDING_DIR,
   };
 }
 

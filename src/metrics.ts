@@ -33,6 +33,8 @@ export class Metrics {
   /** Set by whoever owns converters (inline pools): how many exist, leased or free. */
   converters: () => { leased: number; free: number } = () => ({ leased: 0, free: 0 });
   readonly eslConnected: Gauge;
+  /** Calls that were to be recorded and have no recording, by reason (unwritable, disk-full, command, missing). */
+  readonly recordingFailures: Counter<'reason'>;
   readonly #resumptions: Counter<'reason'>;
   readonly #resumptionSeconds: Histogram;
   readonly #toolCalls: Counter<'tool' | 'outcome'>;
@@ -120,6 +122,12 @@ export class Metrics {
     this.eslConnected = new Gauge({
       name: 'callbridge_esl_connected',
       help: '1 while the ESL connection is up',
+      registers: r,
+    });
+    this.recordingFailures = new Counter({
+      name: 'callbridge_recording_failures_total',
+      help: 'Calls to be recorded that got no recording (the call went on), by reason',
+      labelNames: ['reason'],
       registers: r,
     });
     this.#resumptions = new Counter({

@@ -31,6 +31,8 @@ export interface CallSettings extends AgentSettings {
   toolPatch?: ToolPatch;
   /** What the call's tool runner needs besides `tools` (URLs, timeouts, the transfer allow-list). */
   toolTable?: CallToolTable;
+  /** Record the call (stereo WAV, see call-recording.ts); absent: RECORDING. */
+  recording?: boolean;
 }
 
 /**
@@ -48,6 +50,8 @@ export const CALL_VARIABLES = {
   objective: 'callbridge_objective_b64',
   /** `{dtmf, limits}` as JSON (the settingsPatch fields), base64url. */
   options: 'callbridge_options_b64',
+  /** `true` or `false`: record this call (overrides RECORDING, the callback and the profile). */
+  recording: 'callbridge_recording',
 } as const;
 
 /**
@@ -91,6 +95,7 @@ export const settingsPatch = z.object({
   greeting: z.string().min(1).max(TEXT_LIMITS.greeting).optional(),
   dtmf: dtmfPatch.optional(),
   limits: limitsPatch.optional(),
+  recording: z.boolean().optional(),
   // Webhook tools, built-ins to enable, where transfers may go (calls/tools/tool-config.ts).
   ...TOOL_FIELDS,
   // Vendor sections (`gemini: {model}`, `cascade: {deepgram_model, llm_model, cartesia_voice_id}`): each
@@ -117,6 +122,7 @@ export function applyPatch(base: CallSettings, p: SettingsPatch): CallSettings {
       ...(p.language !== undefined && { language: p.language }),
       ...(p.pipeline !== undefined && { pipeline: p.pipeline }),
       ...(p.greeting !== undefined && { greeting: p.greeting }),
+      ...(p.recording !== undefined && { recording: p.recording }),
       ...(p.dtmf && { dtmf: patchDtmf(base.dtmf ?? DEFAULT_DTMF, p.dtmf) }),
       ...(p.limits && { limits: patchLimits(base.limits ?? DEFAULT_LIMITS, p.limits) }),
       ...withToolPatch(base.toolPatch, p),
@@ -244,7 +250,19 @@ function fromVariables(f: CallFacts, log: Logger): SettingsPatch {
   const patch = parsed.success ? parsed.data : {};
   if (!parsed.success)
     log.warn({ problems: issueLines(parsed.error) }, 'ignoring invalid callbridge_* channel variables');
-  return { ...patch, ...optionsVariable(f, log) };
+  return { ...patch, ...optionsVariable(f, log), ...recordingVariable(f, log) };
+}
+
+/** `callbridge_recording`: `true` or `false`; anything else is ignored with a warning. */
+function recordingVariable(f: CallFacts, log: Logger): { recording?: boolean } {
+  const v = f.variable(CALL_VARIABLES.recording);
+  if (v === undefined || v === '') return {};
+  if (v === 'true' || v === 'false') return { recording: v === 'true' };
+  log.warn(
+    { variable: CALL_VARIABLES.recording, value: v.slice(0, 20) },
+    'ignoring an invalid callbridge_* channel variable',
+  );
+  return {};
 }
 
 /** The `callbridge_options_b64` variable, checked on its own: a bad one does not void the others. */

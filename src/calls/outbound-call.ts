@@ -23,6 +23,8 @@ export interface OriginateRequest {
   timeout_seconds?: number;
   dtmf?: z.infer<typeof dtmfPatch>;
   limits?: z.infer<typeof limitsPatch>;
+  /** Record the call (channel variable `callbridge_recording`). */
+  recording?: boolean;
 }
 
 export class OriginateError extends Error {
@@ -86,6 +88,7 @@ export function outboundCall(req: OriginateRequest, settings: OutboundSettings, 
   set(CALL_VARIABLES.openingReason, req.opening_reason && encodeText(req.opening_reason));
   set(CALL_VARIABLES.objective, req.objective && encodeText(req.objective));
   set(CALL_VARIABLES.options, encodeOptions({ dtmf: req.dtmf, limits: req.limits }));
+  set(CALL_VARIABLES.recording, req.recording === undefined ? undefined : String(req.recording));
   let command: EslCommand;
   try {
     command = originate({

@@ -78,6 +78,13 @@ export class ChannelControl {
     await this.#esl.apiOk(cmd.sendDtmf(this.uuid, digits));
   }
 
+  /** Stereo recording, both channels aligned (no pre-buffer), into `path` as FreeSWITCH sees it. */
+  async startRecording(path: string): Promise<void> {
+    const start = cmd.recordStart(this.uuid, path);
+    await this.#esl.apiOk(cmd.setVariables(this.uuid, { RECORD_STEREO: 'true', RECORD_PRE_BUFFER_FRAMES: '0' }));
+    await this.#esl.apiOk(start);
+  }
+
   async exists(): Promise<boolean> {
     return (await this.#esl.api(cmd.exists(this.uuid))).trim() === 'true';
   }

@@ -284,6 +284,21 @@ export function playFile(id: string, path: string, eventUuid: string): SendMsg {
   } as unknown as SendMsg;
 }
 
+/**
+ * `uuid_record <uuid> start <path>`: FreeSWITCH records the channel into `path` (a `.wav`: written by the core,
+ * no extra module) until `stop` or the hangup. Replies `+OK Success`, or `-ERR Cannot record session!` when the
+ * file cannot be created (captured). There is no `uuid_record_session` command.
+ */
+export function recordStart(id: string, path: string): EslCommand {
+  if (!filePath(path).endsWith('.wav')) throw new UnsafeEslValueError('recording path', path, 'expected a .wav file');
+  return cmd(`uuid_record ${uuid(id)} start ${path}`);
+}
+
+/** `uuid_record <uuid> stop <path>`: ends that recording (RECORD_STOP follows). */
+export function recordStop(id: string, path: string): EslCommand {
+  return cmd(`uuid_record ${uuid(id)} stop ${filePath(path)}`);
+}
+
 /** Events callbridge subscribes to, and nothing more (every event is ~6 KB of JSON to parse). */
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_PROGRESS',
@@ -295,6 +310,7 @@ export const SUBSCRIBED_EVENTS = [
   'CHANNEL_EXECUTE_COMPLETE',
   'BACKGROUND_JOB', // bgapi results: EslClient resolves bgapi() from these
   'DTMF',
+  'RECORD_STOP', // a call recording is complete (calls/call-recording.ts)
 ] as const;
 
 export const SUBSCRIBED_SUBCLASSES = [

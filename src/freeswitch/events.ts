@@ -66,7 +66,8 @@ export type CallEvent =
   | { type: 'stream-connect'; uuid: string; channel: ChannelInfo }
   | { type: 'stream-disconnect'; uuid: string; code: number | undefined; reason: string }
   | { type: 'stream-error'; uuid: string; code: number | undefined; reason: string }
-  | { type: 'stream-play'; uuid: string; file: string; data: Record<string, unknown> };
+  | { type: 'stream-play'; uuid: string; file: string; data: Record<string, unknown> }
+  | { type: 'record-stop'; uuid: string; path: string; recordMs: number | undefined };
 
 export function channelInfo(e: RawEvent): ChannelInfo {
   const rate = Number(e.header('Channel-Write-Codec-Rate'));
@@ -130,6 +131,15 @@ export function toCallEvent(e: RawEvent): CallEvent | undefined {
       };
     case 'DTMF':
       return { type: 'dtmf', uuid, digit: e.header('DTMF-Digit') ?? '' };
+    case 'RECORD_STOP': {
+      const ms = Number(e.header('variable_record_ms'));
+      return {
+        type: 'record-stop',
+        uuid,
+        path: e.header('Record-File-Path') ?? '',
+        recordMs: Number.isFinite(ms) && ms >= 0 ? ms : undefined,
+      };
+    }
     case 'CUSTOM':
       switch (e.subclass) {
         case 'mod_audio_stream::connect':

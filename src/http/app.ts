@@ -6,6 +6,7 @@ import { issueLines } from '../errors.ts';
 import { callControlRoutes } from './routes/call-control.ts';
 import { callHandlers, callRoutes } from './routes/calls.ts';
 import { outboundAliasRoutes } from './routes/outbound-aliases.ts';
+import { recordingRoutes } from './routes/recordings.ts';
 import { fail, type ApiDeps } from './routes/shared.ts';
 import { Health } from './schemas.ts';
 import { twilioRoutes } from './twilio.ts';
@@ -84,6 +85,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   callRoutes(app, deps, handlers);
   callControlRoutes(app, deps);
   outboundAliasRoutes(app, deps, handlers);
+  recordingRoutes(app, deps);
 
   if (deps.twilio) app.route('/twilio', twilioRoutes(deps.twilio));
 

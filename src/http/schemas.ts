@@ -220,6 +220,10 @@ export const NewCall = z
       .max(300)
       .optional()
       .openapi({ description: 'Ring time before NO_ANSWER (default ORIGINATE_TIMEOUT_SECONDS)' }),
+    recording: z.boolean().optional().openapi({
+      description:
+        'Record this call (stereo WAV: caller left, agent right); absent: the usual precedence (RECORDING, callback, profile)',
+    }),
     dtmf: dtmfPatch
       .optional()
       .describe("Caller digits: {interdigit_ms, terminator ('#', '*' or '' for none), barge_in} (default DTMF_*)"),

@@ -107,6 +107,19 @@ export function addToolCall(t: ToolCalls, one: ToolCallEntry): void {
   if (t.last.length > TOOL_CALLS_KEPT) t.last.splice(0, t.last.length - TOOL_CALLS_KEPT);
 }
 
+/**
+ * The call's recording (calls/call-recording.ts): `recording` from the start command to RECORD_STOP, then
+ * `complete` (the file may be fetched) or `failed` (why there is none); `deleted` once removed through the API.
+ * The file's path is never kept: it follows from the call id.
+ */
+export interface RecordingInfo {
+  status: 'recording' | 'complete' | 'failed' | 'deleted';
+  /** Why there is no recording (`failed`). */
+  reason?: string;
+  durationMs?: number;
+  bytes?: number;
+}
+
 export interface CallRecord {
   id: string;
   direction: 'inbound' | 'outbound';
@@ -139,6 +152,8 @@ export interface CallRecord {
   heard?: HeardSummary;
   /** Per reply as heard (at most HEARD_TURNS_KEPT), beside the pipeline marks of `turns`. */
   heardTurns?: HeardTurn[];
+  /** Absent when the call was not to be recorded. */
+  recording?: RecordingInfo;
 }
 
 /** Map a FreeSWITCH hangup cause to the final status of a call (answered calls always "completed"). */

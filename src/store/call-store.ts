@@ -17,8 +17,11 @@ export interface CallStore {
   get(id: string): CallRecord | undefined;
   /** Newest first (ties by id); `before` is the last row of the previous page (exclusive). */
   list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
-  /** Delete calls older than `days` and beyond the newest `maxRows`. Returns how many went. */
-  prune(days: number, maxRows: number): number;
+  /**
+   * Delete calls older than `days` and beyond the newest `maxRows`. Returns how many went; `withRecording`
+   * is given the ids of those that had a recording file, before their rows go (to delete the files).
+   */
+  prune(days: number, maxRows: number, withRecording?: (ids: string[]) => void): number;
   close(): void;
 }
 
@@ -60,7 +63,7 @@ export async function openCallStore(path: string): Promise<CallStore> {
     throw err;
   }
   const upsert = db.prepare(
-    'INSERT OR REPLACE INTO calls (id, created_at, status, direction, resumptions, record) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT OR REPLACE INTO calls (id, created_at, status, direction, resumptions, recording, record) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const byId = db.prepare('SELECT record FROM calls WHERE id = ?');
   const page: Record<string, StatementSync> = {
@@ -71,6 +74,10 @@ export async function openCallStore(path: string): Promise<CallStore> {
       'SELECT record FROM calls WHERE status = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
     ),
   };
+  const recordedOld = db.prepare('SELECT id FROM calls WHERE recording = 1 AND created_at < ?');
+  const recordedExtra = db.prepare(
+    'SELECT id FROM calls WHERE recording = 1 AND id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+  );
   const pruneOld = db.prepare('DELETE FROM calls WHERE created_at < ?');
   const pruneExtra = db.prepare(
     'DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
@@ -84,7 +91,8 @@ export async function openCallStore(path: string): Promise<CallStore> {
 
   return {
     save(r) {
-      upsert.run(r.id, r.createdAt, r.status, r.direction, r.resumptions.count, JSON.stringify(r));
+      const recorded = r.recording?.status === 'complete' || r.recording?.status === 'recording' ? 1 : 0;
+      upsert.run(r.id, r.createdAt, r.status, r.direction, r.resumptions.count, recorded, JSON.stringify(r));
     },
     get(id) {
       const row = byId.get(id);
@@ -95,8 +103,13 @@ export async function openCallStore(path: string): Promise<CallStore> {
       const rows = status ? page.status!.all(status, ...at, limit) : page.all!.all(...at, limit);
       return rows.map(parse);
     },
-    prune(days, maxRows) {
-      const a = pruneOld.run(Date.now() - days * 86_400_000).changes;
+    prune(days, maxRows, withRecording) {
+      const cutoff = Date.now() - days * 86_400_000;
+      if (withRecording) {
+        const ids = [...recordedOld.all(cutoff), ...recordedExtra.all(maxRows)].map((row) => String(row.id));
+        if (ids.length) withRecording([...new Set(ids)]);
+      }
+      const a = pruneOld.run(cutoff).changes;
       const b = pruneExtra.run(maxRows).changes;
       return Number(a) + Number(b);
     },
@@ -116,6 +129,17 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE calls ADD COLUMN resumptions INTEGER NOT NULL DEFAULT 0;
    UPDATE calls SET resumptions = coalesce(json_extract(record, '$.resumptions.count'), 0);
    CREATE INDEX IF NOT EXISTS calls_resumptions ON calls (resumptions) WHERE resumptions > 0;`,
+  // 2: whether the call has a recording file (complete, or begun and never reported), so pruning finds the
+  // files to delete without reading every record. Rows from before had none.
+  `ALTER TABLE calls ADD COLUMN recording INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX IF NOT EXISTS calls_recording ON calls (recording) WHERE recording = 1;`,
+  // 3: the worst heard latency of the call (from its recording's analysis), to find slow calls by
+  // (`WHERE heard_latency_max_ms > 1500`). Generated from the record's JSON: save() needs no new argument,
+  // and rows from before read NULL (not analysed).
+  `ALTER TABLE calls ADD COLUMN heard_latency_max_ms INTEGER
+     GENERATED ALWAYS AS (json_extract(record, '$.heard.latencyMaxMs')) VIRTUAL;
+   CREATE INDEX IF NOT EXISTS calls_heard_latency ON calls (heard_latency_max_ms)
+     WHERE heard_latency_max_ms IS NOT NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

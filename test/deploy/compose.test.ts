@@ -118,6 +118,30 @@ test('the playback volume is shared at the paths the code and FreeSWITCH use', (
   assert.equal(fs.readOnly, true, 'FreeSWITCH only reads');
 });
 
+test('the recordings volume is on disk and shared at the paths the code and FreeSWITCH use', () => {
+  assert.ok(compose.volumes && 'recordings' in compose.volumes, 'top-level volume recordings');
+  const options = JSON.stringify(compose.volumes.recordings ?? {});
+  assert.doesNotMatch(options, /tmpfs/, 'recordings are kept with call history: not in memory');
+  const cb = mounts(services.callbridge!).find((m) => m.source === 'recordings');
+  const fs = mounts(services.freeswitch!).find((m) => m.source === 'recordings');
+  assert.ok(cb && fs, 'mounted in both services');
+  assert.equal(cb.target, env.get('RECORDING_DIR'), 'callbridge reads RECORDING_DIR');
+  assert.equal(
+    fs.target,
+    env.get('RECORDING_DIR_FREESWITCH') || env.get('RECORDING_DIR'),
+    'FreeSWITCH writes to RECORDING_DIR_FREESWITCH (= RECORDING_DIR when empty)',
+  );
+  assert.equal(cb.readOnly, false, 'callbridge deletes');
+  assert.equal(fs.readOnly, false, 'FreeSWITCH writes');
+  for (const file of ['Dockerfile', 'freeswitch/Dockerfile']) {
+    assert.match(
+      read(file),
+      /install -d -o 999 -g (1000|node) -m 2775 \/var\/lib\/callbridge\/recordings/,
+      `${file}: the mount point is FreeSWITCH's, with callbridge's group able to delete`,
+    );
+  }
+});
+
 test('under host networking the addresses line up', () => {
   const cb = environment(services.callbridge!);
   // Empty CALLBRIDGE_WS_URL: callbridge derives ws://127.0.0.1:<HTTP_PORT>.

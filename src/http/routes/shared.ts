@@ -25,6 +25,12 @@ export interface ApiDeps {
     /** False when the call's agent cannot speak given text. */
     say(id: string, text: string): boolean;
   };
+  /** Call recordings (calls/call-recording.ts); absent: the recording routes are not served. */
+  recordings?: {
+    /** The complete file, or undefined while recording or when there is none. */
+    file(id: string): Promise<{ path: string; bytes: number } | undefined>;
+    remove(id: string): Promise<'deleted' | 'none' | 'busy'>;
+  };
   /** Bearer token required on every endpoint but /health (and the Twilio webhook when TWILIO_AUTH_TOKEN lets us check Twilio's signature). */
   apiToken?: string;
   maxBodyBytes: number;

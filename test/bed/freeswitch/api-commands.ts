@@ -10,6 +10,7 @@ import { parseCause } from './causes.ts';
 import { fixture } from './event-templates.ts';
 import { jsonValue } from './esl-wire.ts';
 import { separateString } from './fs-args.ts';
+import { RECORD_USAGE } from './recording.ts';
 import { uuidBridge, uuidSendDtmf } from './transfer.ts';
 
 export interface ApiContext {
@@ -119,6 +120,15 @@ function runSync(ctx: ApiContext, command: string, arg: string): string | undefi
       const ch = channel(argv[0]);
       if (!ch) return NO_SUCH_CHANNEL;
       return ch.variables.get(argv[1]!) ?? '_undef_';
+    }
+    case 'uuid_record': {
+      const argv = separateString(arg, 4);
+      if (argv.length < 3) return RECORD_USAGE;
+      const ch = channel(argv[0]);
+      if (!ch || ch.hungUp) return '-ERR Cannot locate session!\n';
+      if (argv[1] === 'start') return ch.recordings.start(argv[2]!);
+      if (argv[1] === 'stop') return ch.recordings.stop(argv[2]!);
+      return RECORD_USAGE;
     }
     case 'uuid_exists':
       return channel(arg.trim()) ? 'true' : 'false';

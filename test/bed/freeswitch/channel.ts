@@ -12,6 +12,7 @@ import { hangupReport, profileHeaders, type CallTimes } from './channel-report.t
 import { epochMicros, templateVars, type EventFactory, type FsEvent, type Header } from './event-templates.ts';
 import type { MediaClock } from './media-clock.ts';
 import { Microphone } from './microphone.ts';
+import { ChannelRecordings } from './recording.ts';
 import { PlaybackQueue, newAppUuid, type QueuedApp } from './playback.ts';
 import type { Settings } from './settings.ts';
 import { Timeline, type HeardSegment } from './timeline.ts';
@@ -33,6 +34,8 @@ export type HangupHow = 'recv_bye' | 'send_bye' | 'recv_refuse' | 'send_refuse' 
 
 /** Events that carry the channel variables (switch_channel_event_set_extended_data); the others only carry channel data. */
 const WITH_VARIABLES = new Set([
+  'RECORD_START',
+  'RECORD_STOP',
   'CHANNEL_CREATE',
   'CHANNEL_ORIGINATE',
   'CHANNEL_PROGRESS',
@@ -134,6 +137,15 @@ export class EmulatedChannel {
   readonly #vars = new Map<string, string>();
   readonly #timers = new TimerSet();
   readonly #mic = new Microphone();
+  /** `uuid_record` on this channel (recording.ts). */
+  readonly recordings = new ChannelRecordings({
+    fire: (name, parts) => this.fire(name, parts),
+    setVar: (name, value) => this.setVar(name, value),
+    variable: (name) => this.#vars.get(name),
+    rate: () => CODECS[this.codec].rate,
+    played: () => this.#timeline.segments,
+    slice8k: (segment, fromMs, ms) => this.#timeline.slice8k(segment, fromMs, ms),
+  });
   readonly #timeline: Timeline;
   readonly #playback: PlaybackQueue;
   #running = 'CS_NEW';
@@ -674,6 +686,7 @@ export class EmulatedChannel {
           ],
         });
       }
+      this.recordings.hangup();
       this.setRunning('CS_HANGUP', 10);
       if (this.stream?.attached) {
         this.stream.stop();
@@ -732,13 +745,18 @@ export class EmulatedChannel {
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  #mediaFrame(): void {
+  /** `record` false: the connect burst, frames beyond real time that a recording (wall clock) does not hold. */
+  #mediaFrame(record = true): void {
     const s = this.stream;
     const active = s && (s.state === 'connecting' || s.state === 'connected');
     const rate = active ? s.rate : CODECS[this.codec].rate;
     const samples = rate / 50;
     const read = this.#mic.take(samples, rate);
     if (active) s.pushFrame(read, this.#writtenFrame(rate, samples));
+    if (record && this.recordings.recording) {
+      const r = CODECS[this.codec].rate;
+      this.recordings.frame(rate === r ? read : resample(read, rate, r));
+    }
   }
 
   /** What the caller hears during this frame (for mixed/stereo streams), at `rate`. */
@@ -766,7 +784,7 @@ export class EmulatedChannel {
       fireCustom: (subclass, body) => this.fire('CUSTOM', { subclass, body, callingKey: 'CUSTOM' }),
       bugClosed: () => this.fire('MEDIA_BUG_STOP', { pre: MEDIA_BUG }),
       burst: (n) => {
-        for (let i = 0; i < n; i++) this.#mediaFrame();
+        for (let i = 0; i < n; i++) this.#mediaFrame(false);
       },
       changed: () => this.#host.changed(),
     };
