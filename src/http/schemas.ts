@@ -143,6 +143,15 @@ export const Call = z
     transcript: z.array(TranscriptEntry),
     resumptions: Resumptions,
     tools: ToolCalls.optional(),
+    recording: z
+      .object({
+        status: z.enum(['recording', 'complete', 'failed', 'deleted']),
+        reason: z.string().optional().openapi({ description: 'Why there is no recording (failed)' }),
+        durationMs: z.number().int().optional(),
+        bytes: z.number().int().optional(),
+      })
+      .optional()
+      .openapi({ description: 'Absent when the call was not to be recorded; the file: GET /calls/{id}/recording' }),
     heard: HeardSummary.optional(),
     heardTurns: z
       .array(HeardTurn)
