@@ -379,7 +379,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         await http.close(2000);
         await esl.stop();
         clearInterval(pruneTimer);
-        recorder.close();
+        await recorder.close();
         // After the calls, so their recordings are complete; analyses still waiting are given up.
         await analyzer.close();
         store.close();

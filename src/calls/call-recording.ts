@@ -140,11 +140,14 @@ export class CallRecorder {
     void this.#complete(e.uuid, e.recordMs);
   }
 
-  close(): void {
+  /**
+   * Stop listening. Recordings still waiting for RECORD_STOP (callbridge stopping right after its calls) are
+   * taken as they are on disk, so no record is left `recording` for good.
+   */
+  async close(): Promise<void> {
     this.#d.book.off('change', this.#onChange);
-    for (const timer of this.#active.values()) clearTimeout(timer);
-    this.#active.clear();
     this.#pending.clear();
+    await Promise.allSettled([...this.#active.keys()].map((id) => this.#complete(id, undefined)));
   }
 
   #freeswitchPath(callId: string): string {

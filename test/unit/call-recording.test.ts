@@ -109,7 +109,7 @@ test('retention: calls pruned from history take their recording files with them'
     logger,
   });
   t.after(async () => {
-    recorder.close();
+    await recorder.close();
     store.close();
     await rm(dir, { recursive: true, force: true });
   });
