@@ -37,6 +37,8 @@ export interface CallRecorderDeps {
   onComplete?: (callId: string, path: string) => void;
   /** How long after the hangup RECORD_STOP may still come before the file is taken as it is. */
   stopWaitMs?: number;
+  /** Free bytes where recordings go (statfs); replaceable to test a full disk. */
+  freeBytes?: (dir: string) => Promise<number | undefined>;
 }
 
 /** Below this, a new recording is not started: a stereo 8 kHz hour is ~115 MB, and a full disk fails calls' files. */
@@ -183,7 +185,7 @@ export class CallRecorder {
 
   async #start(callId: string, control: Pick<ChannelControl, 'startRecording'>): Promise<void> {
     if (this.#unusable) return this.#fail(callId, 'unwritable', this.#unusable);
-    const free = await freeBytes(this.#d.settings.dir);
+    const free = await (this.#d.freeBytes ?? freeBytes)(this.#d.settings.dir);
     if (free !== undefined && free < MIN_FREE_BYTES) {
       return this.#fail(callId, 'disk-full', `only ${free} bytes free in RECORDING_DIR`);
     }

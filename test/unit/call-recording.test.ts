@@ -17,7 +17,8 @@ import { FreeSwitchEmulator } from '../bed/freeswitch/index.ts';
 import { RawEslClient } from '../bed/freeswitch/raw-esl-client.ts';
 import { encodeWav } from '../bed/wav.ts';
 import { tone } from '../bed/index.ts';
-import { captureLogger } from '../support/stack.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { captureLogger, until } from '../support/stack.ts';
 
 const ID = '11111111-2222-3333-4444-555555555555';
 
@@ -211,3 +212,63 @@ for (const preBuffer of ['0', undefined] as const) {
     assert.ok(Math.abs(onset(right) - expectRight) <= tolerance, `played at ${onset(right)}, expected ~${expectRight}`);
   });
 }
+
+test('no recording without a usable directory or disk space: no command, the record says why, a metric counts it', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'callbridge-rec-'));
+  await writeFile(join(base, 'file'), '');
+  const { logger, lines } = captureLogger();
+  const metrics = new Metrics();
+  const book = new CallBook(undefined, logger);
+  const sent: string[] = [];
+  const control = () => ({
+    startRecording: async (path: string) => void sent.push(path),
+    play: async () => {},
+  });
+  const settings = { enabled: false, freeswitchDir: '/fs', announcementFile: undefined };
+  const unwritable = new CallRecorder({
+    settings: { ...settings, dir: join(base, 'file', 'rec') },
+    control,
+    book,
+    store: undefined,
+    logger,
+    metrics,
+  });
+  t.after(async () => {
+    await unwritable.close();
+    await rm(base, { recursive: true, force: true });
+  });
+  await unwritable.prepare();
+  assert.ok(
+    lines.some((l) => l.msg.startsWith('recording directory unusable')),
+    'start-up says so, and goes on',
+  );
+
+  book.add({ ...record(ID, Date.now(), false), status: 'ringing' });
+  unwritable.decide(ID, true);
+  book.setStatus(ID, 'answered');
+  await until(() => book.live(ID)?.recording?.status === 'failed', 2000, 'recording failed');
+  assert.match(book.live(ID)!.recording!.reason!, /RECORDING_DIR .* is not writable/);
+
+  const other = 'aaaaaaaa-0000-0000-0000-00000000000f';
+  const fullRecorder = new CallRecorder({
+    settings: { ...settings, dir: base },
+    control,
+    book,
+    store: undefined,
+    logger,
+    metrics,
+    freeBytes: async () => 1024,
+  });
+  t.after(() => fullRecorder.close());
+  book.add({ ...record(other, Date.now(), false), status: 'answered' });
+  fullRecorder.decide(other, undefined); // RECORDING off: nothing
+  assert.equal(book.live(other)?.recording, undefined);
+  fullRecorder.decide(other, true);
+  await until(() => book.live(other)?.recording?.status === 'failed', 2000, 'recording failed');
+  assert.match(book.live(other)!.recording!.reason!, /only 1024 bytes free/);
+
+  assert.deepEqual(sent, [], 'no uuid_record was sent');
+  const text = await metrics.text();
+  assert.match(text, /^callbridge_recording_failures_total\{reason="unwritable"\} 1$/m);
+  assert.match(text, /^callbridge_recording_failures_total\{reason="disk-full"\} 1$/m);
+});
