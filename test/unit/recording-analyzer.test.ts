@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { RecordingAnalyzer, type AnalysisOutcome } from '../../src/recording/analyzer.ts';
 import { noResumptions, type CallRecord } from '../../src/store/call-record.ts';
-import { openCallStore, type CallStore } from '../../src/store/call-store.ts';
+import { openCallStore, SCHEMA_VERSION, type CallStore } from '../../src/store/call-store.ts';
 import { constructCall } from '../support/heard-call.ts';
 
 const logger = silentLogger();
@@ -206,5 +206,37 @@ describe('RecordingAnalyzer', () => {
     assert.equal(analyzer.stats.running, false);
     assert.equal(analyzer.enqueue(ID(32), wav), false);
     await analyzer.idle(); // resolves at once: nothing left
+  });
+
+  test('migration: an older history gets the heard_latency_max_ms column, filled from the records', async () => {
+    const path = join(dir, 'history.db');
+    const { DatabaseSync } = await import('node:sqlite');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE calls (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, status TEXT NOT NULL,
+      direction TEXT NOT NULL, record TEXT NOT NULL); PRAGMA user_version = 0;`);
+    const analysed = { ...record(ID(40)), status: 'completed', heard: { latencyMaxMs: 1234 } };
+    old
+      .prepare('INSERT INTO calls VALUES (?, 1, ?, ?, ?)')
+      .run(ID(40), 'completed', 'inbound', JSON.stringify(analysed));
+    old
+      .prepare('INSERT INTO calls VALUES (?, 2, ?, ?, ?)')
+      .run(ID(41), 'completed', 'inbound', JSON.stringify(record(ID(41))));
+    old.close();
+    const s = await openCallStore(path);
+    s.close();
+    const db = new DatabaseSync(path);
+    try {
+      assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, SCHEMA_VERSION);
+      const rows = db.prepare('SELECT id, heard_latency_max_ms AS m FROM calls ORDER BY id').all();
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.m]),
+        [
+          [ID(40), 1234],
+          [ID(41), null],
+        ],
+      );
+    } finally {
+      db.close();
+    }
   });
 });
