@@ -12,7 +12,7 @@ import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
 import { CallControl, CallUnavailableError } from './call-control.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
-import { CallSession } from './call-session.ts';
+import { CallSession, type EndedSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
 import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
@@ -165,7 +165,7 @@ export class CallManager implements MediaRouter {
     void session.start();
   }
 
-  #ended(s: CallSession): void {
+  #ended(s: EndedSession): void {
     if (this.#sessions.get(s.id) === s) this.#sessions.delete(s.id);
     this.#d.metrics?.callsActive.set(this.#sessions.size);
     this.#d.metrics?.callsEnded.inc({ reason: (s.endReason ?? 'unknown').split(':')[0]!.slice(0, 40) });

@@ -17,7 +17,7 @@ import type { MediaAttachResult, MediaConnection } from './media-port.ts';
 import type { CallStats, SessionDeps } from './session-deps.ts';
 
 export type { CallState };
-export type { CallControl, CallStats, SessionDeps } from './session-deps.ts';
+export type { CallControl, CallStats, EndedSession, SessionDeps } from './session-deps.ts';
 
 /**
  * One phone call's life: picked up, answered, its agent and media stream connected, active, ended. Everything

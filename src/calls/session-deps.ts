@@ -10,7 +10,6 @@ import type { CallBook } from './call-book.ts';
 import type { CallControl as CallActionsControl, CallControlHooks } from './call-control.ts';
 import type { MediaStats } from './call-media.ts';
 import type { PlayoutStats } from './call-playout.ts';
-import type { CallSession } from './call-session.ts';
 import type { CallSettings } from './call-settings.ts';
 import type { SessionSettings } from './session-settings.ts';
 
@@ -36,8 +35,15 @@ export interface SessionDeps {
   resampling: Resampling;
   /** Shared by the calls of this callbridge instance (see playout/arrival-pace.ts). */
   pace: PaceMemory;
-  onEnded(session: CallSession): void;
+  /** The session ended (given itself, so the owner can tell it from a newer session of the same call). */
+  onEnded(session: EndedSession): void;
   metrics?: Metrics;
   /** The call's actions (end after playback, transfer, DTMF), given the session's own ways of ending. */
   createActions?(hooks: CallControlHooks): CallActionsControl;
+}
+
+/** What the owner learns of a session that ended: which call, and why. */
+export interface EndedSession {
+  readonly id: string;
+  readonly endReason: string | undefined;
 }

@@ -177,7 +177,7 @@ async function newCall(
     createAgent: () => agent,
     resampling: noResampling,
     pace,
-    onEnded: (s) => ended.push(s),
+    onEnded: (s) => ended.push(s as CallSession),
   });
   sessions.push(session);
   const token = new URL(session.streamUrl).searchParams.get('token')!;

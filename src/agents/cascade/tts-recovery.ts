@@ -6,8 +6,21 @@
  */
 import { errorText } from '../../errors.ts';
 import type { Reply } from './reply.ts';
-import type { ReplyHost } from './reply-runner.ts';
-import type { StageError } from './stages.ts';
+import type { AgentSink } from '../agent.ts';
+import type { Logger } from '../../log.ts';
+import type { CascadeStats } from './cascade-stats.ts';
+import type { StageLinks } from './stage-links.ts';
+import type { StageError, StageName } from './stages.ts';
+
+/** What recovering a reply's TTS needs of the reply runner's host (a ReplyHost is one). */
+export interface RecoveryHost {
+  readonly call: { readonly sink: AgentSink };
+  readonly log: Logger;
+  readonly stats: CascadeStats;
+  readonly links: StageLinks;
+  fault(stage: StageName, cause: string): void;
+  guard(fn: () => void): void;
+}
 
 /** New TTS streams one reply may continue on after its stream broke mid-reply. */
 const MAX_TTS_RESUMES = 2;
@@ -27,10 +40,10 @@ export interface ReplyControl {
 }
 
 export class TtsRecovery {
-  readonly #host: ReplyHost;
+  readonly #host: RecoveryHost;
   readonly #runner: ReplyControl;
 
-  constructor(host: ReplyHost, runner: ReplyControl) {
+  constructor(host: RecoveryHost, runner: ReplyControl) {
     this.#host = host;
     this.#runner = runner;
   }

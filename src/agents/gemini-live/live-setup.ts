@@ -9,6 +9,8 @@ import { liveTools } from './live-tools.ts';
 import type { LIVE_THINKING_LEVELS } from './settings.ts';
 
 /** What the setup is built from besides the per-call AgentSettings. */
+import { isLive38 } from './models.ts';
+
 export interface LiveSetupOptions {
   model: string;
   settings: AgentSettings;
@@ -16,11 +18,6 @@ export interface LiveSetupOptions {
   proactiveAudio?: boolean;
   /** Context compression: a sliding window triggered at `triggerTokens`, cut back to `targetTokens`. */
   compression: { triggerTokens: number; targetTokens: number };
-}
-
-/** Gemini 3.8 Live (and its extended-thinking variant): no thinking level, proactive audio always on. */
-export function isLive38(model: string): boolean {
-  return /(^|\/)gemini-3\.8-live/.test(model);
 }
 
 /** Input window of the models whose size is known; compression must trigger below it. */

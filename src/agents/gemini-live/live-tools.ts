@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { errorText } from '../../errors.ts';
 import type { AgentSink } from '../agent.ts';
 import type { ToolDeclaration, ToolResult, ToolScheduling } from '../tools/types.ts';
-import { isLive38 } from './live-setup.ts';
+import { isLive38 } from './models.ts';
 
 /** Calls in progress at once; beyond it a call is answered with an error at once (a runaway model). */
 const MAX_PENDING = 32;
