@@ -177,10 +177,11 @@ test('recording on or off by env default, profile and channel variable; POST /ca
   const offByProfile = await place({ callbridge_profile: 'quiet' });
   const offByVariable = await place({ callbridge_profile: 'loud', callbridge_recording: 'false' });
   const onByVariable = await place({ callbridge_profile: 'quiet', callbridge_recording: 'true' });
-  assert.equal(recordCommands(stack, byDefault.uuid).length, 1, 'RECORDING=true records');
+  // Recording starts once a call's settings are decided, which can be just after its stream connected.
+  await until(() => recordCommands(stack, byDefault.uuid).length === 1, 5000, 'RECORDING=true records');
+  await until(() => recordCommands(stack, onByVariable.uuid).length === 1, 5000, 'the channel variable turns it on');
   assert.deepEqual(recordCommands(stack, offByProfile.uuid), [], 'the profile turns it off');
   assert.deepEqual(recordCommands(stack, offByVariable.uuid), [], 'the channel variable beats the profile');
-  assert.equal(recordCommands(stack, onByVariable.uuid).length, 1, 'the channel variable turns it on');
   const records = stack.bridge.callBook;
   assert.equal(records.get(offByProfile.uuid)?.recording, undefined);
   assert.equal(records.get(byDefault.uuid)?.recording?.status, 'recording');
