@@ -1,5 +1,9 @@
 import { EslNotConnectedError } from '../../src/freeswitch/esl.ts';
-import type { PlaybackControl, PlayoutQueue } from '../../src/playout/playout-queue.ts';
+import type { TestContext } from 'node:test';
+import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
+import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
+import { PaceMemory } from '../../src/playout/arrival-pace.ts';
+import { type PlaybackControl, PlayoutQueue } from '../../src/playout/playout-queue.ts';
 import type { ChunkTransport, OutgoingChunk } from '../../src/playout/transport.ts';
 
 /**
@@ -69,4 +73,37 @@ export class FakeFreeswitch implements PlaybackControl, ChunkTransport {
       if (this.linkUp) this.queue!.finished(c.path, this.files.has(c.path) ? 'FILE PLAYED' : 'FILE NOT FOUND');
     }
   }
+}
+
+const resampling = new InlineResampling(new ResamplerPools({ converter: 'SINC_FASTEST' }));
+
+/**
+ * A PlayoutQueue writing r8 files to a FakeFreeswitch on a fake clock. `advance(ms)` moves the clock 1 ms at
+ * a time, firing the queue's timers and FreeSWITCH's events on the way.
+ */
+export function fakeClockQueue(t: TestContext, sizes: { chunkMs: number; maxAheadMs: number }) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const fs = new FakeFreeswitch();
+  const q = new PlayoutQueue({
+    format: { kind: 'r8', sampleRate: 8000 },
+    transport: fs,
+    control: fs,
+    resampling,
+    firstChunkMs: 100,
+    chunkMs: sizes.chunkMs,
+    lowWaterMs: 100,
+    maxAheadMs: sizes.maxAheadMs,
+    now: () => fs.now,
+    pace: new PaceMemory(),
+  });
+  fs.queue = q;
+  const advance = async (ms: number) => {
+    for (let i = 0; i < ms; i++) {
+      fs.now++;
+      t.mock.timers.tick(1);
+      fs.run();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { fs, q, advance };
 }

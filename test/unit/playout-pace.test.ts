@@ -1,39 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
-import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
-import { PaceMemory } from '../../src/playout/arrival-pace.ts';
-import { PlayoutQueue } from '../../src/playout/playout-queue.ts';
-import { FakeFreeswitch } from './playout-fake-freeswitch.ts';
-
-const resampling = new InlineResampling(new ResamplerPools({ converter: 'SINC_FASTEST' }));
+import type { PlayoutQueue } from '../../src/playout/playout-queue.ts';
+import { type FakeFreeswitch, fakeClockQueue } from './playout-fake-freeswitch.ts';
 
 function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const fs = new FakeFreeswitch();
-  const q = new PlayoutQueue({
-    format: { kind: 'r8', sampleRate: 8000 },
-    transport: fs,
-    control: fs,
-    resampling,
-    firstChunkMs: 100,
-    chunkMs: 500,
-    lowWaterMs: 100,
-    maxAheadMs: 1000,
-    now: () => fs.now,
-    pace: new PaceMemory(),
-  });
-  fs.queue = q;
-  /** Advance the fake clock 1 ms at a time, firing the queue's timers and FreeSWITCH's events on the way. */
-  const advance = async (ms: number) => {
-    for (let i = 0; i < ms; i++) {
-      fs.now++;
-      t.mock.timers.tick(1);
-      fs.run();
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  return { fs, q, advance };
+  const bed = fakeClockQueue(t, { chunkMs: 500, maxAheadMs: 1000 });
+  return bed;
 }
 
 /** A model streaming in real time: 40 ms pieces on a 40 ms schedule, some of them late (by up to 45 ms, never cumulative). */

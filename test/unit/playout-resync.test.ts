@@ -1,39 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
-import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
-import { PaceMemory } from '../../src/playout/arrival-pace.ts';
-import { PlayoutQueue } from '../../src/playout/playout-queue.ts';
-import { FakeFreeswitch } from './playout-fake-freeswitch.ts';
-
-const resampling = new InlineResampling(new ResamplerPools({ converter: 'SINC_FASTEST' }));
+import { type FakeFreeswitch, fakeClockQueue } from './playout-fake-freeswitch.ts';
 
 function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const fs = new FakeFreeswitch();
-  const q = new PlayoutQueue({
-    format: { kind: 'r8', sampleRate: 8000 },
-    transport: fs,
-    control: fs,
-    resampling,
-    firstChunkMs: 100,
-    chunkMs: 200,
-    lowWaterMs: 100,
-    maxAheadMs: 600,
-    now: () => fs.now,
-    pace: new PaceMemory(),
-  });
-  fs.queue = q;
-  fs.onDrop = () => q.forgetCommanded(); // what the session does on the ESL client's `disconnected`
-  const advance = async (ms: number) => {
-    for (let i = 0; i < ms; i++) {
-      fs.now++;
-      t.mock.timers.tick(1);
-      fs.run();
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  return { fs, q, advance };
+  const bed = fakeClockQueue(t, { chunkMs: 200, maxAheadMs: 600 });
+  bed.fs.onDrop = () => bed.q.forgetCommanded(); // what the session does on the ESL client's `disconnected`
+  return bed;
 }
 
 /** `ms` of 8 kHz audio whose 20 ms frames are numbered 1, 2, 3, ... (each sample holds its frame's number). */
