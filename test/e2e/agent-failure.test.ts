@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Agent, AgentSink } from '../../src/agents/agent.ts';
 import { tone } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
+import { sse } from '../support/sse.ts';
 
 const SHIPPED_PROMPT = new URL('../../freeswitch/sounds/callbridge/apology.wav', import.meta.url);
 
@@ -19,31 +20,6 @@ class ScriptedAgent implements Agent {
   }
   pushAudio(): void {}
   async close(): Promise<void> {}
-}
-
-/** Server-Sent Events of one call, collected as they arrive. */
-function sse(url: string) {
-  const events: Array<{ event: string; data: any }> = [];
-  const ctl = new AbortController();
-  const done = (async () => {
-    const res = await fetch(url, { signal: ctl.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
-      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event) events.push({ event, data: data ? JSON.parse(data) : undefined });
-      }
-    }
-  })().catch(() => {});
-  return { events, done, close: () => ctl.abort() };
 }
 
 test('an agent that resumes is counted; one that fails for good gets the apology prompt played in full, then the hang-up', async (t) => {

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 import { twilioSignature } from '../../src/http/twilio.ts';
 import { RawEslClient, tone } from '../bed/index.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
+import { sse } from '../support/sse.ts';
 
 const TOKEN = 'test-token-0123456789';
 
@@ -33,32 +34,6 @@ function api(stack: Stack, token?: string) {
     del: (path: string) => fetch(base + path, { method: 'DELETE', headers: headers() }),
     base,
   };
-}
-
-/** Reads Server-Sent Events into a list as they arrive. */
-function sse(url: string, token?: string) {
-  const events: Array<{ event: string; data: any }> = [];
-  const ctl = new AbortController();
-  const done = (async () => {
-    const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: ctl.signal });
-    const reader = res.body!.getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += new TextDecoder().decode(value);
-      let i: number;
-      // biome-ignore lint/suspicious/noAssignInExpressions: the usual read-every-event loop
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event) events.push({ event, data: data ? JSON.parse(data) : undefined });
-      }
-    }
-  })().catch(() => {});
-  return { events, done, close: () => ctl.abort() };
 }
 
 test('POST /calls places a call: registered before originate, state follows, the agent speaks first with the campaign context', async (t) => {
