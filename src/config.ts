@@ -162,6 +162,34 @@ const schema = z.object({
   TWILIO_SIP_PASSWORD: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   TWILIO_WEBHOOK_URL: z.url().optional(),
+  // ---- Web console and browser calls (http/routes/console.ts, calls/browser-tickets.ts) ----
+  /** How long a console sign-in (a signed cookie) lasts. */
+  CONSOLE_SESSION_HOURS: z.coerce.number().int().min(1).max(720).default(12),
+  BROWSER_CALLS: bool.default(true),
+  /** FreeSWITCH's SIP-over-WebSocket binding as the browser reaches it. */
+  BROWSER_SIP_WS_URL: z
+    .string()
+    .regex(/^wss?:\/\/[A-Za-z0-9.:[\]-]+(\/[A-Za-z0-9._~/-]*)?$/, 'must be ws://host:port or wss://host:port[/path]')
+    .default('ws://127.0.0.1:5066'),
+  /** Whom the browser dials: FreeSWITCH's browser context answers only the agent extension. */
+  BROWSER_SIP_TARGET: z
+    .string()
+    .regex(/^sips?:[A-Za-z0-9._~+-]+@[A-Za-z0-9.:[\]-]+$/, 'must be a SIP URI like sip:agent@127.0.0.1')
+    .default('sip:agent@127.0.0.1'),
+  /** Comma-separated stun:/turn: URLs handed to the browser's WebRTC stack. */
+  BROWSER_ICE_SERVERS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^(stun|stuns|turn|turns):[^\s,]+$/, 'each must be a stun: or turn: URL'))),
+  /** Signs browser-call tickets; empty: random per process (set the same on every instance behind one FreeSWITCH). */
+  BROWSER_TICKET_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  BROWSER_TICKET_TTL_S: z.coerce.number().int().min(5).max(3600).default(60),
 });
 
 export type Env = z.input<typeof schema>;
