@@ -35,6 +35,7 @@ import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
 import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
+import type { BrowserTickets } from './calls/browser-tickets.ts';
 import { RecordingAnalyzer } from './recording/analyzer.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
@@ -62,6 +63,8 @@ export interface StartOptions {
   createAgent?: (settings: CallSettings, facts: CallFacts, logger: Logger) => Agent;
   /** A call recording is complete on disk (the latency analysis takes it from here). */
   onRecordingComplete?: (callId: string, path: string) => void;
+  /** Redeems browser calls' tickets (tests inject their own; absent: browser calls are refused). */
+  browserTickets?: BrowserTickets;
 }
 
 /** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
@@ -280,6 +283,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     resampling,
     pace: new PaceMemory(),
     metrics,
+    browserTickets: opts.browserTickets,
   });
 
   const app = createHttpApp({

@@ -35,6 +35,8 @@ export class Metrics {
   readonly eslConnected: Gauge;
   /** Calls that were to be recorded and have no recording, by reason (unwritable, disk-full, command, missing). */
   readonly recordingFailures: Counter<'reason'>;
+  /** Calls from the browser profile hung up for want of a valid ticket, by reason (missing, invalid, used, ...). */
+  readonly browserCallsRefused: Counter<'reason'>;
   readonly #resumptions: Counter<'reason'>;
   readonly #resumptionSeconds: Histogram;
   readonly #toolCalls: Counter<'tool' | 'outcome'>;
@@ -127,6 +129,12 @@ export class Metrics {
     this.recordingFailures = new Counter({
       name: 'callbridge_recording_failures_total',
       help: 'Calls to be recorded that got no recording (the call went on), by reason',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.browserCallsRefused = new Counter({
+      name: 'callbridge_browser_calls_refused_total',
+      help: 'Browser calls hung up (CALL_REJECTED) without a valid ticket, by reason (missing, invalid, expired, used, disabled)',
       labelNames: ['reason'],
       registers: r,
     });

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
+import { admitParkedChannel, type BrowserAdmission } from './browser-admission.ts';
 import { CallControl, CallUnavailableError } from './call-control.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession, type EndedSession } from './call-session.ts';
@@ -19,7 +20,7 @@ import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRo
 import { DEFAULT_SIP_PROFILE, outboundCall, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
 import type { SessionSettings } from './session-settings.ts';
 
-export interface CallManagerDeps {
+export interface CallManagerDeps extends BrowserAdmission {
   /** What each call's session reads from the configuration. */
   session: SessionSettings;
   outbound: OutboundSettings;
@@ -118,6 +119,7 @@ export class CallManager implements MediaRouter {
       if (!(err instanceof UnsafeEslValueError)) throw err;
       return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
     }
+    if (!admitParkedChannel(channel, control, log, this.#d)) return;
     this.#dialing.delete(channel.uuid);
     this.#settleUnconfirmed(channel.uuid);
     const { book } = this.#d;

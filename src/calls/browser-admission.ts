@@ -1,0 +1,52 @@
+import { arrayValues, type ChannelInfo } from '../freeswitch/events.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { BROWSER_MARKER, BROWSER_TICKET_VARIABLE, type BrowserTickets, type TicketVerdict } from './browser-tickets.ts';
+import { MARKER_VARIABLE } from './marker.ts';
+
+/** Why a browser call was refused: its ticket's verdict, or `disabled` when this instance issues no tickets. */
+export type BrowserRefusal = Exclude<TicketVerdict, 'ok'> | 'disabled';
+
+export interface BrowserAdmission {
+  /** Absent: browser calls are off, every one is refused. */
+  browserTickets?: Pick<BrowserTickets, 'redeem'>;
+  metrics?: Metrics;
+}
+
+/** How a refused channel is hung up (ChannelControl: a validated `uuid_kill`). */
+export type RefusedChannel = { hangup(cause?: string): Promise<void> };
+
+/** The browser dialplan marks its calls `callbridge=browser` (the latest value counts, as in marker.ts). */
+export function isBrowserCall(channel: ChannelInfo): boolean {
+  const raw = channel.variable(MARKER_VARIABLE);
+  if (typeof raw !== 'string') return false;
+  return arrayValues(raw).at(-1)!.trim().toLowerCase() === BROWSER_MARKER;
+}
+
+/**
+ * Whether a parked channel may be taken. Calls from the browser profile must carry a ticket that redeems (issued
+ * to the console, once, not expired); any other marked call passes. A refused call is hung up with CALL_REJECTED
+ * before anything else is sent to it (no answer, no stream), logged by reason (never the ticket) and counted.
+ * Every path that takes a channel (CHANNEL_PARK, the resync after a reconnect) comes through here, so a reconnect
+ * cannot skip the check; a call already taken is a session and is not looked at again.
+ */
+export function admitParkedChannel(
+  channel: ChannelInfo,
+  control: RefusedChannel,
+  log: Logger,
+  d: BrowserAdmission,
+): boolean {
+  if (!isBrowserCall(channel)) return true;
+  const ticket = channel.variable(BROWSER_TICKET_VARIABLE);
+  const refusal: BrowserRefusal | 'ok' = d.browserTickets ? d.browserTickets.redeem(ticket) : 'disabled';
+  if (refusal === 'ok') {
+    log.info({ from: channel.callerNumber }, 'browser call admitted: its ticket redeemed');
+    return true;
+  }
+  d.metrics?.browserCallsRefused.inc({ reason: refusal });
+  log.warn({ reason: refusal, from: channel.callerNumber }, 'refusing a browser call: no valid ticket');
+  control.hangup('CALL_REJECTED').catch((err: Error) => {
+    log.warn({ err: err.message }, 'could not hang up a refused browser call');
+  });
+  return false;
+}
