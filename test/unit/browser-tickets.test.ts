@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { admitParkedChannel } from '../../src/calls/browser-admission.ts';
 import { BROWSER_TICKET_VARIABLE, BrowserTickets } from '../../src/calls/browser-tickets.ts';
+import type { ChannelInfo } from '../../src/freeswitch/events.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { captureLogger } from '../support/stack.ts';
 
 const TTL = 60_000;
 
@@ -129,4 +133,51 @@ test('the default bound is 10 000 remembered tickets', () => {
   const tickets = new BrowserTickets({ ttlMs: TTL, now: c.now });
   for (let i = 0; i < 10_500; i++) tickets.redeem(tickets.issue().ticket);
   assert.equal(tickets.remembered, 10_000);
+});
+
+function parked(variables: Record<string, string>): ChannelInfo {
+  return {
+    uuid: '6a0b1c2d-0000-4000-8000-000000000001',
+    direction: 'inbound',
+    answered: false,
+    callerNumber: 'browser',
+    callerName: '',
+    destination: 'agent',
+    writeCodec: undefined,
+    writeRate: undefined,
+    sipCallId: undefined,
+    variable: (name) => variables[name],
+  };
+}
+
+function admission(tickets?: BrowserTickets) {
+  const hangups: Array<string | undefined> = [];
+  const { logger, lines } = captureLogger();
+  const metrics = new Metrics();
+  const admit = (variables: Record<string, string>) =>
+    admitParkedChannel(parked(variables), { hangup: async (cause) => void hangups.push(cause) }, logger, {
+      browserTickets: tickets,
+      metrics,
+    });
+  return { admit, hangups, lines, metrics };
+}
+
+test('admission: only channels marked browser need a ticket; without tickets configured they are refused', async () => {
+  const off = admission();
+  assert.equal(off.admit({ callbridge: '1' }), true, 'an ordinary marked call passes');
+  assert.equal(off.admit({ callbridge: 'ARRAY::browser|:1' }), true, 'the latest marker value counts');
+  assert.deepEqual(off.hangups, []);
+  assert.equal(off.admit({ callbridge: ' Browser ' }), false, 'browser calls are off without tickets');
+  assert.deepEqual(off.hangups, ['CALL_REJECTED']);
+  assert.equal(off.lines.at(-1)?.reason, 'disabled');
+  assert.match(await off.metrics.text(), /^callbridge_browser_calls_refused_total\{reason="disabled"\} 1$/m);
+
+  const tickets = new BrowserTickets({ ttlMs: TTL });
+  const on = admission(tickets);
+  const { ticket } = tickets.issue();
+  assert.equal(on.admit({ callbridge: 'browser', [BROWSER_TICKET_VARIABLE]: ticket }), true);
+  assert.equal(on.admit({ callbridge: 'ARRAY::1|:browser', [BROWSER_TICKET_VARIABLE]: ticket }), false);
+  assert.deepEqual(on.hangups, ['CALL_REJECTED']);
+  assert.equal(on.lines.at(-1)?.reason, 'used');
+  assert.ok(!JSON.stringify(on.lines).includes(ticket), 'the ticket is never logged');
 });
