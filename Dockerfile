@@ -11,9 +11,12 @@ WORKDIR /app
 # .npmrc matters: onnxruntime-node-install=skip (the Silero VAD's CPU binaries ship inside the
 # package; its install script would otherwise try to download CUDA ones).
 COPY package.json package-lock.json .npmrc ./
+# The install hook builds the web console only when its sources are there: not yet at this step.
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/build-console.ts ./scripts/
+# The server (tsc → dist/) and the web console (esbuild → dist/console/: page, script, styles).
 RUN npm run build
 
 # ---------------------------------------------------------------------------------------------
@@ -29,6 +32,7 @@ FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+# dist/ holds the server and dist/console, the web console it serves at /.
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 

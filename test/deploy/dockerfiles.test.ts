@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { FS_DIR, ROOT, copySources, read, readDockerfile, stages, type Instruction } from './support.ts';
 
 const fsDockerfile = readDockerfile(join(FS_DIR, 'Dockerfile'));
@@ -189,4 +191,40 @@ test('the callbridge image: Node 22 slim, built then production dependencies onl
   const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
   assert.equal(pkg.scripts.start, 'node dist/main.js', 'the image runs what npm start runs');
   assert.match(pkg.scripts.build ?? '', /^tsc /);
+});
+
+test('the callbridge image builds the web console and ships it; the install hook does not need the sources', () => {
+  const all = stages(cbDockerfile);
+  const build = all.find((s) => s.some((i) => i.keyword === 'RUN' && i.args === 'npm run build'))!;
+  const before = (pred: (i: Instruction) => boolean) => build.findIndex(pred);
+  const ci = before((i) => i.keyword === 'RUN' && i.args === 'npm ci');
+  const runBuild = before((i) => i.keyword === 'RUN' && i.args === 'npm run build');
+  const copiesScript = before((i) => i.keyword === 'COPY' && i.args.includes('scripts/build-console.ts'));
+  const copiesSrc = before((i) => i.keyword === 'COPY' && /^src\b/.test(i.args));
+  assert.ok(ci < copiesSrc && ci < copiesScript, 'npm ci runs before the sources are copied (its layer is cached)');
+  assert.ok(copiesScript >= 0 && copiesScript < runBuild, 'the console build script is there for npm run build');
+  const final = all.at(-1)!;
+  assert.ok(
+    final.some((i) => i.keyword === 'COPY' && /--from=build \/app\/dist \.\/dist$/.test(i.args)),
+    'dist (with dist/console) reaches the final image',
+  );
+
+  const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.build ?? '', /build:console/, 'npm run build builds the console too');
+  assert.equal(pkg.scripts['build:console'], 'node scripts/build-console.ts');
+  // npm ci in the dependency layers runs the install hook with package.json alone: it must skip, not fail.
+  const hook = pkg.scripts.postinstall ?? '';
+  assert.match(hook, /existsSync\('scripts\/build-console\.ts'\)/, 'the install hook checks for the build script');
+  assert.match(hook, /--if-possible/, 'and builds only when the console sources and esbuild are there');
+  const dir = mkdtempSync(join(tmpdir(), 'cb-hook-'));
+  try {
+    const out = execFileSync('sh', ['-c', hook], {
+      cwd: dir,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+      encoding: 'utf8',
+    });
+    assert.match(out, /console not built: scripts\/build-console\.ts is not here/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
