@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { neededKeys, PIPELINES, type Pipeline } from './agents/vendors.ts';
 import { VENDOR_ENV } from './agents/vendors.ts';
 import { isFilePath } from './freeswitch/commands.ts';
+import { parseNodeList, resolveNodes, type FreeswitchNode } from './freeswitch/nodes.ts';
 import { PATTERNS } from './patterns.ts';
 import { isSecretName, redactUrlCredentials } from './secrets.ts';
 
@@ -58,6 +59,27 @@ const schema = z.object({
   FREESWITCH_ESL_PASSWORD: z.string().min(1).default('ClueCon'),
   ESL_COMMAND_TIMEOUT_MS: ms(100, 60000).default(5000),
   ESL_RECONNECT_MAX_MS: ms(100, 300000).default(10000),
+  /**
+   * Several FreeSWITCH nodes (freeswitch/nodes.ts): `name=host:port[|ws://url-it-streams-to]`, comma-separated,
+   * all with FREESWITCH_ESL_PASSWORD. Empty: one node, `default`, at FREESWITCH_ESL_HOST/PORT.
+   */
+  FREESWITCH_NODES: z
+    .string()
+    .transform((v, ctx) => {
+      const { nodes, problems } = parseNodeList(v);
+      for (const message of problems) ctx.issues.push({ code: 'custom', message, input: v });
+      return nodes;
+    })
+    .optional(),
+  /** Calls (live and being dialled) this instance carries at most; 0: no limit. */
+  MAX_CALLS: z.coerce.number().int().min(0).max(100000).default(0),
+  /** A parked call over MAX_CALLS: `busy` hangs it up (USER_BUSY), `leave` leaves it parked, unanswered. */
+  MAX_CALLS_ACTION: z.enum(['busy', 'leave']).default('busy'),
+  /** Played by FreeSWITCH (a file on its host) before the USER_BUSY hang-up of MAX_CALLS_ACTION=busy. */
+  MAX_CALLS_MESSAGE_FILE: z
+    .string()
+    .refine(isFilePath, 'must be an absolute path of letters, digits, ".", "_", "-" and "/" without .. segments')
+    .optional(),
 
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -207,6 +229,7 @@ export interface Config
     | 'AGENT_PIPELINE'
     | 'CALLBRIDGE_WS_URL'
     | 'RECORDING_DIR_FREESWITCH'
+    | 'FREESWITCH_NODES'
   > {
   /** The default pipeline, `auto` resolved. */
   AGENT_PIPELINE: Pipeline;
@@ -223,6 +246,8 @@ export interface Config
   RECORDING_DIR_FREESWITCH: string;
   /** CALLBRIDGE_WS_URL, or the URL derived from HTTP_HOST/HTTP_PORT when unset. */
   CALLBRIDGE_WS_URL: string;
+  /** The FreeSWITCH nodes (at least one: `default` from FREESWITCH_ESL_HOST/PORT when FREESWITCH_NODES is empty). */
+  FREESWITCH_NODES: FreeswitchNode[];
 }
 
 /** The stream URL FreeSWITCH on this machine can use to reach our listener. */
@@ -287,11 +312,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HTTP_HOST=${c.HTTP_HOST} exposes the calls API beyond this machine: set API_TOKEN (callers then send Authorization: Bearer <token>), or ALLOW_INSECURE_API=true if something else guards it`,
     ]);
   }
-  const { GEMINI_API_KEY, PLAYBACK_DIR, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, CALLBRIDGE_WS_URL, ...rest } = c;
+  const { GEMINI_API_KEY, PLAYBACK_DIR, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, CALLBRIDGE_WS_URL, FREESWITCH_NODES, ...rest } =
+    c;
   const playbackDir = PLAYBACK_DIR ?? DEFAULT_PLAYBACK_DIR;
+  const wsUrl = CALLBRIDGE_WS_URL ?? streamUrlFor(c.HTTP_HOST, c.HTTP_PORT);
   return {
     ...rest,
-    CALLBRIDGE_WS_URL: CALLBRIDGE_WS_URL ?? streamUrlFor(c.HTTP_HOST, c.HTTP_PORT),
+    CALLBRIDGE_WS_URL: wsUrl,
+    FREESWITCH_NODES: resolveNodes(FREESWITCH_NODES ?? [], {
+      host: c.FREESWITCH_ESL_HOST,
+      port: c.FREESWITCH_ESL_PORT,
+      wsUrl,
+    }),
     PLAYBACK_DIR: playbackDir,
     // The default written out (a copied .env.example) counts as the default: same fallback.
     PLAYBACK_DIR_DEFAULTED: playbackDir === DEFAULT_PLAYBACK_DIR,
