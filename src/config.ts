@@ -165,6 +165,14 @@ const schema = z.object({
   GOODBYE_TEXT: z.string().min(1).max(500).default('Thank you for calling. Goodbye!'),
   MAX_CALL_DURATION_S: z.coerce.number().int().min(0).max(86400).default(0),
   CALL_HISTORY_PATH: z.string().min(1).default('data/calls.db'),
+  /** Call history in PostgreSQL (shared by several instances) instead of the SQLite file; empty: SQLite. */
+  DATABASE_URL: z
+    .string()
+    .refine(
+      (v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v) && URL.canParse(v),
+      'must be a postgres:// or postgresql:// URL (postgres://user:password@host:5432/database); leave it empty for SQLite at CALL_HISTORY_PATH',
+    )
+    .optional(),
   CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),
   // ---- Call recording (per call: `recording` in call-settings.ts; files: calls/call-recording.ts) ----
@@ -312,8 +320,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `HTTP_HOST=${c.HTTP_HOST} exposes the calls API beyond this machine: set API_TOKEN (callers then send Authorization: Bearer <token>), or ALLOW_INSECURE_API=true if something else guards it`,
     ]);
   }
-  const { GEMINI_API_KEY, PLAYBACK_DIR, PLAYBACK_DIR_FREESWITCH, AGENT_PIPELINE, CALLBRIDGE_WS_URL, FREESWITCH_NODES, ...rest } =
-    c;
+  const {
+    GEMINI_API_KEY,
+    PLAYBACK_DIR,
+    PLAYBACK_DIR_FREESWITCH,
+    AGENT_PIPELINE,
+    CALLBRIDGE_WS_URL,
+    FREESWITCH_NODES,
+    ...rest
+  } = c;
   const playbackDir = PLAYBACK_DIR ?? DEFAULT_PLAYBACK_DIR;
   const wsUrl = CALLBRIDGE_WS_URL ?? streamUrlFor(c.HTTP_HOST, c.HTTP_PORT);
   return {

@@ -37,6 +37,10 @@ export class Metrics {
   readonly recordingFailures: Counter<'reason'>;
   /** Calls from the browser profile hung up for want of a valid ticket, by reason (missing, invalid, used, ...). */
   readonly browserCallsRefused: Counter<'reason'>;
+  /** Parked calls refused by admission control (calls/admission.ts), by reason (at_capacity). */
+  readonly callsRefused: Counter<'reason'>;
+  /** Set by whoever owns the calls of every FreeSWITCH node: callbridge_calls_active is their sum at each scrape. */
+  activeCalls: (() => number) | undefined;
   readonly #resumptions: Counter<'reason'>;
   readonly #resumptionSeconds: Histogram;
   readonly #toolCalls: Counter<'tool' | 'outcome'>;
@@ -82,7 +86,15 @@ export class Metrics {
       'Playback chunk cut → file written in PLAYBACK_DIR',
       this.chunkWrite,
     );
-    this.callsActive = new Gauge({ name: 'callbridge_calls_active', help: 'Calls being handled', registers: r });
+    const self = this;
+    this.callsActive = new Gauge({
+      name: 'callbridge_calls_active',
+      help: 'Calls being handled',
+      registers: r,
+      collect() {
+        if (self.activeCalls) this.set(self.activeCalls());
+      },
+    });
     this.callsEnded = new Counter({
       name: 'callbridge_calls_ended_total',
       help: 'Calls ended, by kind of reason',
@@ -104,7 +116,6 @@ export class Metrics {
       help: 'Replies sent as WAV at the agent rate because no warm converter was free (raise RESAMPLER_POOL_START if this grows)',
       registers: r,
     });
-    const self = this;
     new Gauge({
       name: 'callbridge_resamplers',
       help: 'libsamplerate converters (~1.6 MB each) in this thread, by state',
@@ -123,7 +134,7 @@ export class Metrics {
     });
     this.eslConnected = new Gauge({
       name: 'callbridge_esl_connected',
-      help: '1 while the ESL connection is up',
+      help: 'ESL connections up (1 per connected FreeSWITCH node)',
       registers: r,
     });
     this.recordingFailures = new Counter({
@@ -135,6 +146,12 @@ export class Metrics {
     this.browserCallsRefused = new Counter({
       name: 'callbridge_browser_calls_refused_total',
       help: 'Browser calls hung up (CALL_REJECTED) without a valid ticket, by reason (missing, invalid, expired, used, disabled)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.callsRefused = new Counter({
+      name: 'callbridge_calls_refused_total',
+      help: 'Parked calls not taken by admission control (hung up USER_BUSY or left parked), by reason',
       labelNames: ['reason'],
       registers: r,
     });

@@ -46,6 +46,12 @@ export class ChannelControl {
     await this.#esl.api(cmd.kill(this.uuid, cause));
   }
 
+  /** Hang up once the files queued with `play` (sendmsg) have been played: `execute hangup` behind them. */
+  async hangupAfterPlayback(cause = 'NORMAL_CLEARING'): Promise<void> {
+    const reply = await this.#esl.sendmsg(cmd.hangupAfterQueue(this.uuid, cause));
+    if (!reply.startsWith('+OK')) throw new EslCommandError('sendmsg hangup', reply);
+  }
+
   /**
    * `bgapi originate` of a transfer's B leg (validated before anything is sent). Resolves with the
    * BACKGROUND_JOB body: `+OK <uuid>` once it answered, `-ERR <CAUSE>` (USER_BUSY, NO_ANSWER, ...) otherwise.

@@ -285,6 +285,22 @@ export function playFile(id: string, path: string, eventUuid: string): SendMsg {
 }
 
 /**
+ * Hang up with `cause` once what is queued before it has run (`execute hangup` with `event-lock`, after a
+ * playback sent the same way): a message is heard to its end, then the call ends.
+ */
+export function hangupAfterQueue(id: string, cause: string): SendMsg {
+  return {
+    uuid: uuid(id),
+    headers: {
+      'call-command': 'execute',
+      'execute-app-name': 'hangup',
+      'execute-app-arg': hangupCause(cause),
+      'event-lock': 'true',
+    },
+  } as unknown as SendMsg;
+}
+
+/**
  * `uuid_record <uuid> start <path>`: FreeSWITCH records the channel into `path` (a `.wav`: written by the core,
  * no extra module) until `stop` or the hangup. Replies `+OK Success`, or `-ERR Cannot record session!` when the
  * file cannot be created (captured). There is no `uuid_record_session` command.
