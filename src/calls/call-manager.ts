@@ -33,6 +33,10 @@ export interface CallManagerDeps extends BrowserAdmission {
   /** How agents' replies arrive, learnt from every call of this instance (see playout/arrival-pace.ts). */
   pace: PaceMemory;
   metrics?: Metrics;
+  /** The FreeSWITCH node this manager drives (FREESWITCH_NODES), written on each call's record. */
+  node?: string;
+  /** Admission control (calls/admission.ts) of parked calls not ours yet; absent: every marked call is taken. */
+  admit?(channel: ChannelInfo, control: ChannelControl, log: Logger): 'take' | 'busy' | 'leave';
 }
 
 export function callFacts(channel: ChannelInfo): CallFacts {
@@ -89,6 +93,11 @@ export class CallManager implements MediaRouter {
     return this.#sessions;
   }
 
+  /** Calls this manager carries: live sessions and outbound calls being dialled (admission counts both). */
+  get load(): number {
+    return this.#sessions.size + this.#dialing.size;
+  }
+
   handleEvent(raw: RawEvent): void {
     const e = toCallEvent(raw);
     if (!e) return;
@@ -120,6 +129,8 @@ export class CallManager implements MediaRouter {
       return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
     }
     if (!admitParkedChannel(channel, control, log, this.#d)) return;
+    // Our own outbound calls were admitted when placed.
+    if (this.#d.admit && !this.#dialing.has(channel.uuid) && this.#d.admit(channel, control, log) !== 'take') return;
     this.#dialing.delete(channel.uuid);
     this.#settleUnconfirmed(channel.uuid);
     const { book } = this.#d;
@@ -138,6 +149,7 @@ export class CallManager implements MediaRouter {
         turns: [],
         transcript: [],
         resumptions: noResumptions(),
+        ...(this.#d.node && { node: this.#d.node }),
       });
     const facts = callFacts(channel);
     const session = new CallSession(channel, record, {
@@ -182,6 +194,7 @@ export class CallManager implements MediaRouter {
     const { esl, book, logger } = this.#d;
     const call = outboundCall(req, this.#d.outbound, esl.connected);
     const { id, gateway, timeoutSeconds: timeout } = call;
+    if (this.#d.node) call.record.node = this.#d.node;
     book.add(call.record);
     this.#dialing.add(id);
     book.setStatus(id, 'dialing');
@@ -213,7 +226,7 @@ export class CallManager implements MediaRouter {
         log.warn({ err: err.message }, 'originate failed');
       },
     );
-    return book.get(id)!;
+    return call.record;
   }
 
   /** Hang up a call (DELETE /calls/:id). Idempotent for calls that already ended. */
@@ -227,7 +240,7 @@ export class CallManager implements MediaRouter {
       await this.#d.esl.api(kill(id, 'ORIGINATOR_CANCEL')).catch(() => {});
       return 'hanging-up';
     }
-    return this.#d.book.get(id) ? 'ended' : 'unknown';
+    return (await this.#d.book.get(id)) ? 'ended' : 'unknown';
   }
 
   /**
@@ -235,19 +248,19 @@ export class CallManager implements MediaRouter {
    * not yet answered calls; otherwise the outcome, as the agent's transfer tool gets it.
    */
   async transfer(id: string, target: string, opts: { method?: 'bridge' | 'refer' } = {}): Promise<TransferOutcome> {
-    return this.#actionsOf(id).transfer(target, opts);
+    return (await this.#actionsOf(id)).transfer(target, opts);
   }
 
   /** Send DTMF into a live call (POST /calls/{id}/dtmf); resolves once FreeSWITCH accepted the digits. */
   async sendDtmf(id: string, digits: string): Promise<void> {
-    return this.#actionsOf(id).sendDtmf(digits);
+    return (await this.#actionsOf(id)).sendDtmf(digits);
   }
 
-  #actionsOf(id: string): CallControl {
+  async #actionsOf(id: string): Promise<CallControl> {
     const session = this.#sessions.get(id);
     if (!session) {
       if (this.#dialing.has(id)) throw new CallUnavailableError('not-ready', `call ${id} has not been answered yet`);
-      if (this.#d.book.get(id)) throw new CallUnavailableError('ended', `call ${id} has ended`);
+      if (await this.#d.book.get(id)) throw new CallUnavailableError('ended', `call ${id} has ended`);
       throw new CallUnavailableError('unknown', `no call ${id}`);
     }
     if (session.state !== 'active' || !session.actions) {
@@ -262,7 +275,7 @@ export class CallManager implements MediaRouter {
     const session = this.#sessions.get(id);
     if (!session || session.state === 'ending' || session.state === 'ended') {
       if (this.#dialing.has(id)) return 'not-ready';
-      return this.#d.book.get(id) ? 'ended' : 'unknown';
+      return this.#d.book.known(id) ? 'ended' : 'unknown';
     }
     if (session.state !== 'active') return 'not-ready';
     return session.say(text) ? 'said' : 'unsupported';

@@ -126,6 +126,8 @@ export interface CallRecord {
   from: string;
   to: string;
   gateway?: string;
+  /** The FreeSWITCH node that carries the call (FREESWITCH_NODES; `default` with one node). */
+  node?: string;
   pipeline: string;
   status: CallStatus;
   createdAt: number;
