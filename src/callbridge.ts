@@ -35,11 +35,12 @@ import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
 import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
-import type { BrowserTickets } from './calls/browser-tickets.ts';
+import { BrowserTickets } from './calls/browser-tickets.ts';
 import { RecordingAnalyzer } from './recording/analyzer.ts';
 import { SharedDirTransport } from './playout/transport.ts';
 import { openCallStore, type CallStore } from './store/call-store.ts';
 import { errorText, issueLines, StartupError } from './errors.ts';
+import { FINAL_STATUSES, type CallRecord } from './store/call-record.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -63,8 +64,10 @@ export interface StartOptions {
   createAgent?: (settings: CallSettings, facts: CallFacts, logger: Logger) => Agent;
   /** A call recording is complete on disk (the latency analysis takes it from here). */
   onRecordingComplete?: (callId: string, path: string) => void;
-  /** Redeems browser calls' tickets (tests inject their own; absent: browser calls are refused). */
+  /** Issues and redeems browser calls' tickets (tests inject their own; absent: one from BROWSER_TICKET_*). */
   browserTickets?: BrowserTickets;
+  /** Where the built web console is (tests; default dist/console/). */
+  consoleDir?: string;
 }
 
 /** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
@@ -129,6 +132,20 @@ async function unwritable(dir: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The calls that have not ended, by id, kept from the book's changes (for the first event of GET /events). Set
+ * up before the first call, so it misses none: a call enters with its first status and leaves with a final one.
+ */
+function trackLiveCalls(book: CallBook): ReadonlyMap<string, CallRecord> {
+  const live = new Map<string, CallRecord>();
+  book.on('change', (record, change) => {
+    if (change.type !== 'status') return;
+    if (FINAL_STATUSES.has(change.status)) live.delete(record.id);
+    else live.set(record.id, record);
+  });
+  return live;
+}
+
 /** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
 /** The calls API's view of a call that is not live (the call manager's CallUnavailableError). */
 function notLive(err: unknown): never {
@@ -169,6 +186,12 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   }
   const store = await openCallStore(config.CALL_HISTORY_PATH);
   const callBook = new CallBook(store, logger);
+  const liveCalls = trackLiveCalls(callBook);
+  // One for both sides: the console's POST /console/browser-call issues, the call manager redeems.
+  const browserTickets = config.BROWSER_CALLS
+    ? (opts.browserTickets ??
+      new BrowserTickets({ secret: config.BROWSER_TICKET_SECRET, ttlMs: config.BROWSER_TICKET_TTL_S * 1000 }))
+    : undefined;
   const metrics = new Metrics();
   // Its worker starts with the first recording to analyse (and loads its own Silero model then).
   const analyzer = new RecordingAnalyzer({
@@ -283,7 +306,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     resampling,
     pace: new PaceMemory(),
     metrics,
-    browserTickets: opts.browserTickets,
+    browserTickets,
   });
 
   const app = createHttpApp({
@@ -311,6 +334,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         callBook.on('change', listener);
         return () => callBook.off('change', listener);
       },
+      subscribeAll: (fn) => {
+        callBook.on('change', fn);
+        return () => callBook.off('change', fn);
+      },
+      live: () => [...liveCalls.values()],
     },
     control: {
       transfer: (id, target, method) => calls.transfer(id, target, { method }).catch(notLive),
@@ -323,6 +351,15 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     },
     recordings: { file: (id) => recorder.file(id), remove: (id) => recorder.remove(id) },
     apiToken: config.API_TOKEN,
+    console: { dir: opts.consoleDir, sessionHours: config.CONSOLE_SESSION_HOURS },
+    ...(browserTickets && {
+      browserCalls: {
+        wsUrl: config.BROWSER_SIP_WS_URL,
+        target: config.BROWSER_SIP_TARGET,
+        iceServers: config.BROWSER_ICE_SERVERS,
+        issueTicket: () => browserTickets.issue(),
+      },
+    }),
     maxBodyBytes: config.MAX_REQUEST_BYTES,
     ...(config.TWILIO_SIP_URI && {
       twilio: {

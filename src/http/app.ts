@@ -1,10 +1,13 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { safeEqual } from '../secrets.ts';
+import { fileURLToPath } from 'node:url';
 import { issueLines } from '../errors.ts';
+import { ApiAuth, CONSOLE_CSRF_HEADER, isSafeMethod } from './console-session.ts';
 import { callControlRoutes } from './routes/call-control.ts';
 import { callHandlers, callRoutes } from './routes/calls.ts';
+import { browserCallRoute, consoleFiles, consoleSessionRoutes, refuse } from './routes/console.ts';
+import { eventRoutes } from './routes/events.ts';
 import { outboundAliasRoutes } from './routes/outbound-aliases.ts';
 import { recordingRoutes } from './routes/recordings.ts';
 import { fail, type ApiDeps } from './routes/shared.ts';
@@ -14,7 +17,23 @@ import { twilioRoutes } from './twilio.ts';
 export { CallNotLiveError, InvalidRequestError, UnavailableError, type ApiDeps } from './routes/shared.ts';
 
 /** POST routes whose body is JSON: without this check the validator sees no body and fails with a 500. */
-const JSON_POSTS = ['/calls', '/outbound/call', '/calls/:id/transfer', '/calls/:id/dtmf', '/calls/:id/say'];
+const JSON_POSTS = [
+  '/calls',
+  '/outbound/call',
+  '/calls/:id/transfer',
+  '/calls/:id/dtmf',
+  '/calls/:id/say',
+  '/console/session',
+];
+
+/** The built web console (scripts/build-console.ts), found from src/http/ and dist/http/ alike. */
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
+
+/** Served without auth: the console's files (the page asks for the token) and its sign-in. */
+function isConsolePublic(method: string, path: string): boolean {
+  if (path === '/console/session') return true;
+  return (method === 'GET' || method === 'HEAD') && (path === '/' || path.startsWith('/console/assets/'));
+}
 
 /** The Hono application: JSON endpoints on the same port as the media WebSocket. */
 export function createHttpApp(deps: ApiDeps): OpenAPIHono {
@@ -34,13 +53,19 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       onError: (c) => fail(c, 413, 'body_too_large', `request bodies are limited to ${deps.maxBodyBytes} bytes`),
     }),
   );
+  const auth = deps.apiToken ? new ApiAuth(deps.apiToken, deps.console?.sessionHours ?? 12) : undefined;
   app.use('*', async (c, next) => {
     // Twilio cannot send a bearer token; its signature stands in for it, but only when we can check it.
-    const open = c.req.path === '/health' || (c.req.path.startsWith('/twilio/') && !!deps.twilio?.authToken);
-    if (!deps.apiToken || open) return next();
-    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? '';
-    if (!safeEqual(given, deps.apiToken))
-      return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    const open =
+      c.req.path === '/health' ||
+      (c.req.path.startsWith('/twilio/') && !!deps.twilio?.authToken) ||
+      isConsolePublic(c.req.method, c.req.path);
+    if (!auth || open) return next();
+    const how = auth.of(c);
+    if (!how) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    // A cookie rides along on any request the browser makes; a header of our own only on the console's.
+    if (how === 'cookie' && !isSafeMethod(c.req.method) && c.req.header(CONSOLE_CSRF_HEADER) !== '1')
+      return refuse(c, 403, 'csrf', `console requests that change something must send ${CONSOLE_CSRF_HEADER}: 1`);
     return next();
   });
 
@@ -86,6 +111,10 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   callControlRoutes(app, deps);
   outboundAliasRoutes(app, deps, handlers);
   recordingRoutes(app, deps);
+  eventRoutes(app, deps);
+  consoleSessionRoutes(app, auth);
+  browserCallRoute(app, deps);
+  consoleFiles(app, deps.console?.dir ?? DEFAULT_CONSOLE_DIR);
 
   if (deps.twilio) app.route('/twilio', twilioRoutes(deps.twilio));
 

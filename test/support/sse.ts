@@ -1,9 +1,13 @@
-/** Server-Sent Events of one call, collected into a list as they arrive (close() ends the stream). */
-export function sse(url: string, token?: string) {
+/**
+ * Server-Sent Events (of one call, or of all at /events), collected into a list as they arrive (close() ends
+ * the stream). `headers`: sent as well (a console cookie, say).
+ */
+export function sse(url: string, token?: string, headers: Record<string, string> = {}) {
   const events: Array<{ event: string; data: any }> = [];
   const ctl = new AbortController();
   const done = (async () => {
-    const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: ctl.signal });
+    const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const res = await fetch(url, { headers: { ...auth, ...headers }, signal: ctl.signal });
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buf = '';

@@ -17,6 +17,10 @@ export interface ApiDeps {
     originate(body: NewCallBody): Promise<CallRecord>;
     hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'>;
     subscribe(id: string, fn: (record: CallRecord, change: CallChange) => void): () => void;
+    /** Every change of every call (GET /events); returns the unsubscribe. Absent: /events is not served. */
+    subscribeAll?(fn: (record: CallRecord, change: CallChange) => void): () => void;
+    /** The calls that have not ended, for the first event of GET /events. */
+    live?(): CallRecord[];
   };
   /** What a live call can be asked to do; each rejects (or throws) CallNotLiveError when it is not live. */
   control?: {
@@ -35,6 +39,16 @@ export interface ApiDeps {
   apiToken?: string;
   maxBodyBytes: number;
   twilio?: TwilioOptions;
+  /** The web console: its built files (default dist/console/) and how long a sign-in lasts (hours, default 12). */
+  console?: { dir?: string; sessionHours?: number };
+  /** Calls from the console's browser to the agent (SIP over WebSocket to FreeSWITCH); absent: BROWSER_CALLS=false. */
+  browserCalls?: {
+    wsUrl: string;
+    target: string;
+    iceServers: string[];
+    /** A single-use ticket FreeSWITCH's browser call must carry (calls/browser-tickets.ts). */
+    issueTicket(): { ticket: string; expiresAt: number };
+  };
 }
 
 export class InvalidRequestError extends Error {}
