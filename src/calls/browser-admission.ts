@@ -23,30 +23,36 @@ export function isBrowserCall(channel: ChannelInfo): boolean {
   return arrayValues(raw).at(-1)!.trim().toLowerCase() === BROWSER_MARKER;
 }
 
+/** Channels admitted, remembered so that taking one again (a resync, a call left parked and retaken) is no reuse. */
+const ADMITTED_MAX = 10_000;
+
 /**
  * Whether a parked channel may be taken. Calls from the browser profile must carry a ticket that redeems (issued
  * to the console, once, not expired); any other marked call passes. A refused call is hung up with CALL_REJECTED
  * before anything else is sent to it (no answer, no stream), logged by reason (never the ticket) and counted.
  * Every path that takes a channel (CHANNEL_PARK, the resync after a reconnect) comes through here, so a reconnect
- * cannot skip the check; a call already taken is a session and is not looked at again.
+ * cannot skip the check. The channel that redeemed a ticket passes again without it (the same call, taken again);
+ * any other channel presenting that ticket is refused as `used`.
  */
-export function admitParkedChannel(
-  channel: ChannelInfo,
-  control: RefusedChannel,
-  log: Logger,
-  d: BrowserAdmission,
-): boolean {
-  if (!isBrowserCall(channel)) return true;
-  const ticket = channel.variable(BROWSER_TICKET_VARIABLE);
-  const refusal: BrowserRefusal | 'ok' = d.browserTickets ? d.browserTickets.redeem(ticket) : 'disabled';
-  if (refusal === 'ok') {
-    log.info({ from: channel.callerNumber }, 'browser call admitted: its ticket redeemed');
-    return true;
+export class BrowserGate {
+  /** Uuids of admitted browser channels, oldest first (bounded: the oldest are forgotten). */
+  readonly #admitted = new Set<string>();
+
+  admit(channel: ChannelInfo, control: RefusedChannel, log: Logger, d: BrowserAdmission): boolean {
+    if (!isBrowserCall(channel) || this.#admitted.has(channel.uuid)) return true;
+    const ticket = channel.variable(BROWSER_TICKET_VARIABLE);
+    const refusal: BrowserRefusal | 'ok' = d.browserTickets ? d.browserTickets.redeem(ticket) : 'disabled';
+    if (refusal === 'ok') {
+      if (this.#admitted.size >= ADMITTED_MAX) this.#admitted.delete(this.#admitted.values().next().value!);
+      this.#admitted.add(channel.uuid);
+      log.info({ from: channel.callerNumber }, 'browser call admitted: its ticket redeemed');
+      return true;
+    }
+    d.metrics?.browserCallsRefused.inc({ reason: refusal });
+    log.warn({ reason: refusal, from: channel.callerNumber }, 'refusing a browser call: no valid ticket');
+    control.hangup('CALL_REJECTED').catch((err: Error) => {
+      log.warn({ err: err.message }, 'could not hang up a refused browser call');
+    });
+    return false;
   }
-  d.metrics?.browserCallsRefused.inc({ reason: refusal });
-  log.warn({ reason: refusal, from: channel.callerNumber }, 'refusing a browser call: no valid ticket');
-  control.hangup('CALL_REJECTED').catch((err: Error) => {
-    log.warn({ err: err.message }, 'could not hang up a refused browser call');
-  });
-  return false;
 }

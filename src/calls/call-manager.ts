@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
-import { admitParkedChannel, type BrowserAdmission } from './browser-admission.ts';
+import { BrowserGate, type BrowserAdmission } from './browser-admission.ts';
 import { CallControl, CallUnavailableError } from './call-control.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession, type EndedSession } from './call-session.ts';
@@ -67,6 +67,7 @@ export class CallManager implements MediaRouter {
    */
   readonly #unconfirmed = new Map<string, NodeJS.Timeout>();
   readonly #resync: ChannelResync;
+  readonly #browserGate = new BrowserGate();
   #accepting = true;
   #endedWaiters = new Set<() => void>();
 
@@ -128,7 +129,7 @@ export class CallManager implements MediaRouter {
       if (!(err instanceof UnsafeEslValueError)) throw err;
       return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
     }
-    if (!admitParkedChannel(channel, control, log, this.#d)) return;
+    if (!this.#browserGate.admit(channel, control, log, this.#d)) return;
     // Our own outbound calls were admitted when placed.
     if (this.#d.admit && !this.#dialing.has(channel.uuid) && this.#d.admit(channel, control, log) !== 'take') return;
     this.#dialing.delete(channel.uuid);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admitParkedChannel } from '../../src/calls/browser-admission.ts';
+import { BrowserGate } from '../../src/calls/browser-admission.ts';
 import { BROWSER_TICKET_VARIABLE, BrowserTickets } from '../../src/calls/browser-tickets.ts';
 import type { ChannelInfo } from '../../src/freeswitch/events.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -135,9 +135,9 @@ test('the default bound is 10 000 remembered tickets', () => {
   assert.equal(tickets.remembered, 10_000);
 });
 
-function parked(variables: Record<string, string>): ChannelInfo {
+function parked(variables: Record<string, string>, uuid = '6a0b1c2d-0000-4000-8000-000000000001'): ChannelInfo {
   return {
-    uuid: '6a0b1c2d-0000-4000-8000-000000000001',
+    uuid,
     direction: 'inbound',
     answered: false,
     callerNumber: 'browser',
@@ -154,11 +154,10 @@ function admission(tickets?: BrowserTickets) {
   const hangups: Array<string | undefined> = [];
   const { logger, lines } = captureLogger();
   const metrics = new Metrics();
-  const admit = (variables: Record<string, string>) =>
-    admitParkedChannel(parked(variables), { hangup: async (cause) => void hangups.push(cause) }, logger, {
-      browserTickets: tickets,
-      metrics,
-    });
+  const gate = new BrowserGate();
+  const channel = { hangup: async (cause?: string) => void hangups.push(cause) };
+  const admit = (variables: Record<string, string>, uuid?: string) =>
+    gate.admit(parked(variables, uuid), channel, logger, { browserTickets: tickets, metrics });
   return { admit, hangups, lines, metrics };
 }
 
@@ -176,8 +175,12 @@ test('admission: only channels marked browser need a ticket; without tickets con
   const on = admission(tickets);
   const { ticket } = tickets.issue();
   assert.equal(on.admit({ callbridge: 'browser', [BROWSER_TICKET_VARIABLE]: ticket }), true);
-  assert.equal(on.admit({ callbridge: 'ARRAY::1|:browser', [BROWSER_TICKET_VARIABLE]: ticket }), false);
+  const other = '6a0b1c2d-0000-4000-8000-000000000002';
+  assert.equal(on.admit({ callbridge: 'ARRAY::1|:browser', [BROWSER_TICKET_VARIABLE]: ticket }, other), false);
   assert.deepEqual(on.hangups, ['CALL_REJECTED']);
   assert.equal(on.lines.at(-1)?.reason, 'used');
+  // The channel that redeemed it is the same call when taken again (a resync, a call left parked and retaken).
+  assert.equal(on.admit({ callbridge: 'browser', [BROWSER_TICKET_VARIABLE]: ticket }), true);
+  assert.deepEqual(on.hangups, ['CALL_REJECTED']);
   assert.ok(!JSON.stringify(on.lines).includes(ticket), 'the ticket is never logged');
 });
