@@ -1,6 +1,6 @@
 #!/bin/sh
-# Container healthcheck: the core is ready, the callbridge SIP profile is running (it is not when
-# its address or port cannot be bound) and, when .env defines a trunk, its gateway exists. Asked
+# Container healthcheck: the core is ready, the callbridge and browser SIP profiles are running (a
+# profile is not when its address or port cannot be bound) and, when .env defines a trunk, its gateway exists. Asked
 # over the event socket with the password callbridge uses, so a password that FreeSWITCH did not
 # pick up shows as unhealthy too. fs_cli reads address, port and password from /etc/fs_cli.conf
 # (written by the entrypoint), never from its command line, which anyone may read in ps.
@@ -17,6 +17,13 @@ fi
 
 if ! fs 'sofia status' | grep -Eq '^[[:space:]]*callbridge[[:space:]]+profile[[:space:]].*RUNNING'; then
 	echo "SIP profile callbridge is not running: is SIP_IP:SIP_PORT free and local? (docker compose logs freeswitch)" >&2
+	exit 1
+fi
+
+# Browser calls: SIP over WebSocket (ws/wss). It does not start when a port is taken or wss.pem is
+# not a certificate followed by its key.
+if ! fs 'sofia status' | grep -Eq '^[[:space:]]*browser[[:space:]]+profile[[:space:]].*RUNNING'; then
+	echo "SIP profile browser (browser calls) is not running: are the BROWSER_SIP_* ports free, is certs/wss.pem valid? (docker compose logs freeswitch)" >&2
 	exit 1
 fi
 

@@ -175,7 +175,7 @@ test('each service gets exactly the settings it reads: FreeSWITCH no vendor keys
   const fsReads = new Set(loadDocument(envExampleMap()).pre.envRead);
   for (const script of ['freeswitch/healthcheck.sh', 'freeswitch/docker-entrypoint.sh']) {
     for (const m of read(script).matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g))
-      if (/^(FREESWITCH|SIP|RTP)_/.test(m[1]!)) fsReads.add(m[1]!);
+      if (/^(FREESWITCH|SIP|RTP|BROWSER_SIP)_/.test(m[1]!)) fsReads.add(m[1]!);
   }
   assert.deepEqual(
     [...fsNames].sort(),
@@ -183,7 +183,7 @@ test('each service gets exactly the settings it reads: FreeSWITCH no vendor keys
     'FreeSWITCH: what conf/vars.xml, the entrypoint and the healthcheck read',
   );
   for (const n of fsNames) {
-    assert.match(n, /^(FREESWITCH|SIP|RTP)_/, `${n} is not FreeSWITCH's`);
+    assert.match(n, /^(FREESWITCH|SIP|RTP|BROWSER_SIP)_/, `${n} is not FreeSWITCH's`);
     assert.ok(!/(API_KEY|TOKEN|SECRET)$/.test(n), `${n}: no vendor or API secret in the FreeSWITCH container`);
   }
 

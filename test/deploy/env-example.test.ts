@@ -53,7 +53,7 @@ test('.env.example holds no secrets', () => {
 
 test('FreeSWITCH values contain nothing its entrypoint would refuse', () => {
   for (const e of readEnvExample()) {
-    if (!/^(FREESWITCH|SIP|RTP)_/.test(e.name)) continue;
+    if (!/^(FREESWITCH|SIP|RTP|BROWSER_SIP)_/.test(e.name)) continue;
     assert.doesNotMatch(e.value, /["<>&]|\$\{/, `${e.name} would break the XML`);
   }
 });
