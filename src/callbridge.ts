@@ -7,6 +7,8 @@ import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
+import { CallNodes } from './calls/call-nodes.ts';
+import { AtCapacityError, admissionSettings } from './calls/admission.ts';
 import { CallRecorder } from './calls/call-recording.ts';
 import { ChannelControl } from './freeswitch/channel-control.ts';
 import { PendingToolSettings } from './calls/call-tools.ts';
@@ -21,8 +23,7 @@ import {
 import { OriginateError, outboundSettings } from './calls/outbound-call.ts';
 import { sessionSettings } from './calls/session-settings.ts';
 import { ConfigError, type Config } from './config.ts';
-import { version } from './freeswitch/commands.ts';
-import { EslClient } from './freeswitch/esl.ts';
+import type { EslClient } from './freeswitch/esl.ts';
 import { CallNotLiveError, createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
 import { limitSettings } from './calls/call-limits.ts';
 import { CallUnavailableError } from './calls/call-control.ts';
@@ -38,15 +39,18 @@ import { Metrics } from './metrics.ts';
 import { BrowserTickets } from './calls/browser-tickets.ts';
 import { RecordingAnalyzer } from './recording/analyzer.ts';
 import { SharedDirTransport } from './playout/transport.ts';
-import { openCallStore, type CallStore } from './store/call-store.ts';
+import type { CallStore } from './store/call-store.ts';
+import { openHistoryStore } from './store/open-store.ts';
 import { errorText, issueLines, StartupError } from './errors.ts';
 import { FINAL_STATUSES, type CallRecord } from './store/call-record.ts';
 
 export interface Callbridge {
   readonly config: Config;
   readonly http: HttpServer;
+  /** The first FreeSWITCH node's ESL client (the only one unless FREESWITCH_NODES lists several). */
   readonly esl: EslClient;
-  readonly calls: CallManager;
+  /** The calls of every FreeSWITCH node (one ESL client and call manager per node). */
+  readonly calls: CallNodes;
   /** The records of every call (live and stored), as the calls API reads them. */
   readonly callBook: CallBook;
   readonly store: CallStore;
@@ -154,12 +158,14 @@ function notLive(err: unknown): never {
 }
 
 function checkStreamUrl(config: Config, port: number, logger: Logger): void {
-  const url = new URL(config.CALLBRIDGE_WS_URL.replace(/^ws/, 'http'));
-  const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  if (urlPort !== port) {
+  for (const node of config.FREESWITCH_NODES) {
+    const url = new URL(node.wsUrl.replace(/^ws/, 'http'));
+    const urlPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (urlPort === port) continue;
+    const setting = node.wsUrl === config.CALLBRIDGE_WS_URL ? 'CALLBRIDGE_WS_URL' : `node ${node.name}'s stream URL`;
     logger.warn(
-      { streamUrl: config.CALLBRIDGE_WS_URL, port },
-      `CALLBRIDGE_WS_URL points at port ${urlPort} but callbridge listens on ${port}: FreeSWITCH will stream ` +
+      { streamUrl: node.wsUrl, port, ...(config.FREESWITCH_NODES.length > 1 && { node: node.name }) },
+      `${setting} points at port ${urlPort} but callbridge listens on ${port}: FreeSWITCH will stream ` +
         'to the wrong port unless a proxy forwards it (leave CALLBRIDGE_WS_URL empty to follow HTTP_PORT)',
     );
   }
@@ -184,7 +190,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       );
     }
   }
-  const store = await openCallStore(config.CALL_HISTORY_PATH);
+  const store = await openHistoryStore({
+    databaseUrl: config.DATABASE_URL,
+    sqlitePath: config.CALL_HISTORY_PATH,
+    logger,
+  });
   const callBook = new CallBook(store, logger);
   const liveCalls = trackLiveCalls(callBook);
   // One for both sides: the console's POST /console/browser-call issues, the call manager redeems.
@@ -199,8 +209,6 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
     observe: (outcome, analysis) => metrics.recordingAnalysed(outcome, analysis?.turns),
   });
-  // Created before the ESL client (it needs one for commands): set below, used only once calls come.
-  let eslForRecordings: EslClient | undefined;
   const recorder = new CallRecorder({
     settings: {
       enabled: config.RECORDING,
@@ -208,9 +216,9 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       freeswitchDir: config.RECORDING_DIR_FREESWITCH,
       announcementFile: config.RECORDING_ANNOUNCEMENT_FILE,
     },
-    control: (id) => new ChannelControl(eslForRecordings!, id),
+    // `calls` is set below, before any call can be answered: the commands go to the call's node.
+    control: (id) => new ChannelControl(calls.eslOf(id), id),
     book: callBook,
-    store,
     logger,
     metrics,
     onComplete: (callId, path) => {
@@ -219,16 +227,20 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     },
   });
   await recorder.prepare();
-  const pruneHistory = () => {
-    const removed = store.prune(
-      config.CALL_HISTORY_DAYS,
-      config.CALL_HISTORY_MAX_CALLS,
-      (ids) => void recorder.removeFiles(ids),
-    );
-    if (removed) logger.info({ removed }, 'pruned call history');
+  const pruneHistory = async () => {
+    try {
+      const removed = await store.prune(
+        config.CALL_HISTORY_DAYS,
+        config.CALL_HISTORY_MAX_CALLS,
+        (ids) => void recorder.removeFiles(ids),
+      );
+      if (removed) logger.info({ removed }, 'pruned call history');
+    } catch (err) {
+      logger.error({ err: errorText(err) }, 'could not prune call history');
+    }
   };
-  pruneHistory();
-  const pruneTimer = setInterval(pruneHistory, 3_600_000).unref();
+  await pruneHistory();
+  const pruneTimer = setInterval(() => void pruneHistory(), 3_600_000).unref();
 
   // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Those converters are created before the first
   // call (creating one is too slow for a reply waiting on it), in the DSP worker or here.
@@ -248,26 +260,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     resampling = new InlineResampling(pools);
   }
 
-  const esl = new EslClient({
-    host: config.FREESWITCH_ESL_HOST,
-    port: config.FREESWITCH_ESL_PORT,
-    password: config.FREESWITCH_ESL_PASSWORD,
-    commandTimeoutMs: config.ESL_COMMAND_TIMEOUT_MS,
-    reconnectMaxMs: config.ESL_RECONNECT_MAX_MS,
-    logger,
-  });
-  eslForRecordings = esl;
-  esl.on('event', (e) => recorder.handleEvent(e));
   if (pools) metrics.converters = () => pools!.stats;
-  let freeswitchVersion: string | undefined;
-  esl.on('connected', () => {
-    metrics.eslConnected.set(1);
-    esl.api(version()).then(
-      (v) => (freeswitchVersion = v.trim()),
-      () => {},
-    );
-  });
-  esl.on('disconnected', () => metrics.eslConnected.set(0));
 
   const defaults: CallSettings = {
     pipeline: config.AGENT_PIPELINE,
@@ -284,33 +277,52 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     : undefined;
   // Tools given with POST /calls wait here for their call to be answered (too large for channel variables).
   const apiTools = new PendingToolSettings(callBook);
-  const calls = new CallManager({
-    session: sessionSettings(config, playbackOnTmpfs),
-    outbound: outboundSettings(config),
-    esl,
+  const resolveSettings = async (facts: CallFacts, log: Logger): Promise<CallSettings> => {
+    const settings = await resolveCallSettings(facts, {
+      defaults,
+      profiles,
+      callback,
+      logger: log,
+      toolSecret: config.CALLBACK_SECRET,
+      apiTools: (id) => apiTools.take(id),
+    });
+    recorder.decide(facts.callId, settings.recording);
+    return settings;
+  };
+  const session = sessionSettings(config, playbackOnTmpfs);
+  const pace = new PaceMemory();
+  // One ESL client and call manager per FreeSWITCH node (FREESWITCH_NODES; a single `default` node unless set).
+  const calls = new CallNodes({
+    nodes: config.FREESWITCH_NODES,
+    esl: {
+      password: config.FREESWITCH_ESL_PASSWORD,
+      commandTimeoutMs: config.ESL_COMMAND_TIMEOUT_MS,
+      reconnectMaxMs: config.ESL_RECONNECT_MAX_MS,
+    },
+    admission: admissionSettings(config),
     logger,
     book: callBook,
-    resolveSettings: async (facts, log) => {
-      const settings = await resolveCallSettings(facts, {
-        defaults,
-        profiles,
-        callback,
-        logger: log,
-        toolSecret: config.CALLBACK_SECRET,
-        apiTools: (id) => apiTools.take(id),
-      });
-      recorder.decide(facts.callId, settings.recording);
-      return settings;
-    },
-    createAgent: opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
-    resampling,
-    pace: new PaceMemory(),
     metrics,
-    browserTickets,
+    onEvent: (e) => recorder.handleEvent(e),
+    createManager: ({ wsUrl, ...node }) =>
+      new CallManager({
+        ...node,
+        session: { ...session, stream: { ...session.stream, wsUrl } },
+        outbound: outboundSettings(config),
+        book: callBook,
+        resolveSettings,
+        createAgent:
+          opts.createAgent ?? ((settings, _facts, log) => createAgent(settings.pipeline, settings, config, log)),
+        resampling,
+        pace,
+        metrics,
+        browserTickets,
+      }),
   });
+  const esl = calls.nodes[0]!.esl;
 
   const app = createHttpApp({
-    health: () => ({ eslConnected: esl.connected, freeswitchVersion, activeCalls: calls.active.size }),
+    health: () => calls.health(),
     metrics: () => metrics.text(),
     calls: {
       list: (o) => callBook.list(o),
@@ -321,6 +333,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         if (tooMany) throw new InvalidRequestError(tooMany);
         // No I/O runs between the originate being sent and this line, so the call cannot be answered first.
         const record = await calls.originate(body).catch((err: unknown) => {
+          if (err instanceof AtCapacityError) throw new UnavailableError(err.message, 'at_capacity');
           if (!(err instanceof OriginateError)) throw err;
           throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
         });
@@ -386,14 +399,15 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     maxMessageBytes: config.MEDIA_MAX_MESSAGE_BYTES,
     logger,
     registry: metrics.registry,
-    isLiveCall: (id) => calls.active.has(id),
+    isLiveCall: (id) => calls.isLive(id),
   });
   checkStreamUrl(config, http.port, logger);
-  esl.start();
+  calls.start();
+  const several = config.FREESWITCH_NODES.length > 1;
   logger.info(
     {
       port: http.port,
-      esl: `${config.FREESWITCH_ESL_HOST}:${config.FREESWITCH_ESL_PORT}`,
+      esl: config.FREESWITCH_NODES.map((n) => `${several ? `${n.name}=` : ''}${n.host}:${n.port}`).join(','),
       streamUrl: config.CALLBRIDGE_WS_URL,
       pipeline: config.AGENT_PIPELINE,
       callback: Boolean(callback),
@@ -418,12 +432,14 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       (stopping ??= (async () => {
         await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
         await http.close(2000);
-        await esl.stop();
+        await calls.stop();
         clearInterval(pruneTimer);
         await recorder.close();
         // After the calls, so their recordings are complete; analyses still waiting are given up.
         await analyzer.close();
-        store.close();
+        // Ended calls still waiting to be saved get one more try, then the store closes.
+        await callBook.close();
+        await store.close();
         await resampling.close();
         pools?.destroy();
         logger.info('callbridge stopped');

@@ -96,6 +96,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
           esl: h.eslConnected ? ('connected' as const) : ('disconnected' as const),
           freeswitch: h.freeswitchVersion,
           activeCalls: h.activeCalls,
+          ...(h.nodes && { nodes: h.nodes }),
         },
         200,
       );

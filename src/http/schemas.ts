@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PIPELINES, TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/call-settings.ts';
 import { PATTERNS } from '../patterns.ts';
+import { NODE_NAME } from '../freeswitch/nodes.ts';
 import { TOOL_FIELDS, TOOL_LIMITS } from '../calls/tools/tool-config.ts';
 
 /** Request and response schemas of the HTTP API. They validate requests and generate /openapi.json. */
@@ -118,6 +119,7 @@ export const Call = z
     from: z.string(),
     to: z.string(),
     gateway: z.string().optional(),
+    node: z.string().optional().openapi({ description: 'The FreeSWITCH node carrying the call (FREESWITCH_NODES)' }),
     pipeline: z.string(),
     status: CallStatus,
     createdAt: z.number().int(),
@@ -206,6 +208,13 @@ export const NewCall = z
       .regex(PATTERNS.gateway, 'letters, digits, ".", "_" or "-" only')
       .optional()
       .openapi({ description: 'FreeSWITCH gateway; default DEFAULT_GATEWAY' }),
+    node: z
+      .string()
+      .regex(NODE_NAME, 'a FreeSWITCH node name (FREESWITCH_NODES): a-z, 0-9, "_" and "-"')
+      .optional()
+      .openapi({
+        description: 'The FreeSWITCH node to place the call on; default: the connected one with the fewest calls',
+      }),
     pipeline: z.enum(PIPELINES).optional(),
     profile: z.string().regex(PATTERNS.voice, 'letters, digits, "_" or "-" only').optional(),
     system_instructions: freeText(TEXT_LIMITS.systemInstructions).optional(),
@@ -288,6 +297,16 @@ export const Health = z
     esl: z.enum(['connected', 'disconnected']),
     freeswitch: z.string().optional().openapi({ description: 'FreeSWITCH version, once connected' }),
     activeCalls: z.number().int(),
+    nodes: z
+      .array(
+        z.object({
+          name: z.string(),
+          esl: z.enum(['connected', 'disconnected']),
+          activeCalls: z.number().int(),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'Each FreeSWITCH node (FREESWITCH_NODES): its ESL connection and live calls' }),
   })
   .openapi('Health');
 

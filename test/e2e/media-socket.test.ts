@@ -104,7 +104,7 @@ test('a hostile value is refused before it reaches FreeSWITCH', async (t) => {
     body: '',
     header: (n: string) => (n === 'Unique-ID' ? evil : n === 'variable_callbridge' ? '1' : undefined),
   };
-  stack.bridge.calls.handleEvent(raw);
+  stack.bridge.calls.nodes[0]!.calls.handleEvent(raw);
   await sleep(300);
   assert.ok(!stack.fs.commands.slice(before).some((c) => c.line.includes('hupall')), 'nothing injected');
   assert.ok(stack.logs.some((l) => l.msg === 'ignoring parked channel with an unusable uuid'));

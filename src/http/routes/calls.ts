@@ -7,7 +7,7 @@ import { turnsRoute } from './turns.ts';
 
 /** What the /calls routes and their /outbound aliases share: one behaviour under two names. */
 export interface CallHandlers {
-  list(q: ListQueryValue): { calls: CallRecord[]; next: string | undefined };
+  list(q: ListQueryValue): Promise<{ calls: CallRecord[]; next: string | undefined }>;
   accepted(r: CallRecord): { id: string; status: CallRecord['status']; links: { self: string; events: string } };
   place(
     body: NewCallBody,
@@ -16,8 +16,8 @@ export interface CallHandlers {
 
 export function callHandlers(deps: ApiDeps): CallHandlers {
   return {
-    list: (q) => {
-      const calls = deps.calls.list(q);
+    list: async (q) => {
+      const calls = await deps.calls.list(q);
       return { calls, next: calls.length === q.limit ? pageCursor(calls.at(-1)!) : undefined };
     },
     accepted: (r) => ({
@@ -31,7 +31,7 @@ export function callHandlers(deps: ApiDeps): CallHandlers {
       } catch (e) {
         if (e instanceof InvalidRequestError)
           return { ok: false, status: 400, code: 'invalid_request', message: e.message };
-        if (e instanceof UnavailableError) return { ok: false, status: 503, code: 'unavailable', message: e.message };
+        if (e instanceof UnavailableError) return { ok: false, status: 503, code: e.code, message: e.message };
         throw e;
       }
     },
@@ -54,7 +54,7 @@ export function listCallsRoute(app: OpenAPIHono, h: CallHandlers, path: string, 
         400: err('Invalid query'),
       },
     }),
-    (c) => c.json(h.list(c.req.valid('query')), 200),
+    async (c) => c.json(await h.list(c.req.valid('query')), 200),
   );
 }
 
@@ -71,8 +71,8 @@ export function getCallRoute(app: OpenAPIHono, deps: ApiDeps, path: string, desc
         404: err('Unknown call'),
       },
     }),
-    (c) => {
-      const r = deps.calls.get(c.req.valid('param').id);
+    async (c) => {
+      const r = await deps.calls.get(c.req.valid('param').id);
       return r ? c.json(r, 200) : fail(c, 404, 'not_found', 'no such call');
     },
   );
@@ -94,7 +94,7 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
         },
         400: err('Invalid request (including values that would alter the originate command)'),
         415: err('Body not sent as application/json'),
-        503: err('FreeSWITCH not connected'),
+        503: err('FreeSWITCH (or the node asked for) not connected (unavailable), or MAX_CALLS reached (at_capacity)'),
       },
     }),
     async (c) => {
@@ -123,7 +123,7 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
     async (c) => {
       const { id } = c.req.valid('param');
       const result = await deps.calls.hangup(id);
-      const r = deps.calls.get(id);
+      const r = await deps.calls.get(id);
       if (result === 'unknown' || !r) return fail(c, 404, 'not_found', 'no such call');
       return c.json(r, 200);
     },
@@ -144,8 +144,8 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
         404: err('Unknown call'),
       },
     }),
-    (c) => {
-      const r = deps.calls.get(c.req.valid('param').id);
+    async (c) => {
+      const r = await deps.calls.get(c.req.valid('param').id);
       return r ? c.json({ id: r.id, transcript: r.transcript }, 200) : fail(c, 404, 'not_found', 'no such call');
     },
   );
@@ -153,9 +153,9 @@ export function callRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHandlers): vo
   // Server-Sent Events: a snapshot, then every status change, transcript update, turn timing, resumption
   // (event `resumption`: `{count, at, reason, durationMs}`) and caller digits (event `dtmf`: `{digits, at}`),
   // until the call ends.
-  app.get('/calls/:id/events', (c) => {
+  app.get('/calls/:id/events', async (c) => {
     const id = c.req.param('id');
-    const first = deps.calls.get(id);
+    const first = await deps.calls.get(id);
     if (!first) return fail(c, 404, 'not_found', 'no such call');
     return streamSSE(c, async (stream) => {
       let done = FINAL_STATUSES.has(first.status);

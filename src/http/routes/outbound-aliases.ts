@@ -21,7 +21,7 @@ export function outboundAliasRoutes(app: OpenAPIHono, deps: ApiDeps, h: CallHand
         },
         400: err('Invalid request'),
         415: err('Body not sent as application/json'),
-        503: err('FreeSWITCH not connected'),
+        503: err('FreeSWITCH (or the node asked for) not connected (unavailable), or MAX_CALLS reached (at_capacity)'),
       },
     }),
     async (c) => {

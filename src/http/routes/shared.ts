@@ -8,11 +8,17 @@ import type { TwilioOptions } from '../twilio.ts';
 
 /** What the HTTP API needs from the rest of callbridge (kept narrow so http/ stays a thin layer). */
 export interface ApiDeps {
-  health(): { eslConnected: boolean; freeswitchVersion?: string; activeCalls: number };
+  health(): {
+    eslConnected: boolean;
+    freeswitchVersion?: string;
+    activeCalls: number;
+    /** Per FreeSWITCH node (FREESWITCH_NODES). */
+    nodes?: Array<{ name: string; esl: 'connected' | 'disconnected'; activeCalls: number }>;
+  };
   metrics(): Promise<string>;
   calls: {
-    list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
-    get(id: string): CallRecord | undefined;
+    list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): Promise<CallRecord[]>;
+    get(id: string): Promise<CallRecord | undefined>;
     /** Registers the call and sends the originate; rejects with InvalidRequestError for unusable values. */
     originate(body: NewCallBody): Promise<CallRecord>;
     hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'>;
@@ -52,7 +58,14 @@ export interface ApiDeps {
 }
 
 export class InvalidRequestError extends Error {}
-export class UnavailableError extends Error {}
+/** A 503: `unavailable` (FreeSWITCH not connected), or `at_capacity` (MAX_CALLS reached). */
+export class UnavailableError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'unavailable') {
+    super(message);
+    this.code = code;
+  }
+}
 /** The call is not live: never known, already ended, or not answered yet. */
 export class CallNotLiveError extends Error {
   readonly kind: 'unknown' | 'ended' | 'not-ready';
