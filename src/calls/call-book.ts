@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
-import type { CallStore } from '../store/call-store.ts';
+import type { CallStore, ListOptions } from '../store/call-store.ts';
+import { HistoryWriter, type HistoryWriterOptions } from '../store/history-writer.ts';
 import {
   FINAL_STATUSES,
   HEARD_TURNS_KEPT,
@@ -13,12 +14,10 @@ import {
   type CallStatus,
   type HeardSummary,
   type HeardTurn,
-  type PageCursor,
   type Resumption,
   type ToolCallEntry,
   type TranscriptEntry,
 } from '../store/call-record.ts';
-import { errorText } from '../errors.ts';
 
 export type CallChange =
   | { type: 'status'; status: CallStatus; at: number }
@@ -29,20 +28,31 @@ export type CallChange =
   | ({ type: 'tool'; count: number } & ToolCallEntry)
   | ({ type: 'heard' } & HeardSummary);
 
+/** Ended calls whose ids are remembered for `known` (a sync check), most recent kept. */
+const ENDED_IDS_KEPT = 10_000;
+
 /**
  * The records of every call callbridge knows about, as the calls API reads them: live ones in memory, ended
- * ones in the store. Emits each change (`change` with the record and what changed) for the live event stream.
+ * ones in the store (and in memory until their save went through: see HistoryWriter). Emits each change
+ * (`change` with the record and what changed) for the live event stream.
  */
 export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }> {
   readonly #live = new Map<string, CallRecord>();
   readonly #store: CallStore | undefined;
-  readonly #log: Logger;
+  readonly #writer: HistoryWriter | undefined;
+  readonly #endedIds = new Set<string>();
+  /** Updates of ended calls, one at a time per call (read, change, save). */
+  readonly #updates = new Map<string, Promise<unknown>>();
 
-  constructor(store: CallStore | undefined, logger: Logger) {
+  constructor(
+    store: CallStore | undefined,
+    logger: Logger,
+    saving: Omit<HistoryWriterOptions, 'store' | 'logger'> = {},
+  ) {
     super();
     this.setMaxListeners(0); // one listener per open event stream
     this.#store = store;
-    this.#log = logger;
+    this.#writer = store && new HistoryWriter({ store, logger, ...saving });
   }
 
   add(record: CallRecord): CallRecord {
@@ -52,12 +62,26 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     return record;
   }
 
-  get(id: string): CallRecord | undefined {
-    return this.#live.get(id) ?? this.#store?.get(id);
+  /** A call, live or ended (from memory while its save is pending, else from the store). */
+  async get(id: string): Promise<CallRecord | undefined> {
+    return this.#live.get(id) ?? this.#writer?.get(id) ?? (await this.#store?.get(id));
   }
 
   live(id: string): CallRecord | undefined {
     return this.#live.get(id);
+  }
+
+  /**
+   * Without asking the store: live, or ended in this process (among the last ENDED_IDS_KEPT). Calls that
+   * ended before a restart are not known here; `get` finds them.
+   */
+  known(id: string): boolean {
+    return this.#live.has(id) || this.#endedIds.has(id) || this.#writer?.get(id) !== undefined;
+  }
+
+  /** Saves still waiting, and the writer's counts (saved, retried, lost). */
+  get saving(): { pending: number; saved: number; retried: number; lost: number } {
+    return { pending: this.#writer?.size ?? 0, ...(this.#writer?.stats ?? { saved: 0, retried: 0, lost: 0 }) };
   }
 
   setStatus(id: string, status: CallStatus, patch: Partial<CallRecord> = {}): void {
@@ -130,42 +154,67 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
    * The call's recording has been analysed (recording/analyzer.ts): the heard figures go into its record, live
    * or stored. False when the record no longer exists (pruned, or history off and the call over).
    */
-  heard(id: string, analysis: { turns: HeardTurn[]; summary: HeardSummary }): boolean {
+  async heard(id: string, analysis: { turns: HeardTurn[]; summary: HeardSummary }): Promise<boolean> {
     const apply = (r: CallRecord) => {
       r.heard = { ...analysis.summary };
       r.heardTurns = analysis.turns.slice(0, HEARD_TURNS_KEPT);
     };
     const live = this.#live.get(id);
+    if (!live) return this.update(id, apply);
+    apply(live);
+    this.emit('change', live, { type: 'heard', ...analysis.summary });
+    return true;
+  }
+
+  /**
+   * Change a call's record: a live one at once (saved when the call ends), an ended one read, changed and
+   * saved again (one update at a time per call). False when there is no such record (pruned, or no history).
+   */
+  update(id: string, apply: (r: CallRecord) => void): Promise<boolean> {
+    const live = this.#live.get(id);
     if (live) {
       apply(live);
-      this.emit('change', live, { type: 'heard', ...analysis.summary });
-      return true;
+      return Promise.resolve(true);
     }
-    const stored = this.#store?.get(id);
-    if (!stored) return false;
-    apply(stored);
-    this.#store!.save(stored);
+    const next = (this.#updates.get(id) ?? Promise.resolve()).then(() => this.#updateEnded(id, apply));
+    const tail = next.catch(() => {});
+    this.#updates.set(id, tail);
+    void tail.then(() => {
+      if (this.#updates.get(id) === tail) this.#updates.delete(id);
+    });
+    return next;
+  }
+
+  async #updateEnded(id: string, apply: (r: CallRecord) => void): Promise<boolean> {
+    const record = this.#writer?.get(id) ?? (await this.#store?.get(id));
+    if (!record) return false;
+    apply(record);
+    this.#writer!.save(record);
     return true;
   }
 
   #finish(r: CallRecord, at: number): void {
     r.endedAt ??= at;
+    this.#writer?.save(r);
     this.#live.delete(r.id);
-    try {
-      this.#store?.save(r);
-    } catch (err) {
-      this.#log.error({ call: r.id, err: errorText(err) }, 'could not save the call to history');
-    }
+    this.#endedIds.add(r.id);
+    if (this.#endedIds.size > ENDED_IDS_KEPT) this.#endedIds.delete(this.#endedIds.values().next().value!);
   }
 
   /** Live and stored calls, newest first, filtered and paged (see PageCursor). */
-  list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[] {
-    const { before } = opts;
-    const live = [...this.#live.values()].filter(
-      (r) => (!opts.status || r.status === opts.status) && (!before || afterCursor(r, before)),
+  async list(opts: ListOptions): Promise<CallRecord[]> {
+    const { before, status, limit } = opts;
+    // Taken before the store answers: a call ending or saved meanwhile is in one of the two lists.
+    const inMemory = [...this.#live.values(), ...(this.#writer?.records() ?? [])].filter(
+      (r) => (!status || r.status === status) && (!before || afterCursor(r, before)),
     );
-    const stored = this.#store ? this.#store.list({ status: opts.status, limit: opts.limit, before }) : [];
-    const seen = new Set(live.map((r) => r.id));
-    return [...live, ...stored.filter((r) => !seen.has(r.id))].sort(newestFirst).slice(0, opts.limit);
+    const stored = this.#store ? await this.#store.list({ status, limit, before }) : [];
+    const seen = new Set(inMemory.map((r) => r.id));
+    return [...inMemory, ...stored.filter((r) => !seen.has(r.id))].sort(newestFirst).slice(0, limit);
+  }
+
+  /** Shutdown: save what still waits (at once, for up to `timeoutMs`). Resolves to how many could not be. */
+  close(timeoutMs = 5000): Promise<number> {
+    return this.#writer?.flush(timeoutMs) ?? Promise.resolve(0);
   }
 }

@@ -9,7 +9,6 @@ import { toCallEvent, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { FINAL_STATUSES, type CallRecord, type RecordingInfo } from '../store/call-record.ts';
-import type { CallStore } from '../store/call-store.ts';
 import { errorText } from '../errors.ts';
 import type { CallBook, CallChange } from './call-book.ts';
 
@@ -29,8 +28,8 @@ export interface CallRecorderDeps {
   settings: RecordingSettings;
   /** The commands for one channel (validated like every other ESL argument). */
   control(callId: string): Pick<ChannelControl, 'startRecording' | 'play'>;
+  /** The call records (live ones, and ended ones through its saves). */
   book: CallBook;
-  store: CallStore | undefined;
   logger: Logger;
   metrics?: Metrics;
   /** A recording is complete on disk (RECORD_STOP seen, file read back): the latency analysis takes it. */
@@ -102,7 +101,7 @@ export class CallRecorder {
 
   /** The complete recording of a call, to serve; undefined while recording or when there is none. */
   async file(callId: string): Promise<{ path: string; bytes: number } | undefined> {
-    const r = this.#d.book.get(callId);
+    const r = await this.#d.book.get(callId);
     if (r?.recording?.status !== 'complete') return undefined;
     const path = this.localPath(callId);
     try {
@@ -114,11 +113,11 @@ export class CallRecorder {
 
   /** Delete a call's recording. `busy`: still recording. */
   async remove(callId: string): Promise<'deleted' | 'none' | 'busy'> {
-    const r = this.#d.book.get(callId);
+    const r = await this.#d.book.get(callId);
     if (r?.recording?.status === 'recording') return 'busy';
     if (r?.recording?.status !== 'complete') return 'none';
     await rm(this.localPath(callId), { force: true });
-    this.#set(callId, { status: 'deleted' });
+    await this.#set(callId, { status: 'deleted' });
     return 'deleted';
   }
 
@@ -189,7 +188,7 @@ export class CallRecorder {
     if (free !== undefined && free < MIN_FREE_BYTES) {
       return this.#fail(callId, 'disk-full', `only ${free} bytes free in RECORDING_DIR`);
     }
-    this.#set(callId, { status: 'recording' });
+    void this.#set(callId, { status: 'recording' });
     this.#active.set(callId, undefined);
     try {
       await control.startRecording(this.#freeswitchPath(callId));
@@ -211,7 +210,8 @@ export class CallRecorder {
     try {
       const bytes = (await stat(path)).size;
       const durationMs = (await wavDurationMs(path, bytes)) ?? recordMs;
-      this.#set(callId, { status: 'complete', bytes, ...(durationMs !== undefined && { durationMs }) });
+      // Written before the analysis is queued: its result updates the same record after this.
+      await this.#set(callId, { status: 'complete', bytes, ...(durationMs !== undefined && { durationMs }) });
       this.#log.info({ call: callId, bytes, durationMs }, 'recording complete');
       this.#d.onComplete?.(callId, path);
     } catch (err) {
@@ -222,21 +222,15 @@ export class CallRecorder {
   #fail(callId: string, kind: FailReason, reason: string): void {
     this.#log.warn({ call: callId, kind, reason }, 'no recording for this call; the call goes on');
     this.#d.metrics?.recordingFailures.inc({ reason: kind });
-    this.#set(callId, { status: 'failed', reason });
+    void this.#set(callId, { status: 'failed', reason });
   }
 
-  /** Write the record's `recording`: the live record, or the stored one once the call has ended. */
-  #set(callId: string, info: RecordingInfo): void {
-    const live = this.#d.book.live(callId);
-    if (live) {
-      live.recording = info;
-      return;
-    }
-    const stored = this.#d.store?.get(callId);
-    if (!stored) return;
-    stored.recording = info;
+  /** Write the record's `recording`: the live record, or the ended one (saved again) once the call is over. */
+  async #set(callId: string, info: RecordingInfo): Promise<void> {
     try {
-      this.#d.store?.save(stored);
+      await this.#d.book.update(callId, (r) => {
+        r.recording = info;
+      });
     } catch (err) {
       this.#log.error({ call: callId, err: errorText(err) }, 'could not save the recording to history');
     }

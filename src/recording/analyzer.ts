@@ -14,7 +14,7 @@ import type { AnalyzeJob, AnalyzeResult } from './analyzer-worker.ts';
 
 /** Where results go: false when the call's record no longer exists. */
 export interface AnalysisSink {
-  heard(callId: string, analysis: Analysis): boolean;
+  heard(callId: string, analysis: Analysis): Promise<boolean>;
 }
 
 export type AnalysisOutcome = 'ok' | 'error' | 'timeout' | 'dropped' | 'gone';
@@ -53,11 +53,17 @@ interface Job {
   path: string;
 }
 
+interface Running {
+  id: number;
+  job: Job;
+  timer: NodeJS.Timeout;
+}
+
 export class RecordingAnalyzer {
   readonly #o: Required<Omit<AnalyzerOptions, 'observe'>> & Pick<AnalyzerOptions, 'observe'>;
   readonly #queue: Job[] = [];
   #worker: Worker | undefined;
-  #current: { id: number; job: Job; timer: NodeJS.Timeout } | undefined;
+  #current: Running | undefined;
   #nextId = 1;
   #closed = false;
   #idle: Array<() => void> = [];
@@ -170,24 +176,32 @@ export class RecordingAnalyzer {
     }
     this.stats.cpuMs += r.cpuMs;
     this.stats.audioMs += r.analysis.summary.audioMs;
+    void this.#store(cur, r.analysis, r.cpuMs);
+  }
+
+  /** The result into the call's record (the next job waits: one at a time, also for the history's write). */
+  async #store(cur: Running, analysis: Analysis, cpuMs: number): Promise<void> {
+    const log = this.#o.logger;
     let stored: boolean;
     try {
-      stored = this.#o.sink.heard(cur.job.callId, r.analysis);
+      stored = await this.#o.sink.heard(cur.job.callId, analysis);
     } catch (err) {
+      if (this.#current !== cur) return; // timed out or closed meanwhile
       this.stats.failed++;
       log.error({ call: cur.job.callId, err: String(err) }, 'could not store the recording analysis');
       return this.#finish('error');
     }
+    if (this.#current !== cur) return;
     if (!stored) {
       this.stats.gone++;
       return this.#finish('gone');
     }
     this.stats.done++;
     log.info(
-      { call: cur.job.callId, ...r.analysis.summary, cpuMs: Math.round(r.cpuMs) },
+      { call: cur.job.callId, ...analysis.summary, cpuMs: Math.round(cpuMs) },
       'recording analysed: heard turn latency',
     );
-    this.#finish('ok', r.analysis);
+    this.#finish('ok', analysis);
   }
 
   #timeout(id: number): void {

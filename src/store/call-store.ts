@@ -4,25 +4,43 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { noResumptions, noToolCalls, type CallRecord, type CallStatus, type PageCursor } from './call-record.ts';
 
 /**
- * Completed calls and their transcripts, in an embedded SQLite database (node:sqlite, no native addon), so
- * history survives restarts. One row per call: the indexed columns the API filters on, plus the whole record
- * as JSON. Writes happen once per ended call, never on the audio path.
- *
- * The schema version is SQLite's `user_version`; `migrate` brings a database written by an older callbridge
- * up to date in place (each step in one transaction), and rows written before a record field existed are
- * given its empty value when read.
+ * Where completed calls and their transcripts are kept, so history survives restarts: SQLite on one box
+ * (below, the default) or PostgreSQL shared by several instances (postgres-call-store.ts). One row per call:
+ * the indexed columns the API filters on, plus the whole record as JSON. Writes happen once per ended call
+ * (and when its recording or analysis lands later), never on the audio path.
  */
 export interface CallStore {
-  save(record: CallRecord): void;
-  get(id: string): CallRecord | undefined;
+  /** `sqlite` or `postgres`: for logs and metrics. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** Insert or replace the call's row. */
+  save(record: CallRecord): Promise<void>;
+  get(id: string): Promise<CallRecord | undefined>;
   /** Newest first (ties by id); `before` is the last row of the previous page (exclusive). */
-  list(opts: { status?: CallStatus; limit: number; before?: PageCursor }): CallRecord[];
+  list(opts: ListOptions): Promise<CallRecord[]>;
   /**
-   * Delete calls older than `days` and beyond the newest `maxRows`. Returns how many went; `withRecording`
-   * is given the ids of those that had a recording file, before their rows go (to delete the files).
+   * Delete calls older than `days` and beyond the newest `maxRows`. Resolves to how many went;
+   * `withRecording` is given the ids of those that had a recording file, before their rows go (to delete
+   * the files).
    */
-  prune(days: number, maxRows: number, withRecording?: (ids: string[]) => void): number;
-  close(): void;
+  prune(days: number, maxRows: number, withRecording?: (ids: string[]) => void): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface ListOptions {
+  status?: CallStatus;
+  limit: number;
+  before?: PageCursor;
+}
+
+/** Whether the call has a recording file to delete with its row (complete, or begun and never reported). */
+export const hasRecordingFile = (r: CallRecord): boolean =>
+  r.recording?.status === 'complete' || r.recording?.status === 'recording';
+
+/** A record as read back: fields added since it was written get their empty value. */
+export function upgradeRecord(r: CallRecord): CallRecord {
+  r.resumptions ??= noResumptions();
+  r.tools ??= noToolCalls();
+  return r;
 }
 
 /** Load node:sqlite without its one-time "experimental" warning on stderr (it is stable enough for this). */
@@ -39,7 +57,14 @@ async function loadSqlite(): Promise<typeof import('node:sqlite')> {
   }
 }
 
-export async function openCallStore(path: string): Promise<CallStore> {
+/**
+ * The SQLite store (node:sqlite, no native addon): synchronous inside, each call answered at once.
+ *
+ * The schema version is SQLite's `user_version`; `migrate` brings a database written by an older callbridge
+ * up to date in place (each step in one transaction), and rows written before a record field existed are
+ * given its empty value when read.
+ */
+export async function openSqliteCallStore(path: string): Promise<CallStore> {
   const { DatabaseSync } = await loadSqlite();
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db: DatabaseSync = new DatabaseSync(path);
@@ -76,34 +101,30 @@ export async function openCallStore(path: string): Promise<CallStore> {
   };
   const recordedOld = db.prepare('SELECT id FROM calls WHERE recording = 1 AND created_at < ?');
   const recordedExtra = db.prepare(
-    'SELECT id FROM calls WHERE recording = 1 AND id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+    'SELECT id FROM calls WHERE recording = 1 AND id IN (SELECT id FROM calls ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)',
   );
   const pruneOld = db.prepare('DELETE FROM calls WHERE created_at < ?');
   const pruneExtra = db.prepare(
-    'DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC LIMIT -1 OFFSET ?)',
+    'DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)',
   );
-  const parse = (row: unknown) => {
-    const r = JSON.parse((row as { record: string }).record) as CallRecord;
-    r.resumptions ??= noResumptions();
-    r.tools ??= noToolCalls();
-    return r;
-  };
-
+  const parse = (row: unknown) => upgradeRecord(JSON.parse((row as { record: string }).record) as CallRecord);
+  // Each method runs synchronously; `async` turns a thrown SQLite error into a rejection like PostgreSQL's.
   return {
-    save(r) {
-      const recorded = r.recording?.status === 'complete' || r.recording?.status === 'recording' ? 1 : 0;
+    kind: 'sqlite',
+    async save(r) {
+      const recorded = hasRecordingFile(r) ? 1 : 0;
       upsert.run(r.id, r.createdAt, r.status, r.direction, r.resumptions.count, recorded, JSON.stringify(r));
     },
-    get(id) {
+    async get(id) {
       const row = byId.get(id);
       return row ? parse(row) : undefined;
     },
-    list({ status, limit, before = { createdAt: Number.MAX_SAFE_INTEGER, id: '' } }) {
+    async list({ status, limit, before = { createdAt: Number.MAX_SAFE_INTEGER, id: '' } }) {
       const at = [before.createdAt, before.createdAt, before.id] as const;
       const rows = status ? page.status!.all(status, ...at, limit) : page.all!.all(...at, limit);
       return rows.map(parse);
     },
-    prune(days, maxRows, withRecording) {
+    async prune(days, maxRows, withRecording) {
       const cutoff = Date.now() - days * 86_400_000;
       if (withRecording) {
         const ids = [...recordedOld.all(cutoff), ...recordedExtra.all(maxRows)].map((row) => String(row.id));
@@ -113,8 +134,8 @@ export async function openCallStore(path: string): Promise<CallStore> {
       const b = pruneExtra.run(maxRows).changes;
       return Number(a) + Number(b);
     },
-    close() {
-      db.close();
+    async close() {
+      if (db.isOpen) db.close();
     },
   };
 }

@@ -96,5 +96,5 @@ test('an agent that resumes is counted; one that fails for good gets the apology
   );
   assert.equal(stored.endReason, 'agent failed: vendor gone');
   assert.equal(stored.resumptions.count, 1);
-  assert.equal(bridge.store.get(call.uuid)?.resumptions.last[0]?.reason, 'goAway', 'kept in SQLite history');
+  assert.equal((await bridge.store.get(call.uuid))?.resumptions.last[0]?.reason, 'goAway', 'kept in SQLite history');
 });

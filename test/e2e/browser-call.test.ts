@@ -86,7 +86,7 @@ test('a browser call with a valid ticket is answered and streamed; missing, forg
     asInt16(session.audioIn).some((s) => Math.abs(s) > 2000),
     'the agent hears the browser caller',
   );
-  const record = bridge.callBook.get(call.uuid)!;
+  const record = (await bridge.callBook.get(call.uuid))!;
   assert.equal(record.direction, 'inbound');
   assert.equal(record.from, 'browser');
   assert.equal(record.to, 'agent');

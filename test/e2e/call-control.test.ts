@@ -55,7 +55,7 @@ test('transfer answered: the caller is bridged to the B leg, the session ends wi
   assert.ok(!lines(stack).some((l) => l.startsWith(`api uuid_kill ${call.uuid}`)), 'the caller was not hung up');
   assert.equal(call.hungUp, false);
   assert.equal(call.variables.get('callbridge'), '0');
-  const record = bridge.callBook.get(call.uuid)!;
+  const record = (await bridge.callBook.get(call.uuid))!;
   assert.equal(record.status, 'completed');
   assert.equal(record.endReason, 'transferred to +15550001234 (bridge)');
 
@@ -110,7 +110,10 @@ test('REFER via bgapi: 202 transfers the call; 405 is refused after sofia’s wa
   await first.call.waitDestroyed(3000);
   assert.equal(first.call.hangupCause, 'BLIND_TRANSFER');
   await until(() => !bridge.calls.active.has(first.call.uuid), 3000, 'session ended');
-  assert.equal(bridge.callBook.get(first.call.uuid)?.endReason, 'transferred to sip:2000@127.0.0.1:5090 (refer)');
+  assert.equal(
+    (await bridge.callBook.get(first.call.uuid))?.endReason,
+    'transferred to sip:2000@127.0.0.1:5090 (refer)',
+  );
 
   const second = await activeCall(stack);
   fs.onRefer = () => ({ status: 405, replyAfterMs: 1500 });
@@ -125,8 +128,8 @@ test('REFER via bgapi: 202 transfers the call; 405 is refused after sofia’s wa
   assert.equal(!outcome.ok && outcome.reason, 'rejected');
   await second.call.waitDestroyed(3000);
   assert.equal(second.call.hangupCause, 'BLIND_TRANSFER');
-  await until(() => bridge.callBook.get(second.call.uuid)?.status === 'completed', 3000, 'record final');
-  assert.equal(bridge.callBook.get(second.call.uuid)?.endReason, 'hangup: BLIND_TRANSFER');
+  await until(async () => (await bridge.callBook.get(second.call.uuid))?.status === 'completed', 3000, 'record final');
+  assert.equal((await bridge.callBook.get(second.call.uuid))?.endReason, 'hangup: BLIND_TRANSFER');
 });
 
 test('send_dtmf: the far end hears the digits; unknown and ended calls get clear errors', async (t) => {
@@ -196,5 +199,5 @@ test('end after playback: the goodbye queued for the caller plays out before the
     call.heard.every((s) => s.status === 'done'),
     'no file cut off',
   );
-  assert.match(bridge.callBook.get(call.uuid)!.endReason ?? '', /^agent hung up: caller said goodbye/);
+  assert.match((await bridge.callBook.get(call.uuid))!.endReason ?? '', /^agent hung up: caller said goodbye/);
 });

@@ -482,13 +482,13 @@ test('completed calls and transcripts survive a restart (SQLite history), listed
   assert.deepEqual([one.status, one.hangupCause], ['completed', 'NORMAL_CLEARING']);
 
   // Calls created in the same millisecond: paging one at a time still sees each exactly once.
-  const template = second.bridge.store.get(ids[0]!)!;
+  const template = (await second.bridge.store.get(ids[0]!))!;
   const twins = [
     'aaaaaaaa-0000-4000-8000-000000000001',
     'aaaaaaaa-0000-4000-8000-000000000002',
     'aaaaaaaa-0000-4000-8000-000000000003',
   ];
-  for (const id of twins) second.bridge.store.save({ ...template, id, createdAt: 1000 });
+  for (const id of twins) await second.bridge.store.save({ ...template, id, createdAt: 1000 });
   const seen: string[] = [];
   let cursor = '';
   for (let i = 0; i < 10; i++) {

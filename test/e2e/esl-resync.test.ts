@@ -50,7 +50,7 @@ test('a call parked while ESL is down is picked up after the reconnect; vanished
     'read the unknown channel',
   );
   await until(() => !bridge.calls.active.has(leaves.uuid), 3000, 'the call whose channel vanished is ended');
-  assert.equal(bridge.callBook.get(leaves.uuid)?.endReason, 'channel gone while ESL was disconnected');
+  assert.equal((await bridge.callBook.get(leaves.uuid))?.endReason, 'channel gone while ESL was disconnected');
   assert.ok(bridge.calls.active.has(stays.uuid), 'the call still in FreeSWITCH keeps its session');
   assert.ok(stays.stream?.connected, 'and its stream');
   assert.ok(!bridge.calls.active.has(notOurs.uuid), 'a parked channel without the marker is left alone');
@@ -81,13 +81,21 @@ test('an outbound call answered and parked while ESL was down is taken, not orph
   release();
   const channel = await fs.waitForChannel(record.id);
   await channel.waitForEvent('CHANNEL_PARK');
-  assert.notEqual(bridge.callBook.get(record.id)?.status, 'failed', 'not given up while FreeSWITCH may still place it');
+  assert.notEqual(
+    (await bridge.callBook.get(record.id))?.status,
+    'failed',
+    'not given up while FreeSWITCH may still place it',
+  );
   await fs.eslUp();
   await bridge.esl.waitConnected(5000);
   await until(() => channel.stream?.connected, 5000, 'the parked outbound call is taken');
-  assert.equal(bridge.callBook.get(record.id)?.status, 'answered');
+  assert.equal((await bridge.callBook.get(record.id))?.status, 'answered');
   await channel.hangup();
-  await until(() => bridge.callBook.get(record.id)?.status === 'completed', 3000, 'recorded as completed');
+  await until(
+    async () => (await bridge.callBook.get(record.id))?.status === 'completed',
+    3000,
+    'recorded as completed',
+  );
 });
 
 test('an outbound call that never reached FreeSWITCH while ESL was down is recorded failed after the reconnect', async (t) => {
@@ -106,8 +114,8 @@ test('an outbound call that never reached FreeSWITCH while ESL was down is recor
   await channel.waitDestroyed();
   await fs.eslUp();
   await bridge.esl.waitConnected(5000);
-  await until(() => bridge.callBook.get(record.id)?.status === 'failed', 3000, 'recorded failed');
-  assert.match(bridge.callBook.get(record.id)!.endReason ?? '', /FreeSWITCH connection lost/);
+  await until(async () => (await bridge.callBook.get(record.id))?.status === 'failed', 3000, 'recorded failed');
+  assert.match((await bridge.callBook.get(record.id))!.endReason ?? '', /FreeSWITCH connection lost/);
 });
 
 const HOSTILE: Array<{ name: string; frame: () => string | Buffer; reconnects: boolean }> = [
@@ -180,7 +188,7 @@ test('FreeSWITCH killed (SIGKILL): its calls are recorded failed with the connec
   // SIGKILL: no events, ESL closes, the media sockets die without a close frame (captured: shutdown_kill9).
   const restarted = fs.restart(4000);
   await until(() => !bridge.calls.active.has(call.uuid), 5000, 'the call ended');
-  const record = bridge.callBook.get(call.uuid)!;
+  const record = (await bridge.callBook.get(call.uuid))!;
   assert.equal(record.status, 'failed');
   assert.match(record.endReason ?? '', /FreeSWITCH connection lost/);
   assert.notEqual(record.hangupCause, 'NORMAL_CLEARING');

@@ -183,8 +183,8 @@ test('recording on or off by env default, profile and channel variable; POST /ca
   assert.deepEqual(recordCommands(stack, offByProfile.uuid), [], 'the profile turns it off');
   assert.deepEqual(recordCommands(stack, offByVariable.uuid), [], 'the channel variable beats the profile');
   const records = stack.bridge.callBook;
-  assert.equal(records.get(offByProfile.uuid)?.recording, undefined);
-  assert.equal(records.get(byDefault.uuid)?.recording?.status, 'recording');
+  assert.equal((await records.get(offByProfile.uuid))?.recording, undefined);
+  assert.equal((await records.get(byDefault.uuid))?.recording?.status, 'recording');
 
   const res = await api(stack, '/calls', {
     method: 'POST',
@@ -216,10 +216,10 @@ test('FreeSWITCH cannot write the recording: the call goes on, the record says w
   const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await until(() => call.stream?.connected, 5000, 'stream connected');
   const record = await until(
-    () =>
-      stack.bridge.callBook.get(call.uuid)?.recording?.status === 'failed'
-        ? stack.bridge.callBook.get(call.uuid)
-        : undefined,
+    async () => {
+      const r = await stack.bridge.callBook.get(call.uuid);
+      return r?.recording?.status === 'failed' ? r : undefined;
+    },
     5000,
     'recording failed',
   );
@@ -229,6 +229,6 @@ test('FreeSWITCH cannot write the recording: the call goes on, the record says w
   const metrics = await (await fetch(`http://127.0.0.1:${stack.bridge.http.port}/metrics`)).text();
   assert.match(metrics, /^callbridge_recording_failures_total\{reason="unwritable"\} 1$/m);
   await call.hangup();
-  await until(() => stack.bridge.callBook.get(call.uuid)?.status === 'completed', 5000, 'call completed');
-  assert.equal(stack.bridge.callBook.get(call.uuid)?.recording?.status, 'failed');
+  await until(async () => (await stack.bridge.callBook.get(call.uuid))?.status === 'completed', 5000, 'call completed');
+  assert.equal((await stack.bridge.callBook.get(call.uuid))?.recording?.status, 'failed');
 });

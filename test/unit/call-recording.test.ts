@@ -12,7 +12,7 @@ import { CALL_VARIABLES, resolveCallSettings, type CallFacts } from '../../src/c
 import { recordStart, recordStop, UnsafeEslValueError } from '../../src/freeswitch/commands.ts';
 import { parseRange } from '../../src/http/routes/recordings.ts';
 import { noResumptions, type CallRecord } from '../../src/store/call-record.ts';
-import { openCallStore } from '../../src/store/call-store.ts';
+import { openSqliteCallStore } from '../../src/store/call-store.ts';
 import { FreeSwitchEmulator } from '../bed/freeswitch/index.ts';
 import { RawEslClient } from '../bed/freeswitch/raw-esl-client.ts';
 import { encodeWav } from '../bed/wav.ts';
@@ -97,7 +97,7 @@ function record(id: string, createdAt: number, recorded: boolean): CallRecord {
 
 test('retention: calls pruned from history take their recording files with them', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'callbridge-rec-'));
-  const store = await openCallStore(':memory:');
+  const store = await openSqliteCallStore(':memory:');
   const { logger } = captureLogger();
   const book = new CallBook(store, logger);
   const recorder = new CallRecorder({
@@ -106,24 +106,23 @@ test('retention: calls pruned from history take their recording files with them'
       throw new Error('no calls here');
     },
     book,
-    store,
     logger,
   });
   t.after(async () => {
     await recorder.close();
-    store.close();
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   });
   const old = 'aaaaaaaa-0000-0000-0000-000000000001';
   const oldUnrecorded = 'aaaaaaaa-0000-0000-0000-000000000002';
   const fresh = 'aaaaaaaa-0000-0000-0000-000000000003';
-  store.save(record(old, Date.now() - 3 * 86_400_000, true));
-  store.save(record(oldUnrecorded, Date.now() - 3 * 86_400_000, false));
-  store.save(record(fresh, Date.now(), true));
+  await store.save(record(old, Date.now() - 3 * 86_400_000, true));
+  await store.save(record(oldUnrecorded, Date.now() - 3 * 86_400_000, false));
+  await store.save(record(fresh, Date.now(), true));
   for (const id of [old, fresh]) await writeFile(recorder.localPath(id), encodeWav([new Int16Array(0)], 8000));
 
   let removing: Promise<void> | undefined;
-  const removed = store.prune(2, 100, (ids) => {
+  const removed = await store.prune(2, 100, (ids) => {
     assert.deepEqual(ids, [old]);
     removing = recorder.removeFiles(ids);
   });
@@ -134,10 +133,10 @@ test('retention: calls pruned from history take their recording files with them'
   assert.equal((await recorder.file(fresh))?.bytes, 44);
 
   // Beyond the newest maxRows counts too.
-  store.save(record(old, Date.now() - 1000, true));
+  await store.save(record(old, Date.now() - 1000, true));
   await writeFile(recorder.localPath(old), '');
   await new Promise<void>((resolve) => {
-    store.prune(30, 1, (ids) => {
+    void store.prune(30, 1, (ids) => {
       assert.deepEqual(ids, [old]);
       void recorder.removeFiles(ids).then(resolve);
     });
@@ -229,7 +228,6 @@ test('no recording without a usable directory or disk space: no command, the rec
     settings: { ...settings, dir: join(base, 'file', 'rec') },
     control,
     book,
-    store: undefined,
     logger,
     metrics,
   });
@@ -254,7 +252,6 @@ test('no recording without a usable directory or disk space: no command, the rec
     settings: { ...settings, dir: base },
     control,
     book,
-    store: undefined,
     logger,
     metrics,
     freeBytes: async () => 1024,

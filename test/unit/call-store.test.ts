@@ -4,8 +4,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { noResumptions, type CallRecord } from '../../src/store/call-record.ts';
-import { SCHEMA_VERSION, openCallStore } from '../../src/store/call-store.ts';
+import { SCHEMA_VERSION, openSqliteCallStore } from '../../src/store/call-store.ts';
+import { callStoreContract, fullRecord } from './call-store-contract.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -18,22 +18,8 @@ async function dbPath(): Promise<string> {
   return join(dir, 'calls.db');
 }
 
-/** A call as callbridge stored it before resumptions were recorded. */
-const oldRecord: Omit<CallRecord, 'resumptions'> = {
-  id: '11111111-2222-3333-4444-555555555555',
-  direction: 'inbound',
-  from: '1000',
-  to: '2000',
-  pipeline: 'echo',
-  status: 'completed',
-  createdAt: 1_700_000_000_000,
-  endedAt: 1_700_000_060_000,
-  turns: [],
-  transcript: [{ speaker: 'caller', text: 'hello', at: 1_700_000_001_000, final: true }],
-};
-
-/** The database exactly as the first callbridge with call history created it (user_version 0). */
-function writeOldSchemaDb(path: string): void {
+/** The database exactly as the first callbridge with call history created it (user_version 0), holding `records`. */
+function writeOldSchemaDb(path: string, records: object[]): void {
   const db = new DatabaseSync(path);
   db.exec(`
     CREATE TABLE calls (
@@ -46,77 +32,70 @@ function writeOldSchemaDb(path: string): void {
     CREATE INDEX calls_created ON calls (created_at DESC);
     CREATE INDEX calls_status_created ON calls (status, created_at DESC);
   `);
-  db.prepare('INSERT INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)').run(
-    oldRecord.id,
-    oldRecord.createdAt,
-    oldRecord.status,
-    oldRecord.direction,
-    JSON.stringify(oldRecord),
-  );
+  const insert = db.prepare('INSERT INTO calls (id, created_at, status, direction, record) VALUES (?, ?, ?, ?, ?)');
+  for (const r of records as Array<{ id: string; createdAt: number; status: string; direction: string }>) {
+    insert.run(r.id, r.createdAt, r.status, r.direction, JSON.stringify(r));
+  }
   db.close();
 }
 
-function newRecord(id: string, count: number): CallRecord {
-  const resumptions = noResumptions();
-  for (let i = 0; i < count; i++) {
-    resumptions.count++;
-    resumptions.totalMs += 200;
-    resumptions.maxMs = 200;
-    resumptions.last.push({ at: 1_700_000_100_000 + i, reason: 'goAway', durationMs: 200 });
-  }
-  return { ...oldRecord, id, createdAt: 1_700_000_100_000, resumptions };
-}
+callStoreContract('SQLite', {
+  open: async () => openSqliteCallStore(await dbPath()),
+  openWithOldRows: async (records) => {
+    const path = await dbPath();
+    writeOldSchemaDb(path, records);
+    return openSqliteCallStore(path);
+  },
+});
 
-test('an old-schema history is migrated in place: old calls read with no resumptions, new ones keep theirs', async () => {
+test('SQLite: an old-schema file is migrated in place, once; the new columns find calls by resumptions and latency', async () => {
   const path = await dbPath();
-  writeOldSchemaDb(path);
-  const store = await openCallStore(path);
+  const old = { ...fullRecord('old', 1000), resumptions: undefined, heard: undefined };
+  writeOldSchemaDb(path, [old]);
+  const store = await openSqliteCallStore(path);
   try {
-    const old = store.get(oldRecord.id);
-    assert.ok(old, 'the old call is still there');
-    assert.deepEqual(old.resumptions, { count: 0, totalMs: 0, maxMs: 0, last: [] });
-    assert.equal(old.transcript[0]?.text, 'hello');
-    const resumedId = 'aaaaaaaa-2222-3333-4444-555555555555';
-    store.save(newRecord(resumedId, 2));
-    const listed = store.list({ limit: 10 });
-    assert.deepEqual(
-      listed.map((r) => [r.id, r.resumptions.count]),
-      [
-        [resumedId, 2],
-        [oldRecord.id, 0],
-      ],
-    );
-    assert.equal(store.get(resumedId)?.resumptions.last[1]?.reason, 'goAway');
+    await store.save(fullRecord('new', 2000));
   } finally {
-    store.close();
+    await store.close();
   }
   const db = new DatabaseSync(path);
   try {
     assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, SCHEMA_VERSION);
-    const rows = db.prepare('SELECT id, resumptions FROM calls WHERE resumptions > 0').all();
     assert.deepEqual(
-      rows.map((r) => r.id),
-      ['aaaaaaaa-2222-3333-4444-555555555555'],
-      'the column finds calls that resumed',
+      db
+        .prepare('SELECT id FROM calls WHERE resumptions > 0')
+        .all()
+        .map((r) => r.id),
+      ['new'],
+    );
+    assert.deepEqual(
+      db
+        .prepare('SELECT id, heard_latency_max_ms AS m FROM calls ORDER BY id')
+        .all()
+        .map((r) => [r.id, r.m]),
+      [
+        ['new', 700],
+        ['old', null],
+      ],
     );
   } finally {
     db.close();
   }
   // Opening it again runs no migration twice.
-  const again = await openCallStore(path);
+  const again = await openSqliteCallStore(path);
   try {
-    assert.equal(again.list({ limit: 10 }).length, 2);
+    assert.equal((await again.list({ limit: 10 })).length, 2);
   } finally {
-    again.close();
+    await again.close();
   }
 });
 
-test('a history written by a newer callbridge is refused, not damaged', async () => {
+test('SQLite: a history written by a newer callbridge is refused, not damaged', async () => {
   const path = await dbPath();
-  const store = await openCallStore(path);
-  store.close();
+  const store = await openSqliteCallStore(path);
+  await store.close();
   const db = new DatabaseSync(path);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
-  await assert.rejects(openCallStore(path), /schema version \d+ is newer/);
+  await assert.rejects(openSqliteCallStore(path), /schema version \d+ is newer/);
 });

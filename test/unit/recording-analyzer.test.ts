@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { RecordingAnalyzer, type AnalysisOutcome } from '../../src/recording/analyzer.ts';
 import { noResumptions, type CallRecord } from '../../src/store/call-record.ts';
-import { openCallStore, SCHEMA_VERSION, type CallStore } from '../../src/store/call-store.ts';
+import { openSqliteCallStore, SCHEMA_VERSION, type CallStore } from '../../src/store/call-store.ts';
 import { constructCall } from '../support/heard-call.ts';
 
 const logger = silentLogger();
@@ -68,10 +68,10 @@ describe('RecordingAnalyzer', () => {
     const call = constructCall(1);
     truth = call.truth;
     writeStereoWav(wav, call.left, call.right);
-    store = await openCallStore(':memory:');
+    store = await openSqliteCallStore(':memory:');
   });
-  after(() => {
-    store.close();
+  after(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -93,7 +93,7 @@ describe('RecordingAnalyzer', () => {
       assert.equal(analyzer.enqueue(ID(1), wav), true);
       await analyzer.idle();
       assert.deepEqual(outcomes, ['ok']);
-      const r = store.get(ID(1))!;
+      const r = (await store.get(ID(1)))!;
       assert.equal(r.heardTurns?.length, truth.callerEnd.length + 1);
       const first = r.heardTurns![1]!;
       const expected = ((truth.agentStart[1]! - truth.callerEnd[0]!) * 1000) / 8000;
@@ -222,8 +222,8 @@ describe('RecordingAnalyzer', () => {
       .prepare('INSERT INTO calls VALUES (?, 2, ?, ?, ?)')
       .run(ID(41), 'completed', 'inbound', JSON.stringify(record(ID(41))));
     old.close();
-    const s = await openCallStore(path);
-    s.close();
+    const s = await openSqliteCallStore(path);
+    await s.close();
     const db = new DatabaseSync(path);
     try {
       assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, SCHEMA_VERSION);

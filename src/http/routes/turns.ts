@@ -38,8 +38,8 @@ export function turnsRoute(app: OpenAPIHono, deps: ApiDeps): void {
         404: err('Unknown call'),
       },
     }),
-    (c) => {
-      const r = deps.calls.get(c.req.valid('param').id);
+    async (c) => {
+      const r = await deps.calls.get(c.req.valid('param').id);
       if (!r) return fail(c, 404, 'not_found', 'no such call');
       const body = { id: r.id, analysed: r.heard !== undefined, turns: sideBySide(r) };
       return c.json(r.heard ? { ...body, heard: r.heard } : body, 200);
