@@ -84,7 +84,7 @@ export function callView(root: HTMLElement, id: string): () => void {
       ...fact('Direction', r.direction, 'fact-direction'),
       ...fact('From', r.from, 'fact-from'),
       ...fact('To', r.to, 'fact-to'),
-      ...fact('Pipeline', r.pipeline, 'fact-pipeline'),
+      ...fact('Pipeline', r.pipeline || 'default', 'fact-pipeline'),
       ...fact('Started', clock(r.createdAt), 'fact-started'),
       ...fact('Duration', callDuration(r, Date.now()), 'fact-duration'),
       ...fact('Hang-up cause', r.hangupCause, 'fact-cause'),

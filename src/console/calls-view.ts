@@ -51,7 +51,7 @@ export function callsView(root: HTMLElement): () => void {
       h('td', { 'data-testid': 'call-direction', 'data-label': 'Direction' }, c.direction),
       h('td', { 'data-testid': 'call-from', 'data-label': 'From' }, link),
       h('td', { 'data-testid': 'call-to', 'data-label': 'To' }, c.to),
-      h('td', { 'data-testid': 'call-pipeline', 'data-label': 'Pipeline' }, c.pipeline),
+      h('td', { 'data-testid': 'call-pipeline', 'data-label': 'Pipeline' }, c.pipeline || 'default'),
       h('td', { 'data-testid': 'call-started', 'data-label': 'Started' }, clock(c.createdAt)),
       h('td', { 'data-testid': 'call-duration', 'data-label': 'Duration' }, callDuration(c, now)),
       h('td', { 'data-testid': 'call-cause', 'data-label': 'Hang-up cause' }, c.hangupCause ?? ''),

@@ -3,8 +3,20 @@ import { fill, h } from './dom.ts';
 
 /** A form over `POST /calls`: the main fields; the API's validation messages appear next to it. */
 export function placeCallView(root: HTMLElement): () => void {
-  const field = (label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string) =>
-    h('label', { class: 'field' }, h('span', {}, label), input, hint && h('small', { class: 'muted' }, hint));
+  /** Per field, where the API's message about it goes (its details read `<field>: <problem>`). */
+  const fieldErrors = new Map<string, HTMLElement>();
+  const field = (label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string) => {
+    const error = h('small', { class: 'error', 'data-testid': `new-error-${input.name}` });
+    fieldErrors.set(input.name, error);
+    return h(
+      'label',
+      { class: 'field' },
+      h('span', {}, label),
+      input,
+      hint && h('small', { class: 'muted' }, hint),
+      error,
+    );
+  };
   const to = h('input', {
     name: 'to',
     required: true,
@@ -87,11 +99,17 @@ export function placeCallView(root: HTMLElement): () => void {
     if (recording.value) body['recording'] = recording.value === 'true';
     submit.disabled = true;
     fill(errors);
+    for (const e of fieldErrors.values()) e.textContent = '';
     try {
       const placed = await api.post<{ id: string }>('/calls', body);
       location.hash = `#/calls/${placed.id}`;
     } catch (err) {
       const apiErr = err instanceof ApiError ? err : undefined;
+      for (const d of apiErr?.details ?? []) {
+        const [, name, problem] = /^(?:body\.)?([a-z_]+): (.*)$/.exec(d) ?? [];
+        const slot = name ? fieldErrors.get(name) : undefined;
+        if (slot && problem) slot.textContent = problem;
+      }
       fill(
         errors,
         h('p', {}, err instanceof Error ? err.message : String(err)),
