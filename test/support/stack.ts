@@ -33,7 +33,10 @@ export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
 }
 
 export interface Stack {
+  /** The emulator of the first FreeSWITCH node (the only one unless `nodes` was given). */
   fs: FreeSwitchEmulator;
+  /** Every node's emulator by node name (`default` for the single node). */
+  nodes: Map<string, FreeSwitchEmulator>;
   gemini: GeminiLiveFake;
   bridge: Callbridge;
   logs: LogLine[];
@@ -55,10 +58,24 @@ export async function startStack(
     start?: Partial<StartOptions>;
     dir?: string;
     keepDir?: boolean;
+    /** Several FreeSWITCH nodes: one emulator each, listed in FREESWITCH_NODES under these names. */
+    nodes?: string[];
+    /** Stream URLs of some of those nodes (the others stream to CALLBRIDGE_WS_URL). */
+    streamUrls?: Record<string, string>;
   } = {},
 ): Promise<Stack> {
   const gemini = await GeminiLiveFake.start({ apiKey: 'test-key', ...opts.gemini });
-  const fs = await FreeSwitchEmulator.start(opts.emulator);
+  const nodes = new Map<string, FreeSwitchEmulator>();
+  for (const name of opts.nodes ?? ['default']) nodes.set(name, await FreeSwitchEmulator.start(opts.emulator));
+  const fs = nodes.values().next().value!;
+  const nodeList =
+    opts.nodes &&
+    [...nodes]
+      .map(([name, node]) => {
+        const url = opts.streamUrls?.[name];
+        return `${name}=127.0.0.1:${node.eslPort}${url ? `|${url}` : ''}`;
+      })
+      .join(',');
   const playbackDir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'callbridge-pb-')));
   const port = await freePort();
   const { logger, lines } = captureLogger();
@@ -73,12 +90,14 @@ export async function startStack(
     CALL_HISTORY_PATH: join(playbackDir, 'history', 'calls.db'),
     ESL_RECONNECT_MAX_MS: '300',
     SHUTDOWN_TIMEOUT_MS: '500',
+    ...(nodeList && { FREESWITCH_NODES: nodeList }),
     ...opts.env,
   });
   const bridge = await startCallbridge(config, { logger, ...opts.start });
-  await bridge.esl.waitConnected(3000);
+  await Promise.all(bridge.calls.nodes.map((n) => n.esl.waitConnected(3000)));
   return {
     fs,
+    nodes,
     gemini,
     bridge,
     logs: lines,
@@ -86,7 +105,7 @@ export async function startStack(
     playbackFiles: async () => (await readdir(playbackDir)).filter((f) => f !== 'history'),
     async stop() {
       await bridge.stop();
-      await fs.stop();
+      for (const node of nodes.values()) await node.stop();
       await gemini.stop();
       if (!opts.keepDir) await rm(playbackDir, { recursive: true, force: true });
     },

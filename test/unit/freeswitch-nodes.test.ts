@@ -65,7 +65,7 @@ test('bad FREESWITCH_NODES entries are each named in one clear error', () => {
     /entry "same=10.0.0.1:8021": 10.0.0.1:8021 is already node "ok"/,
   ];
   assert.equal(problems.length, expect.length, problems.join('\n'));
-  expect.forEach((re, i) => assert.match(problems[i]!, re));
+  for (const [i, re] of expect.entries()) assert.match(problems[i]!, re);
 });
 
 test('a stream URL with credentials is not echoed in the error', () => {

@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, type FreeSwitchEmulator } from '../bed/index.ts';
+import { startStack, until, type Stack } from '../support/stack.ts';
+
+/** Two FreeSWITCH emulators (nodes `a` and `b`) behind one callbridge; `b` streams to its own URL. */
+async function twoNodes(
+  env: Record<string, string> = {},
+): Promise<{ stack: Stack; a: FreeSwitchEmulator; b: FreeSwitchEmulator; port: number }> {
+  const port = await freePort();
+  const stack = await startStack({
+    nodes: ['a', 'b'],
+    // Both reach this callbridge; `localhost` tells b's streams apart from a's (CALLBRIDGE_WS_URL).
+    streamUrls: { b: `ws://localhost:${port}` },
+    env: { HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, DEFAULT_GATEWAY: 'trunk', ...env },
+  });
+  return { stack, a: stack.nodes.get('a')!, b: stack.nodes.get('b')!, port };
+}
+
+function api(stack: Stack) {
+  const base = `http://127.0.0.1:${stack.bridge.http.port}`;
+  return {
+    get: async (path: string) => {
+      const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
+      return { status: res.status, body: (await res.json()) as any };
+    },
+    post: async (path: string, body: unknown) => {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    },
+    del: (path: string) => fetch(base + path, { method: 'DELETE', signal: AbortSignal.timeout(5000) }),
+  };
+}
+
+/** Command lines an emulator received about call `id`. */
+const about = (fs: FreeSwitchEmulator, id: string) => fs.commands.filter((c) => c.line.includes(id)).map((c) => c.line);
+
+test('inbound calls on two nodes are each taken and streamed by their own node, to its own URL', async (t) => {
+  const { stack, a, b, port } = await twoNodes();
+  t.after(() => stack.stop());
+  const callA = a.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
+  const callB = b.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
+  await until(() => callA.stream?.connected && callB.stream?.connected, 5000, 'both streams connected');
+
+  for (const [fs, call, url] of [
+    [a, callA, `ws://127.0.0.1:${port}`],
+    [b, callB, `ws://localhost:${port}`],
+  ] as const) {
+    const lines = about(fs, call.uuid);
+    assert.ok(lines.includes(`api uuid_answer ${call.uuid}`), `${call.uuid} answered by its node`);
+    const start = lines.find((l) => l.startsWith(`api uuid_audio_stream ${call.uuid} start `));
+    assert.ok(start?.includes(` ${url}/stream/${call.uuid}?token=`), `streams to ${url}: ${start}`);
+  }
+  assert.deepEqual(about(a, callB.uuid), [], 'node a got no command for b’s call');
+  assert.deepEqual(about(b, callA.uuid), [], 'node b got no command for a’s call');
+
+  const http = api(stack);
+  assert.equal((await http.get(`/calls/${callA.uuid}`)).body.node, 'a');
+  assert.equal((await http.get(`/calls/${callB.uuid}`)).body.node, 'b');
+  const health = (await http.get('/health')).body;
+  assert.equal(health.esl, 'connected');
+  assert.equal(health.activeCalls, 2);
+  assert.deepEqual(health.nodes, [
+    { name: 'a', esl: 'connected', activeCalls: 1 },
+    { name: 'b', esl: 'connected', activeCalls: 1 },
+  ]);
+
+  await callB.hangup();
+  await until(() => stack.bridge.calls.active.size === 1, 3000, 'b’s call ended');
+  assert.ok(stack.bridge.calls.active.has(callA.uuid), 'a’s call carries on');
+});
+
+test('outbound calls go to the node with fewer calls or the one named; unknown node → 400; hang-up reaches the right node', async (t) => {
+  const { stack, a, b } = await twoNodes();
+  t.after(() => stack.stop());
+  const http = api(stack);
+  const inbound = a.placeInboundCall({ variables: { callbridge: '1' } });
+  await until(() => stack.bridge.calls.active.has(inbound.uuid), 3000, 'inbound call on a taken');
+
+  const first = await http.post('/calls', { to: '+15551230001' });
+  assert.equal(first.status, 202);
+  const firstId: string = first.body.id;
+  await b.waitForCommand((c) => c.kind === 'bgapi' && c.line.includes(`origination_uuid=${firstId}`), 3000);
+  assert.equal(
+    a.commands.filter((c) => c.line.includes('originate')).length,
+    0,
+    'the busier node a was not asked to dial',
+  );
+  assert.equal((await http.get(`/calls/${firstId}`)).body.node, 'b');
+
+  // a and b carry one call each now: the request's node decides.
+  const named = await http.post('/calls', { to: '+15551230002', node: 'a' });
+  assert.equal(named.status, 202);
+  await a.waitForCommand((c) => c.kind === 'bgapi' && c.line.includes(`origination_uuid=${named.body.id}`), 3000);
+  assert.equal((await http.get(`/calls/${named.body.id}`)).body.node, 'a');
+  const alias = await http.post('/outbound/call', { phone_number: '+15551230003', node: 'b' });
+  assert.equal(alias.status, 202);
+  await b.waitForCommand((c) => c.kind === 'bgapi' && c.line.includes(`origination_uuid=${alias.body.id}`), 3000);
+
+  const unknown = await http.post('/calls', { to: '+15551230004', node: 'zz' });
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.error.code, 'invalid_request');
+  assert.match(unknown.body.error.message, /unknown node "zz".*a, b/);
+  assert.equal((await http.post('/calls', { to: '+15551230004', node: 'Not A Node' })).status, 400);
+
+  // Hang up b's call through the API: only b hears of it.
+  await until(() => stack.bridge.calls.active.has(firstId), 5000, 'b’s outbound call answered');
+  const del = await http.del(`/calls/${firstId}`);
+  assert.equal(del.status, 200);
+  await b.waitForCommand((c) => c.line === `api uuid_kill ${firstId} NORMAL_CLEARING`, 3000);
+  await until(() => !stack.bridge.calls.active.has(firstId), 3000, 'b’s call ended');
+  assert.deepEqual(about(a, firstId), [], 'node a got no command for b’s call');
+  assert.ok(stack.bridge.calls.active.has(inbound.uuid), 'a’s inbound call carries on');
+});
+
+test('with one node down, outbound calls go to the other and /health shows the node disconnected', async (t) => {
+  const { stack, a, b } = await twoNodes();
+  t.after(() => stack.stop());
+  const http = api(stack);
+  // b is the busier node: only a being down sends the next call there.
+  const onB = b.placeInboundCall({ variables: { callbridge: '1' } });
+  await until(() => stack.bridge.calls.active.has(onB.uuid), 3000, 'call on b taken');
+  await a.stop();
+  await until(async () => (await http.get('/health')).body.nodes[0].esl === 'disconnected', 5000, 'a disconnected');
+
+  const health = (await http.get('/health')).body;
+  assert.equal(health.status, 'ok');
+  assert.equal(health.esl, 'disconnected', 'not every node is connected');
+  assert.deepEqual(health.nodes, [
+    { name: 'a', esl: 'disconnected', activeCalls: 0 },
+    { name: 'b', esl: 'connected', activeCalls: 1 },
+  ]);
+  const placed = await http.post('/calls', { to: '+15551230001' });
+  assert.equal(placed.status, 202);
+  await b.waitForCommand((c) => c.kind === 'bgapi' && c.line.includes(`origination_uuid=${placed.body.id}`), 3000);
+  const onDownNode = await http.post('/calls', { to: '+15551230002', node: 'a' });
+  assert.equal(onDownNode.status, 503);
+  assert.equal(onDownNode.body.error.code, 'unavailable');
+  assert.match(onDownNode.body.error.message, /node "a" is not connected/);
+  const metrics = await (await fetch(`http://127.0.0.1:${stack.bridge.http.port}/metrics`)).text();
+  assert.match(metrics, /^callbridge_esl_connected 1$/m);
+});
