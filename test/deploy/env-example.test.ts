@@ -19,7 +19,8 @@ test('every variable the code reads is in .env.example, once, with a comment', (
 test('.env.example lists nothing that nobody reads', () => {
   const readers = new Set<string>(CONFIG_VARIABLES);
   for (const n of loadDocument(envExampleMap()).pre.envRead) readers.add(n);
-  for (const n of interpolationNames(read('docker-compose.yml'))) readers.add(n);
+  for (const file of ['docker-compose.yml', 'docker-compose.cluster.yml'])
+    for (const n of interpolationNames(read(file))) readers.add(n);
   for (const script of ['freeswitch/healthcheck.sh', 'freeswitch/docker-entrypoint.sh']) {
     for (const m of read(script).matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)) readers.add(m[1]!);
   }
