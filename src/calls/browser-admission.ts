@@ -16,8 +16,18 @@ export interface BrowserAdmission {
 /** How a refused channel is hung up (ChannelControl: a validated `uuid_kill`). */
 export type RefusedChannel = { hangup(cause?: string): Promise<void> };
 
-/** The browser dialplan marks its calls `callbridge=browser` (the latest value counts, as in marker.ts). */
+/** FreeSWITCH's SIP profile for browsers (freeswitch/conf/sip_profiles/browser.xml). */
+export const BROWSER_SIP_PROFILE = 'browser';
+
+/**
+ * A call from the browser side: marked `callbridge=browser` by the browser dialplan (the latest value counts, as
+ * in marker.ts), or received on the browser SIP profile whatever context it reached. The second covers requests
+ * that leave the browser context: sofia routes an INVITE whose URI names a gateway (`;gw=NAME`, `gw+NAME`) to
+ * that gateway's context. mod_sofia sets `sofia_profile_name` itself; no SIP header can (X- headers land in sip_h_*).
+ */
 export function isBrowserCall(channel: ChannelInfo): boolean {
+  const profile = channel.variable('sofia_profile_name');
+  if (channel.direction === 'inbound' && profile === BROWSER_SIP_PROFILE) return true;
   const raw = channel.variable(MARKER_VARIABLE);
   if (typeof raw !== 'string') return false;
   return arrayValues(raw).at(-1)!.trim().toLowerCase() === BROWSER_MARKER;

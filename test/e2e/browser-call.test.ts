@@ -107,6 +107,16 @@ test('a browser call with a valid ticket is answered and streamed; missing, forg
   assert.equal(gemini.sessions.length, 1, 'no agent was started for a refused call');
   assert.ok(call.stream?.connected && bridge.calls.active.has(call.uuid), 'the admitted call carries on');
 
+  // A call received on the browser profile needs a ticket wherever it was routed: an INVITE naming a gateway
+  // (`sip:agent@fs;gw=NAME`) reaches that gateway's context, whose dialplan marks it like any inbound call.
+  const detour = fs.placeInboundCall({
+    variables: { callbridge: '1', sofia_profile_name: 'browser' },
+    answer: false,
+    destination: 'agent',
+  });
+  await assertRefused(stack, detour, 'missing');
+  assert.deepEqual(await refusedCounts(stack), { missing: 2, used: 1, invalid: 1, expired: 1 });
+
   // An ordinary marked call still needs no ticket.
   const plain = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await until(() => plain.stream?.connected, 5000, 'an ordinary inbound call streams');

@@ -168,8 +168,12 @@ test('admission: only channels marked browser need a ticket; without tickets con
   assert.deepEqual(off.hangups, []);
   assert.equal(off.admit({ callbridge: ' Browser ' }), false, 'browser calls are off without tickets');
   assert.deepEqual(off.hangups, ['CALL_REJECTED']);
+  // Received on the browser profile but routed elsewhere (an INVITE naming a gateway): still a browser call.
+  assert.equal(off.admit({ callbridge: '1', sofia_profile_name: 'browser' }), false, 'the profile counts');
+  assert.equal(off.admit({ callbridge: '1', sofia_profile_name: 'callbridge' }), true);
+  assert.deepEqual(off.hangups, ['CALL_REJECTED', 'CALL_REJECTED']);
   assert.equal(off.lines.at(-1)?.reason, 'disabled');
-  assert.match(await off.metrics.text(), /^callbridge_browser_calls_refused_total\{reason="disabled"\} 1$/m);
+  assert.match(await off.metrics.text(), /^callbridge_browser_calls_refused_total\{reason="disabled"\} 2$/m);
 
   const tickets = new BrowserTickets({ ttlMs: TTL });
   const on = admission(tickets);
