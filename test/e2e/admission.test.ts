@@ -26,7 +26,7 @@ function api(stack: Stack) {
 const actingOn = (fs: FreeSwitchEmulator, id: string) =>
   fs.commands.filter((c) => c.line.includes(id) && !c.line.startsWith('api uuid_dump ')).map((c) => c.line);
 
-async function taken(stack: Stack, call: EmulatedChannel): Promise<void> {
+async function taken(call: EmulatedChannel): Promise<void> {
   await until(() => call.stream?.connected, 5000, `call ${call.uuid} streaming`);
 }
 
@@ -40,8 +40,8 @@ test('MAX_CALLS=2, busy: the third call is hung up USER_BUSY unanswered, POST /c
   const http = api(stack);
   const first = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   const second = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
-  await taken(stack, first);
-  await taken(stack, second);
+  await taken(first);
+  await taken(second);
 
   const third = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await until(() => third.hangupCause, 3000, 'third call hung up');
@@ -67,7 +67,7 @@ test('MAX_CALLS=2, busy: the third call is hung up USER_BUSY unanswered, POST /c
   await first.hangup();
   await until(() => stack.bridge.calls.active.size === 1, 3000, 'first call ended');
   const fourth = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
-  await taken(stack, fourth);
+  await taken(fourth);
   assert.equal((await http.post('/calls', { to: '+15551230001' })).status, 503, 'full again');
   await second.hangup();
   await until(() => stack.bridge.calls.active.size === 1, 3000, 'second call ended');
@@ -85,7 +85,7 @@ test('busy with MAX_CALLS_MESSAGE_FILE: FreeSWITCH plays the message, then hangs
     await rm(dir, { recursive: true, force: true });
   });
   const { fs } = stack;
-  await taken(stack, fs.placeInboundCall({ variables: { callbridge: '1' } }));
+  await taken(fs.placeInboundCall({ variables: { callbridge: '1' } }));
   const over = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await until(() => over.hangupCause, 5000, 'refused call hung up');
   assert.equal(over.hangupCause, 'USER_BUSY');
@@ -115,7 +115,7 @@ test('MAX_CALLS_ACTION=leave: the call over the limit stays parked and untouched
   const { fs } = stack;
   const http = api(stack);
   const first = fs.placeInboundCall({ variables: { callbridge: '1' } });
-  await taken(stack, first);
+  await taken(first);
   const left = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await until(() => refusedLogs(stack, left.uuid).length === 1, 3000, 'the refusal logged');
   assert.match(refusedLogs(stack, left.uuid)[0]!.msg, /leaving the call parked/);
@@ -136,5 +136,5 @@ test('MAX_CALLS_ACTION=leave: the call over the limit stays parked and untouched
   await first.hangup();
   await until(() => stack.bridge.calls.active.size === 0, 3000, 'first call ended');
   fs.dropEslConnections();
-  await taken(stack, left);
+  await taken(left);
 });
