@@ -17,11 +17,13 @@ export function redactDatabaseUrl(url: string): string {
 
 /** `text` (an error message) without the URL's password, however it appears in it. */
 export function withoutPassword(text: string, url: string): string {
-  let out = text.replaceAll(url, redactDatabaseUrl(url));
+  const shown = redactDatabaseUrl(url);
+  let out = text.replaceAll(url, shown);
   out = out.replace(/([a-z]+:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
   for (const secret of passwords(url)) {
-    // Very short passwords would match ordinary words; the URL patterns above already caught them.
-    if (secret.length >= 4) out = out.replaceAll(secret, '***');
+    // Very short passwords would match ordinary words, and one that is also the user, host or database name
+    // is shown by the URL anyway: the URL patterns above caught those.
+    if (secret.length >= 4 && !shown.includes(secret)) out = out.replaceAll(secret, '***');
   }
   return out;
 }

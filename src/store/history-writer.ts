@@ -133,6 +133,7 @@ export class HistoryWriter {
   #lose(entry: Pending, why: string, log: Record<string, unknown> = { call: entry.record.id }): void {
     this.#pending.delete(entry.record.id);
     this.stats.lost++;
+    // A write already under way may still land; this one is no longer held nor retried.
     this.#o.logger.error({ ...log, why }, 'call lost from history: it could not be saved');
     this.#settle();
   }
