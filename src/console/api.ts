@@ -22,6 +22,11 @@ export function whenUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
+/** The session is gone, learnt some other way than a 401 (an event stream closed). */
+export function signedOut(): void {
+  onUnauthorized();
+}
+
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-callbridge-console'] = '1';

@@ -1,4 +1,4 @@
-import { api } from './api.ts';
+import { api, signedOut } from './api.ts';
 
 /**
  * An EventSource that tells the page when it lost its session: EventSource hides the HTTP status, so on a
@@ -17,7 +17,7 @@ export function liveEvents(
     if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
     api
       .get<{ authRequired: boolean; authenticated: boolean }>('/console/session')
-      .then((s) => onBroken(s.authRequired && !s.authenticated ? 'signed out' : 'live updates stopped'))
+      .then((s) => (s.authRequired && !s.authenticated ? signedOut() : onBroken('live updates stopped')))
       .catch(() => onBroken('live updates stopped'));
   };
   return () => es.close();

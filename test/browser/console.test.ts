@@ -99,7 +99,19 @@ test('with API_TOKEN set the console asks for the token first; a wrong one is re
   await page.waitForSelector('[data-testid="calls-view"]');
   await page.waitForSelector('[data-testid="calls-empty"]:visible');
 
+  // A session that ends while the page is open (here: the cookie is gone) brings the login back at the next 401.
+  await page.context().clearCookies();
+  await page.click('[data-testid="nav-new"]');
+  await page.fill('[data-testid="new-to"]', '+15551234567');
+  await page.click('[data-testid="new-submit"]');
+  await page.waitForSelector('[data-testid="login-form"]');
+  assert.equal(stack.fs.commands.filter((c) => c.line.includes('originate')).length, 0, 'nothing dialled');
+  await page.fill('[data-testid="login-token"]', TOKEN);
+  await page.click('[data-testid="login-submit"]');
+  await page.waitForSelector('[data-testid="new-call-form"]');
+
   // The session survives a reload (the cookie), and signing out asks again.
+  await page.click('[data-testid="nav-calls"]');
   await page.reload();
   await page.waitForSelector('[data-testid="calls-view"]');
   await page.click('[data-testid="sign-out"]');
