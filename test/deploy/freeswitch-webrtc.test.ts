@@ -201,6 +201,10 @@ test('who may call and where media may go: inbound and ICE candidate ACLs, no SI
   const [main, browser] = [profile(nat, 'callbridge'), profile(nat, 'browser')];
   for (const key of ['rtp-ip', 'ext-rtp-ip', 'ext-sip-ip']) assert.equal(browser.get(key), main.get(key), key);
   assert.equal(browser.get('ext-rtp-ip'), '198.51.100.20');
+  // Which browsers get the local address: one on this host (ws://127.0.0.1) or the LAN, not the internet.
+  const local = browser.get('local-network-acl')!;
+  assert.ok(aclAdmits(nat, local, '127.0.0.1') && aclAdmits(nat, local, '192.168.1.20'), 'loopback and LAN are local');
+  assert.ok(!aclAdmits(nat, local, '203.0.113.7'), 'a browser on the internet gets SIP_EXTERNAL_IP');
 });
 
 test('the browser context parks only the agent, marked for callbridge; everything else is refused', () => {
