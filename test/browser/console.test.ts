@@ -222,6 +222,11 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   // One bar per reply in the latency chart.
   await page.waitForFunction(`document.querySelectorAll('[data-testid="latency-pipeline"]').length === 2`);
   await page.screenshot({ path: `${ARTIFACTS}/call.png`, fullPage: true });
+  const phone = await openConsole(t, stack, `#/calls/${call.uuid}`, { width: 390, height: 844 });
+  await phone.waitForSelector('[data-testid="transcript-line"]:has-text("On my way")');
+  const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
+  assert.ok(width <= 390, `the call page fits a phone (page is ${width} px wide)`);
+  await phone.screenshot({ path: `${ARTIFACTS}/call-phone.png`, fullPage: true });
   await call.hangup();
   await page.waitForSelector('[data-testid="fact-status"]:has-text("completed")');
   assert.equal(await page.isDisabled('[data-testid="hangup"]'), true, 'no hang-up button on an ended call');
