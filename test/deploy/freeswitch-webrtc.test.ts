@@ -138,6 +138,8 @@ test('the browser profile: ws and wss on the configured address and ports, conte
   assert.equal(set.get('wss-binding'), '10.0.0.7:17443');
   const followsSipIp = browserProfile(envExampleMap({ SIP_IP: '10.0.0.5' })).p;
   assert.equal(followsSipIp.get('ws-binding'), '10.0.0.5:5066', 'a set SIP_IP means that address only');
+  const everyAddress = browserProfile(envExampleMap({ SIP_IP: '10.0.0.5', BROWSER_SIP_IP: '0.0.0.0' })).p;
+  assert.equal(everyAddress.get('wss-binding'), '0.0.0.0:7443', 'BROWSER_SIP_IP wins over SIP_IP');
   assert.equal(browserProfile(envExampleMap({ BROWSER_SIP_PORT: '5099' })).p.get('sip-port'), '5099');
 });
 
