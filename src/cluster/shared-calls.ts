@@ -181,6 +181,7 @@ export class SharedCalls extends EventEmitter<{ 'write-failed': [callId: string,
   #writeNow(p: Pending): void {
     clearTimeout(p.timer);
     p.timer = undefined;
+    p.lastWriteAt = Date.now(); // the window starts now, so the puts right after this one wait for it
     p.writing = p.writing.then(() => this.#write(p));
   }
 
@@ -190,7 +191,6 @@ export class SharedCalls extends EventEmitter<{ 'write-failed': [callId: string,
     const final = FINAL_STATUSES.has(p.record.status);
     const json = JSON.stringify({ ...p.record, owner: this.instanceId });
     p.dirty = false;
-    p.lastWriteAt = Date.now();
     try {
       await this.#link.command.hset(this.#keys.live, id, json);
       this.#writes++;
