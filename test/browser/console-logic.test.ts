@@ -41,12 +41,14 @@ test('the browser call configuration refuses what could not be a SIP WebSocket, 
   }
 });
 
-test('the timeline replaces an interim line by its longer text and by the final one; tools and digits are new lines', () => {
+test('the timeline replaces an interim line by its longer text and by the final one; tools and digits are new lines, digits once', () => {
   const t = new Timeline();
   t.reset([{ speaker: 'agent', text: 'Hello', at: 1, final: true }]);
   t.transcript({ speaker: 'caller', text: 'I would', at: 2, final: false });
   t.transcript({ speaker: 'caller', text: 'I would like a taxi', at: 2, final: false });
+  t.transcript({ speaker: 'caller', text: 'DTMF: 12#', at: 3, final: true });
   t.dtmf('12#', 3);
+  t.dtmf('9', 3);
   t.transcript({ speaker: 'tool', text: 'book_taxi {} → ok', at: 4, final: true });
   t.transcript({ speaker: 'tool', text: 'book_taxi {} → ok', at: 4, final: true });
   t.transcript({ speaker: 'caller', text: 'I would like a taxi.', at: 2, final: true });
@@ -57,6 +59,7 @@ test('the timeline replaces an interim line by its longer text and by the final 
       'agent Hello',
       'caller I would like a taxi.',
       'dtmf 12#',
+      'dtmf 9',
       'tool book_taxi {} → ok',
       'tool book_taxi {} → ok',
       'agent… Sure',

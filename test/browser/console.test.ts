@@ -221,6 +221,11 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   });
   // One bar per reply in the latency chart.
   await page.waitForFunction(`document.querySelectorAll('[data-testid="latency-pipeline"]').length === 2`);
+  // Pressed digits appear once in the timeline, after what was said.
+  call.dtmf('42#');
+  await page.waitForSelector('[data-testid="timeline-dtmf"]:has-text("42#")');
+  assert.equal(await page.locator('[data-testid="timeline-dtmf"]').count(), 1);
+  assert.equal(await page.locator('#main li').last().getAttribute('data-testid'), 'timeline-dtmf');
   await page.screenshot({ path: `${ARTIFACTS}/call.png`, fullPage: true });
   const phone = await openConsole(t, stack, `#/calls/${call.uuid}`, { width: 390, height: 844 });
   await phone.waitForSelector('[data-testid="transcript-line"]:has-text("On my way")');
