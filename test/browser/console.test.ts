@@ -237,13 +237,29 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   assert.equal(await page.isDisabled('[data-testid="hangup"]'), true, 'no hang-up button on an ended call');
 });
 
-test('Hang up on the call page ends the call in FreeSWITCH', async (t) => {
+test('Say and Transfer on the call page reach the agent or show the API error; Hang up ends the call in FreeSWITCH', async (t) => {
   const stack = await stackFor(t);
   const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
+  const session = await stack.gemini.nextSession(WAIT);
   await until(() => call.stream?.connected, WAIT, 'stream');
   const page = await openConsole(t, stack, `#/calls/${call.uuid}`);
   await page.waitForSelector('[data-testid="fact-status"]:has-text("answered")');
   assert.equal(await page.isEnabled('[data-testid="hangup"]'), true);
+
+  await page.fill('[data-testid="say-text"]', 'One moment please.');
+  await page.click('[data-testid="say"]');
+  await page.waitForSelector('[data-testid="call-info"]:has-text("Sent to the agent.")');
+  await until(() => session.texts.some((x) => x.includes('One moment please.')), WAIT, 'the text reached the model');
+
+  await page.fill('[data-testid="transfer-target"]', 'sip:a b@host');
+  await page.click('[data-testid="transfer"]');
+  await page.waitForSelector('[data-testid="call-error"]:has-text("the request is not valid")');
+  assert.match(
+    (await page.textContent('[data-testid="call-error"]')) ?? '',
+    /target: a phone number \(\+ and digits\) or sip:user@host/,
+    "the API's details under its message",
+  );
+  assert.equal(call.hungUp, false, 'a refused transfer leaves the call alone');
 
   await page.click('[data-testid="hangup"]');
   await until(() => call.hungUp, WAIT, 'the channel hung up');
