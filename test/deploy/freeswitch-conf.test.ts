@@ -75,7 +75,13 @@ function sofiaProfile(doc: XmlNode, name = 'callbridge'): XmlNode {
 }
 
 /** The extension the XML dialplan runs for a destination: the first whose conditions all match. */
-function routeInbound(doc: XmlNode, context: string, destination: string): XmlNode | undefined {
+/** The first extension of `context` whose conditions hold; `variables` are channel variables (`${name}` fields). */
+function routeInbound(
+  doc: XmlNode,
+  context: string,
+  destination: string,
+  variables: Record<string, string> = { sofia_profile_name: 'callbridge' },
+): XmlNode | undefined {
   const ctx = children(section(doc, 'dialplan'), 'context').find((c) => attr(c, 'name') === context);
   assert.ok(ctx, `no dialplan context ${context}`);
   return children(ctx, 'extension').find((ext) =>
@@ -83,11 +89,30 @@ function routeInbound(doc: XmlNode, context: string, destination: string): XmlNo
       const field = attr(cond, 'field');
       const expression = attr(cond, 'expression');
       if (field === undefined) return true;
-      assert.equal(field, 'destination_number', 'conditions here test the destination only');
+      const variable = /^\$\{(\w+)\}$/.exec(field)?.[1];
+      if (variable) return new RegExp(expression ?? '').test(variables[variable] ?? '');
+      assert.equal(field, 'destination_number', 'conditions here test the destination or a channel variable');
       return new RegExp(expression ?? '').test(destination);
     }),
   );
 }
+
+test('a browser-profile call detoured into public (an INVITE naming a gateway) is refused, never marked', () => {
+  const { doc } = loadDocument(TRUNK_ENV);
+  for (const dest of ['agent', '+15551234567', '9196']) {
+    const ext = routeInbound(doc, 'public', dest, { sofia_profile_name: 'browser' });
+    assert.ok(ext, dest);
+    const acts = actions(ext);
+    assert.ok(!acts.some((a) => a.app === 'park' || a.data.startsWith('callbridge=')), `${dest}: not parked or marked`);
+    assert.ok(
+      acts.some((a) => a.app === 'respond' && a.data.startsWith('403')),
+      `${dest}: 403`,
+    );
+  }
+  // Calls from the trunk profile still reach callbridge.
+  const trunk = routeInbound(doc, 'public', '+15551234567');
+  assert.ok(trunk && actions(trunk).some((a) => a.app === 'park'));
+});
 
 function actions(ext: XmlNode): { app: string; data: string }[] {
   return children(ext, 'condition').flatMap((c) =>
