@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { fileURLToPath } from 'node:url';
 import { issueLines } from '../errors.ts';
-import { ApiAuth, CONSOLE_CSRF_HEADER, isSafeMethod } from './console-session.ts';
+import { ApiAuth, CONSOLE_COOKIE, CONSOLE_CSRF_HEADER, isSafeMethod } from './console-session.ts';
 import { callControlRoutes } from './routes/call-control.ts';
 import { callHandlers, callRoutes } from './routes/calls.ts';
 import { browserCallRoute, consoleFiles, consoleSessionRoutes, refuse } from './routes/console.ts';
@@ -128,6 +128,12 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     },
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'consoleCookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: CONSOLE_COOKIE,
+    description: `Set by POST /console/session; requests that change something also send ${CONSOLE_CSRF_HEADER}: 1`,
+  });
 
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((e, c) => {

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PIPELINES, TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/call-settings.ts';
+import { BROWSER_TICKET_HEADER } from '../calls/browser-tickets.ts';
 import { PATTERNS } from '../patterns.ts';
 import { NODE_NAME } from '../freeswitch/nodes.ts';
 import { TOOL_FIELDS, TOOL_LIMITS } from '../calls/tools/tool-config.ts';
@@ -333,7 +334,7 @@ export const BrowserCall = z
     ticket: z
       .string()
       .openapi({ description: 'Single-use credential: send it in the INVITE header named by `header`' }),
-    header: z.literal('X-Callbridge-Ticket'),
+    header: z.literal(BROWSER_TICKET_HEADER),
     expiresAt: z.number().int().openapi({ description: 'When the ticket stops working (ms since the epoch)' }),
     iceServers: z.array(z.string()).openapi({ description: 'STUN/TURN URLs for WebRTC (BROWSER_ICE_SERVERS)' }),
   })

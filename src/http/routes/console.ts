@@ -4,6 +4,7 @@ import { type OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { getMimeType } from 'hono/utils/mime';
+import { BROWSER_TICKET_HEADER } from '../../calls/browser-tickets.ts';
 import { type ApiAuth, CONSOLE_COOKIE, SignInLimiter } from '../console-session.ts';
 import { BrowserCall, ConsoleSessionState, ConsoleSignIn } from '../schemas.ts';
 import { err, fail, type ApiDeps } from './shared.ts';
@@ -151,7 +152,7 @@ export function browserCallRoute(app: OpenAPIHono, deps: ApiDeps): void {
       description:
         "A single-use ticket for calling the agent from the browser (SIP over WebSocket to FreeSWITCH's browser " +
         'profile, which reaches only the agent). Cookie-authenticated requests need X-Callbridge-Console: 1.',
-      security: [{ bearer: [] }],
+      security: [{ bearer: [] }, { consoleCookie: [] }],
       responses: {
         200: { content: { 'application/json': { schema: BrowserCall } }, description: 'Dial `target` at `wsUrl`' },
         401: err('Not authorized'),
@@ -166,7 +167,7 @@ export function browserCallRoute(app: OpenAPIHono, deps: ApiDeps): void {
         wsUrl: browser.wsUrl,
         target: browser.target,
         ticket,
-        header: 'X-Callbridge-Ticket' as const,
+        header: BROWSER_TICKET_HEADER,
         expiresAt,
         iceServers: browser.iceServers,
       };
