@@ -181,6 +181,27 @@ export function callView(root: HTMLElement, id: string): () => void {
   );
 
   let stop = () => {};
+  let disposed = false;
+
+  /**
+   * The stream is over: read the record again for its final facts. The recording (and its analysis, the heard
+   * latency) finishes a little after the call: look again, once a second, for a while.
+   */
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 30 && !disposed; i++) {
+      try {
+        record = await api.get<CallRecord>(`/calls/${id}`);
+      } catch {
+        return;
+      }
+      renderFacts();
+      renderChart();
+      renderRecording();
+      const r = record.recording;
+      if (r?.status !== 'recording' && (r?.status !== 'complete' || record.heardTurns)) return;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
   const timer = setInterval(() => {
     if (record?.answeredAt && !record.endedAt) renderFacts();
   }, 1000);
@@ -191,7 +212,7 @@ export function callView(root: HTMLElement, id: string): () => void {
       record = r;
       timeline.reset(r.transcript);
       renderAll();
-      if (FINAL_STATUSES.has(r.status)) return;
+      if (FINAL_STATUSES.has(r.status)) return void settle();
       stop = liveEvents(
         `/calls/${id}/events`,
         {
@@ -218,15 +239,7 @@ export function callView(root: HTMLElement, id: string): () => void {
           // The stream is over: the record has the final facts (recording, heard latency).
           end: () => {
             stop();
-            api.get<CallRecord>(`/calls/${id}`).then(
-              (r) => {
-                record = r;
-                renderFacts();
-                renderChart();
-                renderRecording();
-              },
-              () => {},
-            );
+            void settle();
           },
         },
         (why) => {
@@ -240,6 +253,7 @@ export function callView(root: HTMLElement, id: string): () => void {
     });
 
   return () => {
+    disposed = true;
     stop();
     clearInterval(timer);
   };

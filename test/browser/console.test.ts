@@ -1,7 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build-console.ts';
 import { tone } from '../bed/index.ts';
@@ -178,8 +180,10 @@ test('the calls list shows inbound calls as they come and end, without a reload'
   await page.waitForSelector(`${row(second.uuid)}[data-status="completed"]`);
 });
 
-test('a call page shows what caller and agent say as the fake transcribes it, in order, interim lines replaced', async (t) => {
-  const stack = await stackFor(t);
+test('a call page shows what caller and agent say as the fake transcribes it, in order, interim lines replaced; then the recording', async (t) => {
+  const recordings = await mkdtemp(join(tmpdir(), 'console-rec-'));
+  const stack = await stackFor(t, { RECORDING: 'true', RECORDING_DIR: recordings });
+  t.after(() => rm(recordings, { recursive: true, force: true })); // after the stack stopped (hooks run in order)
   const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
   const session = await stack.gemini.nextSession(WAIT);
   await until(() => call.stream?.connected, WAIT, 'stream');
@@ -235,6 +239,15 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   await call.hangup();
   await page.waitForSelector('[data-testid="fact-status"]:has-text("completed")');
   assert.equal(await page.isDisabled('[data-testid="hangup"]'), true, 'no hang-up button on an ended call');
+  // Once the recording is complete the page offers a player; the browser can fetch the WAV with its session.
+  await page.waitForSelector('[data-testid="recording-audio"]', { timeout: 20_000 });
+  assert.equal(await page.getAttribute('[data-testid="recording-audio"]', 'src'), `/calls/${call.uuid}/recording`);
+  assert.equal(
+    await page.evaluate(
+      `fetch('/calls/${call.uuid}/recording').then((r) => r.status + ' ' + r.headers.get('content-type'))`,
+    ),
+    '200 audio/wav',
+  );
 });
 
 test('Say and Transfer on the call page reach the agent or show the API error; Hang up ends the call in FreeSWITCH', async (t) => {
