@@ -62,7 +62,13 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
       isConsolePublic(c.req.method, c.req.path);
     if (!auth || open) return next();
     const how = auth.of(c);
-    if (!how) return fail(c, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>)');
+    if (!how)
+      return fail(
+        c,
+        401,
+        'unauthorized',
+        'missing or wrong bearer token (Authorization: Bearer <API_TOKEN>), and no valid console sign-in',
+      );
     // A cookie rides along on any request the browser makes; a header of our own only on the console's.
     if (how === 'cookie' && !isSafeMethod(c.req.method) && c.req.header(CONSOLE_CSRF_HEADER) !== '1')
       return refuse(c, 403, 'csrf', `console requests that change something must send ${CONSOLE_CSRF_HEADER}: 1`);
