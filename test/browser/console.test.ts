@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole } from '../../scripts/build-console.ts';
 import { tone } from '../bed/index.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
@@ -21,6 +21,8 @@ const TOKEN = 'console-test-token-0123456789';
 const WAIT = 10_000;
 
 let browser: Browser;
+/** The browser contexts the running test opened. */
+const openContexts: BrowserContext[] = [];
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/test-services.sh (it installs Chromium)`);
@@ -47,14 +49,9 @@ after(async () => {
 const base = (stack: Stack) => `http://127.0.0.1:${stack.bridge.http.port}`;
 
 /** A fresh browser context (no cookies) on the console; closed with the test. */
-async function openConsole(
-  t: { after: (fn: () => Promise<void>) => void },
-  stack: Stack,
-  hash = '',
-  viewport = { width: 1280, height: 800 },
-): Promise<Page> {
+async function openConsole(stack: Stack, hash = '', viewport = { width: 1280, height: 800 }): Promise<Page> {
   const context = await browser.newContext({ viewport });
-  t.after(() => context.close());
+  openContexts.push(context);
   await context.grantPermissions(['microphone'], { origin: base(stack) });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
@@ -75,15 +72,19 @@ async function rows(page: Page): Promise<Array<{ id: string; status: string; cau
   );
 }
 
+/** callbridge for one test; when the test ends, its pages close first (their event streams), then the stack. */
 async function stackFor(t: { after: (fn: () => Promise<void>) => void }, env: Record<string, string> = {}) {
   const stack = await startStack({ env });
-  t.after(() => stack.stop());
+  t.after(async () => {
+    for (const context of openContexts.splice(0)) await context.close();
+    await stack.stop();
+  });
   return stack;
 }
 
 test('with API_TOKEN set the console asks for the token first; a wrong one is refused, the right one opens the calls', async (t) => {
   const stack = await stackFor(t, { API_TOKEN: TOKEN });
-  const page = await openConsole(t, stack);
+  const page = await openConsole(stack);
 
   await page.waitForSelector('[data-testid="login-form"]');
   assert.equal(await page.locator('[data-testid="calls-view"]').count(), 0, 'no calls before signing in');
@@ -124,7 +125,7 @@ test('with API_TOKEN set the console asks for the token first; a wrong one is re
 
 test('the calls list shows inbound calls as they come and end, without a reload', async (t) => {
   const stack = await stackFor(t);
-  const page = await openConsole(t, stack);
+  const page = await openConsole(stack);
   await page.waitForSelector('[data-testid="calls-empty"]:visible');
   await page.evaluate('window.sameDocument = true');
 
@@ -171,7 +172,7 @@ test('the calls list shows inbound calls as they come and end, without a reload'
   await page.waitForFunction(`document.querySelectorAll('[data-testid="call-row"]').length === 2`);
 
   // On a phone: one column, every row still readable.
-  const phone = await openConsole(t, stack, '', { width: 390, height: 844 });
+  const phone = await openConsole(stack, '', { width: 390, height: 844 });
   await phone.waitForSelector(row(second.uuid));
   const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
   assert.ok(width <= 390, `no sideways scrolling on a phone (page is ${width} px wide)`);
@@ -187,7 +188,7 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
   const session = await stack.gemini.nextSession(WAIT);
   await until(() => call.stream?.connected, WAIT, 'stream');
-  const page = await openConsole(t, stack, `#/calls/${call.uuid}`);
+  const page = await openConsole(stack, `#/calls/${call.uuid}`);
   await page.waitForSelector('[data-testid="fact-status"]:has-text("answered")');
 
   const lines = () =>
@@ -231,7 +232,7 @@ test('a call page shows what caller and agent say as the fake transcribes it, in
   assert.equal(await page.locator('[data-testid="timeline-dtmf"]').count(), 1);
   assert.equal(await page.locator('#main li').last().getAttribute('data-testid'), 'timeline-dtmf');
   await page.screenshot({ path: `${ARTIFACTS}/call.png`, fullPage: true });
-  const phone = await openConsole(t, stack, `#/calls/${call.uuid}`, { width: 390, height: 844 });
+  const phone = await openConsole(stack, `#/calls/${call.uuid}`, { width: 390, height: 844 });
   await phone.waitForSelector('[data-testid="transcript-line"]:has-text("On my way")');
   const width = (await phone.evaluate('document.documentElement.scrollWidth')) as number;
   assert.ok(width <= 390, `the call page fits a phone (page is ${width} px wide)`);
@@ -255,7 +256,7 @@ test('Say and Transfer on the call page reach the agent or show the API error; H
   const call = stack.fs.placeInboundCall({ variables: { callbridge: '1' } });
   const session = await stack.gemini.nextSession(WAIT);
   await until(() => call.stream?.connected, WAIT, 'stream');
-  const page = await openConsole(t, stack, `#/calls/${call.uuid}`);
+  const page = await openConsole(stack, `#/calls/${call.uuid}`);
   await page.waitForSelector('[data-testid="fact-status"]:has-text("answered")');
   assert.equal(await page.isEnabled('[data-testid="hangup"]'), true);
 
@@ -289,7 +290,7 @@ test('Say and Transfer on the call page reach the agent or show the API error; H
 
 test('the place-call form shows the API validation errors, then places the call and opens its page', async (t) => {
   const stack = await stackFor(t, { DEFAULT_GATEWAY: 'trunk' });
-  const page = await openConsole(t, stack, '#/new');
+  const page = await openConsole(stack, '#/new');
   await page.waitForSelector('[data-testid="new-call-form"]');
 
   await page.fill('[data-testid="new-to"]', 'call me maybe');
@@ -329,7 +330,7 @@ test('Call the agent: the page gets a ticket and dials the target over SIP on We
     BROWSER_SIP_WS_URL: sip.url,
     BROWSER_SIP_TARGET: 'sip:agent@127.0.0.1',
   });
-  const page = await openConsole(t, stack);
+  const page = await openConsole(stack);
   await page.waitForSelector('[data-testid="calls-view"]');
 
   await page.click('[data-testid="call-agent"]');
