@@ -94,10 +94,15 @@ async function measure(name: string, store: CallStore): Promise<void> {
 async function perCall(store: CallStore): Promise<string> {
   const counts = { save: 0, get: 0 };
   const counted: CallStore = {
-    ...store,
     kind: store.kind,
-    save: (r) => (counts.save++, store.save(r)),
-    get: (id) => (counts.get++, store.get(id)),
+    save: (r) => {
+      counts.save++;
+      return store.save(r);
+    },
+    get: (id) => {
+      counts.get++;
+      return store.get(id);
+    },
     list: (o) => store.list(o),
     prune: (d, m, w) => store.prune(d, m, w),
     close: () => store.close(),
