@@ -26,6 +26,11 @@ export interface CallStore {
   close(): Promise<void>;
 }
 
+/** The history's database cannot be used right now (unreachable, timed out): the API answers 503, not 500. */
+export class HistoryUnavailableError extends Error {
+  override name = 'HistoryUnavailableError';
+}
+
 export interface ListOptions {
   status?: CallStatus;
   limit: number;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { errorText, StartupError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { CallRecord } from './call-record.ts';
-import { hasRecordingFile, upgradeRecord, type CallStore } from './call-store.ts';
+import { HistoryUnavailableError, hasRecordingFile, upgradeRecord, type CallStore } from './call-store.ts';
 import { redactDatabaseUrl, withoutPassword } from './database-url.ts';
 
 export interface PostgresStoreOptions {
@@ -100,7 +100,9 @@ export async function openPostgresCallStore(opts: PostgresStoreOptions): Promise
     logger.warn({ db: where, err: withoutPassword(errorText(err), url) }, 'call history: PostgreSQL connection lost');
   });
   const failure = (op: string, err: unknown) =>
-    new Error(`call history ${op} failed (PostgreSQL at ${where}): ${withoutPassword(errorText(err), url)}`);
+    new HistoryUnavailableError(
+      `call history ${op} failed (PostgreSQL at ${where}): ${withoutPassword(errorText(err), url)}`,
+    );
   const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startCallbridge } from '../../src/callbridge.ts';
+import { CallBook } from '../../src/calls/call-book.ts';
+import { createHttpApp } from '../../src/http/app.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { StartupError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import { redactDatabaseUrl } from '../../src/store/database-url.ts';
 import { openHistoryStore } from '../../src/store/open-store.ts';
 import { POSTGRES_SCHEMA_VERSION, openPostgresCallStore } from '../../src/store/postgres-call-store.ts';
-import { captureLogger } from '../support/stack.ts';
+import { captureLogger, until } from '../support/stack.ts';
 import { TEST_DATABASE_URL, TestSchemas, urlInSchema } from '../support/postgres.ts';
 import { callStoreContract, fullRecord } from './call-store-contract.ts';
 
@@ -155,4 +158,88 @@ test('DATABASE_URL: empty means SQLite; only postgres:// or postgresql:// URLs a
       },
     );
   }
+});
+
+/** A TCP relay to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored. */
+async function relay(target: { host: string; port: number }) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => {});
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve((server!.address() as AddressInfo).port));
+    });
+  const port = await listen(0);
+  return {
+    port,
+    cut: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+    },
+    restore: () => listen(port),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      if (server?.listening) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    },
+  };
+}
+
+test('PostgreSQL goes away mid-run: the API answers 503 for history, the ended call stays readable, its save lands once it is back', async (t) => {
+  const { schema, url } = await schemas.create();
+  const direct = new URL(url);
+  const proxy = await relay({ host: direct.hostname, port: Number(direct.port || 5432) });
+  t.after(() => proxy.close());
+  const viaProxy = new URL(url);
+  viaProxy.port = String(proxy.port);
+  const { logger: captured, lines } = captureLogger();
+  const store = await openPostgresCallStore({ url: viaProxy.toString(), logger: captured, connectTimeoutMs: 1000 });
+  t.after(() => store.close());
+  const book = new CallBook(store, captured, { retryBaseMs: 20, maxAttempts: 1000 });
+  const app = createHttpApp({
+    health: () => ({ eslConnected: true, activeCalls: 0 }),
+    metrics: async () => '',
+    calls: {
+      list: (o) => book.list(o),
+      get: (id) => book.get(id),
+      originate: () => Promise.reject(new Error('not here')),
+      hangup: async () => 'unknown',
+      subscribe: () => () => {},
+    },
+    maxBodyBytes: 65536,
+  });
+  await store.save(fullRecord('before', 1000));
+  assert.equal((await app.request('/calls')).status, 200);
+
+  await proxy.cut();
+  const id = '00000000-0000-4000-8000-00000000beef';
+  book.add({ ...fullRecord(id, Date.now()), status: 'answered', endedAt: undefined });
+  book.setStatus(id, 'completed');
+  const one = await app.request(`/calls/${id}`);
+  assert.equal(one.status, 200, 'the ended call is served from memory');
+  assert.equal(((await one.json()) as { status: string }).status, 'completed');
+  const list = await app.request('/calls');
+  assert.equal(list.status, 503);
+  const body = (await list.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'history_unavailable');
+  assert.match(body.error.message, /^call history list failed \(PostgreSQL at postgres:\/\/callbridge:\*\*\*@/);
+  await until(() => book.saving.retried >= 2, 10_000, 'saves retried while the database is away');
+
+  await proxy.restore();
+  await until(() => book.saving.pending === 0, 15_000, 'saved once the database is back');
+  const rows = await schemas.query(`SELECT status FROM ${schema}.callbridge_calls WHERE id = $1`, [id]);
+  assert.deepEqual(rows.rows, [{ status: 'completed' }]);
+  assert.equal((await app.request('/calls')).status, 200);
+  assert.equal(book.saving.lost, 0);
+  const password = new URL(url).password;
+  assert.ok(!JSON.stringify(lines).includes(`:${password}@`), 'no log line has the password');
+  assert.ok(lines.some((l) => l.msg === 'could not save the call to history; retrying'));
 });
