@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { fileURLToPath } from 'node:url';
 import { issueLines } from '../errors.ts';
+import { HistoryUnavailableError } from '../store/call-store.ts';
 import { ApiAuth, CONSOLE_COOKIE, CONSOLE_CSRF_HEADER, isSafeMethod } from './console-session.ts';
 import { callControlRoutes } from './routes/call-control.ts';
 import { callHandlers, callRoutes } from './routes/calls.ts';
@@ -145,6 +146,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
   app.onError((e, c) => {
     // Malformed JSON and the like surface as HTTPException(400) from the validators.
     if (e instanceof HTTPException && e.status === 400) return fail(c, 400, 'invalid_request', e.message);
+    if (e instanceof HistoryUnavailableError) return fail(c, 503, 'history_unavailable', e.message);
     return fail(c, 500, 'internal', e.message);
   });
   return app;
