@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the test suite needs besides npm packages, installed (Debian) and started on loopback when
-# missing: Chromium for the console's browser tests, Redis and PostgreSQL for the cluster tests.
+# missing: Chromium for the console's browser tests, Redis and PostgreSQL for the cluster tests,
+# Kamailio for the cluster's SIP dispatcher configuration (run, not started as a service).
 # Idempotent: a second run finds everything up and changes nothing. Run as root (CI) or with the
 # packages already installed and the services already running.
 set -euo pipefail
@@ -12,6 +13,7 @@ PG_DB=callbridge_test
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v kamailio >/dev/null || [[ -x /usr/sbin/kamailio ]] || need+=(kamailio)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -6,8 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.ts';
 import { parseNodeList } from '../../src/freeswitch/nodes.ts';
@@ -470,4 +473,219 @@ test('every variable the cluster file takes from .env is documented in .env.exam
   const documented = new Set(readEnvExample().map((e) => e.name));
   const missing = [...new Set(interpolationNames(text))].filter((n) => !documented.has(n));
   assert.deepEqual(missing, [], `${FILE} reads these from .env, but .env.example does not list them`);
+});
+
+// ---- Kamailio itself, running this configuration -------------------------------------------------------
+
+/** kamailio and kamcmd: on PATH, or where Debian's package puts them (scripts/test-services.sh installs it). */
+function kamailioBinary(name: string): string {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
+    const path = join(dir, name);
+    if (dir && existsSync(path)) return path;
+  }
+  assert.fail(`${name} is not installed: scripts/test-services.sh installs Debian's kamailio package`);
+}
+
+type Behaviour = 'answer' | 'reject-503' | 'silent';
+
+/** A stand-in FreeSWITCH node: answers OPTIONS 200 and INVITEs with 486 (or 503, or nothing at all). */
+class FakeNode {
+  readonly socket = createSocket('udp4');
+  behaviour: Behaviour = 'answer';
+  readonly invites: string[] = [];
+  options = 0;
+
+  async start(): Promise<this> {
+    this.socket.on('message', (buf, from) => {
+      const msg = buf.toString();
+      const method = msg.slice(0, msg.indexOf(' '));
+      if (this.behaviour === 'silent') return;
+      if (method === 'OPTIONS') {
+        this.options++;
+        sipReply(this.socket, msg, from, '200 OK');
+      } else if (method === 'INVITE') {
+        this.invites.push(msg);
+        sipReply(this.socket, msg, from, '100 Trying');
+        sipReply(this.socket, msg, from, this.behaviour === 'answer' ? '486 Busy Here' : '503 Service Unavailable');
+      }
+    });
+    await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+}
+
+function sipReply(socket: Socket4, request: string, to: { port: number; address: string }, status: string): void {
+  const copied = request.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq|Record-Route):/i.test(l));
+  const withTag = copied.map((l) => (/^To:/i.test(l) && !status.startsWith('1') ? `${l};tag=node` : l));
+  socket.send([`SIP/2.0 ${status}`, ...withTag, 'Content-Length: 0', '', ''].join('\r\n'), to.port, to.address);
+}
+
+type Socket4 = ReturnType<typeof createSocket>;
+
+/** A caller on `ip`: sends requests to Kamailio and waits for their final answers. */
+class Caller {
+  readonly socket = createSocket('udp4');
+  readonly #finals = new Map<string, string>();
+  #seq = 0;
+
+  async start(ip: string): Promise<this> {
+    this.socket.on('message', (buf) => {
+      const msg = buf.toString();
+      const status = /^SIP\/2\.0 (\d{3})/.exec(msg)?.[1];
+      const callId = /^Call-ID: (.*)$/im.exec(msg)?.[1]?.trim();
+      if (status && callId && Number(status) >= 200 && !this.#finals.has(callId)) this.#finals.set(callId, status);
+    });
+    await new Promise<void>((resolve) => this.socket.bind(0, ip, resolve));
+    return this;
+  }
+
+  /** Sends `method` to Kamailio at 127.0.0.1:port and resolves with the final status code. */
+  async request(method: 'INVITE' | 'REGISTER', kamailioPort: number): Promise<{ callId: string; status: string }> {
+    const { address, port } = this.socket.address();
+    const callId = `cluster-test-${process.pid}-${++this.#seq}`;
+    const msg = [
+      `${method} sip:agent@127.0.0.1:${kamailioPort} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${address}:${port};branch=z9hG4bK-${callId}`,
+      'Max-Forwards: 70',
+      `From: <sip:caller@${address}>;tag=caller${this.#seq}`,
+      'To: <sip:agent@127.0.0.1>',
+      `Call-ID: ${callId}`,
+      `CSeq: 1 ${method}`,
+      `Contact: <sip:caller@${address}:${port}>`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    this.socket.send(msg, kamailioPort, '127.0.0.1');
+    const status = await waitFor(() => this.#finals.get(callId), 10_000, `final answer to ${method} ${callId}`);
+    return { callId, status };
+  }
+}
+
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+test('Kamailio running kamailio.cfg spreads calls round-robin, probes the nodes, fails over, admits only SIP_ALLOW_CIDR', async () => {
+  const kamailio = kamailioBinary('kamailio');
+  const kamcmd = kamailioBinary('kamcmd');
+  const dir = mkdtempSync(join(tmpdir(), 'callbridge-kamailio-'));
+  const [a, b] = [await new FakeNode().start(), await new FakeNode().start()];
+  const callers: Caller[] = [];
+  let proc: ChildProcess | undefined;
+  try {
+    // The real files, with the container's paths and the nodes' ports moved to this test's.
+    const cfg = join(dir, 'kamailio.cfg');
+    writeFileSync(cfg, read('freeswitch/kamailio/kamailio.cfg').replaceAll('/run/kamailio/', `${dir}/`));
+    writeFileSync(
+      join(dir, 'dispatcher.list'),
+      read('freeswitch/kamailio/dispatcher.list')
+        .replaceAll('@SIP_IP@', '127.0.0.1')
+        .replace(':5070 ', `:${a.port} `)
+        .replace(':5072 ', `:${b.port} `),
+    );
+    const port = await freeUdpPort();
+    proc = spawn(kamailio, ['-DD', '-E', '-m', '32', '-M', '4', '-f', cfg, '-l', `udp:127.0.0.1:${port}`], {
+      env: { ...process.env, SIP_ALLOW_CIDR: '127.0.0.1/32' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      // Its own process group: Kamailio forks workers, and all of them must go when the test ends.
+      detached: true,
+    });
+    let log = '';
+    proc.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+
+    // The compose healthcheck's command, against this Kamailio's control socket.
+    const ctl = `unix:${dir}/kamailio_ctl`;
+    const healthcheck = checkCommand('kamailio')
+      .replace(/^CMD-SHELL /, '')
+      .replace(/unix:\S+/, ctl);
+    const healthy = () =>
+      new Promise<boolean>((resolve) =>
+        execFile(
+          '/bin/sh',
+          ['-c', healthcheck],
+          { timeout: 5000, env: { PATH: `${dirname(kamcmd)}:/usr/bin:/bin` } },
+          (err) => resolve(!err),
+        ),
+      );
+    await waitFor(
+      async () => (a.options > 0 && b.options > 0 && (await healthy())) || undefined,
+      15_000,
+      `both nodes probed with OPTIONS and the healthcheck passing (kamailio log: ${log.slice(-500)})`,
+    );
+
+    const caller = await new Caller().start('127.0.0.1');
+    callers.push(caller);
+    // Round-robin: two calls, one per node; both stay record-routed through Kamailio.
+    for (let i = 0; i < 2; i++) assert.equal((await caller.request('INVITE', port)).status, '486');
+    assert.equal(a.invites.length, 1, 'one call on each node');
+    assert.equal(b.invites.length, 1, 'one call on each node');
+    for (const invite of [...a.invites, ...b.invites])
+      assert.match(invite, new RegExp(`^Record-Route: <sip:127\\.0\\.0\\.1:${port};lr(=on)?>`, 'm'));
+
+    // No registrar.
+    assert.equal((await caller.request('REGISTER', port)).status, '405');
+
+    // A node answering 5xx: the call is handed to the other one.
+    a.behaviour = 'reject-503';
+    for (let i = 0; i < 2; i++) assert.equal((await caller.request('INVITE', port)).status, '486', 'answered by b');
+    assert.equal(a.invites.length, 2, 'a was tried once more...');
+    assert.equal(b.invites.length, 3, '...and b took both calls');
+
+    // A node gone silent: after the 2 s transaction timer the call goes to the other node, and the silent one
+    // leaves the rotation (inactive, probed) so that the next call does not wait.
+    a.behaviour = 'silent';
+    const before = { a: a.invites.length, b: b.invites.length };
+    for (let i = 0; i < 3; i++) assert.equal((await caller.request('INVITE', port)).status, '486');
+    assert.equal(b.invites.length, before.b + 3, 'b took every call');
+    const list = await new Promise<string>((resolve, reject) =>
+      execFile(kamcmd, ['-s', ctl, 'dispatcher.list'], { timeout: 5000 }, (err, out) =>
+        err ? reject(err) : resolve(out),
+      ),
+    );
+    assert.match(list, new RegExp(`URI: sip:127\\.0\\.0\\.1:${a.port}\\s+FLAGS: IP`), 'the silent node is inactive');
+    assert.ok(await healthy(), 'healthy while one node is up');
+
+    // A caller outside SIP_ALLOW_CIDR (127.0.0.1/32 here) is refused.
+    const stranger = await new Caller().start('127.0.0.2');
+    callers.push(stranger);
+    assert.equal((await stranger.request('INVITE', port)).status, '403');
+    assert.equal(b.invites.length, before.b + 3, 'and reaches no node');
+
+    assert.equal(proc.exitCode, null, `Kamailio still running (log: ${log.slice(-500)})`);
+  } finally {
+    if (proc?.pid !== undefined && proc.exitCode === null) {
+      const group = -proc.pid;
+      const gone = new Promise((resolve) => proc?.once('exit', resolve));
+      process.kill(group, 'SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      try {
+        process.kill(group, 'SIGKILL'); // workers that outlived the main process
+      } catch {
+        // the whole group is gone already
+      }
+    }
+    for (const s of [a.socket, b.socket, ...callers.map((c) => c.socket)]) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
