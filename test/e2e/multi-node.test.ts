@@ -145,3 +145,17 @@ test('with one node down, outbound calls go to the other and /health shows the n
   const metrics = await (await fetch(`http://127.0.0.1:${stack.bridge.http.port}/metrics`)).text();
   assert.match(metrics, /^callbridge_esl_connected 1$/m);
 });
+
+test('MAX_CALLS counts the calls of every node', async (t) => {
+  const { stack, a, b } = await twoNodes({ MAX_CALLS: '2' });
+  t.after(() => stack.stop());
+  const onA = a.placeInboundCall({ variables: { callbridge: '1' } });
+  const onB = b.placeInboundCall({ variables: { callbridge: '1' } });
+  await until(() => onA.stream?.connected && onB.stream?.connected, 5000, 'one call on each node');
+  const over = b.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
+  await until(() => over.hangupCause, 3000, 'the third call refused');
+  assert.equal(over.hangupCause, 'USER_BUSY');
+  assert.deepEqual(about(b, over.uuid), [`api uuid_kill ${over.uuid} USER_BUSY`]);
+  const placed = await api(stack).post('/calls', { to: '+15551230001', node: 'a' });
+  assert.deepEqual([placed.status, placed.body.error.code], [503, 'at_capacity']);
+});
