@@ -362,7 +362,6 @@ test('FreeSWITCH nodes get exactly what FreeSWITCH reads; Kamailio only SIP_IP, 
 
 test("the nodes' SIP, WebSocket and event socket ports and their RTP ranges do not collide", () => {
   const sockets: Socket[] = NODES.flatMap(nodeSockets);
-  const kamailioListen = `${HOST_IP}:5060`;
   assert.match(startScript, /listen="\$SIP_IP:5060"/, 'Kamailio listens on SIP_IP:5060');
   for (const proto of ['udp', 'tcp'] as const) sockets.push({ owner: 'kamailio', proto, ip: HOST_IP, port: 5060 });
   for (const name of INSTANCES)
@@ -384,7 +383,6 @@ test("the nodes' SIP, WebSocket and event socket ports and their RTP ranges do n
     if (s.proto === 'udp' && s.ip !== '127.0.0.1')
       for (const [start, end] of [one, two])
         assert.ok(s.port < start || s.port > end, `${s.owner} (udp ${s.port}) inside an RTP range`);
-  assert.ok(kamailioListen);
 });
 
 test("Kamailio's node list names exactly the two nodes' SIP addresses, and each node takes calls from Kamailio only", () => {
