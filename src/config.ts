@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { neededKeys, PIPELINES, type Pipeline } from './agents/vendors.ts';
 import { VENDOR_ENV } from './agents/vendors.ts';
@@ -174,6 +175,27 @@ const schema = z.object({
     )
     .optional(),
   CALL_HISTORY_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  // ---- Several instances (calls/cluster-calls.ts; empty REDIS_URL: one instance, no Redis) ----
+  /** Redis shared by the instances: call claims, live records, change stream, routed actions. */
+  REDIS_URL: z
+    .string()
+    .refine(
+      (v) => /^rediss?:\/\/[^\s]+$/.test(v) && URL.canParse(v),
+      'must be a redis:// or rediss:// URL (redis://[:password@]host:6379[/db]); leave it empty for a single instance',
+    )
+    .optional(),
+  /** This instance's name in the cluster (claims, routed actions); default `<hostname>-<pid>`. */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64')
+    .default(() => defaultInstanceId()),
+  /** A call's claim lapses this long after its owner stopped renewing it (renewed every third of it). */
+  CLAIM_LEASE_MS: ms(1000, 60000).default(5000),
+  /** Prefix of every Redis key and channel (several clusters may share one Redis). */
+  CLUSTER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, ".", "_", ":" and "-", at most 64')
+    .default('callbridge'),
   CALL_HISTORY_MAX_CALLS: z.coerce.number().int().min(100).max(10_000_000).default(100000),
   // ---- Call recording (per call: `recording` in call-settings.ts; files: calls/call-recording.ts) ----
   /** Off unless asked for: recording a call needs the caller told (and often their consent) in many places. */
@@ -353,6 +375,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     PLAYBACK_DIR_FREESWITCH: PLAYBACK_DIR_FREESWITCH ?? playbackDir,
     RECORDING_DIR_FREESWITCH: c.RECORDING_DIR_FREESWITCH ?? c.RECORDING_DIR,
   };
+}
+
+/** `<hostname>-<pid>`, cut and cleaned to fit INSTANCE_ID's pattern. */
+function defaultInstanceId(): string {
+  const pid = String(process.pid);
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63 - pid.length) || 'callbridge';
+  return `${host}-${pid}`;
 }
 
 /** Names of every variable callbridge reads (for the docs test). */
