@@ -67,7 +67,7 @@ export interface ExitInfo {
 
 interface HttpAnswer {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: API answers are checked field by field by the tests.
+  /** Parsed JSON (the text when it is not JSON): tests check it field by field. */
   body: any;
 }
 
