@@ -251,12 +251,18 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
       );
     }
   }
-  for (const i of survivors)
-    await c.waitFor(
-      async () => FINAL.has((await i.get(`/calls/${left.uuid}`)).body.status),
+  for (const i of survivors) {
+    const ended = await c.waitFor(
+      async () => {
+        const rec = (await i.get(`/calls/${left.uuid}`)).body;
+        return FINAL.has(rec.status) && rec;
+      },
       15000,
       `${i.id} shows the call whose caller left as ended`,
     );
+    assert.ok(ended.endedAt, 'with the time it ended');
+    t.diagnostic(`call whose caller left meanwhile: ${ended.status}, ${ended.endReason ?? ended.hangupCause}`);
+  }
   // The calls the other instances carried were not disturbed.
   for (const ch of calls.filter((x) => !victimCalls.includes(x))) assert.equal(ch.streams.length, 1);
   await assertNoZombies(c);
