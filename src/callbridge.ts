@@ -1,13 +1,11 @@
-import { constants, existsSync, readFileSync } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
 import { createAgent } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
 import { CallNodes } from './calls/call-nodes.ts';
+import { ClusterMode } from './calls/cluster-mode.ts';
 import { AtCapacityError, admissionSettings } from './calls/admission.ts';
 import { CallRecorder } from './calls/call-recording.ts';
 import { ChannelControl } from './freeswitch/channel-control.ts';
@@ -39,9 +37,10 @@ import { Metrics } from './metrics.ts';
 import { BrowserTickets } from './calls/browser-tickets.ts';
 import { RecordingAnalyzer } from './recording/analyzer.ts';
 import { SharedDirTransport } from './playout/transport.ts';
+import { usablePlaybackDir } from './playout/playback-dir.ts';
 import type { CallStore } from './store/call-store.ts';
 import { openHistoryStore } from './store/open-store.ts';
-import { errorText, issueLines, StartupError } from './errors.ts';
+import { errorText, issueLines } from './errors.ts';
 import { FINAL_STATUSES, type CallRecord } from './store/call-record.ts';
 
 export interface Callbridge {
@@ -59,7 +58,11 @@ export interface Callbridge {
   readonly recorder: CallRecorder;
   /** Heard latency from complete call recordings, in a worker thread (fed by the recorder). */
   readonly analyzer: RecordingAnalyzer;
+  /** Cluster mode (REDIS_URL): this instance's part of the cluster. */
+  readonly cluster: ClusterMode | undefined;
   stop(): Promise<void>;
+  /** Tests: vanish as a SIGKILL would (Redis, ESL and media cut; no call ended, nothing told). stop() still cleans up. */
+  abandon(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -89,51 +92,6 @@ function loadProfiles(config: Config): Profiles {
   const parsed = profilesSchema.safeParse(json);
   if (!parsed.success) throw new ConfigError(issueLines(parsed.error).map((line) => `AGENT_PROFILES: ${line}`));
   return parsed.data;
-}
-
-/**
- * PLAYBACK_DIR, created if need be. The default (/var/lib/...) is only writable for root or under compose;
- * anyone else running callbridge directly gets a per-user directory in memory instead, with a warning.
- */
-async function usablePlaybackDir(config: Config, logger: Logger): Promise<Config> {
-  const problem = await unwritable(config.PLAYBACK_DIR);
-  if (!problem) return config;
-  const sameForFreeswitch = config.PLAYBACK_DIR_FREESWITCH === config.PLAYBACK_DIR;
-  if (!config.PLAYBACK_DIR_DEFAULTED || !sameForFreeswitch) {
-    throw new StartupError(
-      `PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}): ` +
-        'set PLAYBACK_DIR to a directory this user can write, ideally on tmpfs',
-    );
-  }
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const dir = join(base, `callbridge-${process.getuid?.() ?? 'user'}`);
-  const fallbackProblem = await unwritable(dir);
-  if (fallbackProblem) {
-    throw new StartupError(
-      `PLAYBACK_DIR=${config.PLAYBACK_DIR} cannot be used (${problem}), ` +
-        `nor ${dir} (${fallbackProblem}): set PLAYBACK_DIR`,
-    );
-  }
-  logger.warn(
-    { dir, default: config.PLAYBACK_DIR, reason: problem },
-    'default PLAYBACK_DIR is not writable by this user: using a per-user directory ' +
-      '(FreeSWITCH must read it: same machine, or set PLAYBACK_DIR/PLAYBACK_DIR_FREESWITCH)',
-  );
-  return { ...config, PLAYBACK_DIR: dir, PLAYBACK_DIR_FREESWITCH: dir };
-}
-
-/** Why `dir` cannot hold playback files (after trying to create it), or undefined when it can. */
-async function unwritable(dir: string): Promise<string | undefined> {
-  try {
-    await mkdir(dir, { recursive: true });
-    await access(dir, constants.W_OK | constants.X_OK);
-    return undefined;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!code) return errorText(err);
-    const denied = code === 'EACCES' || code === 'EPERM';
-    return `${code}: ${denied ? 'permission denied' : errorText(err).replace(/^[A-Z]+: /, '')}`;
-  }
 }
 
 /**
@@ -196,6 +154,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     logger,
   });
   const callBook = new CallBook(store, logger);
+  const clusterMode = await ClusterMode.open(config, logger);
   const liveCalls = trackLiveCalls(callBook);
   // One for both sides: the console's POST /console/browser-call issues, the call manager redeems.
   const browserTickets = config.BROWSER_CALLS
@@ -304,6 +263,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     book: callBook,
     metrics,
     onEvent: (e) => recorder.handleEvent(e),
+    ...(clusterMode && { cluster: clusterMode.hooks }),
     createManager: ({ wsUrl, ...node }) =>
       new CallManager({
         ...node,
@@ -320,10 +280,9 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
       }),
   });
   const esl = calls.nodes[0]!.esl;
+  await clusterMode?.attach({ nodes: calls, book: callBook, metrics });
 
-  const app = createHttpApp({
-    health: () => calls.health(),
-    metrics: () => metrics.text(),
+  const localApi: Parameters<ClusterMode['api']>[0] = {
     calls: {
       list: (o) => callBook.list(o),
       get: (id) => callBook.get(id),
@@ -351,7 +310,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         callBook.on('change', fn);
         return () => callBook.off('change', fn);
       },
-      live: () => [...liveCalls.values()],
+      live: () => [...liveCalls.values()].filter((r) => callBook.live(r.id)),
     },
     control: {
       transfer: (id, target, method) => calls.transfer(id, target, { method }).catch(notLive),
@@ -362,6 +321,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         throw new CallNotLiveError(result, `call ${id} is ${result === 'not-ready' ? 'not answered yet' : result}`);
       },
     },
+  };
+  const app = createHttpApp({
+    health: () => calls.health(),
+    metrics: () => metrics.text(),
+    ...(clusterMode ? clusterMode.api(localApi) : localApi),
     recordings: { file: (id) => recorder.file(id), remove: (id) => recorder.remove(id) },
     apiToken: config.API_TOKEN,
     console: { dir: opts.consoleDir, sessionHours: config.CONSOLE_SESSION_HOURS },
@@ -428,11 +392,19 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     metrics,
     recorder,
     analyzer,
+    cluster: clusterMode,
+    abandon: async () => {
+      await clusterMode?.abandon();
+      await calls.stop();
+      await http.close(0);
+    },
     stop: () =>
       (stopping ??= (async () => {
-        await calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
+        const endCalls = () => calls.shutdown(config.SHUTDOWN_TIMEOUT_MS);
+        await (clusterMode ? clusterMode.shutdown(endCalls) : endCalls());
         await http.close(2000);
         await calls.stop();
+        await clusterMode?.close();
         clearInterval(pruneTimer);
         await recorder.close();
         // After the calls, so their recordings are complete; analyses still waiting are given up.

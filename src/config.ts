@@ -380,7 +380,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** `<hostname>-<pid>`, cut and cleaned to fit INSTANCE_ID's pattern. */
 function defaultInstanceId(): string {
   const pid = String(process.pid);
-  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63 - pid.length) || 'callbridge';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 63 - pid.length) || 'callbridge';
   return `${host}-${pid}`;
 }
 

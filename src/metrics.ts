@@ -39,6 +39,12 @@ export class Metrics {
   readonly browserCallsRefused: Counter<'reason'>;
   /** Parked calls refused by admission control (calls/admission.ts), by reason (at_capacity). */
   readonly callsRefused: Counter<'reason'>;
+  /** Cluster mode: claims of calls, by outcome (won, taken: another instance's, error). */
+  readonly clusterClaims: Counter<'outcome'>;
+  /** Cluster mode: calls carried on from an instance that died (failover). */
+  readonly clusterTakeovers: Counter;
+  /** Cluster mode: calls handed to another instance (drain, or a claim lost). */
+  readonly clusterHandovers: Counter;
   /** Set by whoever owns the calls of every FreeSWITCH node: callbridge_calls_active is their sum at each scrape. */
   activeCalls: (() => number) | undefined;
   readonly #resumptions: Counter<'reason'>;
@@ -153,6 +159,22 @@ export class Metrics {
       name: 'callbridge_calls_refused_total',
       help: 'Parked calls not taken by admission control (hung up USER_BUSY or left parked), by reason',
       labelNames: ['reason'],
+      registers: r,
+    });
+    this.clusterClaims = new Counter({
+      name: 'callbridge_cluster_claims_total',
+      help: 'Claims of calls in Redis, by outcome (won, taken by another instance, error)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.clusterTakeovers = new Counter({
+      name: 'callbridge_cluster_takeovers_total',
+      help: 'Calls carried on from an instance that died (failover)',
+      registers: r,
+    });
+    this.clusterHandovers = new Counter({
+      name: 'callbridge_cluster_handovers_total',
+      help: 'Calls handed over to another instance (drain, or claim lost)',
       registers: r,
     });
     this.#resumptions = new Counter({

@@ -94,4 +94,28 @@ export interface AgentSettings extends VendorOverrides {
   greeting?: string;
   /** Tools the model may call on this call (built-ins and webhooks; validated in calls/call-settings.ts). */
   tools?: readonly ToolDeclaration[];
+  /**
+   * The conversation so far when this agent carries on a call another callbridge instance started (cluster
+   * failover), oldest first. Gemini Live gets it in its system instruction, the cascade in its LLM history.
+   */
+  priorConversation?: readonly PriorUtterance[];
+}
+
+export interface PriorUtterance {
+  speaker: Speaker;
+  text: string;
+}
+
+/** The system instruction, followed by the conversation so far when the agent carries on a call. */
+export function instructionsWithPrior(
+  settings: Pick<AgentSettings, 'systemInstructions' | 'priorConversation'>,
+): string {
+  const prior = settings.priorConversation;
+  if (!prior?.length) return settings.systemInstructions;
+  const lines = prior.map((u) => `${u.speaker === 'caller' ? 'Caller' : 'You'}: ${u.text}`);
+  return (
+    `${settings.systemInstructions}\n\nThis call is already in progress: you are taking it over after a ` +
+    'technical interruption. Carry on from where it stopped, without greeting again. The conversation so far:\n' +
+    lines.join('\n')
+  );
 }

@@ -201,6 +201,16 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     if (this.#endedIds.size > ENDED_IDS_KEPT) this.#endedIds.delete(this.#endedIds.values().next().value!);
   }
 
+  /**
+   * Drop a live record without ending it (no change, no save): another instance carries the call on (a cluster
+   * handover). Returns the record as it was.
+   */
+  release(id: string): CallRecord | undefined {
+    const r = this.#live.get(id);
+    this.#live.delete(id);
+    return r;
+  }
+
   /** Live and stored calls, newest first, filtered and paged (see PageCursor). */
   async list(opts: ListOptions): Promise<CallRecord[]> {
     const { before, status, limit } = opts;

@@ -1,4 +1,4 @@
-import type { Agent } from '../agents/agent.ts';
+import type { Agent, AgentSettings } from '../agents/agent.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
 import { UnsafeEslValueError, kill } from '../freeswitch/commands.ts';
 import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
 import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
+import { errorText } from '../errors.ts';
 import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
@@ -17,7 +18,13 @@ import { CallSession, type EndedSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
 import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
-import { DEFAULT_SIP_PROFILE, outboundCall, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
+import {
+  DEFAULT_SIP_PROFILE,
+  OriginateError,
+  outboundCall,
+  type OriginateRequest,
+  type OutboundSettings,
+} from './outbound-call.ts';
 import type { SessionSettings } from './session-settings.ts';
 
 export interface CallManagerDeps extends BrowserAdmission {
@@ -37,6 +44,20 @@ export interface CallManagerDeps extends BrowserAdmission {
   node?: string;
   /** Admission control (calls/admission.ts) of parked calls not ours yet; absent: every marked call is taken. */
   admit?(channel: ChannelInfo, control: ChannelControl, log: Logger): 'take' | 'busy' | 'leave';
+  /**
+   * Cluster mode (calls/cluster-calls.ts): a call is taken (or placed) only once this resolves true, i.e. this
+   * instance owns it in Redis (false also for an answered channel another instance carried: failover's to take
+   * over). Absent: every admitted call is ours.
+   */
+  claim?(callId: string, answered?: boolean): Promise<boolean>;
+  /** Cluster mode: give up a claim won for a call not taken after all (shutting down meanwhile). */
+  unclaim?(callId: string): void;
+}
+
+/** A call carried on from another instance: its shared record and what the new agent is told of the past. */
+export interface Takeover {
+  record: CallRecord;
+  priorConversation: AgentSettings['priorConversation'];
 }
 
 export function callFacts(channel: ChannelInfo): CallFacts {
@@ -68,6 +89,8 @@ export class CallManager implements MediaRouter {
   readonly #unconfirmed = new Map<string, NodeJS.Timeout>();
   readonly #resync: ChannelResync;
   readonly #browserGate = new BrowserGate();
+  /** Parked calls whose claim is on its way to Redis (cluster mode). */
+  readonly #claiming = new Set<string>();
   #accepting = true;
   #endedWaiters = new Set<() => void>();
 
@@ -119,19 +142,62 @@ export class CallManager implements MediaRouter {
   }
 
   #onPark(channel: ChannelInfo): void {
-    if (this.#sessions.has(channel.uuid) || !isMarked(channel)) return;
-    const log = this.#d.logger.child({ call: channel.uuid });
+    const { uuid } = channel;
+    if (this.#sessions.has(uuid) || this.#claiming.has(uuid) || !isMarked(channel)) return;
+    const ours = this.#dialing.has(uuid);
+    const log = this.#d.logger.child({ call: uuid });
     if (!this.#accepting) return void log.warn('shutting down: not taking this call');
-    let control: ChannelControl;
+    const control = this.#control(uuid, log);
+    if (!control) return;
+    if (!this.#browserGate.admit(channel, control, log, this.#d)) return;
+    // Our own outbound calls were admitted (and claimed) when placed.
+    if (this.#d.admit && !ours && this.#d.admit(channel, control, log) !== 'take') return;
+    const { claim } = this.#d;
+    if (!claim || ours) return void this.#take(channel, control, log).start();
+    this.#claiming.add(uuid);
+    claim(uuid, channel.answered).then(
+      (won) => {
+        this.#claiming.delete(uuid);
+        if (!won) return void log.debug('another instance took this call');
+        // Taken meanwhile (a resync and the park event), or shutting down: the claim goes back.
+        if (this.#sessions.has(uuid) || !this.#accepting) return void this.#d.unclaim?.(uuid);
+        void this.#take(channel, control, log).start();
+      },
+      (err: unknown) => {
+        this.#claiming.delete(uuid);
+        log.warn({ err: errorText(err) }, 'could not claim the call: leaving it to the other instances');
+      },
+    );
+  }
+
+  #control(uuid: string, log: Logger): ChannelControl | undefined {
     try {
-      control = new ChannelControl(this.#d.esl, channel.uuid);
+      return new ChannelControl(this.#d.esl, uuid);
     } catch (err) {
       if (!(err instanceof UnsafeEslValueError)) throw err;
-      return void log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
+      log.error({ err: err.message }, 'ignoring parked channel with an unusable uuid');
+      return undefined;
     }
-    if (!this.#browserGate.admit(channel, control, log, this.#d)) return;
-    // Our own outbound calls were admitted when placed.
-    if (this.#d.admit && !this.#dialing.has(channel.uuid) && this.#d.admit(channel, control, log) !== 'take') return;
+  }
+
+  /**
+   * Failover: carry on a call another instance owned (already claimed by this one) on its answered channel,
+   * continuing its shared record. Resolves with the session once it is active (undefined when it is not).
+   */
+  async adopt(channel: ChannelInfo, takeover: Takeover): Promise<CallSession | undefined> {
+    const log = this.#d.logger.child({ call: channel.uuid });
+    if (this.#sessions.has(channel.uuid) || !this.#accepting) return undefined;
+    const control = this.#control(channel.uuid, log);
+    if (!control) return undefined;
+    const { record } = takeover;
+    if (!this.#d.book.live(record.id)) this.#d.book.add(record);
+    const session = this.#take(channel, control, log, takeover);
+    await session.start();
+    return session.state === 'active' ? session : undefined;
+  }
+
+  /** A session for the call (not started yet). */
+  #take(channel: ChannelInfo, control: ChannelControl, log: Logger, takeover?: Takeover): CallSession {
     this.#dialing.delete(channel.uuid);
     this.#settleUnconfirmed(channel.uuid);
     const { book } = this.#d;
@@ -159,7 +225,13 @@ export class CallManager implements MediaRouter {
       logger: log,
       book,
       resolveSettings: () => this.#d.resolveSettings(facts, log),
-      createAgent: (settings) => this.#d.createAgent(settings, facts, log),
+      createAgent: (settings) =>
+        this.#d.createAgent(
+          takeover ? { ...settings, priorConversation: takeover.priorConversation } : settings,
+          facts,
+          log,
+        ),
+      takeover: takeover !== undefined,
       resampling: this.#d.resampling,
       pace: this.#d.pace,
       metrics: this.#d.metrics,
@@ -177,7 +249,7 @@ export class CallManager implements MediaRouter {
     });
     this.#sessions.set(channel.uuid, session);
     this.#d.metrics?.callsActive.set(this.#sessions.size);
-    void session.start();
+    return session;
   }
 
   #ended(s: EndedSession): void {
@@ -196,6 +268,9 @@ export class CallManager implements MediaRouter {
     const call = outboundCall(req, this.#d.outbound, esl.connected);
     const { id, gateway, timeoutSeconds: timeout } = call;
     if (this.#d.node) call.record.node = this.#d.node;
+    // Cluster: ours before FreeSWITCH parks it, so no other instance takes it.
+    const claimed = await this.#d.claim?.(id).catch(() => false);
+    if (claimed === false) throw new OriginateError('unavailable', 'this instance could not claim the call (cluster)');
     book.add(call.record);
     this.#dialing.add(id);
     book.setStatus(id, 'dialing');

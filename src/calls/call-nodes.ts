@@ -32,9 +32,13 @@ export interface NodeHealth {
 }
 
 /** What a node's CallManager is built with besides the shared settings (see CallNodesOptions.createManager). */
-export type NodeManagerDeps = Required<Pick<CallManagerDeps, 'node' | 'esl' | 'logger' | 'admit'>> & {
-  wsUrl: string;
-};
+export type NodeManagerDeps = Required<Pick<CallManagerDeps, 'node' | 'esl' | 'logger' | 'admit'>> &
+  Pick<CallManagerDeps, 'claim' | 'unclaim'> & {
+    wsUrl: string;
+  };
+
+/** Cluster mode: how calls are claimed (calls/cluster-calls.ts). */
+export type ClaimHooks = Required<Pick<CallManagerDeps, 'claim' | 'unclaim'>>;
 
 /** A request to place a call, optionally on a named node (POST /calls `node`). */
 export type NodeOriginateRequest = OriginateRequest & { node?: string };
@@ -49,6 +53,11 @@ export interface CallNodesOptions {
   metrics?: Metrics;
   /** Every ESL event of every node, besides its own manager's (the recorder's RECORD_STOP). */
   onEvent?(e: RawEvent): void;
+  /**
+   * Cluster mode: calls are taken once claimed, and an instance at MAX_CALLS leaves a parked call for the
+   * others (whatever MAX_CALLS_ACTION says: another instance may have room).
+   */
+  cluster?: ClaimHooks;
   /** Build one node's manager around its ESL client, stream URL, name and the shared admission control. */
   createManager(node: NodeManagerDeps): CallManager;
 }
@@ -85,14 +94,16 @@ export class CallNodes implements MediaRouter {
     if (o.nodes.length === 0) throw new Error('CallNodes needs at least one FreeSWITCH node');
     this.#book = o.book;
     this.admission = new Admission(o.admission, { liveCalls: () => this.load, logger: o.logger, metrics: o.metrics });
-    const admit: NodeManagerDeps['admit'] = (channel, control, log) => this.admission.admit(channel, control, log);
+    const admit: NodeManagerDeps['admit'] = o.cluster
+      ? () => (this.admission.atCapacity ? 'leave' : 'take')
+      : (channel, control, log) => this.admission.admit(channel, control, log);
     const several = o.nodes.length > 1;
     this.#nodes = o.nodes.map(({ name, host, port, wsUrl }) => {
       // With one node, log lines stay as they were; with several, each says which node it is about.
       const logger = several ? o.logger.child({ node: name }) : o.logger;
       const esl = new EslClient({ host, port, logger, ...o.esl });
       if (o.onEvent) esl.on('event', o.onEvent);
-      const node = new Node(name, wsUrl, esl, o.createManager({ node: name, esl, logger, admit, wsUrl }));
+      const node = new Node(name, wsUrl, esl, o.createManager({ node: name, esl, logger, admit, wsUrl, ...o.cluster }));
       esl.on('connected', () => {
         o.metrics?.eslConnected.set(this.#connectedCount());
         esl.api(version()).then(
@@ -153,6 +164,11 @@ export class CallNodes implements MediaRouter {
     const { node: name, ...call } = req;
     this.admission.checkOutbound();
     return this.#placeOn(name).calls.originate(call);
+  }
+
+  /** The node named `name` (a call's record names its node). */
+  node(name: string | undefined): CallNode | undefined {
+    return name === undefined ? undefined : this.#byName.get(name);
   }
 
   hangup(id: string): Promise<'hanging-up' | 'ended' | 'unknown'> {

@@ -174,7 +174,7 @@ export class CallSession {
       this.#side.inputs.start(agent, settings);
       // The stream connected but its socket closed while the agent was still starting: handle it now.
       if (!this.#media.connected) this.#media.lost('media socket closed during setup');
-      const hint = openingHint(settings, channel.direction);
+      const hint = this.#d.takeover ? undefined : openingHint(settings, channel.direction);
       if (hint) agent.speakFirst?.(hint);
     } catch (err) {
       void this.end(`call setup failed: ${errorText(err)}`);
@@ -238,9 +238,10 @@ export class CallSession {
   /**
    * End the call and release everything it holds. Idempotent. `hangup: false` when FreeSWITCH already
    * hung up (or the channel is gone). `failed`: the agent gave up; an active call first hears the apology
-   * prompt, and the call is recorded as failed, whatever FreeSWITCH's hangup cause.
+   * prompt, and the call is recorded as failed, whatever FreeSWITCH's hangup cause. `handover`: another
+   * instance carries the call on (cluster): nothing is sent to the channel and no final status is written.
    */
-  async end(reason: string, opts: { hangup?: boolean; failed?: boolean } = {}): Promise<void> {
+  async end(reason: string, opts: { hangup?: boolean; failed?: boolean; handover?: boolean } = {}): Promise<void> {
     if (this.state === 'ending' || this.state === 'ended') return;
     const wasActive = this.state === 'active';
     this.state = 'ending';
@@ -248,6 +249,7 @@ export class CallSession {
     this.#side.inputs.close();
     this.#media.halt(reason);
     this.#side.closeTools();
+    if (opts.handover) return this.#handOver(reason);
     const { control, book } = this.#d;
     let hangup = opts.hangup !== false;
     if (hangup && opts.failed && wasActive) {
@@ -286,6 +288,18 @@ export class CallSession {
     }
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
     this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');
+    this.#d.onEnded(this);
+  }
+
+  /** Stop everything held here without touching the channel; the live record is left to the new owner. */
+  async #handOver(reason: string): Promise<void> {
+    this.#media.close();
+    this.#transcript.closeAll();
+    await Promise.allSettled([this.#agent?.close(), this.#playout.close(), this.actions?.close()]);
+    this.state = 'ended';
+    this.endedAt = Date.now();
+    this.#d.book.release(this.id);
+    this.#log.info({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call handed over');
     this.#d.onEnded(this);
   }
 

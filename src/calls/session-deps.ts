@@ -38,6 +38,8 @@ export interface SessionDeps {
   /** The session ended (given itself, so the owner can tell it from a newer session of the same call). */
   onEnded(session: EndedSession): void;
   metrics?: Metrics;
+  /** A call carried on from another instance (cluster failover): no opening line, the agent knows the past. */
+  takeover?: boolean;
   /** The call's actions (end after playback, transfer, DTMF), given the session's own ways of ending. */
   createActions?(hooks: CallControlHooks): CallActionsControl;
 }

@@ -11,7 +11,7 @@ import { browserCallRoute, consoleFiles, consoleSessionRoutes, refuse } from './
 import { eventRoutes } from './routes/events.ts';
 import { outboundAliasRoutes } from './routes/outbound-aliases.ts';
 import { recordingRoutes } from './routes/recordings.ts';
-import { fail, type ApiDeps } from './routes/shared.ts';
+import { fail, UnavailableError, type ApiDeps } from './routes/shared.ts';
 import { Health } from './schemas.ts';
 import { twilioRoutes } from './twilio.ts';
 
@@ -147,6 +147,7 @@ export function createHttpApp(deps: ApiDeps): OpenAPIHono {
     // Malformed JSON and the like surface as HTTPException(400) from the validators.
     if (e instanceof HTTPException && e.status === 400) return fail(c, 400, 'invalid_request', e.message);
     if (e instanceof HistoryUnavailableError) return fail(c, 503, 'history_unavailable', e.message);
+    if (e instanceof UnavailableError) return fail(c, 503, e.code, e.message);
     return fail(c, 500, 'internal', e.message);
   });
   return app;

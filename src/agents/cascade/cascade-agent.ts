@@ -108,6 +108,10 @@ export class CascadeAgent implements Agent {
     this.#log = log;
     this.inputSampleRate = opts.sampleRate ?? 8000;
     const { stats, history, inputSampleRate: sampleRate } = this;
+    // Carrying on a call another instance started: the model's history is the conversation so far.
+    for (const u of opts.settings.priorConversation ?? []) {
+      history.push({ role: u.speaker === 'caller' ? 'user' : 'agent', text: u.text });
+    }
     const call = this.#call;
     const guard = (fn: () => void) => this.#guard(fn);
     const fault = (stage: StageName, cause: string) => this.#fault(stage, cause);

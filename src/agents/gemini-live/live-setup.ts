@@ -4,7 +4,7 @@
  * set-up with a message naming the setting, instead of a 1007 close from the service.
  */
 import { Modality, ThinkingLevel, type LiveConnectConfig } from '@google/genai';
-import type { AgentSettings } from '../agent.ts';
+import { instructionsWithPrior, type AgentSettings } from '../agent.ts';
 import { liveTools } from './live-tools.ts';
 import type { LIVE_THINKING_LEVELS } from './settings.ts';
 
@@ -57,7 +57,7 @@ export function liveConfig(opts: LiveSetupOptions, handle: string | undefined): 
       voiceConfig: { prebuiltVoiceConfig: { voiceName: settings.voice } },
       languageCode: settings.language,
     },
-    systemInstruction: settings.systemInstructions,
+    systemInstruction: instructionsWithPrior(settings),
     inputAudioTranscription: {},
     outputAudioTranscription: {},
     // int64 fields: the SDK types them as strings (JSON numbers would also be accepted by the service).

@@ -2,7 +2,7 @@ import { type OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { PATTERNS } from '../../patterns.ts';
 import { CallId } from '../schemas.ts';
-import { CallNotLiveError, err, fail, type ApiDeps } from './shared.ts';
+import { CallNotLiveError, UnavailableError, err, fail, type ApiDeps } from './shared.ts';
 
 /** A phone number (dialled through the call's gateway) or `sip:user@host[:port]`: nothing that could split a dial string. */
 const SIP_URI = /^sips?:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/;
@@ -55,8 +55,9 @@ const notLive = {
   409: err('The call has ended, is not answered yet, or (say) its agent cannot speak given text'),
 };
 
-/** 404 unknown, 409 ended or not answered yet; anything else is rethrown (500). */
+/** 404 unknown, 409 ended or not answered yet, 503 its owner (another instance) unreachable; else rethrown (500). */
 function notLiveAnswer(c: Context, e: unknown) {
+  if (e instanceof UnavailableError) return fail(c, 503, e.code, e.message);
   if (!(e instanceof CallNotLiveError)) throw e;
   if (e.kind === 'unknown') return fail(c, 404, 'not_found', 'no such call');
   return fail(c, 409, e.kind === 'ended' ? 'call_ended' : 'call_not_active', e.message);
@@ -117,7 +118,7 @@ export function callControlRoutes(app: OpenAPIHono, deps: ApiDeps): void {
       try {
         await control.sendDtmf(id, c.req.valid('json').digits);
       } catch (e) {
-        if (e instanceof CallNotLiveError) return notLiveAnswer(c, e);
+        if (e instanceof CallNotLiveError || e instanceof UnavailableError) return notLiveAnswer(c, e);
         return fail(c, 502, 'dtmf_failed', e instanceof Error ? e.message : String(e));
       }
       return c.json({ id, status: 'sent' as const }, 200);
@@ -137,11 +138,11 @@ export function callControlRoutes(app: OpenAPIHono, deps: ApiDeps): void {
         503: err('Call control not available'),
       },
     }),
-    (c) => {
+    async (c) => {
       if (!control) return unavailable(c);
       const { id } = c.req.valid('param');
       try {
-        if (!control.say(id, c.req.valid('json').text))
+        if (!(await control.say(id, c.req.valid('json').text)))
           return fail(c, 409, 'not_supported', "this call's agent cannot speak given text");
       } catch (e) {
         return notLiveAnswer(c, e);

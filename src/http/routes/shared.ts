@@ -32,8 +32,8 @@ export interface ApiDeps {
   control?: {
     transfer(id: string, target: string, method?: 'bridge' | 'refer'): Promise<TransferOutcome>;
     sendDtmf(id: string, digits: string): Promise<void>;
-    /** False when the call's agent cannot speak given text. */
-    say(id: string, text: string): boolean;
+    /** False when the call's agent cannot speak given text (a promise when the call may be another instance's). */
+    say(id: string, text: string): boolean | Promise<boolean>;
   };
   /** Call recordings (calls/call-recording.ts); absent: the recording routes are not served. */
   recordings?: {

@@ -1,0 +1,248 @@
+import type { PriorUtterance } from '../agents/agent.ts';
+import type { Cluster } from '../cluster/cluster.ts';
+import { clusterKeys } from '../cluster/keys.ts';
+import type { SharedCallRecord } from '../cluster/shared-calls.ts';
+import { errorText } from '../errors.ts';
+import { ChannelControl } from '../freeswitch/channel-control.ts';
+import { listChannels, readChannel } from '../freeswitch/channel-list.ts';
+import { channelInfo, toCallEvent } from '../freeswitch/events.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { CallRecord } from '../store/call-record.ts';
+import type { CallBook } from './call-book.ts';
+import type { CallNode, CallNodes } from './call-nodes.ts';
+import type { ClusterCalls } from './cluster-calls.ts';
+import { isMarked } from './marker.ts';
+
+export interface ClusterFailoverOptions {
+  cluster: Cluster;
+  calls: ClusterCalls;
+  nodes: CallNodes;
+  book: CallBook;
+  logger: Logger;
+  metrics?: Metrics;
+  /** CLUSTER_PREFIX (to read how long a dead owner's claim still has). */
+  prefix: string;
+}
+
+/** The new agent is told at most this much of the conversation so far. */
+const PRIOR_ENTRIES = 60;
+const PRIOR_CHARS = 8000;
+
+/**
+ * Failover and drain in cluster mode. A sweep (every lease/2, at once when another instance hands a call over
+ * or a stream drops on a call that is not ours, and right when a dead owner's claim lapses) looks for live
+ * records nobody holds: a call whose channel still exists is claimed and carried on here (the media stream
+ * restarted towards this instance, the same record continued, a fresh agent told the conversation so far);
+ * one whose channel is gone is ended as failed (`owner lost`) and saved, so no record is left a zombie.
+ */
+export class ClusterFailover {
+  readonly #o: ClusterFailoverOptions;
+  readonly #log: Logger;
+  readonly #leaseMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+  #again = false;
+  #running = false;
+
+  constructor(o: ClusterFailoverOptions) {
+    this.#o = o;
+    this.#log = o.logger.child({ instance: o.calls.instanceId });
+    this.#leaseMs = o.cluster.claims.leaseMs;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#o.calls.onNudge(() => this.sweepSoon());
+    for (const node of this.#o.nodes.nodes) {
+      node.esl.on('event', (raw) => {
+        const e = toCallEvent(raw);
+        // A stream that dropped on a call not ours: its owner may have just died or handed it over.
+        if (e?.type === 'stream-disconnect' && !this.#o.nodes.isLive(e.uuid)) this.sweepSoon();
+      });
+    }
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#soon);
+  }
+
+  /** A sweep shortly (several reasons at once make one sweep). */
+  sweepSoon(delayMs = 20): void {
+    if (!this.#running) return;
+    clearTimeout(this.#soon);
+    this.#soon = setTimeout(() => void this.sweep(), delayMs);
+    this.#soon.unref();
+  }
+
+  /** One sweep now (one at a time: a sweep asked for meanwhile runs right after). Never rejects. */
+  sweep(): Promise<void> {
+    if (this.#sweeping) {
+      this.#again = true;
+      return this.#sweeping;
+    }
+    this.#sweeping = this.#sweep()
+      .catch((err: unknown) => this.#log.warn({ err: errorText(err) }, 'failover sweep failed'))
+      .finally(() => {
+        this.#sweeping = undefined;
+        if (this.#again && this.#running) {
+          this.#again = false;
+          void this.sweep();
+        }
+      });
+    return this.#sweeping;
+  }
+
+  /**
+   * SIGTERM with other instances alive: hand every call over (the session stops here without hanging up, its
+   * stream is stopped, its claim released) and nudge the others, who take them within moments. False when no
+   * other instance can take them (the caller then ends them as a single instance would).
+   */
+  async handOverAll(): Promise<boolean> {
+    const { cluster, calls, nodes, metrics } = this.#o;
+    const others = (await cluster.directory.alive()).filter((i) => i.id !== calls.instanceId && !i.draining);
+    if (others.length === 0) return false;
+    const sessions = [...nodes.active.values()];
+    this.#log.info({ calls: sessions.length, to: others.map((i) => i.id) }, 'draining: handing calls over');
+    await Promise.all(
+      sessions.map(async (session) => {
+        const id = session.id;
+        const esl = nodes.eslOf(id);
+        const record = this.#o.book.live(id);
+        await session.end('handed over: this instance is shutting down', { handover: true });
+        await new ChannelControl(esl, id).stopStream().catch(() => {});
+        await cluster.calls.flush();
+        await cluster.claims.release(id).catch(() => {});
+        metrics?.clusterHandovers.inc();
+        if (record) await calls.nudge(record).catch(() => {});
+      }),
+    );
+    return true;
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(
+      () => {
+        void this.sweep().then(() => this.#schedule());
+      },
+      Math.floor(this.#leaseMs / 2),
+    );
+    this.#timer.unref();
+  }
+
+  async #sweep(): Promise<void> {
+    const { cluster, calls } = this.#o;
+    if (calls.draining) return;
+    const detectedAt = Date.now();
+    const alive = await cluster.directory.alive();
+    const aliveIds = new Set(alive.map((i) => i.id));
+    await calls.refreshRemote().catch(() => {});
+    const stale = await cluster.calls.staleIds(aliveIds);
+    if (stale.length === 0) return;
+    const channels = await this.#channels();
+    const waiting: string[] = [];
+    for (const id of stale) {
+      if (calls.draining || !this.#running) return;
+      if (this.#o.nodes.isLive(id)) continue;
+      const record = await cluster.calls.get(id);
+      if (!record) continue;
+      const node =
+        this.#o.nodes.node(record.node) ?? (this.#o.nodes.nodes.length === 1 ? this.#o.nodes.nodes[0] : undefined);
+      const present = node && channels.get(node.name);
+      if (!node || !present) continue; // not a node of ours, or its channels unknown now: not ours to judge
+      if (!(await calls.claim(id).catch(() => false))) {
+        waiting.push(id); // its dead owner's claim has not lapsed yet
+        continue;
+      }
+      const ownerAlive = aliveIds.has(record.owner);
+      if (present.has(id)) await this.#takeOver(node, record, ownerAlive ? 'handover' : 'failover', detectedAt);
+      else this.#endLost(record);
+    }
+    if (waiting.length > 0) await this.#sweepWhenLapsed(waiting);
+  }
+
+  /** The uuids of each connected node's live channels (nodes that cannot be listed are left out). */
+  async #channels(): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    await Promise.all(
+      this.#o.nodes.nodes.map(async (node) => {
+        if (!node.esl.connected) return;
+        try {
+          const rows = await listChannels(node.esl);
+          out.set(node.name, new Set(rows.filter((r) => r.callstate !== 'HANGUP').map((r) => r.uuid)));
+        } catch (err) {
+          this.#log.warn({ node: node.name, err: errorText(err) }, 'could not list channels for failover');
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Claims still held by owners that are gone: sweep again right when the first one lapses. */
+  async #sweepWhenLapsed(ids: string[]): Promise<void> {
+    const keys = clusterKeys(this.#o.prefix);
+    const ttls = await Promise.all(ids.map((id) => this.#o.cluster.link.command.pttl(keys.claim(id)).catch(() => -1)));
+    const soonest = Math.min(...ttls.filter((t) => t > 0));
+    if (Number.isFinite(soonest)) this.sweepSoon(soonest + 20);
+  }
+
+  /** Carry the call on here: stop the old stream, start a session on the channel continuing its record. */
+  async #takeOver(node: CallNode, shared: SharedCallRecord, reason: string, detectedAt: number): Promise<void> {
+    const { owner, ...record } = shared;
+    const id = record.id;
+    const log = this.#log.child({ call: id, node: node.name });
+    try {
+      const dumped = await readChannel(node.esl, id);
+      const channel = dumped && channelInfo(dumped);
+      if (!channel || channel.uuid !== id || !isMarked(channel)) {
+        log.warn('channel of a call to take over is gone or not ours');
+        return this.#endLost(shared);
+      }
+      // After its socket dropped, mod_audio_stream keeps the old bug attached until `stop`.
+      await new ChannelControl(node.esl, id).stopStream().catch(() => {});
+      log.info({ from: owner, reason }, 'taking the call over');
+      const session = await node.calls.adopt(channel, {
+        record: record as CallRecord,
+        priorConversation: prior(record),
+      });
+      if (!session) {
+        log.warn('takeover did not get the call going');
+        if (!this.#o.nodes.isLive(id)) await this.#o.cluster.claims.release(id).catch(() => {});
+        return;
+      }
+      const { durationMs } = this.#o.book.resumed(id, { reason, durationMs: Date.now() - detectedAt });
+      this.#o.metrics?.clusterTakeovers.inc();
+      log.info({ from: owner, reason, durationMs }, 'call taken over');
+    } catch (err) {
+      log.warn({ err: errorText(err) }, 'takeover failed');
+      if (!this.#o.nodes.isLive(id)) await this.#o.cluster.claims.release(id).catch(() => {});
+    }
+  }
+
+  /** Its owner is gone and so is its channel: ended as failed and saved (the usual end of a call here). */
+  #endLost(shared: SharedCallRecord): void {
+    const { owner, ...record } = shared;
+    const { book } = this.#o;
+    if (!book.live(record.id)) book.add(record as CallRecord);
+    book.setStatus(record.id, 'failed', { endReason: 'owner lost', endedAt: Date.now() });
+    this.#log.warn({ call: record.id, owner }, 'call of a lost instance ended: its channel is gone');
+  }
+}
+
+/** What the new agent is told of the conversation so far: the final lines of both sides, the newest kept. */
+function prior(record: CallRecord): PriorUtterance[] {
+  const lines: PriorUtterance[] = [];
+  let chars = 0;
+  const said = record.transcript.filter((e) => (e.speaker === 'caller' || e.speaker === 'agent') && e.final !== false);
+  for (const e of said.slice(-PRIOR_ENTRIES).reverse()) {
+    chars += e.text.length;
+    if (chars > PRIOR_CHARS) break;
+    lines.unshift({ speaker: e.speaker as PriorUtterance['speaker'], text: e.text });
+  }
+  return lines;
+}
