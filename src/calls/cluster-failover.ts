@@ -238,7 +238,8 @@ export class ClusterFailover {
 function prior(record: CallRecord): PriorUtterance[] {
   const lines: PriorUtterance[] = [];
   let chars = 0;
-  const said = record.transcript.filter((e) => (e.speaker === 'caller' || e.speaker === 'agent') && e.final !== false);
+  // Partial lines too: what the caller said last may not have been closed when the owner died.
+  const said = record.transcript.filter((e) => e.speaker === 'caller' || e.speaker === 'agent');
   for (const e of said.slice(-PRIOR_ENTRIES).reverse()) {
     chars += e.text.length;
     if (chars > PRIOR_CHARS) break;
