@@ -54,7 +54,7 @@ export class ClusterCalls {
   /** Other instances' live calls as their change stream tells (summaries), refreshed by the failover sweep. */
   readonly #remote = new Map<string, CallRecord>();
   readonly #listeners = new Set<Listener>();
-  readonly #nudges = new Set<() => void>();
+  readonly #nudges = new Set<(callId: string) => void>();
   #unsubscribe: (() => Promise<void>) | undefined;
   #draining = false;
   #stopped = false;
@@ -119,8 +119,8 @@ export class ClusterCalls {
     this.#listeners.clear();
   }
 
-  /** Called for every handover nudge another instance sends (the failover sweep listens). */
-  onNudge(fn: () => void): void {
+  /** Called for every handover nudge another instance sends, with the call handed over (the failover listens). */
+  onNudge(fn: (callId: string) => void): void {
     this.#nudges.add(fn);
   }
 
@@ -282,7 +282,7 @@ export class ClusterCalls {
   #onRemote(msg: ChangeMessage): void {
     if (msg.instance === this.instanceId) return; // the local book delivered it already
     if ((msg.change.type as string) === HANDOVER) {
-      for (const fn of this.#nudges) fn();
+      for (const fn of this.#nudges) fn(msg.id);
       return;
     }
     const final = msg.change.type === 'status' && FINAL_STATUSES.has(msg.change.status);

@@ -45,6 +45,8 @@ export class ClusterFailover {
   #sweeping: Promise<void> | undefined;
   #again = false;
   #running = false;
+  /** Calls another instance said it handed over (drain), with when it said so. */
+  readonly #handedOver = new Map<string, number>();
 
   constructor(o: ClusterFailoverOptions) {
     this.#o = o;
@@ -54,7 +56,11 @@ export class ClusterFailover {
 
   start(): void {
     this.#running = true;
-    this.#o.calls.onNudge(() => this.sweepSoon());
+    this.#o.calls.onNudge((id) => {
+      this.#handedOver.set(id, Date.now());
+      if (this.#handedOver.size > 10_000) this.#handedOver.delete(this.#handedOver.keys().next().value!);
+      this.sweepSoon();
+    });
     for (const node of this.#o.nodes.nodes) {
       node.esl.on('event', (raw) => {
         const e = toCallEvent(raw);
@@ -139,8 +145,7 @@ export class ClusterFailover {
     const { cluster, calls } = this.#o;
     if (calls.draining) return;
     const detectedAt = Date.now();
-    const alive = await cluster.directory.alive();
-    const aliveIds = new Set(alive.map((i) => i.id));
+    const aliveIds = new Set((await cluster.directory.alive()).map((i) => i.id));
     await calls.refreshRemote().catch(() => {});
     const stale = await cluster.calls.staleIds(aliveIds);
     if (stale.length === 0) return;
@@ -159,8 +164,11 @@ export class ClusterFailover {
         waiting.push(id); // its dead owner's claim has not lapsed yet
         continue;
       }
-      const ownerAlive = aliveIds.has(record.owner);
-      if (present.has(id)) await this.#takeOver(node, record, ownerAlive ? 'handover' : 'failover', detectedAt);
+      // A handover (drain) counts from the owner's word; a failover from when this sweep found the call.
+      const handedAt = this.#handedOver.get(id);
+      this.#handedOver.delete(id);
+      const reason = handedAt !== undefined ? 'handover' : 'failover';
+      if (present.has(id)) await this.#takeOver(node, record, reason, handedAt ?? detectedAt);
       else this.#endLost(record);
     }
     if (waiting.length > 0) await this.#sweepWhenLapsed(waiting);
@@ -192,7 +200,7 @@ export class ClusterFailover {
   }
 
   /** Carry the call on here: stop the old stream, start a session on the channel continuing its record. */
-  async #takeOver(node: CallNode, shared: SharedCallRecord, reason: string, detectedAt: number): Promise<void> {
+  async #takeOver(node: CallNode, shared: SharedCallRecord, reason: string, since: number): Promise<void> {
     const { owner, ...record } = shared;
     const id = record.id;
     const log = this.#log.child({ call: id, node: node.name });
@@ -215,7 +223,7 @@ export class ClusterFailover {
         if (!this.#o.nodes.isLive(id)) await this.#o.cluster.claims.release(id).catch(() => {});
         return;
       }
-      const { durationMs } = this.#o.book.resumed(id, { reason, durationMs: Date.now() - detectedAt });
+      const { durationMs } = this.#o.book.resumed(id, { reason, durationMs: Date.now() - since });
       this.#o.metrics?.clusterTakeovers.inc();
       log.info({ from: owner, reason, durationMs }, 'call taken over');
     } catch (err) {

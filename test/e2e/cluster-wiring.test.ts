@@ -254,3 +254,33 @@ test("a call whose owner vanished and whose channel is gone is ended as failed, 
   const shared = b.bridge.cluster!.cluster.calls;
   await until(async () => !(await shared.get(call.uuid)), 3000, 'shared record removed');
 });
+
+test('drain: a stopped while b is alive hands its call over (no hang-up); b carries it on', async (t) => {
+  const { a, start } = await cluster(t);
+  const call = await callOn(a);
+  const b = await start('b');
+  await a.bridge.stop();
+  const bUrl = `ws://127.0.0.1:${b.bridge.http.port}/stream/${call.uuid}?`;
+  await until(
+    () => call.stream?.url.startsWith(bUrl) && call.stream.connected,
+    5 * LEASE_MS,
+    "the call's stream towards b",
+  );
+  assert.ok(!call.hungUp, 'the caller was never hung up');
+  assert.equal(commandsAbout(a, call.uuid, 'uuid_kill').length, 0);
+  const record = await until(
+    async () => {
+      const r = (await http(b).get(`/calls/${call.uuid}`)).body;
+      return r.resumptions?.count > 0 && r;
+    },
+    3000,
+    'resumption recorded',
+  );
+  assert.equal(record.status, 'answered');
+  assert.equal(record.resumptions.last.at(-1)?.reason, 'handover');
+  assert.equal(
+    Number((await b.bridge.metrics.text()).match(/^callbridge_cluster_takeovers_total (\d+)/m)?.[1]),
+    1,
+    'b counted the takeover',
+  );
+});
