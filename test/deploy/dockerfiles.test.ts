@@ -141,7 +141,11 @@ test('the scripts the FreeSWITCH image runs exist, are executable and match the 
   assert.match(entryText, /umask 077/, 'readable by the freeswitch user only');
   assert.match(entryText, /password => %s/, 'with the ESL password');
   const entry = entryText;
-  assert.match(entry, /FREESWITCH\\\|SIP\\\|RTP\\\|BROWSER_SIP/, 'blank FREESWITCH_/SIP_/RTP_/BROWSER_SIP_ variables become unset');
+  assert.match(
+    entry,
+    /FREESWITCH\\\|SIP\\\|RTP\\\|BROWSER_SIP/,
+    'blank FREESWITCH_/SIP_/RTP_/BROWSER_SIP_ variables become unset',
+  );
   for (const m of read(join(FS_DIR, 'conf/vars.xml')).matchAll(/=\$([A-Z][A-Z0-9_]*)"/g)) {
     assert.match(
       m[1]!,
