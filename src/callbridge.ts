@@ -396,6 +396,8 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     abandon: async () => {
       await clusterMode?.abandon();
       await calls.stop();
+      // Nothing of the calls is written anywhere any more, as after a SIGKILL; their media sockets drop.
+      await Promise.all([...calls.active.values()].map((s) => s.end('vanished', { handover: true })));
       await http.close(0);
     },
     stop: () =>

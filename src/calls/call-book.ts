@@ -79,6 +79,11 @@ export class CallBook extends EventEmitter<{ change: [CallRecord, CallChange] }>
     return this.#live.has(id) || this.#endedIds.has(id) || this.#writer?.get(id) !== undefined;
   }
 
+  /** An ended call whose save to the store has not gone through yet. */
+  unsaved(id: string): boolean {
+    return this.#writer?.get(id) !== undefined;
+  }
+
   /** Saves still waiting, and the writer's counts (saved, retried, lost). */
   get saving(): { pending: number; saved: number; retried: number; lost: number } {
     return { pending: this.#writer?.size ?? 0, ...(this.#writer?.stats ?? { saved: 0, retried: 0, lost: 0 }) };

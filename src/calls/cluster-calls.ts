@@ -38,6 +38,8 @@ type Listener = (record: CallRecord, change: CallChange) => void;
 export const HANDOVER = 'handover';
 /** How a call that is not live travels back from its owner (ActionBus keeps an error's name and code). */
 const NOT_LIVE = 'CallNotLive';
+/** Longest an ended call stays in `P:live` waiting for its history save. */
+const SAVE_WAIT_MS = 10_000;
 
 /**
  * Cluster mode (REDIS_URL): the calls of every instance seen from this one. Claims calls before this instance
@@ -56,6 +58,8 @@ export class ClusterCalls {
   readonly #listeners = new Set<Listener>();
   readonly #nudges = new Set<(callId: string) => void>();
   #unsubscribe: (() => Promise<void>) | undefined;
+  /** Ended calls being cleared from Redis (stop() waits for them). */
+  readonly #clearing = new Set<Promise<void>>();
   #draining = false;
   #stopped = false;
 
@@ -115,6 +119,7 @@ export class ClusterCalls {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#o.book.off('change', this.#share);
+    await Promise.all([...this.#clearing]);
     await this.#unsubscribe?.().catch(() => {});
     this.#listeners.clear();
   }
@@ -253,11 +258,18 @@ export class ClusterCalls {
     calls.publish(summary(record), change).catch(() => {});
     if (change.type === 'status' && FINAL_STATUSES.has(change.status)) {
       // After this listener the book queues the history save; then the call leaves the shared state.
-      setImmediate(() => void this.#finished(record.id));
+      const clearing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#finished(record.id));
+      this.#clearing.add(clearing);
+      void clearing.finally(() => this.#clearing.delete(clearing));
     }
   };
 
   async #finished(id: string): Promise<void> {
+    // The others read the ended record from Redis until it is in the (shared) history.
+    const until = Date.now() + SAVE_WAIT_MS;
+    while (this.#o.book.unsaved(id) && !this.#stopped && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     try {
       await this.#c.calls.remove(id);
       await this.#c.claims.release(id);

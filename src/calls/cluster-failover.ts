@@ -8,7 +8,7 @@ import { listChannels, readChannel } from '../freeswitch/channel-list.ts';
 import { channelInfo, toCallEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { CallRecord } from '../store/call-record.ts';
+import { FINAL_STATUSES, type CallRecord } from '../store/call-record.ts';
 import type { CallBook } from './call-book.ts';
 import type { CallNode, CallNodes } from './call-nodes.ts';
 import type { ClusterCalls } from './cluster-calls.ts';
@@ -169,7 +169,7 @@ export class ClusterFailover {
       this.#handedOver.delete(id);
       const reason = handedAt !== undefined ? 'handover' : 'failover';
       if (present.has(id)) await this.#takeOver(node, record, reason, handedAt ?? detectedAt);
-      else this.#endLost(record);
+      else await this.#endLost(record);
     }
     if (waiting.length > 0) await this.#sweepWhenLapsed(waiting);
   }
@@ -209,7 +209,7 @@ export class ClusterFailover {
       const channel = dumped && channelInfo(dumped);
       if (!channel || channel.uuid !== id || !isMarked(channel)) {
         log.warn('channel of a call to take over is gone or not ours');
-        return this.#endLost(shared);
+        return await this.#endLost(shared);
       }
       // After its socket dropped, mod_audio_stream keeps the old bug attached until `stop`.
       await new ChannelControl(node.esl, id).stopStream().catch(() => {});
@@ -232,13 +232,29 @@ export class ClusterFailover {
     }
   }
 
-  /** Its owner is gone and so is its channel: ended as failed and saved (the usual end of a call here). */
-  #endLost(shared: SharedCallRecord): void {
+  /**
+   * Its owner is gone and so is its channel: ended as failed (`owner lost`) and saved, the usual end of a call
+   * here. A record its owner had already ended (it died before clearing it) is saved as it was, not overwritten.
+   */
+  async #endLost(shared: SharedCallRecord): Promise<void> {
     const { owner, ...record } = shared;
-    const { book } = this.#o;
-    if (!book.live(record.id)) book.add(record as CallRecord);
-    book.setStatus(record.id, 'failed', { endReason: 'owner lost', endedAt: Date.now() });
-    this.#log.warn({ call: record.id, owner }, 'call of a lost instance ended: its channel is gone');
+    const { book, cluster } = this.#o;
+    const id = record.id;
+    if (book.live(id)) return void book.setStatus(id, 'failed', { endReason: 'owner lost', endedAt: Date.now() });
+    const ended = FINAL_STATUSES.has(record.status) ? record : undefined;
+    const saved = await book.get(id).catch(() => undefined);
+    if (saved && FINAL_STATUSES.has(saved.status)) {
+      await cluster.calls.remove(id).catch(() => {});
+      await cluster.claims.release(id).catch(() => {});
+      return;
+    }
+    // Through the book as a live call ending now, so it is shared, saved and cleared like any other.
+    book.add({ ...record, status: 'answered' } as CallRecord);
+    if (ended) {
+      const { status, ...patch } = ended;
+      book.setStatus(id, status, patch);
+    } else book.setStatus(id, 'failed', { endReason: 'owner lost', endedAt: Date.now() });
+    this.#log.warn({ call: id, owner }, 'call of a lost instance ended: its channel is gone');
   }
 }
 

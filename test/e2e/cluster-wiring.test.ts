@@ -1,13 +1,14 @@
 /**
  * Cluster mode wiring in one process: two callbridge stacks (instances `a` and `b`) on one FreeSWITCH
  * emulator (every ESL connection gets every event) and the real Redis at 127.0.0.1:6379, each test under its
- * own CLUSTER_PREFIX whose keys are deleted afterwards.
+ * own CLUSTER_PREFIX whose keys are deleted afterwards, and one PostgreSQL history (a schema of its own).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { EmulatedChannel } from '../bed/index.ts';
+import { TestSchemas } from '../support/postgres.ts';
 import { sse } from '../support/sse.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
 
@@ -22,10 +23,20 @@ interface Pair {
 /** Instance `a` now (with its own emulator), `b` when the test asks, on a's emulator. Stopped after the test. */
 async function cluster(t: { after(fn: () => Promise<void>): void }): Promise<Pair> {
   const prefix = `cbtest-${randomUUID().slice(0, 8)}`;
-  const env = { REDIS_URL, CLUSTER_PREFIX: prefix, CLAIM_LEASE_MS: String(LEASE_MS), SHUTDOWN_TIMEOUT_MS: '500' };
+  // One history for both, as in production (PostgreSQL): an ended call is found from either instance.
+  const schemas = await TestSchemas.connect();
+  const { url } = await schemas.create();
+  const env = {
+    REDIS_URL,
+    CLUSTER_PREFIX: prefix,
+    CLAIM_LEASE_MS: String(LEASE_MS),
+    SHUTDOWN_TIMEOUT_MS: '500',
+    DATABASE_URL: url,
+  };
   const stacks: Stack[] = [];
   t.after(async () => {
     for (const s of stacks.reverse()) await s.stop().catch(() => {});
+    await schemas.close();
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
