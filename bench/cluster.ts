@@ -175,6 +175,9 @@ interface RunResult {
   repliesInWindow: number;
   redis: {
     commandsPerCall: number;
+    /** The same per minute of call (calls last from their placing to the hang-up after the hold). */
+    commandsPerCallMinute: number;
+    meanCallS: number;
     idleCommandsPerSecond: number;
     topCommandsPerCall: Record<string, number>;
     cpuMsPerCall: number;
@@ -267,6 +270,8 @@ async function run(n: number, redisUrl: string, db: BenchDatabase): Promise<RunR
     const elapsedS = (performance.now() - t0) / 1000;
     const delta = commandDelta(r0.commands, r1.commands);
     const perCall = (total(delta) - idleRate * elapsedS) / count;
+    // Every call lasted from its placing until the hang-up above (the last ones placed slightly less).
+    const meanCallS = elapsedS - (count * 30) / 2000;
     const top = Object.fromEntries(
       [...delta]
         .sort((a, b) => b[1] - a[1])
@@ -285,6 +290,8 @@ async function run(n: number, redisUrl: string, db: BenchDatabase): Promise<RunR
       repliesInWindow,
       redis: {
         commandsPerCall: perCall,
+        commandsPerCallMinute: perCall / (meanCallS / 60),
+        meanCallS,
         idleCommandsPerSecond: idleRate,
         topCommandsPerCall: top,
         cpuMsPerCall: ((r1.cpuS - r0.cpuS) * 1000) / count,
@@ -363,12 +370,12 @@ try {
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(
-  '\ninstances | calls | held per instance (CPU %, calls/core) | held total | Redis cmds/call (idle cmds/s) | Redis CPU ms/call | PG xacts/call',
+  '\ninstances | calls | held per instance (CPU %, calls/core) | held total | Redis cmds/call (per call-minute; idle cmds/s) | Redis CPU ms/call | PG xacts/call',
 );
 for (const r of results) {
   const per = r.perInstance.map((p) => `${p.id}: ${p.held} (${f(p.cpuPct)} %, ${f(p.callsPerCore)})`).join('; ');
   console.log(
-    `${r.instances} | ${r.calls} | ${per} | ${r.heldTotal} | ${f(r.redis.commandsPerCall, 1)} (${f(r.redis.idleCommandsPerSecond, 1)}) | ${f(r.redis.cpuMsPerCall, 2)} | ${f(r.postgres.transactionsPerCall, 2)}`,
+    `${r.instances} | ${r.calls} | ${per} | ${r.heldTotal} | ${f(r.redis.commandsPerCall, 1)} (${f(r.redis.commandsPerCallMinute, 1)} over ${f(r.redis.meanCallS)} s calls; ${f(r.redis.idleCommandsPerSecond, 1)}) | ${f(r.redis.cpuMsPerCall, 2)} | ${f(r.postgres.transactionsPerCall, 2)}`,
   );
   console.log(`  Redis commands per call: ${JSON.stringify(r.redis.topCommandsPerCall)}`);
   if (r.failover) {
