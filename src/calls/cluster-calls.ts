@@ -4,7 +4,6 @@ import {
   OwnerGoneError,
   OwnerTimeoutError,
   RemoteActionError,
-  type ActionRequest,
 } from '../cluster/action-bus.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { ChangeMessage } from '../cluster/shared-calls.ts';
@@ -16,6 +15,7 @@ import { FINAL_STATUSES, afterCursor, newestFirst, type CallRecord } from '../st
 import type { CallBook, CallChange } from './call-book.ts';
 import { CallUnavailableError } from './call-control.ts';
 import type { CallNodes, ClaimHooks } from './call-nodes.ts';
+import { NOT_LIVE, serveAction } from './cluster-actions.ts';
 
 export interface ClusterCallsOptions {
   cluster: Cluster;
@@ -36,10 +36,10 @@ type Listener = (record: CallRecord, change: CallChange) => void;
 
 /** A handover nudge on the change stream: the draining owner released the call (see cluster-failover.ts). */
 export const HANDOVER = 'handover';
-/** How a call that is not live travels back from its owner (ActionBus keeps an error's name and code). */
-const NOT_LIVE = 'CallNotLive';
 /** Longest an ended call stays in `P:live` waiting for its history save. */
 const SAVE_WAIT_MS = 10_000;
+/** How often the view of other instances' live calls is read whole from Redis. */
+const REFRESH_MS = 30_000;
 
 /**
  * Cluster mode (REDIS_URL): the calls of every instance seen from this one. Claims calls before this instance
@@ -62,6 +62,7 @@ export class ClusterCalls {
   readonly #clearing = new Set<Promise<void>>();
   #draining = false;
   #stopped = false;
+  #refreshedAt = 0;
 
   constructor(o: ClusterCallsOptions) {
     this.#o = o;
@@ -109,9 +110,14 @@ export class ClusterCalls {
     const { book } = this.#o;
     book.on('change', this.#share);
     this.#c.claims.on('lost', (id, owner) => void this.#lost(id, owner));
+    this.#c.claims.on('lease-expired', (id) =>
+      this.#log.warn({ call: id }, 'Redis out of reach for longer than the lease: another instance may take this call'),
+    );
     this.#c.calls.on('write-failed', (id, reason) => this.#log.warn({ call: id, reason }, 'shared record not written'));
     this.#unsubscribe = await this.#c.calls.subscribe((msg) => this.#onRemote(msg));
-    await this.#c.actions.serve((req) => this.#serve(req));
+    // Changes published while the subscription was down are lost: read the whole view again.
+    this.#c.link.on('up', () => void this.refreshRemote(true).catch(() => {}));
+    await this.#c.actions.serve((req) => serveAction(this.#o.nodes, req, this.#timeoutMs));
     await this.refreshRemote().catch(() => {});
   }
 
@@ -134,8 +140,13 @@ export class ClusterCalls {
     await this.#c.calls.publish(summary(record), { type: HANDOVER } as unknown as CallChange);
   }
 
-  /** Replace the view of other instances' live calls with what `P:live` holds. */
-  async refreshRemote(): Promise<void> {
+  /**
+   * Replace the view of other instances' live calls with what `P:live` holds (the change stream keeps it
+   * current; this catches what a reconnect of the subscription missed). At most every REFRESH_MS unless forced.
+   */
+  async refreshRemote(force = false): Promise<void> {
+    if (!force && Date.now() - this.#refreshedAt < REFRESH_MS) return;
+    this.#refreshedAt = Date.now();
     const all = await this.#c.calls.list();
     this.#remote.clear();
     for (const r of all) if (r.owner !== this.instanceId && !FINAL_STATUSES.has(r.status)) this.#remote.set(r.id, r);
@@ -202,51 +213,6 @@ export class ClusterCalls {
         );
       }
       throw e;
-    }
-  }
-
-  /** Another instance asks this one, the owner, to act on one of its calls. */
-  async #serve(req: ActionRequest): Promise<unknown> {
-    const { nodes } = this.#o;
-    const id = req.callId;
-    const args = (req.args ?? {}) as Record<string, unknown>;
-    const text = (name: string): string => {
-      const v = args[name];
-      if (typeof v !== 'string') throw new Error(`action ${req.action}: ${name} must be a string`);
-      return v;
-    };
-    const run = async (): Promise<unknown> => {
-      switch (req.action) {
-        case 'hangup':
-          return nodes.hangup(id);
-        case 'transfer': {
-          const method = args.method === 'refer' || args.method === 'bridge' ? args.method : undefined;
-          return nodes.transfer(id, text('target'), { method });
-        }
-        case 'dtmf':
-          await nodes.sendDtmf(id, text('digits'));
-          return null;
-        case 'say':
-          return nodes.say(id, text('text'));
-        default:
-          throw new Error(`unknown action ${req.action}`);
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`action ${req.action} took over ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([run(), timeout]);
-    } catch (e) {
-      if (e instanceof CallUnavailableError)
-        throw Object.assign(new Error(e.message), { name: NOT_LIVE, code: e.kind });
-      throw e;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -158,6 +158,21 @@ test("instance b lists, shows, streams and hangs up instance a's call", async (t
     "a's transcript on b's /calls/:id/events",
   );
 
+  // Actions on a's call through b run on a.
+  const post = (path: string, body: unknown) =>
+    fetch(api.base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(8000),
+    });
+  assert.equal((await post(`/calls/${call.uuid}/dtmf`, { digits: '42' })).status, 200);
+  assert.equal(commandsAbout(a, call.uuid, 'uuid_send_dtmf').length, 1, 'digits sent once, by the owner');
+  assert.equal((await post(`/calls/${call.uuid}/say`, { text: 'Routed through b' })).status, 200);
+  await until(() => gemini.texts.some((t) => t.includes('Routed through b')), 3000, "a's agent asked to say it");
+  const unknown = await post(`/calls/${randomUUID()}/say`, { text: 'x' });
+  assert.equal(unknown.status, 404);
+
   const res = await api.del(`/calls/${call.uuid}`);
   assert.equal(res.status, 200);
   await until(() => call.hungUp, 3000, 'the emulator hung the call up');
