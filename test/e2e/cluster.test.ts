@@ -360,7 +360,7 @@ test('MAX_CALLS in the cluster: a full instance does not claim, another takes th
 test('MAX_CALLS in the cluster: with every instance full, the caller gets MAX_CALLS_ACTION=busy (USER_BUSY, never answered)', async (t) => {
   const { c } = await fullCluster(t, 3);
   const [over] = placeInbound(c, 1);
-  await c.waitFor(() => over!.hangupCause, 10000, 'the call over every instance’s capacity ended');
+  await c.waitFor(() => over!.hangupCause, 5000, 'the call over every instance’s capacity ended');
   assert.equal(over!.hangupCause, 'USER_BUSY');
   assert.deepEqual(takes(c, over!.uuid), { answers: 0, starts: 0 });
   const kills = c.commandsAbout(over!.uuid).filter((x) => x.line.startsWith('api uuid_kill')).length;
