@@ -38,7 +38,13 @@ export type NodeManagerDeps = Required<Pick<CallManagerDeps, 'node' | 'esl' | 'l
   };
 
 /** Cluster mode: how calls are claimed (calls/cluster-calls.ts). */
-export type ClaimHooks = Required<Pick<CallManagerDeps, 'claim' | 'unclaim'>>;
+export type ClaimHooks = Required<Pick<CallManagerDeps, 'claim' | 'unclaim'>> & {
+  /**
+   * This instance is at MAX_CALLS with MAX_CALLS_ACTION=busy: `refuse` the parked call (once, cluster-wide)
+   * if no other instance takes it in a moment.
+   */
+  full(callId: string, refuse: () => void): void;
+};
 
 /** A request to place a call, optionally on a named node (POST /calls `node`). */
 export type NodeOriginateRequest = OriginateRequest & { node?: string };
@@ -94,16 +100,24 @@ export class CallNodes implements MediaRouter {
     if (o.nodes.length === 0) throw new Error('CallNodes needs at least one FreeSWITCH node');
     this.#book = o.book;
     this.admission = new Admission(o.admission, { liveCalls: () => this.load, logger: o.logger, metrics: o.metrics });
-    const admit: NodeManagerDeps['admit'] = o.cluster
-      ? () => (this.admission.atCapacity ? 'leave' : 'take')
+    const { cluster } = o;
+    const admit: NodeManagerDeps['admit'] = cluster
+      ? (channel, control, log) => {
+          if (!this.admission.atCapacity) return 'take';
+          if (o.admission.action === 'busy') {
+            cluster.full(channel.uuid, () => void this.admission.admit(channel, control, log));
+          }
+          return 'leave';
+        }
       : (channel, control, log) => this.admission.admit(channel, control, log);
+    const claims = cluster && { claim: cluster.claim, unclaim: cluster.unclaim };
     const several = o.nodes.length > 1;
     this.#nodes = o.nodes.map(({ name, host, port, wsUrl }) => {
       // With one node, log lines stay as they were; with several, each says which node it is about.
       const logger = several ? o.logger.child({ node: name }) : o.logger;
       const esl = new EslClient({ host, port, logger, ...o.esl });
       if (o.onEvent) esl.on('event', o.onEvent);
-      const node = new Node(name, wsUrl, esl, o.createManager({ node: name, esl, logger, admit, wsUrl, ...o.cluster }));
+      const node = new Node(name, wsUrl, esl, o.createManager({ node: name, esl, logger, admit, wsUrl, ...claims }));
       esl.on('connected', () => {
         o.metrics?.eslConnected.set(this.#connectedCount());
         esl.api(version()).then(

@@ -40,6 +40,8 @@ export const HANDOVER = 'handover';
 const SAVE_WAIT_MS = 10_000;
 /** How often the view of other instances' live calls is read whole from Redis. */
 const REFRESH_MS = 30_000;
+/** How long a call no instance has room for waits before it is refused (instances with room claim at once). */
+const REFUSE_AFTER_MS = 1000;
 
 /**
  * Cluster mode (REDIS_URL): the calls of every instance seen from this one. Claims calls before this instance
@@ -76,7 +78,28 @@ export class ClusterCalls {
   readonly hooks: ClaimHooks = {
     claim: (id, answered) => this.claim(id, answered),
     unclaim: (id) => void this.#c.claims.release(id).catch(() => {}),
+    full: (id, refuse) => this.#refuseUnclaimed(id, refuse),
   };
+
+  /**
+   * A parked call this instance has no room for (MAX_CALLS_ACTION=busy): an instance with room claims it at
+   * once; if nobody did within a moment, every instance is full, and the one that claims it now refuses it
+   * (its claim is left to lapse, so no other refuses it again).
+   */
+  #refuseUnclaimed(callId: string, refuse: () => void): void {
+    const timer = setTimeout(() => {
+      if (this.#draining || this.#stopped) return;
+      this.#c.claims.claim(callId).then(
+        (won) => {
+          if (!won) return;
+          this.#c.claims.forget(callId);
+          refuse();
+        },
+        () => {},
+      );
+    }, REFUSE_AFTER_MS);
+    timer.unref();
+  }
 
   get draining(): boolean {
     return this.#draining;
@@ -220,6 +243,7 @@ export class ClusterCalls {
   readonly #share = (record: CallRecord, change: CallChange): void => {
     const { claims, calls } = this.#c;
     if (!claims.isOwned(record.id)) return;
+    record.owner = this.instanceId;
     calls.put(record);
     calls.publish(summary(record), change).catch(() => {});
     if (change.type === 'status' && FINAL_STATUSES.has(change.status)) {

@@ -31,6 +31,7 @@ export class ClusterMode {
   readonly hooks: ClaimHooks = {
     claim: (id, answered) => this.#ready().claim(id, answered),
     unclaim: (id) => this.#ready().hooks.unclaim(id),
+    full: (id, refuse) => this.#ready().hooks.full(id, refuse),
   };
 
   private constructor(cluster: Cluster, config: Config, logger: Logger, load: { nodes?: CallNodes }) {

@@ -121,6 +121,10 @@ export const Call = z
     to: z.string(),
     gateway: z.string().optional(),
     node: z.string().optional().openapi({ description: 'The FreeSWITCH node carrying the call (FREESWITCH_NODES)' }),
+    owner: z
+      .string()
+      .optional()
+      .openapi({ description: 'Cluster mode (REDIS_URL): the callbridge instance (INSTANCE_ID) carrying the call' }),
     pipeline: z.string(),
     status: CallStatus,
     createdAt: z.number().int(),

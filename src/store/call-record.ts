@@ -128,6 +128,8 @@ export interface CallRecord {
   gateway?: string;
   /** The FreeSWITCH node that carries the call (FREESWITCH_NODES; `default` with one node). */
   node?: string;
+  /** Cluster mode (REDIS_URL): the instance (INSTANCE_ID) that carries, or last carried, the call. */
+  owner?: string;
   pipeline: string;
   status: CallStatus;
   createdAt: number;
