@@ -220,7 +220,15 @@ export class ClusterCalls {
   async route<T>(id: string, action: string, args: unknown, local: () => Promise<T>): Promise<T> {
     if (this.#o.nodes.isLive(id) || this.#o.book.live(id)) return local();
     const owner = await this.#c.claims.owner(id).catch(() => undefined);
-    if (!owner || owner === this.instanceId) return local();
+    if (owner === this.instanceId) return local();
+    if (!owner) {
+      // Live in the cluster with nobody holding it: its owner died and the failover has not taken it yet.
+      const shared = await this.#c.calls.get(id).catch(() => undefined);
+      if (!shared || FINAL_STATUSES.has(shared.status)) return local();
+      throw new OwnerUnavailableError(
+        `call ${id} lost its instance (${shared.owner}); another instance is taking it over: try again in a moment`,
+      );
+    }
     try {
       return (await this.#c.actions.request(owner, { callId: id, action, args }, this.#timeoutMs)) as T;
     } catch (e) {
