@@ -98,14 +98,18 @@ function loadProfiles(config: Config): Profiles {
  * The calls that have not ended, by id, kept from the book's changes (for the first event of GET /events). Set
  * up before the first call, so it misses none: a call enters with its first status and leaves with a final one.
  */
-function trackLiveCalls(book: CallBook): ReadonlyMap<string, CallRecord> {
+function trackLiveCalls(book: CallBook): () => CallRecord[] {
   const live = new Map<string, CallRecord>();
   book.on('change', (record, change) => {
     if (change.type !== 'status') return;
     if (FINAL_STATUSES.has(change.status)) live.delete(record.id);
     else live.set(record.id, record);
   });
-  return live;
+  return () => {
+    // A call handed over to another instance (cluster) leaves the book without a final status.
+    for (const id of live.keys()) if (!book.live(id)) live.delete(id);
+    return [...live.values()];
+  };
 }
 
 /** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
@@ -310,7 +314,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         callBook.on('change', fn);
         return () => callBook.off('change', fn);
       },
-      live: () => [...liveCalls.values()].filter((r) => callBook.live(r.id)),
+      live: liveCalls,
     },
     control: {
       transfer: (id, target, method) => calls.transfer(id, target, { method }).catch(notLive),
