@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { concat, type EmulatedChannel, RawEslClient, silence, tone } from '../bed/index.ts';
 import { type Instance, TestCluster } from '../support/cluster.ts';
 import { TestSchemas } from '../support/postgres.ts';
+import { sse } from '../support/sse.ts';
 
 /**
  * Several callbridge processes sharing a real Redis and a real PostgreSQL, in front of two FreeSWITCH
@@ -160,7 +161,7 @@ test('100 inbound calls over two nodes and three instances: each taken exactly o
   await c.waitFor(async () => (await c.keys()).every((k) => !k.includes(':claim:')), 5000, 'no claim left in Redis');
 });
 
-test('the API of every instance lists every live call and hangs up any of them; outbound calls stream to the instance that placed them', async (t) => {
+test('the API of every instance lists every live call, streams its events and hangs up any of them; outbound calls stream to the instance that placed them', async (t) => {
   const c = await cluster(t);
   const calls = placeInbound(c, 6);
   await c.waitFor(() => streaming(calls), 10000, '6 calls streaming');
@@ -197,10 +198,29 @@ test('the API of every instance lists every live call and hangs up any of them; 
     }
   }
 
+  // Event streams on instances that neither own the calls nor hang them up: every call's, and all calls'.
+  const deleter = (ch: EmulatedChannel) => [i1, i2, i3].find((i) => i !== c.ownerOf(ch))!;
+  const watcher = (ch: EmulatedChannel) => [i1, i2, i3].find((i) => i !== c.ownerOf(ch) && i !== deleter(ch))!;
+  const streams = calls.map((ch) => sse(`${watcher(ch).baseUrl}/calls/${ch.uuid}/events`));
+  const everything = sse(`${i3.baseUrl}/events`);
+  t.after(() => {
+    for (const s of [...streams, everything]) s.close();
+  });
+  const snapshot = await c.waitFor(
+    () => everything.events.find((e) => e.event === 'snapshot'),
+    5000,
+    '/events snapshot',
+  );
+  assert.deepEqual(
+    snapshot.data.calls.map((r: { id: string }) => r.id).sort(),
+    ids,
+    `/events on ${i3.id}: every live call`,
+  );
+  await c.waitFor(() => streams.every((s) => s.events[0]?.event === 'snapshot'), 5000, 'per-call snapshots');
+
   // Every call hung up through an instance that does not own it.
   const hangUpElsewhere = async (ch: EmulatedChannel) => {
-    const owner = c.ownerOf(ch)!;
-    const other = [i1, i2, i3].find((i) => i !== owner)!;
+    const other = deleter(ch);
     const res = await other.del(`/calls/${ch.uuid}`);
     assert.equal(res.status, 200, `DELETE /calls/${ch.uuid} on ${other.id}: ${JSON.stringify(res.body)}`);
     await c.waitFor(() => ch.hungUp, 5000, `${ch.uuid} hung up in FreeSWITCH`);
@@ -215,6 +235,16 @@ test('the API of every instance lists every live call and hangs up any of them; 
       5000,
       `${i.id} shows the 7 calls ended`,
     );
+  for (const [k, s] of streams.entries())
+    await c.waitFor(
+      () =>
+        s.events.some((e) => e.event === 'status' && e.data.status === 'completed') && s.events.at(-1)?.event === 'end',
+      5000,
+      `${watcher(calls[k]!).id}'s event stream of ${calls[k]!.uuid}: completed, then end`,
+    );
+  const ended = (id: string) =>
+    everything.events.some((e) => e.event === 'call' && e.data.call?.id === id && e.data.call.status === 'completed');
+  await c.waitFor(() => ids.every(ended), 5000, `/events on ${i3.id}: every call completed`);
   await assertNoZombies(c);
 });
 
