@@ -34,7 +34,7 @@ async function cluster(
   t: { after(fn: () => Promise<void>): void },
   opts: { instances?: number; env?: Record<string, string>; talking?: boolean } = {},
 ): Promise<TestCluster> {
-  const { url } = await schemas.create();
+  const { url, schema } = await schemas.create();
   const c = await TestCluster.start({
     instances: opts.instances ?? 3,
     databaseUrl: url,
@@ -42,7 +42,25 @@ async function cluster(
     ...(opts.talking && { gemini: talkingGemini() }),
   });
   t.after(() => c.stop());
+  schemaOf.set(c, schema);
   return c;
+}
+
+const schemaOf = new Map<TestCluster, string>();
+
+/** A call's row in the cluster's PostgreSQL history (status and end reason), once there. */
+async function historyRow(c: TestCluster, id: string): Promise<{ status: string; reason: string | null }> {
+  return c.waitFor(
+    async () =>
+      (
+        await schemas.query<{ status: string; reason: string | null }>(
+          `SELECT status, record->>'endReason' AS reason FROM ${schemaOf.get(c)}.callbridge_calls WHERE id = $1`,
+          [id],
+        )
+      ).rows[0],
+    10000,
+    `${id} in the PostgreSQL history`,
+  );
 }
 
 /** `n` inbound calls, alternating between the nodes, each parked unanswered for callbridge to take. */
@@ -308,8 +326,10 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
       `${i.id} shows the call whose caller left as ended`,
     );
     assert.ok(ended.endedAt, 'with the time it ended');
-    t.diagnostic(`call whose caller left meanwhile: ${ended.status}, ${ended.endReason ?? ended.hangupCause}`);
   }
+  const row = await historyRow(c, left.uuid);
+  assert.ok(FINAL.has(row.status), `recorded as ended: ${JSON.stringify(row)}`);
+  t.diagnostic(`call whose caller left meanwhile, in the history: ${row.status}, ${row.reason}`);
   // The calls the other instances carried were not disturbed.
   for (const ch of calls.filter((x) => !victimCalls.includes(x))) assert.equal(ch.streams.length, 1);
   await assertNoZombies(c);
