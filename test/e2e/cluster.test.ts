@@ -266,7 +266,7 @@ test('the API of every instance lists every live call, streams its events and ha
   await assertNoZombies(c);
 });
 
-test('SIGKILL mid-call: the calls of the dead instance are taken over (new stream, audio and transcript continue); one whose caller left meanwhile ends; no zombie', async (t) => {
+test('SIGKILL mid-call: the calls of the dead instance are taken over (new stream, audio both ways, the new agent told the conversation, transcript continued); one whose caller left meanwhile ends, recorded; no zombie', async (t) => {
   const c = await cluster(t, { talking: true });
   const calls = placeInbound(c, 6);
   await c.waitFor(() => streaming(calls), 10000, '6 calls streaming');
@@ -284,6 +284,7 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
     before.set(ch.uuid, texts);
   }
 
+  const sessionsBefore = c.gemini.sessions.length;
   await victim.kill();
   const [left, ...moved] = victimCalls as [EmulatedChannel, ...EmulatedChannel[]];
   await left.hangup(); // its caller leaves while nobody owns the call: nothing to take over
@@ -296,6 +297,11 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
     );
     assert.equal(ch.hungUp, false);
     await talkAndHear(c, ch, 'after the takeover');
+    // The new agent was told the conversation so far (no resumption handle here: a fresh session).
+    const told = c.gemini.sessions
+      .slice(sessionsBefore)
+      .some((s) => before.get(ch.uuid)!.every((line) => JSON.stringify(s.setup ?? {}).includes(line)));
+    assert.ok(told, `a new agent session for ${ch.uuid} was told ${JSON.stringify(before.get(ch.uuid))}`);
     const owner = c.ownerOf(ch)!;
     for (const i of survivors) {
       await c.waitFor(
