@@ -172,7 +172,12 @@ interface RunResult {
   holdS: number;
   perInstance: { id: string; held: number; cpuPct: number; callsPerCore: number }[];
   heldTotal: number;
+  /** Agent audio files (a reply is several) played to the callers in the window. */
   repliesInWindow: number;
+  /** CPU of this process (the emulators and the Gemini fake driving the calls) over the window. */
+  driverCpuPct: number;
+  /** Redis server CPU over the window. */
+  redisCpuPct: number;
   redis: {
     commandsPerCall: number;
     /** The same per minute of call (calls last from their placing to the hang-up after the hold). */
@@ -247,9 +252,14 @@ async function run(n: number, redisUrl: string, db: BenchDatabase): Promise<RunR
     await sleep(3000); // warm-up: first turns under way
 
     const cpu0 = new Map(c.instances.map((i) => [i, i.cpuMs()]));
+    const driver0 = process.cpuUsage();
+    const redisW0 = (await redisCounters(redisUrl)).cpuS;
     const w0 = performance.now();
     await sleep(HOLD_S * 1000);
     const windowMs = performance.now() - w0;
+    const driver = process.cpuUsage(driver0);
+    const driverCpuPct = ((driver.user + driver.system) / 1000 / windowMs) * 100;
+    const redisCpuPct = (((await redisCounters(redisUrl)).cpuS - redisW0) * 1000 * 100) / windowMs;
     const perInstance = c.instances.map((i) => {
       const held = calls.filter(
         (ch) => !ch.hungUp && ch.stream?.connected && c.ownerOf(ch) === i && ch.heard.some((s) => s.startedAt > w0),
@@ -288,6 +298,8 @@ async function run(n: number, redisUrl: string, db: BenchDatabase): Promise<RunR
       perInstance,
       heldTotal: perInstance.reduce((s, x) => s + x.held, 0),
       repliesInWindow,
+      driverCpuPct,
+      redisCpuPct,
       redis: {
         commandsPerCall: perCall,
         commandsPerCallMinute: perCall / (meanCallS / 60),
@@ -377,7 +389,12 @@ for (const r of results) {
   console.log(
     `${r.instances} | ${r.calls} | ${per} | ${r.heldTotal} | ${f(r.redis.commandsPerCall, 1)} (${f(r.redis.commandsPerCallMinute, 1)} over ${f(r.redis.meanCallS)} s calls; ${f(r.redis.idleCommandsPerSecond, 1)}) | ${f(r.redis.cpuMsPerCall, 2)} | ${f(r.postgres.transactionsPerCall, 2)}`,
   );
-  console.log(`  Redis commands per call: ${JSON.stringify(r.redis.topCommandsPerCall)}`);
+  console.log(
+    `  ${r.repliesInWindow} agent audio files played to callers in the window; CPU of the call driver (emulators + Gemini fake, this process) ${f(r.driverCpuPct)} %, of redis-server ${f(r.redisCpuPct, 1)} %`,
+  );
+  console.log(
+    `  Redis commands per call (those run inside Lua scripts included): ${JSON.stringify(r.redis.topCommandsPerCall)}`,
+  );
   if (r.failover) {
     const fo = r.failover;
     console.log(
