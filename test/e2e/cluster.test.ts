@@ -341,7 +341,7 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
   await assertNoZombies(c);
 });
 
-test('SIGTERM drain: the instance stops claiming, its calls carry on on another instance, and it exits in time', async (t) => {
+test('SIGTERM drain: the instance stops claiming, its calls carry on on another instance, it exits in time and leaves the cluster', async (t) => {
   const c = await cluster(t, { instances: 2, talking: true });
   const calls = placeInbound(c, 4);
   await c.waitFor(() => streaming(calls), 10000, '4 calls streaming');
@@ -357,6 +357,7 @@ test('SIGTERM drain: the instance stops claiming, its calls carry on on another 
     assert.deepEqual(takes(c, ch.uuid), { answers: 1, starts: 1 });
   }
   assert.equal((await exit).code, 0, `exit code\n${drained.tail()}`);
+  assert.deepEqual(await c.redis!.hkeys(`${c.prefix}:instances`), [other.id], 'the drained instance left the cluster');
 
   const carriedOn = async (ch: EmulatedChannel) => {
     await c.waitFor(
