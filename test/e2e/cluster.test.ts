@@ -304,21 +304,27 @@ test('SIGKILL mid-call: the calls of the dead instance are taken over (new strea
     assert.ok(told, `a new agent session for ${ch.uuid} was told ${JSON.stringify(before.get(ch.uuid))}`);
     const owner = c.ownerOf(ch)!;
     for (const i of survivors) {
-      await c.waitFor(
-        async () => {
-          const rec = (await i.get(`/calls/${ch.uuid}`)).body;
-          const texts = (rec.transcript as { text: string }[]).map((e) => e.text);
-          const old = before.get(ch.uuid)!;
-          return (
-            rec.status === 'answered' &&
-            rec.owner === owner.id &&
-            old.every((x) => texts.includes(x)) &&
-            texts.some((x) => !old.includes(x))
-          );
-        },
-        5000,
-        `${i.id} shows ${ch.uuid} owned by ${owner.id} with its transcript continued`,
-      );
+      let seen: unknown;
+      await c
+        .waitFor(
+          async () => {
+            const rec = (await i.get(`/calls/${ch.uuid}`)).body;
+            const texts = (rec.transcript as { text: string }[]).map((e) => e.text);
+            const old = before.get(ch.uuid)!;
+            seen = { status: rec.status, owner: rec.owner, old, texts };
+            return (
+              rec.status === 'answered' &&
+              rec.owner === owner.id &&
+              old.every((x) => texts.includes(x)) &&
+              texts.some((x) => !old.includes(x))
+            );
+          },
+          5000,
+          `${i.id} shows ${ch.uuid} owned by ${owner.id} with its transcript continued`,
+        )
+        .catch((err: Error) => {
+          throw new Error(`${err.message}\nlast seen: ${JSON.stringify(seen)}`);
+        });
     }
   };
   await Promise.all(moved.map(takenOver));
