@@ -6,11 +6,11 @@ import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
 import { CallNodes } from './calls/call-nodes.ts';
 import { ClusterMode } from './calls/cluster-mode.ts';
-import { AtCapacityError, admissionSettings } from './calls/admission.ts';
+import { admissionSettings } from './calls/admission.ts';
 import { CallRecorder } from './calls/call-recording.ts';
 import { ChannelControl } from './freeswitch/channel-control.ts';
 import { PendingToolSettings } from './calls/call-tools.ts';
-import { loadToolsFile, toolCountProblem } from './calls/tools/tool-config.ts';
+import { loadToolsFile } from './calls/tools/tool-config.ts';
 import {
   profilesSchema,
   resolveCallSettings,
@@ -18,13 +18,13 @@ import {
   type CallSettings,
   type Profiles,
 } from './calls/call-settings.ts';
-import { OriginateError, outboundSettings } from './calls/outbound-call.ts';
+import { outboundSettings } from './calls/outbound-call.ts';
 import { sessionSettings } from './calls/session-settings.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { EslClient } from './freeswitch/esl.ts';
-import { CallNotLiveError, createHttpApp, InvalidRequestError, UnavailableError } from './http/app.ts';
+import { createHttpApp } from './http/app.ts';
+import { clusterApi, localApi, trackLiveCalls } from './api-wiring.ts';
 import { limitSettings } from './calls/call-limits.ts';
-import { CallUnavailableError } from './calls/call-control.ts';
 import { dtmfSettings } from './calls/dtmf-collector.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
@@ -41,7 +41,6 @@ import { usablePlaybackDir } from './playout/playback-dir.ts';
 import type { CallStore } from './store/call-store.ts';
 import { openHistoryStore } from './store/open-store.ts';
 import { errorText, issueLines } from './errors.ts';
-import { FINAL_STATUSES, type CallRecord } from './store/call-record.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -94,31 +93,7 @@ function loadProfiles(config: Config): Profiles {
   return parsed.data;
 }
 
-/**
- * The calls that have not ended, by id, kept from the book's changes (for the first event of GET /events). Set
- * up before the first call, so it misses none: a call enters with its first status and leaves with a final one.
- */
-function trackLiveCalls(book: CallBook): () => CallRecord[] {
-  const live = new Map<string, CallRecord>();
-  book.on('change', (record, change) => {
-    if (change.type !== 'status') return;
-    if (FINAL_STATUSES.has(change.status)) live.delete(record.id);
-    else live.set(record.id, record);
-  });
-  return () => {
-    // A call handed over to another instance (cluster) leaves the book without a final status.
-    for (const id of live.keys()) if (!book.live(id)) live.delete(id);
-    return [...live.values()];
-  };
-}
-
 /** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
-/** The calls API's view of a call that is not live (the call manager's CallUnavailableError). */
-function notLive(err: unknown): never {
-  if (err instanceof CallUnavailableError) throw new CallNotLiveError(err.kind, err.message);
-  throw err;
-}
-
 function checkStreamUrl(config: Config, port: number, logger: Logger): void {
   for (const node of config.FREESWITCH_NODES) {
     const url = new URL(node.wsUrl.replace(/^ws/, 'http'));
@@ -286,50 +261,11 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   const esl = calls.nodes[0]!.esl;
   await clusterMode?.attach({ nodes: calls, book: callBook, metrics });
 
-  const localApi: Parameters<ClusterMode['api']>[0] = {
-    calls: {
-      list: (o) => callBook.list(o),
-      get: (id) => callBook.get(id),
-      originate: async ({ tools, builtin_tools, transfer_targets, ...body }) => {
-        const toolPatch = { tools, builtin_tools, transfer_targets };
-        const tooMany = toolCountProblem(toolPatch);
-        if (tooMany) throw new InvalidRequestError(tooMany);
-        // No I/O runs between the originate being sent and this line, so the call cannot be answered first.
-        const record = await calls.originate(body).catch((err: unknown) => {
-          if (err instanceof AtCapacityError) throw new UnavailableError(err.message, 'at_capacity');
-          if (!(err instanceof OriginateError)) throw err;
-          throw err.kind === 'invalid' ? new InvalidRequestError(err.message) : new UnavailableError(err.message);
-        });
-        apiTools.set(record.id, toolPatch);
-        return record;
-      },
-      hangup: (id) => calls.hangup(id),
-      subscribe: (id, fn) => {
-        const listener = (record: Parameters<typeof fn>[0], change: Parameters<typeof fn>[1]) =>
-          record.id === id && fn(record, change);
-        callBook.on('change', listener);
-        return () => callBook.off('change', listener);
-      },
-      subscribeAll: (fn) => {
-        callBook.on('change', fn);
-        return () => callBook.off('change', fn);
-      },
-      live: liveCalls,
-    },
-    control: {
-      transfer: (id, target, method) => calls.transfer(id, target, { method }).catch(notLive),
-      sendDtmf: (id, digits) => calls.sendDtmf(id, digits).catch(notLive),
-      say: (id, text) => {
-        const result = calls.say(id, text);
-        if (result === 'said' || result === 'unsupported') return result === 'said';
-        throw new CallNotLiveError(result, `call ${id} is ${result === 'not-ready' ? 'not answered yet' : result}`);
-      },
-    },
-  };
+  const local = localApi({ book: callBook, nodes: calls, apiTools, live: liveCalls });
   const app = createHttpApp({
     health: () => calls.health(),
     metrics: () => metrics.text(),
-    ...(clusterMode ? clusterMode.api(localApi) : localApi),
+    ...(clusterMode ? clusterApi(local, clusterMode.calls, calls) : local),
     recordings: { file: (id) => recorder.file(id), remove: (id) => recorder.remove(id) },
     apiToken: config.API_TOKEN,
     console: { dir: opts.consoleDir, sessionHours: config.CONSOLE_SESSION_HOURS },

@@ -10,6 +10,7 @@ import {
   afterCursor,
   newestFirst,
   noToolCalls,
+  type CallChange,
   type CallRecord,
   type CallStatus,
   type HeardSummary,
@@ -19,14 +20,7 @@ import {
   type TranscriptEntry,
 } from '../store/call-record.ts';
 
-export type CallChange =
-  | { type: 'status'; status: CallStatus; at: number }
-  | { type: 'transcript'; entry: TranscriptEntry }
-  | { type: 'turn'; timings: Record<string, number> }
-  | { type: 'dtmf'; digits: string; at: number }
-  | ({ type: 'resumption'; count: number } & Resumption)
-  | ({ type: 'tool'; count: number } & ToolCallEntry)
-  | ({ type: 'heard' } & HeardSummary);
+export type { CallChange } from '../store/call-record.ts';
 
 /** Ended calls whose ids are remembered for `known` (a sync check), most recent kept. */
 const ENDED_IDS_KEPT = 10_000;

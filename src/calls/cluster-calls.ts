@@ -175,7 +175,7 @@ export class ClusterCalls {
     for (const r of all) if (r.owner !== this.instanceId && !FINAL_STATUSES.has(r.status)) this.#remote.set(r.id, r);
   }
 
-  // ---- The API's view (see cluster-api.ts) ----
+  // ---- The API's view (see api-wiring.ts) ----
 
   /** Live calls of the other instances (for GET /events' snapshot). */
   remoteLive(): CallRecord[] {

@@ -2,12 +2,10 @@ import { Cluster } from '../cluster/cluster.ts';
 import { RedisUnavailableError } from '../cluster/redis-link.ts';
 import type { Config } from '../config.ts';
 import { StartupError, errorText } from '../errors.ts';
-import type { ApiDeps } from '../http/app.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CallBook } from './call-book.ts';
 import type { CallNodes, ClaimHooks } from './call-nodes.ts';
-import { clusterApiCalls, clusterApiControl } from './cluster-api.ts';
 import { ClusterCalls } from './cluster-calls.ts';
 import { ClusterFailover } from './cluster-failover.ts';
 
@@ -15,7 +13,7 @@ import { ClusterFailover } from './cluster-failover.ts';
  * Several callbridge instances sharing FreeSWITCH nodes through Redis (REDIS_URL): how callbridge.ts wires it.
  * open() joins the cluster before the nodes exist (their managers claim calls through `hooks`); attach()
  * starts sharing, serving routed actions and the failover sweep once they do; the API is wrapped to answer
- * for every instance; shutdown() drains (hands calls over when another instance is alive) and leaves.
+ * for every instance (api-wiring.ts); shutdown() drains (hands calls over when another instance is alive) and leaves.
  */
 export class ClusterMode {
   readonly cluster: Cluster;
@@ -96,15 +94,6 @@ export class ClusterMode {
       prefix: this.#config.CLUSTER_PREFIX,
     });
     this.#failover.start();
-  }
-
-  /** The calls API answering for every instance. */
-  api(local: { calls: ApiDeps['calls']; control: NonNullable<ApiDeps['control']> }) {
-    const calls = this.#ready();
-    return {
-      calls: clusterApiCalls(local.calls, calls),
-      control: clusterApiControl(local.control, calls, this.#nodes!),
-    };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { CallChange } from '../calls/call-book.ts';
+import type { CallChange } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
 import { type CallRecord, FINAL_STATUSES } from '../store/call-record.ts';
 import { type ClusterKeys, checkInstanceId, clusterKeys } from './keys.ts';

@@ -215,3 +215,13 @@ export interface HeardSummary {
 
 /** Heard turns a record keeps (the first ones): a day-long call must not grow its record without end. */
 export const HEARD_TURNS_KEPT = 500;
+
+/** One change of a live call, as the event streams send it. */
+export type CallChange =
+  | { type: 'status'; status: CallStatus; at: number }
+  | { type: 'transcript'; entry: TranscriptEntry }
+  | { type: 'turn'; timings: Record<string, number> }
+  | { type: 'dtmf'; digits: string; at: number }
+  | ({ type: 'resumption'; count: number } & Resumption)
+  | ({ type: 'tool'; count: number } & ToolCallEntry)
+  | ({ type: 'heard' } & HeardSummary);
