@@ -4,6 +4,7 @@ import { neededKeys, PIPELINES, type Pipeline } from './agents/vendors.ts';
 import { VENDOR_ENV } from './agents/vendors.ts';
 import { isFilePath } from './freeswitch/commands.ts';
 import { parseNodeList, resolveNodes, type FreeswitchNode } from './freeswitch/nodes.ts';
+import { CONVERTER_NAMES } from './media/resampling/converter-names.ts';
 import { PATTERNS } from './patterns.ts';
 import { isSecretName, redactUrlCredentials } from './secrets.ts';
 
@@ -107,7 +108,7 @@ const schema = z.object({
   PLAYBACK_CHUNK_MS: ms(20, 2000).default(500),
   PLAYBACK_LOW_WATER_MS: ms(0, 2000).default(100),
   PLAYBACK_MAX_AHEAD_MS: ms(100, 5000).default(1000),
-  RESAMPLER: z.enum(['SINC_FASTEST', 'SINC_MEDIUM_QUALITY', 'SINC_BEST_QUALITY', 'LINEAR']).default('SINC_FASTEST'),
+  RESAMPLER: z.enum(CONVERTER_NAMES).default('SINC_FASTEST'),
   RESAMPLER_POOL_START: z.coerce.number().int().min(0).max(512).default(8),
   /** Most converters per rate pair (~1.6 MB each); a reply beyond goes out as WAV (FreeSWITCH resamples it). */
   RESAMPLER_POOL_MAX: z.coerce.number().int().min(1).max(4096).default(64),

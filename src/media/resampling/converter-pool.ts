@@ -1,4 +1,12 @@
-import { createResampler, type ConverterName, type Resampler } from './converter.ts';
+import {
+  createResampler,
+  canCreateNow,
+  createResamplerNow,
+  isPooled,
+  prepareConverters,
+  type ConverterName,
+  type Resampler,
+} from './converter.ts';
 
 /**
  * Each libsamplerate instance is its own WASM module: it costs memory, creating one blocks the event loop for
@@ -7,6 +15,9 @@ import { createResampler, type ConverterName, type Resampler } from './converter
  * reply is arriving. So converters are leased per reply (stateful across that reply's chunks) and returned
  * flushed. A lease never waits: spares are created ahead of need, one at a time, their warm-up spread over
  * turns of the event loop. If none is free the caller falls back (see PlayoutQueue).
+ *
+ * Speex converters (`isPooled` false) are a few kB and made in microseconds: the pool then keeps none, makes
+ * one per lease and destroys it on release (no cap: memory stays small), so it only counts leases.
  */
 export class ResamplerPool {
   readonly inRate: number;
@@ -19,6 +30,7 @@ export class ResamplerPool {
   /** Most converters this pool ever holds (leased + free): bounds memory without churn. */
   #max: number;
   #destroyed = false;
+  readonly #pooled: boolean;
 
   constructor(
     inRate: number,
@@ -30,6 +42,9 @@ export class ResamplerPool {
     this.converter = opts.converter ?? 'SINC_FASTEST';
     this.#minSpare = opts.minSpare ?? 2;
     this.#max = Math.max(1, opts.max ?? 64);
+    this.#pooled = isPooled(this.converter);
+    // Unpooled converters need their thread's module: loaded once, then every lease is made at once.
+    if (!this.#pooled) void prepareConverters(this.converter).catch(() => {});
   }
 
   get #total(): number {
@@ -77,6 +92,7 @@ export class ResamplerPool {
 
   /** Create `count` converters now (at start, before calls arrive). */
   async warm(count = this.#minSpare): Promise<void> {
+    if (!this.#pooled) return prepareConverters(this.converter);
     while (this.#free.length < count && !this.#destroyed) this.#free.push(await this.#create(false));
   }
 
@@ -85,6 +101,10 @@ export class ResamplerPool {
    * undefined at the cap.
    */
   async acquire(): Promise<Resampler | undefined> {
+    if (!this.#pooled) {
+      await prepareConverters(this.converter);
+      return this.tryAcquire();
+    }
     const ready = this.tryAcquire();
     if (ready || this.#total >= this.#max) return ready;
     this.#leased++;
@@ -98,6 +118,12 @@ export class ResamplerPool {
 
   /** A ready converter, or undefined when none is free (one is then being made for next time). */
   tryAcquire(): Resampler | undefined {
+    if (!this.#pooled) {
+      if (this.#destroyed || !canCreateNow(this.converter)) return undefined;
+      const r = createResamplerNow(this.inRate, this.outRate, this.converter);
+      this.#leased++;
+      return r;
+    }
     const r = this.#free.pop();
     if (r) this.#leased++;
     this.#grow();
@@ -110,6 +136,7 @@ export class ResamplerPool {
    */
   release(r: Resampler, flushed: boolean): void {
     this.#leased--;
+    if (!this.#pooled) return r.destroy();
     // Converters are kept, never destroyed while the pool lives: destroy() frees the C state but the WASM
     // memory only goes with a GC, and create/destroy churn grows RSS without bound (README Performance). The
     // cap on the total bounds memory instead.

@@ -1,23 +1,66 @@
 import lsr from '@alexanderolsen/libsamplerate-js';
 import { float32ToInt16Into, int16ToFloat32 } from '../pcm.ts';
+import type { ConverterName, SpeexName } from './converter-names.ts';
+import { loadSpeex, SpeexResampler, speexLoaded } from './speex-converter.ts';
+
+export type { ConverterName } from './converter-names.ts';
 
 const { create, ConverterType } = lsr;
 type Src = Awaited<ReturnType<typeof create>>;
 
-export type ConverterName = 'SINC_FASTEST' | 'SINC_MEDIUM_QUALITY' | 'SINC_BEST_QUALITY' | 'LINEAR';
+type LibsamplerateName = Exclude<ConverterName, SpeexName>;
 
-const CONVERTERS: Record<ConverterName, number> = {
+/**
+ * A stateful converter for one stream: filter state carries from one `process` to the next, so chunk edges
+ * do not click. Output views are only valid until the next call on the same converter.
+ */
+export interface Resampler {
+  readonly inRate: number;
+  readonly outRate: number;
+  /** Resample a block of samples; returns a view into a reused buffer. */
+  process(samples: Int16Array): Int16Array;
+  /** The filter's delayed tail; afterwards the converter is as good as new. */
+  flush(): Int16Array;
+  destroy(): void;
+}
+
+/**
+ * Speex converters are cheap to make (microseconds, a few kB, synchronous once the thread's module is
+ * loaded): one per stream. libsamplerate ones are costly: pooled (converter-pool.ts).
+ */
+export function isPooled(converter: ConverterName): boolean {
+  return !converter.startsWith('SPEEX_');
+}
+
+function speexQuality(converter: ConverterName): number {
+  return Number(converter.slice('SPEEX_'.length));
+}
+
+/** Load what `createResamplerNow` needs on this thread (the Speex module). */
+export async function prepareConverters(converter: ConverterName): Promise<void> {
+  if (!isPooled(converter)) await loadSpeex();
+}
+
+/** `createResamplerNow` works on this thread now. */
+export function canCreateNow(converter: ConverterName): boolean {
+  return !isPooled(converter) && speexLoaded();
+}
+
+/** A new unpooled (Speex) converter, synchronously; `prepareConverters` must have resolved on this thread. */
+export function createResamplerNow(inRate: number, outRate: number, converter: ConverterName): Resampler {
+  if (isPooled(converter)) throw new Error(`${converter} converters are created asynchronously (pooled)`);
+  return new SpeexResampler(inRate, outRate, speexQuality(converter));
+}
+
+const CONVERTERS: Record<LibsamplerateName, number> = {
   SINC_FASTEST: ConverterType.SRC_SINC_FASTEST,
   SINC_MEDIUM_QUALITY: ConverterType.SRC_SINC_MEDIUM_QUALITY,
   SINC_BEST_QUALITY: ConverterType.SRC_SINC_BEST_QUALITY,
   LINEAR: ConverterType.SRC_LINEAR,
 };
 
-/**
- * One stateful libsamplerate converter (`full()` API: filter state carries from one call to the next, so
- * chunk edges do not click). Output views are only valid until the next call.
- */
-export class Resampler {
+/** One stateful libsamplerate converter (`full()` API), a WASM module of its own (~1.6 MB). */
+export class LibsamplerateResampler implements Resampler {
   readonly inRate: number;
   readonly outRate: number;
   #src: Src;
@@ -62,8 +105,12 @@ export class Resampler {
   }
 }
 
-/** A new converter from `inRate` to `outRate` (its WASM module is compiled lazily: see ResamplerPool). */
+/** A new converter from `inRate` to `outRate` (a libsamplerate one's WASM module is compiled lazily: see ResamplerPool). */
 export async function createResampler(inRate: number, outRate: number, converter: ConverterName): Promise<Resampler> {
-  const src = await create(1, inRate, outRate, { converterType: CONVERTERS[converter] as never });
-  return new Resampler(src, inRate, outRate);
+  if (!isPooled(converter)) {
+    await loadSpeex();
+    return createResamplerNow(inRate, outRate, converter);
+  }
+  const src = await create(1, inRate, outRate, { converterType: CONVERTERS[converter as LibsamplerateName] as never });
+  return new LibsamplerateResampler(src, inRate, outRate);
 }

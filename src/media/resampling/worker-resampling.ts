@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
-import type { ConverterName } from './converter.ts';
+import { isPooled, type ConverterName } from './converter.ts';
 import type { ResampleOutput, ResampleStream, Resampling } from './resampling.ts';
 
 export type DspOp =
@@ -35,7 +35,10 @@ export class WorkerResampling implements Resampling {
   #nextId = 1;
   #ready: Promise<void>;
   #alive = true;
-  /** Most streams open at once (each holds a converter in the worker); beyond, replies fall back to WAV. */
+  /**
+   * Most streams open at once (each holds a pooled converter in the worker); beyond, replies fall back to WAV.
+   * Speex converters are small and made per stream: no cap.
+   */
   readonly #max: number;
 
   /** Streams open (outputs still expected). */
@@ -48,7 +51,7 @@ export class WorkerResampling implements Resampling {
     const here = fileURLToPath(import.meta.url);
     // dist/ has worker-entry.js next to this file, src/ has worker-entry.ts (run by Node's type stripping).
     const entry = new URL(`./worker-entry${extname(here)}`, import.meta.url);
-    this.#max = opts.max;
+    this.#max = isPooled(opts.converter) ? opts.max : Number.POSITIVE_INFINITY;
     this.#worker = new Worker(entry, { workerData: { converter: opts.converter, warm: opts.warm } });
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.once('message', () => resolve());
