@@ -8,7 +8,9 @@
  *   pool would only compete with the event loop.
  * - Windows are exactly what the model wants: 256 samples at 8 kHz (32 ms), 512 at 16 kHz, assembled from the
  *   caller frames into preallocated buffers (no allocation per frame on the way in).
- * - Bounded cost per call: at most one inference in flight; windows that arrive meanwhile wait in a small ring
+ * - Batched across calls (silero-batch.ts): the windows of every detector run together, one `session.run` for
+ *   all of them, which costs a fraction of one run per window.
+ * - Bounded cost per call: at most one window in flight; windows that arrive meanwhile wait in a small ring
  *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
  *
  * `VoiceActivityDetector` turns probabilities into speech start/end events with hysteresis (start at
@@ -21,20 +23,8 @@
  */
 import { createRequire } from 'node:module';
 import { int16View } from './pcm.ts';
+import { sileroBatcher, type OrtModule, type OrtSession, type SileroBatcher, type SileroRow } from './silero-batch.ts';
 
-/** The parts of onnxruntime-node used here (the package ships no types for this path). */
-interface OrtTensor {
-  readonly data: ArrayLike<number> & { buffer?: ArrayBufferLike };
-}
-interface OrtSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
-  release?(): Promise<void>;
-}
-interface OrtModule {
-  Tensor: new (type: string, data: Float32Array | BigInt64Array, dims: readonly number[]) => OrtTensor;
-}
 interface SileroPackage {
   loadSileroVad(model: string, opts: { sessionOptions: Record<string, unknown> }): Promise<{ session: OrtSession }>;
 }
@@ -102,7 +92,7 @@ export interface VadListener {
 export interface VadStats {
   windows: number;
   dropped: number;
-  /** Total and worst inference time, µs (session.run on the main thread). */
+  /** Total and worst inference time, µs: this window's share of its batch's session.run (run time / rows). */
   inferenceUs: number;
   maxInferenceUs: number;
 }
@@ -113,9 +103,8 @@ export class VoiceActivityDetector {
   readonly windowMs: number;
   readonly stats: VadStats = { windows: 0, dropped: 0, inferenceUs: 0, maxInferenceUs: 0 };
 
-  readonly #session: OrtSession;
-  readonly #probName: string;
-  readonly #stateName: string;
+  readonly #batcher: SileroBatcher;
+  readonly #row: SileroRow;
   readonly #listener: VadListener;
   readonly #threshold: number;
   readonly #negThreshold: number;
@@ -125,7 +114,6 @@ export class VoiceActivityDetector {
   // model I/O, allocated once
   readonly #input: Float32Array;
   readonly #state: Float32Array;
-  readonly #feeds: Record<string, OrtTensor>;
   // window assembly and the waiting ring
   readonly #fill: Float32Array;
   #fillLen = 0;
@@ -143,9 +131,6 @@ export class VoiceActivityDetector {
   #candMs = 0;
   #silenceMs = 0;
   #lastSpeechEndMs = 0;
-  readonly #onRun: (r: Record<string, OrtTensor>) => void;
-  readonly #onRunError: () => void;
-  #runStartedAt = 0;
   #runGen = 0;
 
   constructor(model: SileroModel, opts: VadOptions, listener: VadListener) {
@@ -153,9 +138,6 @@ export class VoiceActivityDetector {
     this.windowSamples = opts.sampleRate === 16000 ? 512 : 256;
     this.#contextSamples = opts.sampleRate === 16000 ? 64 : 32;
     this.windowMs = (this.windowSamples * 1000) / opts.sampleRate;
-    this.#session = model.session;
-    this.#probName = model.session.outputNames[0] ?? 'output';
-    this.#stateName = model.session.outputNames[1] ?? 'stateN';
     this.#listener = listener;
     this.#threshold = opts.threshold ?? 0.5;
     this.#negThreshold = opts.negThreshold ?? Math.max(0.01, this.#threshold - 0.15);
@@ -163,20 +145,19 @@ export class VoiceActivityDetector {
     this.#minSilenceMs = opts.minSilenceMs ?? 300;
     this.#input = new Float32Array(this.#contextSamples + this.windowSamples);
     this.#state = new Float32Array(2 * 128);
-    const { Tensor } = model.ort;
-    this.#feeds = {
-      input: new Tensor('float32', this.#input, [1, this.#input.length]),
-      state: new Tensor('float32', this.#state, [2, 1, 128]),
-      sr: new Tensor('int64', BigInt64Array.from([BigInt(opts.sampleRate)]), [1]),
-    };
     this.#fill = new Float32Array(this.windowSamples);
     const slots = Math.max(1, opts.maxPendingWindows ?? 4);
     this.#ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
-    this.#onRun = (r) => this.#afterRun(r);
-    this.#onRunError = () => {
-      this.#running = false;
-      this.stats.dropped++;
-      this.#pump();
+    this.#batcher = sileroBatcher(model.session, model.ort, opts.sampleRate, this.#input.length);
+    this.#row = {
+      input: this.#input,
+      state: this.#state,
+      done: (p, stateOut, h0, h1, us) => this.#afterRun(p, stateOut, h0, h1, us),
+      failed: () => {
+        this.#running = false;
+        this.stats.dropped++;
+        this.#pump();
+      },
     };
   }
 
@@ -243,13 +224,11 @@ export class VoiceActivityDetector {
     this.#input.set(slot, c);
     this.#running = true;
     this.#runGen = this.#gen;
-    this.#runStartedAt = performance.now();
-    this.#session.run(this.#feeds).then(this.#onRun, this.#onRunError);
+    this.#batcher.submit(this.#row);
   }
 
-  #afterRun(r: Record<string, OrtTensor>): void {
+  #afterRun(p: number, stateOut: Float32Array, h0: number, h1: number, us: number): void {
     this.#running = false;
-    const us = (performance.now() - this.#runStartedAt) * 1000;
     this.stats.windows++;
     this.stats.inferenceUs += us;
     if (us > this.stats.maxInferenceUs) this.stats.maxInferenceUs = us;
@@ -257,9 +236,9 @@ export class VoiceActivityDetector {
       this.#pump();
       return;
     }
-    const st = r[this.#stateName]!.data as Float32Array;
-    this.#state.set(st);
-    const p = (r[this.#probName]!.data as Float32Array)[0] ?? 0;
+    const s = this.#state.length >> 1;
+    this.#state.set(stateOut.subarray(h0, h0 + s), 0);
+    this.#state.set(stateOut.subarray(h1, h1 + s), s);
     const atMs = this.#windowsDone * this.windowMs;
     this.#windowsDone++;
     this.#listener.probability?.(p, atMs);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { sileroBatcher } from '../../src/media/silero-batch.ts';
 import { BargeInDetector, loadSileroModel, VoiceActivityDetector, type VadOptions } from '../../src/media/vad.ts';
 
 const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));
@@ -134,6 +135,45 @@ describe('Silero VAD', () => {
       alone.probs.map((p) => p.toFixed(4)),
     );
     assert.ok(Math.max(...pb) < 0.2, 'the silent stream stays silent');
+  });
+
+  test('batched: 20 calls fed at once share session runs, and each scores as it would alone (to 3 decimals)', async (t) => {
+    const model = await loadSileroModel();
+    const alone = await run(SPEECH);
+    const batcher = sileroBatcher(model.session, model.ort, 8000, 256 + 32);
+    const runs0 = batcher.runs;
+    const rows0 = batcher.rows;
+    const probs: number[][] = [];
+    const vads = Array.from({ length: 20 }, (_, i) => {
+      const p: number[] = [];
+      probs.push(p);
+      return new VoiceActivityDetector(
+        model,
+        { sampleRate: 8000, maxPendingWindows: 400 },
+        { probability: (x) => p.push(x) },
+      );
+    });
+    try {
+      const cpu0 = process.cpuUsage();
+      for (const f of frames(SPEECH)) for (const v of vads) v.push(f); // 20 ms of every call, then the next 20 ms
+      await until(() => vads.every((v) => v.stats.windows >= alone.probs.length), 20000, 'windows');
+      const cpu = process.cpuUsage(cpu0);
+      const rows = batcher.rows - rows0;
+      const runs = batcher.runs - runs0;
+      t.diagnostic(
+        `silero 8 kHz, 20 detectors: ${rows} windows in ${runs} runs (mean batch ${(rows / runs).toFixed(1)}); ` +
+          `process CPU ${((cpu.user + cpu.system) / rows).toFixed(1)} µs per window`,
+      );
+      assert.ok(runs < rows / 4, `${rows} windows in ${runs} runs: batched`);
+      const expected = alone.probs.map((p) => p.toFixed(3));
+      for (const p of probs)
+        assert.deepEqual(
+          p.map((x) => x.toFixed(3)),
+          expected,
+        );
+    } finally {
+      for (const v of vads) v.close();
+    }
   });
 
   test('frames at an odd byte offset are read correctly', async () => {
