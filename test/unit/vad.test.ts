@@ -144,7 +144,7 @@ describe('Silero VAD', () => {
     const runs0 = batcher.runs;
     const rows0 = batcher.rows;
     const probs: number[][] = [];
-    const vads = Array.from({ length: 20 }, (_, i) => {
+    const vads = Array.from({ length: 20 }, () => {
       const p: number[] = [];
       probs.push(p);
       return new VoiceActivityDetector(
