@@ -1,14 +1,14 @@
 import type { Agent, AgentSettings } from '../agents/agent.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
-import { UnsafeEslValueError, kill } from '../freeswitch/commands.ts';
-import { EslNotConnectedError, type EslClient } from '../freeswitch/esl.ts';
+import { UnsafeEslValueError } from '../freeswitch/commands.ts';
+import type { EslClient } from '../freeswitch/esl.ts';
 import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
 import type { Resampling } from '../media/resampling/resampling.ts';
 import type { PaceMemory } from '../playout/arrival-pace.ts';
 import type { Metrics } from '../metrics.ts';
 import { errorText } from '../errors.ts';
-import { finalStatus, noResumptions, type CallRecord } from '../store/call-record.ts';
+import { noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { TransferOutcome } from './call-actions.ts';
 import type { CallBook } from './call-book.ts';
 import { BrowserGate, type BrowserAdmission } from './browser-admission.ts';
@@ -16,15 +16,10 @@ import { CallControl, CallUnavailableError } from './call-control.ts';
 import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
 import { CallSession, type EndedSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
+import { OutboundDialing } from './outbound-dialing.ts';
 import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
-import {
-  DEFAULT_SIP_PROFILE,
-  OriginateError,
-  outboundCall,
-  type OriginateRequest,
-  type OutboundSettings,
-} from './outbound-call.ts';
+import { DEFAULT_SIP_PROFILE, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
 import type { SessionSettings } from './session-settings.ts';
 
 export interface CallManagerDeps extends BrowserAdmission {
@@ -81,12 +76,7 @@ export class CallManager implements MediaRouter {
   readonly #d: CallManagerDeps;
   readonly #sessions = new Map<string, CallSession>();
   /** Outbound calls placed through the API that have not been parked (answered) yet. */
-  readonly #dialing = new Set<string>();
-  /**
-   * Dialing calls whose originate result was lost with the ESL connection (FreeSWITCH may have placed them),
-   * with the timer that gives up on them if ESL does not come back in time.
-   */
-  readonly #unconfirmed = new Map<string, NodeJS.Timeout>();
+  readonly #dialing: OutboundDialing;
   readonly #resync: ChannelResync;
   readonly #browserGate = new BrowserGate();
   /** Parked calls whose claim is on its way to Redis (cluster mode). */
@@ -96,6 +86,7 @@ export class CallManager implements MediaRouter {
 
   constructor(deps: CallManagerDeps) {
     this.#d = deps;
+    this.#dialing = new OutboundDialing(deps);
     deps.esl.on('event', (e) => this.handleEvent(e));
     deps.esl.on('disconnected', () => {
       for (const s of this.#sessions.values()) s.eslDisconnected();
@@ -105,9 +96,9 @@ export class CallManager implements MediaRouter {
       logger: deps.logger,
       sessions: this.#sessions,
       accepting: () => this.#accepting,
-      unconfirmed: () => [...this.#unconfirmed.keys()],
-      confirm: (id) => this.#settleUnconfirmed(id),
-      failUnconfirmed: (id, why) => this.#failUnconfirmed(id, why),
+      unconfirmed: () => this.#dialing.unconfirmed(),
+      confirm: (id) => this.#dialing.confirm(id),
+      failUnconfirmed: (id, why) => this.#dialing.giveUp(id, why),
       take: (channel) => this.#onPark(channel),
     });
     deps.esl.on('connected', () => this.#resync.run());
@@ -128,17 +119,7 @@ export class CallManager implements MediaRouter {
     if (e.type === 'park') return this.#onPark(e.channel);
     const session = this.#sessions.get(e.uuid);
     if (session) return session.onEvent(e);
-    if (!this.#dialing.has(e.uuid)) return;
-    // An outbound call of ours that has not reached park yet.
-    const { book } = this.#d;
-    if (e.type === 'progress') book.setStatus(e.uuid, 'ringing');
-    else if (e.type === 'answer') book.setStatus(e.uuid, 'answered');
-    else if (e.type === 'hangup') {
-      this.#dialing.delete(e.uuid);
-      this.#settleUnconfirmed(e.uuid);
-      const answered = book.live(e.uuid)?.answeredAt !== undefined;
-      book.setStatus(e.uuid, finalStatus(e.cause, answered), { hangupCause: e.cause, endReason: `hangup: ${e.cause}` });
-    }
+    this.#dialing.onEvent(e);
   }
 
   #onPark(channel: ChannelInfo): void {
@@ -198,8 +179,7 @@ export class CallManager implements MediaRouter {
 
   /** A session for the call (not started yet). */
   #take(channel: ChannelInfo, control: ChannelControl, log: Logger, takeover?: Takeover): CallSession {
-    this.#dialing.delete(channel.uuid);
-    this.#settleUnconfirmed(channel.uuid);
+    this.#dialing.parked(channel.uuid);
     const { book } = this.#d;
     // Our own API call already has a record; a user's raw originate or an inbound call gets one now.
     const record =
@@ -259,50 +239,9 @@ export class CallManager implements MediaRouter {
     for (const w of this.#endedWaiters) w();
   }
 
-  /**
-   * Place a call: register it under its origination_uuid (its events can arrive before the BACKGROUND_JOB),
-   * then `bgapi originate`. Resolves once the command is on its way; the record follows the call.
-   */
-  async originate(req: OriginateRequest): Promise<CallRecord> {
-    const { esl, book, logger } = this.#d;
-    const call = outboundCall(req, this.#d.outbound, esl.connected);
-    const { id, gateway, timeoutSeconds: timeout } = call;
-    if (this.#d.node) call.record.node = this.#d.node;
-    // Cluster: ours before FreeSWITCH parks it, so no other instance takes it.
-    const claimed = await this.#d.claim?.(id).catch(() => false);
-    if (claimed === false) throw new OriginateError('unavailable', 'this instance could not claim the call (cluster)');
-    book.add(call.record);
-    this.#dialing.add(id);
-    book.setStatus(id, 'dialing');
-    const log = logger.child({ call: id });
-    log.info({ to: req.to, gateway }, 'placing call');
-    esl.bgapi(call.command, (timeout + 15) * 1000).then(
-      (result) => {
-        if (result.startsWith('+OK')) return;
-        const cause =
-          result
-            .replace(/^-ERR\s*/, '')
-            .trim()
-            .split(/\s/)[0] || 'UNKNOWN';
-        this.#dialing.delete(id);
-        book.setStatus(id, finalStatus(cause, false), { hangupCause: cause, endReason: `originate: ${cause}` });
-        log.info({ cause }, 'call not connected');
-      },
-      (err: Error) => {
-        if (err instanceof EslNotConnectedError && this.#dialing.has(id)) {
-          // The command may have reached FreeSWITCH: what it holds after the reconnect decides (see #resync).
-          const what = 'ESL dropped before the originate result; checking FreeSWITCH after the reconnect';
-          log.warn({ err: err.message }, what);
-          const giveUp = () => this.#failUnconfirmed(id, 'ESL did not come back in time');
-          this.#unconfirmed.set(id, setTimeout(giveUp, (timeout + 15) * 1000));
-          return;
-        }
-        this.#dialing.delete(id);
-        book.setStatus(id, 'failed', { endReason: `originate: ${err.message}` });
-        log.warn({ err: err.message }, 'originate failed');
-      },
-    );
-    return call.record;
+  /** Place a call (see OutboundDialing); the record follows the call. */
+  originate(req: OriginateRequest): Promise<CallRecord> {
+    return this.#dialing.originate(req);
   }
 
   /** Hang up a call (DELETE /calls/:id). Idempotent for calls that already ended. */
@@ -312,10 +251,7 @@ export class CallManager implements MediaRouter {
       await session.end('hung up through the API');
       return 'hanging-up';
     }
-    if (this.#dialing.has(id)) {
-      await this.#d.esl.api(kill(id, 'ORIGINATOR_CANCEL')).catch(() => {});
-      return 'hanging-up';
-    }
+    if (await this.#dialing.cancel(id)) return 'hanging-up';
     return (await this.#d.book.get(id)) ? 'ended' : 'unknown';
   }
 
@@ -363,24 +299,11 @@ export class CallManager implements MediaRouter {
     return session.attachMedia(token, conn);
   }
 
-  #settleUnconfirmed(id: string): void {
-    clearTimeout(this.#unconfirmed.get(id));
-    this.#unconfirmed.delete(id);
-  }
-
-  #failUnconfirmed(id: string, why: string): void {
-    this.#settleUnconfirmed(id);
-    if (!this.#dialing.delete(id)) return;
-    const endReason = `originate: FreeSWITCH connection lost before the result; ${why}`;
-    this.#d.book.setStatus(id, 'failed', { endReason });
-    this.#d.logger.warn({ call: id, why }, 'outbound call given up: its originate result was lost with ESL');
-  }
-
   /** Stop taking calls, let live ones finish for up to `timeoutMs`, then hang up the rest. */
   async shutdown(timeoutMs: number): Promise<void> {
     this.#accepting = false;
     this.#resync.stop();
-    for (const id of [...this.#unconfirmed.keys()]) this.#failUnconfirmed(id, 'callbridge shutting down');
+    this.#dialing.shutdown();
     if (this.#sessions.size > 0) {
       this.#d.logger.info({ calls: this.#sessions.size, timeoutMs }, 'draining calls');
       await new Promise<void>((resolve) => {
