@@ -108,9 +108,17 @@ const schema = z.object({
   PLAYBACK_CHUNK_MS: ms(20, 2000).default(500),
   PLAYBACK_LOW_WATER_MS: ms(0, 2000).default(100),
   PLAYBACK_MAX_AHEAD_MS: ms(100, 5000).default(1000),
-  RESAMPLER: z.enum(CONVERTER_NAMES).default('SINC_FASTEST'),
+  /**
+   * SPEEX_0..10: SpeexDSP's resampler (a few kB, made per reply); SINC_*, LINEAR: libsamplerate (pooled).
+   * SPEEX_3: ~15× less CPU than SINC_FASTEST, flatter to 3.4 kHz, ≥ 80 dB alias rejection (bench/resamplers.ts).
+   */
+  RESAMPLER: z.enum(CONVERTER_NAMES).default('SPEEX_3'),
+  /** libsamplerate converters only (Speex ones are made per reply). */
   RESAMPLER_POOL_START: z.coerce.number().int().min(0).max(512).default(8),
-  /** Most converters per rate pair (~1.6 MB each); a reply beyond goes out as WAV (FreeSWITCH resamples it). */
+  /**
+   * Most libsamplerate converters per rate pair (~1.6 MB each); a reply beyond goes out as WAV (FreeSWITCH
+   * resamples it). No cap on Speex ones.
+   */
   RESAMPLER_POOL_MAX: z.coerce.number().int().min(1).max(4096).default(64),
   /**
    * 1: resample agent audio in a worker thread (off the event loop, on a second core); 0: inline. `auto`: a
