@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { EslFrameParser, EslProtocolError, type EslFrame } from './esl-frames.ts';
-import { eventFromJson, type RawEvent } from './events.ts';
+import { eventFromJsonText, type RawEvent } from './events.ts';
 
 /** A reply to one command: `command/reply` (Reply-Text) or `api/response` (body). */
 export interface EslReply {
@@ -94,7 +94,7 @@ export class EslConnection {
         return;
       }
       case 'text/event-json':
-        return this.#handlers.event(eventFromJson(parseEventJson(frame.body)));
+        return this.#handlers.event(eventFromJsonText(frame.body));
       case 'auth/request':
         return this.#handlers.authRequest();
       case 'text/disconnect-notice':
@@ -104,16 +104,4 @@ export class EslConnection {
         return; // log/data, event plain/xml: not subscribed to
     }
   }
-}
-
-function parseEventJson(body: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    throw new EslProtocolError('text/event-json body is not JSON');
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw new EslProtocolError('text/event-json body is not a JSON object');
-  return v as Record<string, unknown>;
 }

@@ -1,3 +1,5 @@
+import { EslProtocolError } from './esl-frames.ts';
+
 /**
  * Typed views of the few FreeSWITCH events callbridge acts on. Raw events carry ~150 headers; we read the
  * handful we need, once, here. Elsewhere only esl.ts reads headers (the ESL framing: Event-Name, Reply-Text,
@@ -33,6 +35,19 @@ export function eventFromJson(obj: Record<string, unknown>): RawEvent {
     header,
     body: typeof obj['_body'] === 'string' ? obj['_body'] : '',
   };
+}
+
+/** An `event json` body as text; throws EslProtocolError when it is not a JSON object. */
+export function eventFromJsonText(body: string): RawEvent {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    throw new EslProtocolError('text/event-json body is not JSON');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new EslProtocolError('text/event-json body is not a JSON object');
+  return eventFromJson(v as Record<string, unknown>);
 }
 
 /** The values of an `ARRAY::a|:b` variable (a plain value is a one-element list). */
