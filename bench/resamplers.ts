@@ -12,12 +12,24 @@
  *   above the output's Nyquist (4.5, 5, 7, 10 kHz), in dB relative to the input tone: a real low-pass leaves
  *   −40 dB or less. The same at 16 kHz (pass 300–6000 Hz, edge 7000 Hz, stop 8.5, 9, 10, 11 kHz).
  * - SNR: speech-like audio with fricative-like noise bursts up to 11 kHz, against SINC_BEST_QUALITY.
+ * - Bursts vs pacing: `--calls` streams (24 → 8 kHz) each converting one piece in the same event-loop turn,
+ *   as when replies arrive 4× faster than real time (80 ms of audio per 20 ms) or paced to real time (20 ms
+ *   per 20 ms): the turn's length (how long the loop is blocked) and the share of a core while it lasts.
+ *   libsamplerate at most 100 streams (~1.6 MB each), scaled to `--calls`.
+ * - Inline vs DSP worker (DSP_THREADS): the same streams fed 20 ms of audio every 20 ms for 3 s through
+ *   InlineResampling and WorkerResampling: the main thread's busy share (event-loop utilisation) and the
+ *   process's CPU (both threads), per 100 streams.
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { speechLike } from './speech.ts';
 import { CONVERTER_NAMES, type ConverterName } from '../src/media/resampling/converter-names.ts';
 import { createResampler, type Resampler } from '../src/media/resampling/converter.ts';
+import { ResamplerPools } from '../src/media/resampling/converter-pool.ts';
+import { InlineResampling } from '../src/media/resampling/inline-resampling.ts';
+import type { Resampling } from '../src/media/resampling/resampling.ts';
+import { WorkerResampling } from '../src/media/resampling/worker-resampling.ts';
+import { silentLogger } from '../src/log.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +41,7 @@ const { values: args } = parseArgs({
     /** Internal: measure memory of one converter in this (fresh) process and print it as JSON. */
     memory: { type: 'string' },
     out: { type: 'string', default: '8000' },
+    calls: { type: 'string', default: '500' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -237,4 +250,85 @@ for (const out of [8000, 16000] as const) {
       `| ${name} | ${c.usPerSecond.toFixed(0)} | ${c.p99ChunkUs.toFixed(0)} | ${m.createUs.toFixed(0)} | ${m.rss.toFixed(0)} | ${m.external.toFixed(0)} | ${ripple.toFixed(2)} | ${edge.toFixed(1)} | ${stop.map(dbText).join(' | ')} | ${snr.toFixed(1)} |`,
     );
   }
+}
+
+/** One turn: every stream converts `ms` of audio; the median of 20 turns, in ms, scaled to `calls` streams. */
+async function turnMs(name: ConverterName, calls: number, ms: number): Promise<number> {
+  const n = name.startsWith('SPEEX_') ? calls : Math.min(calls, 100);
+  const streams: Resampler[] = [];
+  for (let i = 0; i < n; i++) streams.push(await createResampler(IN, 8000, name));
+  const piece = input.subarray(0, (IN * ms) / 1000);
+  for (const r of streams) for (let i = 0; i < 4; i++) r.process(piece); // warm
+  const turns: number[] = [];
+  for (let t = 0; t < 20; t++) {
+    const t0 = performance.now();
+    for (const r of streams) r.process(piece);
+    turns.push(performance.now() - t0);
+  }
+  for (const r of streams) r.destroy();
+  return (median(turns) * calls) / n;
+}
+
+const CALLS = Number(args.calls);
+console.log(`\n${CALLS} streams 24 → 8 kHz, all converting in the same event-loop turn, every 20 ms`);
+console.log(
+  '| converter | burst 4× (80 ms each): turn ms | share of a core | paced (20 ms each): turn ms | share of a core |',
+);
+console.log('| --- | --- | --- | --- | --- |');
+for (const name of NAMES) {
+  const burst = await turnMs(name, CALLS, 80);
+  const paced = await turnMs(name, CALLS, 20);
+  console.log(
+    `| ${name} | ${burst.toFixed(2)} | ${((burst / 20) * 100).toFixed(0)}% | ${paced.toFixed(2)} | ${((paced / 20) * 100).toFixed(0)}% |`,
+  );
+}
+
+/** Main-thread busy share and process CPU share (per 100 streams) for `n` streams fed in real time. */
+async function threadShare(resampling: Resampling, n: number): Promise<{ main: number; process: number }> {
+  const piece = input.subarray(0, IN / 50);
+  let outSamples = 0;
+  const streams = Array.from({ length: n }, () => resampling.open(IN, 8000, (s) => (outSamples += s.length))!);
+  const tick = () => {
+    for (const s of streams) s.push(piece);
+  };
+  for (let i = 0; i < 10; i++) tick(); // warm
+  await new Promise((r) => setTimeout(r, 200));
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let ticks = 0;
+    const timer = setInterval(() => {
+      tick();
+      if (++ticks === 150) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+  });
+  await new Promise((r) => setTimeout(r, 100)); // the worker's last outputs
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  for (const s of streams) s.drop();
+  if (outSamples === 0) throw new Error('no output');
+  const per100 = 100 / n;
+  return { main: elu.utilization * 100 * per100, process: ((cpu.user + cpu.system) / 1000 / wall) * 100 * per100 };
+}
+
+console.log('\nInline vs DSP worker, 24 → 8 kHz, 20 ms every 20 ms for 3 s; % of a core per 100 streams');
+console.log('| converter | streams | inline: main thread | inline: process | worker: main thread | worker: process |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const name of NAMES.filter((n) => n === 'SINC_FASTEST' || n === 'SPEEX_3')) {
+  const n = name.startsWith('SPEEX_') ? CALLS : Math.min(CALLS, 100);
+  const pools = new ResamplerPools({ converter: name, max: n + 1 });
+  await pools.warm([[IN, 8000, n]]);
+  const inline = await threadShare(new InlineResampling(pools), n);
+  pools.destroy();
+  const worker = new WorkerResampling({ converter: name, warm: [[IN, 8000, n]], max: n + 1, logger: silentLogger() });
+  await worker.ready();
+  const off = await threadShare(worker, n);
+  await worker.close();
+  const f = (x: number) => `${x.toFixed(2)}%`;
+  console.log(`| ${name} | ${n} | ${f(inline.main)} | ${f(inline.process)} | ${f(off.main)} | ${f(off.process)} |`);
 }

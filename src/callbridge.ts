@@ -32,6 +32,7 @@ import { WorkerResampling } from './media/resampling/worker-resampling.ts';
 import { ResamplerPools } from './media/resampling/converter-pool.ts';
 import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
+import { isPooled } from './media/resampling/converter.ts';
 import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
 import { BrowserTickets } from './calls/browser-tickets.ts';
@@ -188,7 +189,9 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
   ];
   let resampling: Resampling;
   let pools: ResamplerPools | undefined;
-  if (config.DSP_THREADS === '1' || (config.DSP_THREADS === 'auto' && availableParallelism() > 1)) {
+  // Speex converters cost less than the messages to a worker (bench/resamplers.ts): `auto` keeps them inline.
+  const autoWorker = availableParallelism() > 1 && isPooled(config.RESAMPLER);
+  if (config.DSP_THREADS === '1' || (config.DSP_THREADS === 'auto' && autoWorker)) {
     const worker = new WorkerResampling({ converter: config.RESAMPLER, warm, max: config.RESAMPLER_POOL_MAX, logger });
     await worker.ready();
     resampling = worker;

@@ -122,8 +122,9 @@ const schema = z.object({
   RESAMPLER_POOL_MAX: z.coerce.number().int().min(1).max(4096).default(64),
   /**
    * 1: resample agent audio in a worker thread (off the event loop, on a second core); 0: inline. `auto`: a
-   * worker when the process may use more than one CPU (on one CPU the worker only adds messaging: measured
-   * 76 % vs 58 % CPU at 200 calls).
+   * worker when the process may use more than one CPU and RESAMPLER is a libsamplerate one (on one CPU the
+   * worker only adds messaging: measured 76 % vs 58 % CPU at 200 calls; Speex converters cost less than the
+   * messages: ~2× the process CPU in a worker, bench/resamplers.ts).
    */
   DSP_THREADS: z.enum(['auto', '0', '1']).default('auto'),
   /**
