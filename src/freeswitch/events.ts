@@ -1,4 +1,4 @@
-import { EslProtocolError } from './esl-frames.ts';
+import { findStringValue, looksLikeEventObject, parseEventObject } from './event-json.ts';
 
 /**
  * Typed views of the few FreeSWITCH events callbridge acts on. Raw events carry ~150 headers; we read the
@@ -37,17 +37,34 @@ export function eventFromJson(obj: Record<string, unknown>): RawEvent {
   };
 }
 
-/** An `event json` body as text; throws EslProtocolError when it is not a JSON object. */
+/**
+ * An `event json` body as text, read lazily (event-json.ts): a header is looked up when asked for. Throws
+ * EslProtocolError when the body is not a JSON object.
+ */
 export function eventFromJsonText(body: string): RawEvent {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    throw new EslProtocolError('text/event-json body is not JSON');
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw new EslProtocolError('text/event-json body is not a JSON object');
-  return eventFromJson(v as Record<string, unknown>);
+  if (!looksLikeEventObject(body)) return eventFromJson(parseEventObject(body));
+  let parsed: RawEvent | undefined;
+  const full = () => {
+    parsed ??= eventFromJson(parseEventObject(body));
+    return parsed;
+  };
+  const header = (n: string): string | undefined => {
+    if (parsed) return parsed.header(n);
+    const v = findStringValue(body, n);
+    return v === null ? full().header(n) : v;
+  };
+  const name = header('Event-Name');
+  if (name === undefined) return full(); // not an event FreeSWITCH would send: parse it all (or throw)
+  return {
+    name,
+    get subclass() {
+      return name === 'CUSTOM' ? header('Event-Subclass') : undefined;
+    },
+    header,
+    get body() {
+      return header('_body') ?? '';
+    },
+  };
 }
 
 /** The values of an `ARRAY::a|:b` variable (a plain value is a one-element list). */

@@ -368,6 +368,14 @@ test('every loaded module that reads a configuration file finds it (no "Could no
     if (needs[m]) assert.doesNotThrow(() => configuration(doc, needs[m]!), `${m} is loaded without ${needs[m]}`);
 });
 
+test('verbose-channel-events is off: channel variables only on the events that always carry them', () => {
+  // switch_channel_event_set_extended_data adds the variables to CHANNEL_PARK, _ANSWER, _HANGUP, _EXECUTE*,
+  // PLAYBACK_*, RECORD_*, CUSTOM whatever this says (FreeSWITCH 1.10 switch_channel.c): every event callbridge
+  // reads a variable from. `yes` would only add them to CHANNEL_STATE, CALLSTATE, CODEC, DTMF... as well.
+  const { doc } = loadDocument(DEFAULT_ENV);
+  assert.equal(params(children(configuration(doc, 'switch.conf'), 'settings')[0]).get('verbose-channel-events'), 'no');
+});
+
 test('media timeouts: channel variables (1.10), not the deprecated profile params', () => {
   for (const env of [DEFAULT_ENV, TRUNK_ENV]) {
     const { doc, pre } = loadDocument(env);
