@@ -149,6 +149,7 @@ export class VoiceActivityDetector {
     const slots = Math.max(1, opts.maxPendingWindows ?? 4);
     this.#ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
     this.#batcher = sileroBatcher(model.session, model.ort, opts.sampleRate, this.#input.length);
+    this.#batcher.attach();
     this.#row = {
       input: this.#input,
       state: this.#state,
@@ -196,6 +197,7 @@ export class VoiceActivityDetector {
 
   /** Stop; a running inference's result is ignored. The shared model stays loaded. */
   close(): void {
+    if (!this.#closed) this.#batcher.detach();
     this.#closed = true;
     this.#gen++;
     this.#ringLen = 0;
