@@ -10,7 +10,6 @@
  * caller heard, and caller frames lost or repeated (frames sent by the emulator vs. caller audio the fake's
  * conversation holds, over the window).
  */
-import { readFileSync } from 'node:fs';
 import {
   FreeSwitchEmulator,
   type EmulatedChannel,
@@ -20,11 +19,14 @@ import {
   GeminiLiveFake,
   GeminiTextFake,
 } from '../test/bed/index.ts';
+import { converse, epochNow, type Interval, type LagSpread, LoopLag, TurnClock, utterances } from './callers.ts';
 import { speechLike } from './speech.ts';
 
 export type LoadgenRequest =
   | {
       cmd: 'init';
+      /** all (default): emulator and vendor fakes in this process; or only one of them (--loadgen-procs 2). */
+      role?: 'all' | 'emulator' | 'vendors';
       replyMs: number;
       bargeInShare: number;
       cascade: boolean;
@@ -77,11 +79,17 @@ export interface LoadgenStats {
   clock: { maxMs: number; over10ms: number; ticks: number };
   cpuMs: number;
   wallMs: number;
+  /** This process's own event-loop lag over the window, ms (less the probe's resolution). */
+  loopLag: LagSpread;
+  /** When this process's loop stalled over 10 ms, epoch ms. */
+  stalls: Interval[];
+  /** Caller-audio gaps the Gemini fake counted late: [previous frame, late frame], epoch ms. */
+  lateGaps: Interval[];
 }
 
 const send = (m: unknown) => process.send!(m);
-let fs: FreeSwitchEmulator;
-let gemini: GeminiLiveFake;
+let fs: FreeSwitchEmulator | undefined;
+let gemini: GeminiLiveFake | undefined;
 let cascade: { dg: DeepgramFake; text: GeminiTextFake; cart: CartesiaFake } | undefined;
 let bargeInShare = 0.2;
 /** Reconnect mode: each placed call and its Gemini session (mapped by placing calls one at a time). */
@@ -89,54 +97,63 @@ const pairs: { ch: EmulatedChannel; session: FakeLiveSession; sentAt0: number; h
 let reconnectMode = false;
 let windowStart = 0;
 let cpuStart = process.cpuUsage();
-const timers = new Set<NodeJS.Timeout>();
-// Recorded speech (espeak-ng, test/fixtures): the cascade's Silero VAD needs real speech to detect barge-in.
-const RECORDED = readFileSync(new URL('../test/fixtures/speech-8k.raw', import.meta.url));
-const recorded = new Int16Array(RECORDED.buffer, RECORDED.byteOffset, RECORDED.length >> 1);
-const SPEECH = recorded.slice(0, 1400 * 8);
-const SHORT = recorded.slice(1400 * 8, 1900 * 8);
-void speechLike;
+/** Every caller's turns on one timer; this process's own loop lag, to tell its stalls from callbridge's. */
+let turns: TurnClock | undefined;
+const lag = new LoopLag();
+/** Caller-audio gaps the Gemini fake counted as late in the window: [last frame, this frame], epoch ms. */
+let lateGaps: Interval[] = [];
+const watched = new WeakSet<FakeLiveSession>();
+const emulator = () => fs ?? fail('this load generator process runs no FreeSWITCH emulator');
+const fail = (msg: string): never => {
+  throw new Error(msg);
+};
 
-function later(ms: number, fn: () => void): void {
-  const t = setTimeout(() => {
-    timers.delete(t);
-    fn();
-  }, ms);
-  timers.add(t);
-}
-
-/** The caller: talks ~1.4 s, waits for the answer; on some turns talks over it ~0.7 s in (a barge-in). */
-function converse(ch: EmulatedChannel, replyMs: number): void {
-  const turn = () => {
-    if (ch.hungUp) return;
-    ch.say(SPEECH, 8000);
-    const replyStartsIn = 1400 + 600; // speech, then the fake's 500 ms end-of-turn silence (+ margin)
-    if (Math.random() < bargeInShare) {
-      later(replyStartsIn + 700, () => {
-        if (!ch.hungUp) ch.say(SHORT, 8000);
-      });
-      later(replyStartsIn + 700 + 500 + 1500, turn);
-    } else later(replyStartsIn + replyMs + 1000, turn);
-  };
-  later(Math.random() * 3000, turn);
+/**
+ * Notes when each late caller frame arrived (the fake only counts them): the gap is then checked against the
+ * load generator processes' stalls (LoopLag) to say whose fault it was.
+ */
+function watchLateAudio(s: FakeLiveSession): void {
+  if (watched.has(s)) return;
+  watched.add(s);
+  let count = s.lateAudio;
+  Object.defineProperty(s, 'lateAudio', {
+    get: () => count,
+    set: (v: number) => {
+      if (v > count && lateGaps.length < 100_000) {
+        const now = epochNow();
+        lateGaps.push([now - (performance.now() - s.lastAudioAt), now]);
+      }
+      count = v;
+    },
+  });
 }
 
 async function handle(m: LoadgenRequest): Promise<unknown> {
   switch (m.cmd) {
     case 'init': {
       bargeInShare = m.bargeInShare;
-      const reply = speechLike(m.replyMs, 24000, 3);
-      fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
+      const role = m.role ?? 'all';
+      if (role !== 'vendors') {
+        fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
+        turns = new TurnClock();
+      }
+      reconnectMode = Boolean(m.reconnectEveryMs);
+      (globalThis as { replyMs?: number }).replyMs = m.replyMs;
+      if (role === 'emulator') return { eslPort: fs!.eslPort };
       // burst: 40 ms messages every 10 ms (4× real time); realtime: every 40 ms, as a model streams a long answer.
       const realtime = m.replyPace === 'realtime';
       gemini = await GeminiLiveFake.start({
         apiKey: 'bench',
         recordAudio: false,
-        autoReply: { replyAudio: reply, chunkMs: 40, paceMs: 10, realtime, transcripts: false },
+        autoReply: {
+          replyAudio: speechLike(m.replyMs, 24000, 3),
+          chunkMs: 40,
+          paceMs: 10,
+          realtime,
+          transcripts: false,
+        },
         ...(m.reconnectEveryMs ? { goAwayAfterMs: m.reconnectEveryMs, goAwayTimeLeftMs: 5000 } : {}),
       });
-      reconnectMode = Boolean(m.reconnectEveryMs);
-      (globalThis as { replyMs?: number }).replyMs = m.replyMs;
       if (m.cascade) {
         // A reply of about replyMs: Cartesia renders 60 ms per character.
         const sentence = 'Yes, we are open until midnight tonight. ';
@@ -157,23 +174,25 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
         };
       }
       return {
-        eslPort: fs.eslPort,
+        ...(fs && { eslPort: fs.eslPort }),
         geminiUrl: cascade ? cascade.text.baseUrl : gemini.baseUrl,
         ...(cascade && { deepgramUrl: cascade.dg.url, cartesiaUrl: cascade.cart.baseUrl }),
       };
     }
     case 'churn': {
       // Short calls, `concurrency` at a time: connect, say a few words, hear the start of the answer, hang up.
+      const em = emulator();
       let started = 0;
       let done = 0;
       const one = async (): Promise<void> => {
         while (started < m.calls) {
           started++;
-          const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
+          const ch = em.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
           const t0 = Date.now();
           while (!ch.stream?.connected && Date.now() - t0 < 10000 && !ch.hungUp)
             await new Promise((r) => setTimeout(r, 20));
-          ch.say(SHORT, 8000);
+          const u = utterances(ch.stream?.rate ?? 8000);
+          ch.say(u.short, u.rate);
           while (ch.heard.length === 0 && Date.now() - t0 < 4000 && !ch.hungUp)
             await new Promise((r) => setTimeout(r, 20));
           await ch.hangup().catch(() => {});
@@ -182,17 +201,18 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
         }
       };
       await Promise.all(Array.from({ length: m.concurrency }, one));
-      return { done, left: fs.channels.size };
+      return { done, left: em.channels.size };
     }
     case 'place': {
+      const em = emulator();
       const replyMs = (globalThis as { replyMs?: number }).replyMs ?? 2000;
       const placed: EmulatedChannel[] = [];
       for (let i = 0; i < m.calls; i++) {
-        const ch = fs.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
+        const ch = em.placeInboundCall({ variables: { callbridge: '1' }, codec: 'PCMU' });
         placed.push(ch);
         // One at a time, so that the n-th Gemini session is the n-th call's.
-        if (reconnectMode) pairs.push({ ch, session: await gemini.nextSession(10000), sentAt0: 0, heldAt0: 0 });
-        if (!m.idle) converse(ch, replyMs);
+        if (reconnectMode) pairs.push({ ch, session: await gemini!.nextSession(10000), sentAt0: 0, heldAt0: 0 });
+        if (!m.idle) converse(ch, turns!, replyMs, bargeInShare);
         await new Promise((r) => setTimeout(r, m.staggerMs));
       }
       const t0 = Date.now();
@@ -203,13 +223,17 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
     case 'window': {
       windowStart = performance.now();
       cpuStart = process.cpuUsage();
-      fs.clockLateness(true);
-      for (const s of gemini.sessions) {
+      lag.reset();
+      lateGaps = [];
+      fs?.clockLateness(true);
+      for (const s of gemini?.sessions ?? []) {
+        watchLateAudio(s);
         s.lateAudio = 0;
         s.maxAudioGapMs = 0;
         // Late = more than one message interval behind (messages carry frameMs of audio each).
         s.lateAfterMs = 2 * m.frameMs + 20;
       }
+      lateGaps = [];
       for (const p of pairs) {
         p.sentAt0 = p.ch.stream?.framesSent ?? 0;
         p.heldAt0 = latest(p.session).conversationAudioBytes;
@@ -221,15 +245,16 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
     case 'reconnects':
       return reconnects();
     case 'hangupAll': {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      turns?.clear();
+      if (!fs) return { left: 0 };
       await Promise.all([...fs.channels.values()].map((c) => c.hangup().catch(() => {})));
       return { left: fs.channels.size };
     }
     case 'stop':
-      for (const t of timers) clearTimeout(t);
-      await fs.stop();
-      await gemini.stop();
+      turns?.stop();
+      lag.stop();
+      await fs?.stop();
+      await gemini?.stop();
       if (cascade) await Promise.all([cascade.dg.stop(), cascade.text.stop(), cascade.cart.stop()]);
       setImmediate(() => process.exit(0));
       return {};
@@ -238,7 +263,7 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
 
 /** The newest connection of a call's conversation. */
 function latest(first: FakeLiveSession): FakeLiveSession {
-  return gemini.conversationSessions(first.conversation).at(-1) ?? first;
+  return gemini!.conversationSessions(first.conversation).at(-1) ?? first;
 }
 
 function spread(v: number[]): Spread {
@@ -255,7 +280,7 @@ function reconnects(): ReconnectStats {
   let lost = 0;
   let extra = 0;
   for (const p of pairs) {
-    const sessions = gemini.conversationSessions(p.session.conversation);
+    const sessions = gemini!.conversationSessions(p.session.conversation);
     for (let k = 1; k <= sessions.length; k++) {
       const old = sessions[k - 1]!;
       if (old.goAwayAt < windowStart) continue;
@@ -300,7 +325,8 @@ function stats(): LoadgenStats {
   const files: number[] = [];
   let replies = 0;
   let interrupted = 0;
-  for (const ch of fs.channels.values()) {
+  const channels = [...(fs?.channels.values() ?? [])];
+  for (const ch of channels) {
     // Consecutive files less than 300 ms apart belong to one reply; the gaps inside it are inserted silence.
     const segs = ch.heard.filter((s) => s.startedAt >= windowStart && s.status !== 'playing');
     let played = 0;
@@ -337,15 +363,15 @@ function stats(): LoadgenStats {
   const cpu = process.cpuUsage(cpuStart);
   let late = 0;
   let maxGap = 0;
-  for (const s of gemini.sessions) {
+  for (const s of gemini?.sessions ?? []) {
     if (!s.isOpen) continue;
     late += s.lateAudio;
     maxGap = Math.max(maxGap, s.maxAudioGapMs);
   }
   // (cascade: caller audio goes to the Deepgram fake; late frames are only tracked for Gemini Live)
   return {
-    calls: fs.channels.size,
-    streaming: [...fs.channels.values()].filter((c) => c.stream?.connected).length,
+    calls: channels.length,
+    streaming: channels.filter((c) => c.stream?.connected).length,
     replies,
     interruptedReplies: interrupted,
     silenceShare: {
@@ -357,9 +383,12 @@ function stats(): LoadgenStats {
     filesPerReply: { p50: q(0.5, files), p99: q(0.99, files), max: files.at(-1) ?? 0 },
     lateAudioFrames: late,
     maxAudioGapMs: maxGap,
-    clock: fs.clockLateness(),
+    clock: fs?.clockLateness() ?? { maxMs: 0, over10ms: 0, ticks: 0 },
     cpuMs: (cpu.user + cpu.system) / 1000,
     wallMs: performance.now() - windowStart,
+    loopLag: lag.spread,
+    stalls: lag.stalls,
+    lateGaps,
   };
 }
 
