@@ -136,6 +136,9 @@ async function handle(m: LoadgenRequest): Promise<unknown> {
       if (role !== 'vendors') {
         fs = await FreeSwitchEmulator.start({ keepEventLog: false, recordHeardAudio: false });
         turns = new TurnClock();
+        // The emulator records every ESL command for tests; nothing here reads them, so they are not kept.
+        const emu = fs;
+        setInterval(() => emu.commands.splice(0), 2000).unref();
       }
       reconnectMode = Boolean(m.reconnectEveryMs);
       (globalThis as { replyMs?: number }).replyMs = m.replyMs;
