@@ -200,7 +200,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64')
     .default(() => defaultInstanceId()),
   /** A call's claim lapses this long after its owner stopped renewing it (renewed every third of it). */
-  CLAIM_LEASE_MS: ms(1000, 60000).default(5000),
+  CLAIM_LEASE_MS: ms(1000, 60000).default(3000),
   /** Prefix of every Redis key and channel (several clusters may share one Redis). */
   CLUSTER_PREFIX: z
     .string()

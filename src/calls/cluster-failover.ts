@@ -47,6 +47,8 @@ export class ClusterFailover {
   #running = false;
   /** Calls another instance said it handed over (drain), with when it said so. */
   readonly #handedOver = new Map<string, number>();
+  /** Calls not ours whose stream dropped, with when: watched for two leases (see #watchSuspects). */
+  readonly #suspects = new Map<string, number>();
 
   constructor(o: ClusterFailoverOptions) {
     this.#o = o;
@@ -65,7 +67,10 @@ export class ClusterFailover {
       node.esl.on('event', (raw) => {
         const e = toCallEvent(raw);
         // A stream that dropped on a call not ours: its owner may have just died or handed it over.
-        if (e?.type === 'stream-disconnect' && !this.#o.nodes.isLive(e.uuid)) this.sweepSoon();
+        if (e?.type === 'stream-disconnect' && !this.#o.nodes.isLive(e.uuid)) {
+          if (this.#suspects.size < 10_000) this.#suspects.set(e.uuid, Date.now());
+          this.sweepSoon();
+        }
       });
     }
     this.#schedule();
@@ -148,6 +153,7 @@ export class ClusterFailover {
     const aliveIds = new Set((await cluster.directory.alive()).map((i) => i.id));
     await calls.refreshRemote().catch(() => {});
     const stale = await cluster.calls.staleIds(aliveIds);
+    await this.#watchSuspects(stale, aliveIds);
     if (stale.length === 0) return;
     const channels = await this.#channels();
     const waiting: string[] = [];
@@ -189,6 +195,32 @@ export class ClusterFailover {
       }),
     );
     return out;
+  }
+
+  /**
+   * Calls whose stream dropped while their owner still counts as alive (it may have just died): sweep again
+   * the moment that owner's directory entry lapses, rather than at the next periodic sweep (up to half a lease
+   * later). Suspects that are stale now, ours, gone, or whose owner is gone leave the watch.
+   */
+  async #watchSuspects(stale: string[], aliveIds: Set<string>): Promise<void> {
+    if (this.#suspects.size === 0) return;
+    const { cluster, calls } = this.#o;
+    for (const id of stale) this.#suspects.delete(id);
+    const owners = new Set<string>();
+    const watchedSince = Date.now() - 2 * this.#leaseMs;
+    for (const [id, at] of [...this.#suspects]) {
+      if (at < watchedSince) {
+        this.#suspects.delete(id); // its owner kept heartbeating: alive after all
+        continue;
+      }
+      const owner = this.#o.nodes.isLive(id) ? undefined : (await cluster.calls.get(id).catch(() => undefined))?.owner;
+      if (!owner || owner === calls.instanceId || !aliveIds.has(owner)) this.#suspects.delete(id);
+      else owners.add(owner);
+    }
+    if (owners.size === 0) return;
+    const expiries = await cluster.directory.expiries().catch(() => new Map<string, number>());
+    const soonest = Math.min(...[...owners].map((o) => expiries.get(o) ?? Number.POSITIVE_INFINITY));
+    if (Number.isFinite(soonest)) this.sweepSoon(soonest + 20);
   }
 
   /** Claims still held by owners that are gone: sweep again right when the first one lapses. */

@@ -135,6 +135,19 @@ export class InstanceDirectory extends EventEmitter<{ 'heartbeat-failed': [reaso
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** For each alive instance, ms until it stops counting as alive unless it heartbeats again. */
+  async expiries(): Promise<Map<string, number>> {
+    const reply = (await READ.run(this.#link.command, [this.#keys.instances], [])) as string[];
+    const now = Number(reply[0]);
+    const out = new Map<string, number>();
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const info = parseInfo(reply[i + 1]!);
+      const left = info ? this.leaseMs - (now - info.lastSeen) : -1;
+      if (info && info.id === reply[i] && left >= 0) out.set(info.id, left);
+    }
+    return out;
+  }
+
   #schedule(): void {
     if (!this.#running) return;
     this.#timer = setTimeout(

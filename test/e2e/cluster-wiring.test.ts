@@ -127,9 +127,16 @@ test("instance b lists, shows, streams and hangs up instance a's call", async (t
   const b = await start('b');
   const api = http(b);
 
-  const list = (await api.get('/calls')).body;
-  const listed = list.calls.find((r: any) => r.id === call.uuid);
-  assert.equal(listed?.status, 'answered', "a's live call in b's list");
+  // a shares its changes at most every 100 ms (coalesced): wait for the answered state to reach b.
+  let listed: any;
+  await until(
+    async () => {
+      listed = (await api.get('/calls')).body.calls.find((r: any) => r.id === call.uuid);
+      return listed?.status === 'answered';
+    },
+    5000,
+    "a's live call answered in b's list",
+  );
   const one = await api.get(`/calls/${call.uuid}`);
   assert.equal(one.status, 200);
   assert.equal(one.body.node, 'default');
