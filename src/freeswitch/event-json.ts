@@ -18,9 +18,17 @@
  */
 import { EslProtocolError } from './esl-frames.ts';
 
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+
+/** A quote, a backslash or a control character: the name would be escaped in JSON. */
+function needsEscape(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === QUOTE || c === BACKSLASH) return true;
+  }
+  return false;
+}
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
 
@@ -46,7 +54,7 @@ export function looksLikeEventObject(body: string): boolean {
  * `null` when the value is not a plain JSON string (or the name needs escaping): the caller parses then.
  */
 export function findStringValue(body: string, name: string): string | undefined | null {
-  if (NEEDS_ESCAPE.test(name)) return null;
+  if (needsEscape(name)) return null;
   const pattern = `"${name}":`;
   let at = body.indexOf(pattern, 1);
   while (at > 0) {
