@@ -3,14 +3,28 @@
 export class TimerSet {
   #timers = new Set<NodeJS.Timeout>();
 
+  /** Re-armed timers by the handle `after` returned (see there). */
+  #rearmed = new Map<NodeJS.Timeout, NodeJS.Timeout>();
+
+  /**
+   * `fn` after `ms`, never early: Node starts a timer from the event loop's cached clock, which lags
+   * `performance.now()` by however long the current turn has run, so a busy turn makes it fire early. Such a
+   * timer is armed again for the rest, under the same handle (cancel() takes the first one).
+   */
   after(ms: number, fn: () => void): NodeJS.Timeout {
-    const t = setTimeout(
-      () => {
-        this.#timers.delete(t);
-        fn();
-      },
-      Math.max(0, ms),
-    );
+    const due = performance.now() + ms;
+    const fire = () => {
+      const left = due - performance.now();
+      if (left > 0) {
+        const again = setTimeout(fire, Math.ceil(left));
+        this.#rearmed.set(t, again);
+        return;
+      }
+      this.#timers.delete(t);
+      this.#rearmed.delete(t);
+      fn();
+    };
+    const t = setTimeout(fire, Math.max(0, ms));
     this.#timers.add(t);
     return t;
   }
@@ -25,6 +39,8 @@ export class TimerSet {
     if (!t) return;
     clearTimeout(t);
     clearInterval(t);
+    clearTimeout(this.#rearmed.get(t));
+    this.#rearmed.delete(t);
     this.#timers.delete(t);
   }
 
@@ -33,6 +49,8 @@ export class TimerSet {
       clearTimeout(t);
       clearInterval(t);
     }
+    for (const t of this.#rearmed.values()) clearTimeout(t);
+    this.#rearmed.clear();
     this.#timers.clear();
   }
 
