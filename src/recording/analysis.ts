@@ -66,7 +66,14 @@ interface Span {
 }
 
 /** Silero speech probability of each full 256-sample window of `pcm` (8 kHz), in order, one run at a time. */
-export async function speechProbabilities(model: SileroModel, pcm: Int16Array): Promise<Float32Array> {
+/** Thrown by speechProbabilities when `stopped()` says so (between windows: a Silero run cannot be interrupted). */
+export class AnalysisStoppedError extends Error {}
+
+export async function speechProbabilities(
+  model: SileroModel,
+  pcm: Int16Array,
+  stopped: () => boolean = () => false,
+): Promise<Float32Array> {
   const { session, ort } = model;
   const context = 32;
   const input = new Float32Array(context + WINDOW);
@@ -81,6 +88,7 @@ export async function speechProbabilities(model: SileroModel, pcm: Int16Array): 
   const n = Math.floor(pcm.length / WINDOW);
   const out = new Float32Array(n);
   for (let w = 0; w < n; w++) {
+    if (stopped()) throw new AnalysisStoppedError('analysis stopped');
     input.copyWithin(0, WINDOW); // the last 32 samples of the previous window are the model's context
     for (let i = 0; i < WINDOW; i++) input[context + i] = pcm[w * WINDOW + i]! / 32768;
     const r = await session.run(feeds);

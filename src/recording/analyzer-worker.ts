@@ -16,6 +16,12 @@ export interface AnalyzeJob {
   maxBytes: number;
 }
 export type AnalyzeResult = { id: number; analysis: Analysis; cpuMs: number } | { id: number; error: string };
+export interface StopRequest {
+  stop: true;
+}
+export interface StoppedReply {
+  stopped: true;
+}
 
 const port = parentPort!;
 
@@ -51,14 +57,29 @@ async function run(job: AnalyzeJob): Promise<AnalyzeResult> {
     left[i] = wav.data.readInt16LE(4 * i);
     right[i] = wav.data.readInt16LE(4 * i + 2);
   }
-  const probs = await speechProbabilities(await loadSileroModel(), left);
+  const model = await loadSileroModel();
+  const probs = await speechProbabilities(model, left, () => stopping);
   const analysis = analyse(left, right, probs);
   return { id: job.id, analysis, cpuMs: cpuMs() - before };
 }
 
-port.on('message', (job: AnalyzeJob) => {
-  run(job).then(
+/**
+ * Ending this thread while onnxruntime runs (or loads the model) aborts the whole process (a native error
+ * thrown across threads): asked to stop, the thread leaves its job at the next window, and says `stopped`
+ * once nothing native is in flight; only then does the analyzer terminate it.
+ */
+let stopping = false;
+let running: Promise<unknown> = Promise.resolve();
+
+port.on('message', (msg: AnalyzeJob | StopRequest) => {
+  if ('stop' in msg) {
+    stopping = true;
+    void running.finally(() => port.postMessage({ stopped: true } satisfies StoppedReply));
+    return;
+  }
+  if (stopping) return;
+  running = run(msg).then(
     (r) => port.postMessage(r),
-    (err: unknown) => port.postMessage({ id: job.id, error: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => port.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) }),
   );
 });

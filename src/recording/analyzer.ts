@@ -10,7 +10,31 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import type { Analysis } from './analysis.ts';
-import type { AnalyzeJob, AnalyzeResult } from './analyzer-worker.ts';
+import type { AnalyzeJob, AnalyzeResult, StopRequest, StoppedReply } from './analyzer-worker.ts';
+
+/** How long a stopping worker may take to leave its job (a Silero window, or the model's load) before it is ended anyway. */
+const STOP_GRACE_MS = 5000;
+
+/**
+ * End a worker without taking the process down: terminating it while onnxruntime runs aborts the process, so
+ * it is asked to stop and terminated once it says nothing native is in flight (or after the grace time).
+ */
+async function stopWorker(w: Worker): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      w.off('exit', done);
+      resolve();
+    };
+    const onMessage = (m: AnalyzeResult | StoppedReply) => 'stopped' in m && done();
+    const timer = setTimeout(done, STOP_GRACE_MS);
+    w.on('message', onMessage);
+    w.once('exit', done);
+    w.postMessage({ stop: true } satisfies StopRequest);
+  });
+  await w.terminate();
+}
 
 /** Where results go: false when the call's record no longer exists. */
 export interface AnalysisSink {
@@ -120,14 +144,14 @@ export class RecordingAnalyzer {
     const w = this.#worker;
     this.#worker = undefined;
     this.#settle();
-    if (w) await w.terminate();
+    if (w) await stopWorker(w);
   }
 
   #spawn(): Worker {
     const here = fileURLToPath(import.meta.url);
     // dist/ has analyzer-worker.js next to this file, src/ has analyzer-worker.ts (Node's type stripping).
     const w = new Worker(new URL(`./analyzer-worker${extname(here)}`, import.meta.url));
-    w.on('message', (r: AnalyzeResult) => this.#result(w, r));
+    w.on('message', (r: AnalyzeResult | StoppedReply) => 'id' in r && this.#result(w, r));
     w.on('error', (err) => this.#lost(w, err.message));
     w.on('exit', (code) => this.#lost(w, `exited with code ${code}`));
     return w;
@@ -211,7 +235,7 @@ export class RecordingAnalyzer {
     this.#o.logger.warn({ call: cur.job.callId, timeoutMs: this.#o.timeoutMs }, 'recording analysis timed out');
     const w = this.#worker;
     this.#worker = undefined; // its late result or exit is ignored; the next job gets a fresh worker
-    void w?.terminate();
+    if (w) void stopWorker(w);
     this.#finish('timeout');
   }
 
