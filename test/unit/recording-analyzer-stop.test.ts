@@ -5,29 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { encodeWav } from '../bed/wav.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'analyzer-stop-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** 8 kHz 16-bit stereo noise: every caller window goes through Silero. */
 function longWav(seconds: number): Buffer {
-  const frames = seconds * 8000;
-  const data = Buffer.alloc(frames * 4);
-  for (let i = 0; i < frames * 2; i++) data.writeInt16LE(Math.round((Math.random() - 0.5) * 16000), i * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(2, 22);
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(4, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
+  const noise = () => Int16Array.from({ length: seconds * 8000 }, () => Math.round((Math.random() - 0.5) * 16000));
+  return encodeWav([noise(), noise()], 8000);
 }
 
 // Ending the analysis worker while onnxruntime runs aborted the whole process ("terminate called after throwing
