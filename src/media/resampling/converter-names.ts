@@ -1,4 +1,4 @@
-/** The RESAMPLER choices, apart from the converters themselves (config.ts needs the names, not the WASM). */
+/** The RESAMPLER choices (config.ts needs the names, not the WASM) and the stream converter contract. */
 export const LIBSAMPLERATE_CONVERTERS = ['SINC_FASTEST', 'SINC_MEDIUM_QUALITY', 'SINC_BEST_QUALITY', 'LINEAR'] as const;
 /** SpeexDSP's resampler at quality 0–10 (see speex-converter.ts). */
 export const SPEEX_CONVERTERS = [
@@ -17,3 +17,17 @@ export const SPEEX_CONVERTERS = [
 export const CONVERTER_NAMES = [...LIBSAMPLERATE_CONVERTERS, ...SPEEX_CONVERTERS] as const;
 export type ConverterName = (typeof CONVERTER_NAMES)[number];
 export type SpeexName = (typeof SPEEX_CONVERTERS)[number];
+
+/**
+ * A stateful converter for one stream: filter state carries from one `process` to the next, so chunk edges
+ * do not click. Output views are only valid until the next call on the same converter.
+ */
+export interface Resampler {
+  readonly inRate: number;
+  readonly outRate: number;
+  /** Resample a block of samples; returns a view into a reused buffer. */
+  process(samples: Int16Array): Int16Array;
+  /** The filter's delayed tail; afterwards the converter is as good as new. */
+  flush(): Int16Array;
+  destroy(): void;
+}

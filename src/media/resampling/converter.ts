@@ -1,28 +1,14 @@
 import lsr from '@alexanderolsen/libsamplerate-js';
 import { float32ToInt16Into, int16ToFloat32 } from '../pcm.ts';
-import type { ConverterName, SpeexName } from './converter-names.ts';
+import type { ConverterName, Resampler, SpeexName } from './converter-names.ts';
 import { loadSpeex, SpeexResampler, speexLoaded } from './speex-converter.ts';
 
-export type { ConverterName } from './converter-names.ts';
+export type { ConverterName, Resampler } from './converter-names.ts';
 
 const { create, ConverterType } = lsr;
 type Src = Awaited<ReturnType<typeof create>>;
 
 type LibsamplerateName = Exclude<ConverterName, SpeexName>;
-
-/**
- * A stateful converter for one stream: filter state carries from one `process` to the next, so chunk edges
- * do not click. Output views are only valid until the next call on the same converter.
- */
-export interface Resampler {
-  readonly inRate: number;
-  readonly outRate: number;
-  /** Resample a block of samples; returns a view into a reused buffer. */
-  process(samples: Int16Array): Int16Array;
-  /** The filter's delayed tail; afterwards the converter is as good as new. */
-  flush(): Int16Array;
-  destroy(): void;
-}
 
 /**
  * Speex converters are cheap to make (microseconds, a few kB, synchronous once the thread's module is

@@ -1,5 +1,5 @@
 import loadSpeexModule, { type SpeexModule } from '@echogarden/speex-resampler-wasm/simd';
-import type { Resampler } from './converter.ts';
+import type { Resampler } from './converter-names.ts';
 
 /**
  * SpeexDSP's resampler (the one FreeSWITCH uses), compiled to WASM. Unlike libsamplerate-js, where every
