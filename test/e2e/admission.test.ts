@@ -4,23 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeWav, tone, type EmulatedChannel, type FreeSwitchEmulator } from '../bed/index.ts';
+import { stackApi } from '../support/http.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
-
-function api(stack: Stack) {
-  const base = `http://127.0.0.1:${stack.bridge.http.port}`;
-  return {
-    post: async (path: string, body: unknown) => {
-      const res = await fetch(base + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-    metrics: async () => (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) })).text(),
-  };
-}
 
 /** Command lines that act on call `id` (reading it, as the resync's uuid_dump does, is not acting). */
 const actingOn = (fs: FreeSwitchEmulator, id: string) =>
@@ -37,7 +22,7 @@ test('MAX_CALLS=2, busy: the third call is hung up USER_BUSY unanswered, POST /c
   const stack = await startStack({ env: { MAX_CALLS: '2', DEFAULT_GATEWAY: 'trunk' } });
   t.after(() => stack.stop());
   const { fs } = stack;
-  const http = api(stack);
+  const http = stackApi(stack);
   const first = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   const second = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
   await taken(first);
@@ -61,7 +46,7 @@ test('MAX_CALLS=2, busy: the third call is hung up USER_BUSY unanswered, POST /c
     assert.match(refused.body.error.message, /MAX_CALLS \(2\)/);
   }
   assert.equal(fs.commands.filter((c) => c.line.includes('originate')).length, 0, 'nothing dialled');
-  assert.match(await http.metrics(), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
+  assert.match(await http.text('/metrics'), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
 
   // A call ends: the next one is taken, and then the outbound one that fits.
   await first.hangup();
@@ -72,7 +57,7 @@ test('MAX_CALLS=2, busy: the third call is hung up USER_BUSY unanswered, POST /c
   await second.hangup();
   await until(() => stack.bridge.calls.active.size === 1, 3000, 'second call ended');
   assert.equal((await http.post('/calls', { to: '+15551230001' })).status, 202);
-  assert.match(await http.metrics(), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
+  assert.match(await http.text('/metrics'), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
 });
 
 test('busy with MAX_CALLS_MESSAGE_FILE: FreeSWITCH plays the message, then hangs up USER_BUSY, the call never answered', async (t) => {
@@ -113,7 +98,7 @@ test('MAX_CALLS_ACTION=leave: the call over the limit stays parked and untouched
   const stack = await startStack({ env: { MAX_CALLS: '1', MAX_CALLS_ACTION: 'leave' } });
   t.after(() => stack.stop());
   const { fs } = stack;
-  const http = api(stack);
+  const http = stackApi(stack);
   const first = fs.placeInboundCall({ variables: { callbridge: '1' } });
   await taken(first);
   const left = fs.placeInboundCall({ variables: { callbridge: '1' }, answer: false });
@@ -129,7 +114,7 @@ test('MAX_CALLS_ACTION=leave: the call over the limit stays parked and untouched
   assert.equal(left.answerState, 'ringing');
   assert.equal(left.hangupCause, undefined);
   assert.equal(refusedLogs(stack, left.uuid).length, 1, 'logged once');
-  assert.match(await http.metrics(), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
+  assert.match(await http.text('/metrics'), /^callbridge_calls_refused_total\{reason="at_capacity"\} 1$/m);
   assert.equal((await http.post('/calls', { to: '+15551230001', gateway: 'trunk' })).body.error.code, 'at_capacity');
 
   // With the slot free, the next reconnect's resync takes it.

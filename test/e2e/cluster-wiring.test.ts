@@ -11,6 +11,7 @@ import type { EmulatedChannel } from '../bed/index.ts';
 import { TestSchemas } from '../support/postgres.ts';
 import { sse } from '../support/sse.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
+import { stackApi } from '../support/http.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const LEASE_MS = 1000;
@@ -62,20 +63,7 @@ async function cluster(t: { after(fn: () => Promise<void>): void }): Promise<Pai
   };
 }
 
-function http(stack: Stack) {
-  const base = `http://127.0.0.1:${stack.bridge.http.port}`;
-  return {
-    base,
-    get: async (path: string) => {
-      const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-    del: async (path: string) => {
-      const res = await fetch(base + path, { method: 'DELETE', signal: AbortSignal.timeout(8000) });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-  };
-}
+const http = (stack: Stack) => stackApi(stack, 8000);
 
 const commandsAbout = (stack: Stack, id: string, verb: string) =>
   stack.fs.commands.filter((c) => c.line.startsWith(`api ${verb} ${id}`));
@@ -166,13 +154,7 @@ test("instance b lists, shows, streams and hangs up instance a's call", async (t
   );
 
   // Actions on a's call through b run on a.
-  const post = (path: string, body: unknown) =>
-    fetch(api.base + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(8000),
-    });
+  const post = api.post;
   assert.equal((await post(`/calls/${call.uuid}/dtmf`, { digits: '42' })).status, 200);
   assert.equal(commandsAbout(a, call.uuid, 'uuid_send_dtmf').length, 1, 'digits sent once, by the owner');
   assert.equal((await post(`/calls/${call.uuid}/say`, { text: 'Routed through b' })).status, 200);

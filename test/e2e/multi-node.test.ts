@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, type FreeSwitchEmulator } from '../bed/index.ts';
+import { stackApi } from '../support/http.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
 
 /** Two FreeSWITCH emulators (nodes `a` and `b`) behind one callbridge; `b` streams to its own URL. */
@@ -15,26 +16,6 @@ async function twoNodes(
     env: { HTTP_PORT: String(port), CALLBRIDGE_WS_URL: `ws://127.0.0.1:${port}`, DEFAULT_GATEWAY: 'trunk', ...env },
   });
   return { stack, a: stack.nodes.get('a')!, b: stack.nodes.get('b')!, port };
-}
-
-function api(stack: Stack) {
-  const base = `http://127.0.0.1:${stack.bridge.http.port}`;
-  return {
-    get: async (path: string) => {
-      const res = await fetch(base + path, { signal: AbortSignal.timeout(5000) });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-    post: async (path: string, body: unknown) => {
-      const res = await fetch(base + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    },
-    del: (path: string) => fetch(base + path, { method: 'DELETE', signal: AbortSignal.timeout(5000) }),
-  };
 }
 
 /** Command lines an emulator received about call `id`. */
@@ -59,7 +40,7 @@ test('inbound calls on two nodes are each taken and streamed by their own node, 
   assert.deepEqual(about(a, callB.uuid), [], 'node a got no command for b’s call');
   assert.deepEqual(about(b, callA.uuid), [], 'node b got no command for a’s call');
 
-  const http = api(stack);
+  const http = stackApi(stack);
   assert.equal((await http.get(`/calls/${callA.uuid}`)).body.node, 'a');
   assert.equal((await http.get(`/calls/${callB.uuid}`)).body.node, 'b');
   const health = (await http.get('/health')).body;
@@ -78,7 +59,7 @@ test('inbound calls on two nodes are each taken and streamed by their own node, 
 test('outbound calls go to the node with fewer calls or the one named; unknown node → 400; hang-up reaches the right node', async (t) => {
   const { stack, a, b } = await twoNodes();
   t.after(() => stack.stop());
-  const http = api(stack);
+  const http = stackApi(stack);
   const inbound = a.placeInboundCall({ variables: { callbridge: '1' } });
   await until(() => stack.bridge.calls.active.has(inbound.uuid), 3000, 'inbound call on a taken');
 
@@ -121,7 +102,7 @@ test('outbound calls go to the node with fewer calls or the one named; unknown n
 test('with one node down, outbound calls go to the other and /health shows the node disconnected', async (t) => {
   const { stack, a, b } = await twoNodes();
   t.after(() => stack.stop());
-  const http = api(stack);
+  const http = stackApi(stack);
   // b is the busier node: only a being down sends the next call there.
   const onB = b.placeInboundCall({ variables: { callbridge: '1' } });
   await until(() => stack.bridge.calls.active.has(onB.uuid), 3000, 'call on b taken');
@@ -156,6 +137,6 @@ test('MAX_CALLS counts the calls of every node', async (t) => {
   await until(() => over.hangupCause, 3000, 'the third call refused');
   assert.equal(over.hangupCause, 'USER_BUSY');
   assert.deepEqual(about(b, over.uuid), [`api uuid_kill ${over.uuid} USER_BUSY`]);
-  const placed = await api(stack).post('/calls', { to: '+15551230001', node: 'a' });
+  const placed = await stackApi(stack).post('/calls', { to: '+15551230001', node: 'a' });
   assert.deepEqual([placed.status, placed.body.error.code], [503, 'at_capacity']);
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TestSchemas } from '../support/postgres.ts';
 import { startStack, until, type Stack } from '../support/stack.ts';
+import { stackApi } from '../support/http.ts';
 
 let schemas: TestSchemas;
 before(async () => {
@@ -12,10 +13,7 @@ before(async () => {
 });
 after(() => schemas?.close());
 
-const get = async (stack: Stack, path: string) => {
-  const res = await fetch(`http://127.0.0.1:${stack.bridge.http.port}${path}`, { signal: AbortSignal.timeout(5000) });
-  return { status: res.status, body: (await res.json()) as any };
-};
+const get = (stack: Stack, path: string) => stackApi(stack).get(path);
 
 test('with DATABASE_URL a completed call is kept in PostgreSQL: listed and readable after callbridge restarts', async (t) => {
   const { schema, url } = await schemas.create();
