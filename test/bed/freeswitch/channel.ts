@@ -135,6 +135,8 @@ export class EmulatedChannel {
   readonly #host: ChannelHost;
   readonly #ctx: Record<string, string>;
   readonly #vars = new Map<string, string>();
+  /** The variables as `variable_*` headers, rebuilt after a change (shared by the events fired meanwhile). */
+  #varHeaders: readonly Header[] | undefined;
   readonly #timers = new TimerSet();
   readonly #mic = new Microphone();
   /** `uuid_record` on this channel (recording.ts). */
@@ -289,7 +291,7 @@ export class EmulatedChannel {
       // playback's default terminator set is `*`; `none` and `any` are its other two forms (mod_dptools).
       const terminators = this.#vars.get('playback_terminators') ?? '*';
       const stops = terminators === 'any' || (terminators !== 'none' && terminators.includes(digit));
-      if (stops && this.#playback.terminate()) this.#vars.set('playback_terminator_used', digit);
+      if (stops && this.#playback.terminate()) this.#putVar('playback_terminator_used', digit);
     }
   }
 
@@ -366,7 +368,8 @@ export class EmulatedChannel {
   fire(name: string, parts: FireParts = {}): FsEvent {
     const event = this.#host.factory.make(name, {
       ...parts,
-      data: this.#data(WITH_VARIABLES.has(name), name === 'CHANNEL_HANGUP_COMPLETE'),
+      data: this.#data(name === 'CHANNEL_HANGUP_COMPLETE'),
+      ...(WITH_VARIABLES.has(name) && { vars: this.#variableHeaders() }),
       uuid: this.uuid,
     });
     if (this.#host.settings.keepEventLog) this.events.push(event);
@@ -411,8 +414,9 @@ export class EmulatedChannel {
 
   /** @internal Sets (or with `undefined`, unsets) a channel variable. */
   setVar(name: string, value: string | undefined): void {
-    if (value === undefined || value === '') this.#vars.delete(name);
-    else this.#vars.set(name, value);
+    if (value === undefined || value === '') {
+      if (this.#vars.delete(name)) this.#varHeaders = undefined;
+    } else this.#putVar(name, value);
   }
 
   /** @internal The `push` application: a second value turns the variable into FreeSWITCH's `ARRAY::a|:b` form. */
@@ -425,7 +429,8 @@ export class EmulatedChannel {
   /** @internal `uuid_dump`: the channel data with every variable, as a CHANNEL_DATA event (not fired). */
   dump(): FsEvent {
     return this.#host.factory.make('CHANNEL_DATA', {
-      data: this.#data(true, false),
+      data: this.#data(false),
+      vars: this.#variableHeaders(),
       calling: ['mod_commands.c', 'uuid_dump_function', '6468'],
       uuid: this.uuid,
     });
@@ -828,12 +833,27 @@ export class EmulatedChannel {
 
   #addVars(vars: Header[]): void {
     for (const [k, v] of vars) {
-      if (k === 'session_id') this.#vars.set(k, String(this.#host.nextSessionId()));
+      if (k === 'session_id') this.#putVar(k, String(this.#host.nextSessionId()));
       else this.setVar(k, v);
     }
   }
 
-  #data(withVars: boolean, causeFirst: boolean): Header[] {
+  #putVar(name: string, value: string): void {
+    if (this.#vars.get(name) === value) return;
+    this.#vars.set(name, value);
+    this.#varHeaders = undefined;
+  }
+
+  #variableHeaders(): readonly Header[] {
+    if (!this.#varHeaders) {
+      const h: Header[] = [];
+      for (const [k, v] of this.#vars) if (v !== '') h.push([`variable_${k}`, v]);
+      this.#varHeaders = h;
+    }
+    return this.#varHeaders;
+  }
+
+  #data(causeFirst: boolean): Header[] {
     const h: Header[] = [
       ['Channel-State', this.#running],
       ['Channel-Call-State', this.#callState],
@@ -859,7 +879,6 @@ export class EmulatedChannel {
       );
     }
     if (this.#profileReady) h.push(...profileHeaders(this.direction, this.uuid, this.name, this.profile, this.#times));
-    if (withVars) for (const [k, v] of this.#vars) h.push([`variable_${k}`, v]);
     return h;
   }
 }

@@ -14,7 +14,7 @@ import {
   authRequest,
   commandReply,
   disconnectNotice,
-  eventAsJson,
+  eventAsJsonChunks,
   eventAsPlain,
   passesFilters,
   type EslPacket,
@@ -83,6 +83,7 @@ class EslConnection {
   #held: FsEvent[] = [];
   #queue: EslPacket[] = [];
   #closed = false;
+  #corked = false;
   #closeAfterReply = false;
   readonly #server: EslServer;
   readonly #parser = new PacketParser();
@@ -108,14 +109,26 @@ class EslConnection {
     return this.#closed;
   }
 
-  write(text: string): void {
-    if (!this.#closed && !this.socket.destroyed) this.socket.write(text);
+  write(text: string | Buffer): void {
+    if (this.#closed || this.socket.destroyed) return;
+    // What is written in one turn of the event loop (a media tick's events, a reply and the events it caused)
+    // leaves in one system call: the bytes and their order are the same, only the segments differ.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(text);
   }
 
   deliver(event: FsEvent): void {
     if (!this.#wants(event)) return;
     if (this.#busy) this.#held.push(event);
-    else this.write(this.format === 'plain' ? eventAsPlain(event) : eventAsJson(event));
+    else if (this.format === 'plain') this.write(eventAsPlain(event));
+    else for (const chunk of eventAsJsonChunks(event)) this.write(chunk);
   }
 
   close(): void {
@@ -208,7 +221,10 @@ export class EslServer {
   }
 
   dropConnections(): void {
-    for (const c of this.#connections) c.socket.destroy();
+    for (const c of this.#connections) {
+      c.socket.uncork(); // what was written before the crash left, as it would have without the batching
+      c.socket.destroy();
+    }
     this.#connections.clear();
   }
 

@@ -1,5 +1,5 @@
 /** The mod_event_socket wire format: incoming command packets, outgoing replies and events. */
-import { eventHeader, type FsEvent } from './event-templates.ts';
+import { eventHeader, type FsEvent, type Header, varBlockOf } from './event-templates.ts';
 
 export interface EslPacket {
   /** The command line, e.g. `api uuid_kill 123` or `sendmsg 123`. */
@@ -60,8 +60,10 @@ export const disconnectNotice = (): string =>
   `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
 
 // An event is serialized once per format and shared by every connection (hundreds of calls in benchmarks).
-const jsonCache = new WeakMap<FsEvent, string>();
+const jsonCache = new WeakMap<FsEvent, readonly (string | Buffer)[]>();
 const plainCache = new WeakMap<FsEvent, string>();
+/** A channel's variable block as event json members (`"variable_a":"x",...`), once per block. */
+const varJsonCache = new WeakMap<readonly Header[], Buffer>();
 
 /**
  * FreeSWITCH keeps an array variable (set with `push`, or the dialplan's DP_MATCH) as the string
@@ -74,19 +76,79 @@ export function jsonValue(value: string): string | string[] {
 
 /** `event json`: one JSON object of string values (arrays for array variables); a body goes under `_body` after a Content-Length header. */
 export function eventAsJson(event: FsEvent): string {
+  return eventAsJsonChunks(event)
+    .map((c) => (typeof c === 'string' ? c : c.toString('utf8')))
+    .join('');
+}
+
+/**
+ * `event json` as pieces to write in order: the channel's variables (most of an event's bytes) are one Buffer
+ * shared by every event fired while they did not change, so they are neither serialized nor encoded again.
+ */
+export function eventAsJsonChunks(event: FsEvent): readonly (string | Buffer)[] {
   let wire = jsonCache.get(event);
   if (!wire) {
-    const obj: Record<string, string | string[]> = {};
-    for (const [k, v] of event.headers) obj[k] = k.startsWith('variable_') ? jsonValue(v) : v;
-    if (event.body !== undefined) {
-      obj['Content-Length'] = String(Buffer.byteLength(event.body));
-      obj['_body'] = event.body;
-    }
-    const json = JSON.stringify(obj);
-    wire = `Content-Length: ${Buffer.byteLength(json)}\nContent-Type: text/event-json\n\n${json}`;
+    wire = splicedJson(event) ?? [wholeJson(event)];
     jsonCache.set(event, wire);
   }
   return wire;
+}
+
+function wholeJson(event: FsEvent): string {
+  const obj: Record<string, string | string[]> = {};
+  for (const [k, v] of event.headers) obj[k] = k.startsWith('variable_') ? jsonValue(v) : v;
+  if (event.body !== undefined) {
+    obj['Content-Length'] = String(Buffer.byteLength(event.body));
+    obj['_body'] = event.body;
+  }
+  const json = JSON.stringify(obj);
+  return `Content-Length: ${Buffer.byteLength(json)}\nContent-Type: text/event-json\n\n${json}`;
+}
+
+/**
+ * The same bytes as wholeJson, with the variable block spliced in from its cache. Undefined (use wholeJson)
+ * whenever the object's own rules would reorder or merge members: a repeated header name (the last value wins
+ * at the first place), a `variable_` header outside the block, or a name starting with a digit (array-index
+ * names come first in an object).
+ */
+function splicedJson(event: FsEvent): (string | Buffer)[] | undefined {
+  const block = varBlockOf(event);
+  if (!block) return undefined;
+  const { headers } = event;
+  const end = block.at + block.headers.length;
+  const before: Record<string, string> = Object.create(null);
+  const after: Record<string, string> = Object.create(null);
+  const seen = new Set<string>();
+  const put = (into: Record<string, string>, k: string, v: string): boolean => {
+    const c = k.charCodeAt(0);
+    if (seen.has(k) || (c >= 48 && c <= 57) || k.startsWith('variable_') || k === '__proto__') return false;
+    seen.add(k);
+    into[k] = v;
+    return true;
+  };
+  for (let i = 0; i < block.at; i++) if (!put(before, headers[i]![0], headers[i]![1])) return undefined;
+  for (let i = end; i < headers.length; i++) if (!put(after, headers[i]![0], headers[i]![1])) return undefined;
+  if (event.body !== undefined) {
+    if (!put(after, 'Content-Length', String(Buffer.byteLength(event.body)))) return undefined;
+    if (!put(after, '_body', event.body)) return undefined;
+  }
+  const vars = variablesJson(block.headers);
+  const head = JSON.stringify(before).slice(0, -1) + (block.at > 0 ? ',' : '');
+  const tailMembers = JSON.stringify(after).slice(1);
+  const tail = tailMembers === '}' ? tailMembers : `,${tailMembers}`;
+  const length = Buffer.byteLength(head) + vars.length + Buffer.byteLength(tail);
+  return [`Content-Length: ${length}\nContent-Type: text/event-json\n\n${head}`, vars, tail];
+}
+
+function variablesJson(block: readonly Header[]): Buffer {
+  let json = varJsonCache.get(block);
+  if (!json) {
+    const obj: Record<string, string | string[]> = {};
+    for (const [k, v] of block) obj[k] = jsonValue(v);
+    json = Buffer.from(JSON.stringify(obj).slice(1, -1));
+    varJsonCache.set(block, json);
+  }
+  return json;
 }
 
 /** `event plain`: URL-encoded `Name: value` lines, a blank line, then the body. */

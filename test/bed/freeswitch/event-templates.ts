@@ -20,6 +20,21 @@ export interface FsEvent {
   at: number;
 }
 
+/**
+ * An event's channel variables (`variable_*` headers) as one block, shared by every event the channel fires
+ * while its variables do not change: `event.headers.slice(at, at + headers.length)`. Lets the wire formats
+ * serialize the block once instead of once per event (kept beside the event, not on it: events stay plain data).
+ */
+export interface VarBlock {
+  at: number;
+  headers: readonly Header[];
+}
+const varBlocks = new WeakMap<FsEvent, VarBlock>();
+
+export function varBlockOf(event: FsEvent): VarBlock | undefined {
+  return varBlocks.get(event);
+}
+
 export interface CapturedEvent {
   recv: number;
   name: string;
@@ -82,6 +97,8 @@ export class EventFactory {
       calling?: [string, string, string];
       pre?: Header[];
       data?: Header[];
+      /** The channel's `variable_*` headers (after `data`), no empty values: kept as one shared block. */
+      vars?: readonly Header[];
       post?: Header[];
       body?: string;
       uuid?: string;
@@ -110,9 +127,13 @@ export class EventFactory {
     );
     if (parts.pre) headers.push(...parts.pre);
     if (parts.data) headers.push(...parts.data);
-    if (parts.post) headers.push(...parts.post);
     // FreeSWITCH leaves out headers whose value is empty.
-    const event: FsEvent = { name, headers: headers.filter(([, v]) => v !== ''), at: performance.now() };
+    const kept = headers.filter(([, v]) => v !== '');
+    const varsAt = kept.length;
+    if (parts.vars) for (const h of parts.vars) kept.push(h);
+    if (parts.post) for (const h of parts.post) if (h[1] !== '') kept.push(h);
+    const event: FsEvent = { name, headers: kept, at: performance.now() };
+    if (parts.vars?.length) varBlocks.set(event, { at: varsAt, headers: parts.vars });
     if (parts.subclass) event.subclass = parts.subclass;
     if (parts.body !== undefined) event.body = parts.body;
     if (parts.uuid) event.uuid = parts.uuid;
