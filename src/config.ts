@@ -91,7 +91,7 @@ const schema = z.object({
   STREAM_CONNECT_TIMEOUT_MS: ms(200, 30000).default(3000),
   STREAM_HEARTBEAT_SECONDS: z.coerce.number().int().min(0).max(300).default(10),
   /** Caller audio per mod_audio_stream message (STREAM_BUFFER_SIZE), ms, a multiple of 20. */
-  STREAM_FRAME_MS: z.coerce.number().int().min(20).max(200).default(40),
+  STREAM_FRAME_MS: z.coerce.number().int().min(20).max(200).default(60),
   MEDIA_MAX_MESSAGE_BYTES: z.coerce
     .number()
     .int()

@@ -2,7 +2,7 @@
  * The contract every way of answering a call implements (Gemini Live, the cascade, the echo agent).
  *
  * A CallSession owns one Agent per call. Caller audio goes in through `pushAudio` (16-bit little-endian
- * mono PCM at `inputSampleRate`, one mod_audio_stream message at a time: STREAM_FRAME_MS, 40 ms by default);
+ * mono PCM at `inputSampleRate`, one mod_audio_stream message at a time: STREAM_FRAME_MS, 60 ms by default);
  * everything the agent produces comes back through the `AgentSink` the session passes to `start`. Agents never
  * touch FreeSWITCH, files or the media socket: the session turns their output into playback.
  */
