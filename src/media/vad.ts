@@ -118,6 +118,8 @@ export class VoiceActivityDetector {
   readonly #fill: Float32Array;
   #fillLen = 0;
   readonly #ring: Float32Array[];
+  /** When each ring slot's window was complete. */
+  readonly #ringAt: Float64Array;
   #ringHead = 0;
   #ringLen = 0;
   #running = false;
@@ -148,11 +150,13 @@ export class VoiceActivityDetector {
     this.#fill = new Float32Array(this.windowSamples);
     const slots = Math.max(1, opts.maxPendingWindows ?? 4);
     this.#ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
+    this.#ringAt = new Float64Array(slots);
     this.#batcher = sileroBatcher(model.session, model.ort, opts.sampleRate, this.#input.length);
     this.#batcher.attach();
     this.#row = {
       input: this.#input,
       state: this.#state,
+      readyAt: 0,
       done: (p, stateOut, h0, h1, us) => this.#afterRun(p, stateOut, h0, h1, us),
       failed: () => {
         this.#running = false;
@@ -210,7 +214,9 @@ export class VoiceActivityDetector {
       this.#ringLen--;
       this.stats.dropped++;
     }
-    this.#ring[(this.#ringHead + this.#ringLen) % slots]!.set(this.#fill);
+    const slot = (this.#ringHead + this.#ringLen) % slots;
+    this.#ring[slot]!.set(this.#fill);
+    this.#ringAt[slot] = performance.now();
     this.#ringLen++;
     if (!this.#running) this.#pump();
   }
@@ -218,6 +224,7 @@ export class VoiceActivityDetector {
   #pump(): void {
     if (this.#running || this.#ringLen === 0 || this.#closed) return;
     const slot = this.#ring[this.#ringHead]!;
+    this.#row.readyAt = this.#ringAt[this.#ringHead]!;
     this.#ringHead = (this.#ringHead + 1) % this.#ring.length;
     this.#ringLen--;
     // input = [context (last samples of the previous window) | window]
