@@ -17,6 +17,11 @@ export const deepgramSettings = defineVendor({
     /** Gap in words after which Deepgram sends UtteranceEnd, ms (Deepgram's minimum is 1000). */
     DEEPGRAM_UTTERANCE_END_MS: msSetting(1000, 5000).default(1000),
     DEEPGRAM_CONNECT_TIMEOUT_MS: msSetting(200, 60000).default(5000),
+    /**
+     * Caller audio per message to Deepgram, ms: frames are joined until this much waits (fewer, larger
+     * WebSocket messages; Deepgram hears the caller at most this much later). 0 = one message per frame.
+     */
+    DEEPGRAM_SEND_MS: msSetting(0, 200).default(80),
   },
   needs: ['DEEPGRAM_API_KEY'],
   overrides: [

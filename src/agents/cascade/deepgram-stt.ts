@@ -41,6 +41,11 @@ export interface DeepgramSttOptions {
   stallTimeoutMs?: number;
   /** Audio is dropped while more than this many bytes wait in the socket. Default 128 KiB (≈ 8 s at 8 kHz). */
   maxBufferedBytes?: number;
+  /**
+   * Caller frames are joined until this much audio (ms) waits, then sent as one message: a WebSocket message
+   * per 40 ms frame costs a send (masking, a syscall) each. Default 0: every frame on its own.
+   */
+  sendMs?: number;
   logger: Logger;
 }
 
@@ -71,11 +76,19 @@ export class DeepgramStt implements SpeechToText {
   #bytesSinceMessage = 0;
   #lastError: string | undefined;
   #closePromise: Promise<void> | undefined;
+  /** Caller audio waiting to go out as one message (sendMs), and how many frames it holds. */
+  readonly #pending: Buffer;
+  readonly #sendBytes: number;
+  #pendingBytes = 0;
+  #pendingFrames = 0;
 
   constructor(opts: DeepgramSttOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#maxBuffered = opts.maxBufferedBytes ?? 128 * 1024;
+    this.#sendBytes = Math.floor(((opts.sendMs ?? 0) * opts.sampleRate) / 1000) * 2;
+    // Room for one more frame of up to sendMs beyond the threshold (a frame that does not fit goes alone).
+    this.#pending = Buffer.alloc(this.#sendBytes * 2);
   }
 
   async connect(listener: SttListener): Promise<void> {
@@ -151,20 +164,28 @@ export class DeepgramStt implements SpeechToText {
     this.#log.debug({ model, connectMs: Math.round(performance.now() - t0) }, 'deepgram connected');
   }
 
-  /** Hot path: one binary frame straight onto the socket (ws copies while masking, so the caller may reuse it). */
+  /**
+   * Hot path: the frame joins the audio waiting to go out; once sendMs of it waits, it goes as one binary
+   * message (ws copies while masking, so the caller may reuse `frame`, and the buffer is reused).
+   */
   sendAudio(frame: Buffer): void {
-    const socket = this.#socket;
-    if (socket === undefined) return;
-    const sent = socket.send(frame);
-    if (sent === 'sent') {
-      this.framesSent++;
-      this.#bytesSinceMessage += frame.length;
-    } else if (sent === 'backed-up') {
-      this.framesDropped++;
+    if (this.#socket === undefined) return;
+    const pending = this.#pending;
+    if (this.#pendingBytes + frame.length > pending.length) {
+      this.#flush();
+      if (frame.length >= this.#sendBytes) {
+        this.#send(frame, 1);
+        return;
+      }
     }
+    frame.copy(pending, this.#pendingBytes);
+    this.#pendingBytes += frame.length;
+    this.#pendingFrames++;
+    if (this.#pendingBytes >= this.#sendBytes) this.#flush();
   }
 
   finalize(): void {
+    this.#flush(); // every sample heard so far goes before the Finalize
     this.#socket?.sendControl(FINALIZE);
   }
 
@@ -174,6 +195,26 @@ export class DeepgramStt implements SpeechToText {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  /** The audio waiting (if any) as one message. */
+  #flush(): void {
+    const bytes = this.#pendingBytes;
+    const frames = this.#pendingFrames;
+    if (bytes === 0) return;
+    this.#pendingBytes = 0;
+    this.#pendingFrames = 0;
+    this.#send(this.#pending.subarray(0, bytes), frames);
+  }
+
+  #send(audio: Buffer, frames: number): void {
+    const sent = this.#socket?.send(audio) ?? 'closed';
+    if (sent === 'sent') {
+      this.framesSent += frames;
+      this.#bytesSinceMessage += audio.length;
+    } else if (sent === 'backed-up') {
+      this.framesDropped += frames;
+    }
+  }
 
   async #doClose(): Promise<void> {
     const prev = this.#state;
@@ -188,6 +229,8 @@ export class DeepgramStt implements SpeechToText {
     this.#socket = undefined;
     if (prev === 'open' && socket !== undefined) {
       try {
+        if (this.#pendingBytes > 0) socket.send(this.#pending.subarray(0, this.#pendingBytes));
+        this.#pendingBytes = 0;
         socket.sendControl(CLOSE_STREAM); // stop billing at once; we do not wait for the last results
       } catch {
         /* ignore */
@@ -308,6 +351,7 @@ export function deepgramOptions(
     endpointingMs: env.DEEPGRAM_ENDPOINTING_MS,
     utteranceEndMs: env.DEEPGRAM_UTTERANCE_END_MS,
     connectTimeoutMs: env.DEEPGRAM_CONNECT_TIMEOUT_MS,
+    sendMs: env.DEEPGRAM_SEND_MS,
     logger,
   };
 }
