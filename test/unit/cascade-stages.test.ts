@@ -121,6 +121,41 @@ describe('Deepgram adapter + fake', () => {
     await fake.stop();
   });
 
+  test('sendMs: frames joined into messages of at most sendMs, in order; the rest goes before Finalize and CloseStream', async (ctx) => {
+    const fake = await DeepgramFake.start({ apiKey: KEY.dg, auto: { transcript: 'hello there' } });
+    ctx.after(() => fake.stop());
+    const s = stt(fake, { sendMs: 120 }); // 1920 bytes at 8 kHz
+    const ev = sttEvents();
+    await s.connect(ev.listener);
+    const frame = 640; // 40 ms
+    const audio = SPEECH.subarray(0, frame * 8); // 8 frames: two messages of 3, then 2 frames waiting
+    for (let off = 0; off < audio.length; off += frame) s.sendAudio(audio.subarray(off, off + frame));
+    const session = fake.sessions[0]!;
+    await until(() => session.audioInBytes >= frame * 6, 1000, 'two messages');
+    s.finalize();
+    await session.nextControl('Finalize');
+    assert.deepEqual(
+      session.audioChunks.map((c) => c.length),
+      [frame * 3, frame * 3, frame * 2],
+      'the waiting frames went before the Finalize',
+    );
+    assert.deepEqual(session.audioIn, audio);
+    assert.equal(s.framesSent, 8);
+    s.sendAudio(audio.subarray(0, frame)); // waits, then goes with the close
+    const big = SPEECH.subarray(0, 4000); // more than sendMs: on its own
+    s.sendAudio(big);
+    await s.close();
+    await session.closed;
+    assert.deepEqual(
+      session.audioChunks.slice(3).map((c) => c.length),
+      [frame, 4000],
+    );
+    assert.deepEqual(
+      session.controls.map((c) => c.type),
+      ['Finalize', 'CloseStream'],
+    );
+  });
+
   test('a stream with no result for the stall timeout counts as lost; the service closing it too (with its reason)', async (ctx) => {
     const fake = await DeepgramFake.start({ apiKey: KEY.dg }); // scripted: never answers
     ctx.after(() => fake.stop()); // stopped even when an assertion fails

@@ -18,10 +18,10 @@ export const deepgramSettings = defineVendor({
     DEEPGRAM_UTTERANCE_END_MS: msSetting(1000, 5000).default(1000),
     DEEPGRAM_CONNECT_TIMEOUT_MS: msSetting(200, 60000).default(5000),
     /**
-     * Caller audio per message to Deepgram, ms: frames are joined until this much waits (fewer, larger
-     * WebSocket messages; Deepgram hears the caller at most this much later). 0 = one message per frame.
+     * Most caller audio per message to Deepgram, ms: frames are joined up to this (fewer, larger WebSocket
+     * messages; Deepgram hears a frame at most one frame later). 0 or at most one frame: a message per frame.
      */
-    DEEPGRAM_SEND_MS: msSetting(0, 200).default(80),
+    DEEPGRAM_SEND_MS: msSetting(0, 250).default(120),
   },
   needs: ['DEEPGRAM_API_KEY'],
   overrides: [

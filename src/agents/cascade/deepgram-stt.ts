@@ -42,8 +42,8 @@ export interface DeepgramSttOptions {
   /** Audio is dropped while more than this many bytes wait in the socket. Default 128 KiB (≈ 8 s at 8 kHz). */
   maxBufferedBytes?: number;
   /**
-   * Caller frames are joined until this much audio (ms) waits, then sent as one message: a WebSocket message
-   * per 40 ms frame costs a send (masking, a syscall) each. Default 0: every frame on its own.
+   * Caller frames are joined into messages of at most this much audio (ms): a WebSocket message per frame costs
+   * a send (masking, a syscall) each. Default 0: every frame on its own.
    */
   sendMs?: number;
   logger: Logger;
@@ -87,8 +87,7 @@ export class DeepgramStt implements SpeechToText {
     this.#log = opts.logger;
     this.#maxBuffered = opts.maxBufferedBytes ?? 128 * 1024;
     this.#sendBytes = Math.floor(((opts.sendMs ?? 0) * opts.sampleRate) / 1000) * 2;
-    // Room for one more frame of up to sendMs beyond the threshold (a frame that does not fit goes alone).
-    this.#pending = Buffer.alloc(this.#sendBytes * 2);
+    this.#pending = Buffer.alloc(this.#sendBytes);
   }
 
   async connect(listener: SttListener): Promise<void> {
@@ -165,23 +164,21 @@ export class DeepgramStt implements SpeechToText {
   }
 
   /**
-   * Hot path: the frame joins the audio waiting to go out; once sendMs of it waits, it goes as one binary
-   * message (ws copies while masking, so the caller may reuse `frame`, and the buffer is reused).
+   * Hot path: the frame joins the audio waiting to go out, which goes as one binary message once another frame
+   * like it would take it past sendMs (ws copies while masking, so the caller may reuse `frame`; the buffer is
+   * reused). A frame of sendMs or more goes on its own.
    */
   sendAudio(frame: Buffer): void {
     if (this.#socket === undefined) return;
-    const pending = this.#pending;
-    if (this.#pendingBytes + frame.length > pending.length) {
+    const n = frame.length;
+    if (this.#pendingBytes + n > this.#sendBytes) {
       this.#flush();
-      if (frame.length >= this.#sendBytes) {
-        this.#send(frame, 1);
-        return;
-      }
+      if (n > this.#sendBytes) return this.#send(frame, 1);
     }
-    frame.copy(pending, this.#pendingBytes);
-    this.#pendingBytes += frame.length;
+    frame.copy(this.#pending, this.#pendingBytes);
+    this.#pendingBytes += n;
     this.#pendingFrames++;
-    if (this.#pendingBytes >= this.#sendBytes) this.#flush();
+    if (this.#pendingBytes + n > this.#sendBytes) this.#flush();
   }
 
   finalize(): void {
