@@ -52,9 +52,13 @@ const FORMATS: Record<string, (b: Buffer, codec: string) => DecodedFile> = {
   PCMA: (b, codec) => native(b, codec, 'PCMA'),
 };
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function int16le(b: Buffer): Int16Array {
   const out = new Int16Array(b.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = b.readInt16LE(i * 2);
+  // One copy of the bytes on a little-endian host (every host the bed runs on); per sample otherwise.
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(b.subarray(0, out.length * 2));
+  else for (let i = 0; i < out.length; i++) out[i] = b.readInt16LE(i * 2);
   return out;
 }
 

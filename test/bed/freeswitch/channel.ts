@@ -12,6 +12,7 @@ import { hangupReport, profileHeaders, type CallTimes } from './channel-report.t
 import { epochMicros, templateVars, type EventFactory, type FsEvent, type Header } from './event-templates.ts';
 import type { MediaClock } from './media-clock.ts';
 import { Microphone } from './microphone.ts';
+import { ChannelVariables } from './channel-variables.ts';
 import { ChannelRecordings } from './recording.ts';
 import { PlaybackQueue, newAppUuid, type QueuedApp } from './playback.ts';
 import type { Settings } from './settings.ts';
@@ -134,9 +135,7 @@ export class EmulatedChannel {
 
   readonly #host: ChannelHost;
   readonly #ctx: Record<string, string>;
-  readonly #vars = new Map<string, string>();
-  /** The variables as `variable_*` headers, rebuilt after a change (shared by the events fired meanwhile). */
-  #varHeaders: readonly Header[] | undefined;
+  readonly #vars = new ChannelVariables();
   readonly #timers = new TimerSet();
   readonly #mic = new Microphone();
   /** `uuid_record` on this channel (recording.ts). */
@@ -208,7 +207,7 @@ export class EmulatedChannel {
     return this.#running;
   }
   get variables(): ReadonlyMap<string, string> {
-    return this.#vars;
+    return this.#vars.map;
   }
   /** The most recent mod_audio_stream bug (also after it stopped), or undefined if none was started. */
   get stream(): AudioStream | undefined {
@@ -291,7 +290,7 @@ export class EmulatedChannel {
       // playback's default terminator set is `*`; `none` and `any` are its other two forms (mod_dptools).
       const terminators = this.#vars.get('playback_terminators') ?? '*';
       const stops = terminators === 'any' || (terminators !== 'none' && terminators.includes(digit));
-      if (stops && this.#playback.terminate()) this.#putVar('playback_terminator_used', digit);
+      if (stops && this.#playback.terminate()) this.#vars.set('playback_terminator_used', digit);
     }
   }
 
@@ -369,7 +368,7 @@ export class EmulatedChannel {
     const event = this.#host.factory.make(name, {
       ...parts,
       data: this.#data(name === 'CHANNEL_HANGUP_COMPLETE'),
-      ...(WITH_VARIABLES.has(name) && { vars: this.#variableHeaders() }),
+      ...(WITH_VARIABLES.has(name) && { vars: this.#vars.headers() }),
       uuid: this.uuid,
     });
     if (this.#host.settings.keepEventLog) this.events.push(event);
@@ -415,8 +414,8 @@ export class EmulatedChannel {
   /** @internal Sets (or with `undefined`, unsets) a channel variable. */
   setVar(name: string, value: string | undefined): void {
     if (value === undefined || value === '') {
-      if (this.#vars.delete(name)) this.#varHeaders = undefined;
-    } else this.#putVar(name, value);
+      this.#vars.delete(name);
+    } else this.#vars.set(name, value);
   }
 
   /** @internal The `push` application: a second value turns the variable into FreeSWITCH's `ARRAY::a|:b` form. */
@@ -430,7 +429,7 @@ export class EmulatedChannel {
   dump(): FsEvent {
     return this.#host.factory.make('CHANNEL_DATA', {
       data: this.#data(false),
-      vars: this.#variableHeaders(),
+      vars: this.#vars.headers(),
       calling: ['mod_commands.c', 'uuid_dump_function', '6468'],
       uuid: this.uuid,
     });
@@ -756,11 +755,13 @@ export class EmulatedChannel {
     const active = s && (s.state === 'connecting' || s.state === 'connected');
     const rate = active ? s.rate : CODECS[this.codec].rate;
     const samples = rate / 50;
+    // A view of the queued audio or shared silence: read only, copied before it is kept.
     const read = this.#mic.take(samples, rate);
-    if (active) s.pushFrame(read, this.#writtenFrame(rate, samples));
+    // What the caller hears only goes into mixed and stereo streams.
+    if (active) s.pushFrame(read, s.mix === 'mono' ? undefined : this.#writtenFrame(rate, samples));
     if (record && this.recordings.recording) {
       const r = CODECS[this.codec].rate;
-      this.recordings.frame(rate === r ? read : resample(read, rate, r));
+      this.recordings.frame(rate === r ? read.slice() : resample(read, rate, r));
     }
   }
 
@@ -833,24 +834,9 @@ export class EmulatedChannel {
 
   #addVars(vars: Header[]): void {
     for (const [k, v] of vars) {
-      if (k === 'session_id') this.#putVar(k, String(this.#host.nextSessionId()));
+      if (k === 'session_id') this.#vars.set(k, String(this.#host.nextSessionId()));
       else this.setVar(k, v);
     }
-  }
-
-  #putVar(name: string, value: string): void {
-    if (this.#vars.get(name) === value) return;
-    this.#vars.set(name, value);
-    this.#varHeaders = undefined;
-  }
-
-  #variableHeaders(): readonly Header[] {
-    if (!this.#varHeaders) {
-      const h: Header[] = [];
-      for (const [k, v] of this.#vars) if (v !== '') h.push([`variable_${k}`, v]);
-      this.#varHeaders = h;
-    }
-    return this.#varHeaders;
   }
 
   #data(causeFirst: boolean): Header[] {

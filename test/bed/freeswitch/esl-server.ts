@@ -14,7 +14,7 @@ import {
   authRequest,
   commandReply,
   disconnectNotice,
-  eventAsJsonChunks,
+  eventAsJson,
   eventAsPlain,
   passesFilters,
   type EslPacket,
@@ -127,8 +127,7 @@ class EslConnection {
   deliver(event: FsEvent): void {
     if (!this.#wants(event)) return;
     if (this.#busy) this.#held.push(event);
-    else if (this.format === 'plain') this.write(eventAsPlain(event));
-    else for (const chunk of eventAsJsonChunks(event)) this.write(chunk);
+    else this.write(this.format === 'plain' ? eventAsPlain(event) : eventAsJson(event));
   }
 
   close(): void {

@@ -60,10 +60,8 @@ export const disconnectNotice = (): string =>
   `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
 
 // An event is serialized once per format and shared by every connection (hundreds of calls in benchmarks).
-const jsonCache = new WeakMap<FsEvent, readonly (string | Buffer)[]>();
+const jsonCache = new WeakMap<FsEvent, string>();
 const plainCache = new WeakMap<FsEvent, string>();
-/** A channel's variable block as event json members (`"variable_a":"x",...`), once per block. */
-const varJsonCache = new WeakMap<readonly Header[], Buffer>();
 
 /**
  * FreeSWITCH keeps an array variable (set with `push`, or the dialplan's DP_MATCH) as the string
@@ -76,79 +74,130 @@ export function jsonValue(value: string): string | string[] {
 
 /** `event json`: one JSON object of string values (arrays for array variables); a body goes under `_body` after a Content-Length header. */
 export function eventAsJson(event: FsEvent): string {
-  return eventAsJsonChunks(event)
-    .map((c) => (typeof c === 'string' ? c : c.toString('utf8')))
-    .join('');
-}
-
-/**
- * `event json` as pieces to write in order: the channel's variables (most of an event's bytes) are one Buffer
- * shared by every event fired while they did not change, so they are neither serialized nor encoded again.
- */
-export function eventAsJsonChunks(event: FsEvent): readonly (string | Buffer)[] {
   let wire = jsonCache.get(event);
   if (!wire) {
-    wire = splicedJson(event) ?? [wholeJson(event)];
+    const json = splicedJson(event) ?? wholeJson(event);
+    wire = `Content-Length: ${json.bytes}\nContent-Type: text/event-json\n\n${json.text}`;
     jsonCache.set(event, wire);
   }
   return wire;
 }
 
-function wholeJson(event: FsEvent): string {
+interface Json {
+  text: string;
+  /** Its length in UTF-8 bytes. */
+  bytes: number;
+}
+
+function wholeJson(event: FsEvent): Json {
   const obj: Record<string, string | string[]> = {};
   for (const [k, v] of event.headers) obj[k] = k.startsWith('variable_') ? jsonValue(v) : v;
   if (event.body !== undefined) {
     obj['Content-Length'] = String(Buffer.byteLength(event.body));
     obj['_body'] = event.body;
   }
-  const json = JSON.stringify(obj);
-  return `Content-Length: ${Buffer.byteLength(json)}\nContent-Type: text/event-json\n\n${json}`;
+  const text = JSON.stringify(obj);
+  return { text, bytes: Buffer.byteLength(text) };
 }
 
+const seen = new Set<string>();
+/** `"Name":` per header name (a few hundred distinct names at most; bounded all the same). */
+const keyJson = new Map<string, string>();
+
 /**
- * The same bytes as wholeJson, with the variable block spliced in from its cache. Undefined (use wholeJson)
- * whenever the object's own rules would reorder or merge members: a repeated header name (the last value wins
- * at the first place), a `variable_` header outside the block, or a name starting with a digit (array-index
- * names come first in an object).
+ * The same text as wholeJson, with the channel's variables (most of an event's bytes) spliced in from
+ * variablesJson. Undefined (use wholeJson) whenever the object's own rules would reorder or merge members: a
+ * repeated header name (the last value wins at the first place), a `variable_` header outside the block, a
+ * name starting with a digit (array-index names come first in an object), or `__proto__`.
  */
-function splicedJson(event: FsEvent): (string | Buffer)[] | undefined {
+function splicedJson(event: FsEvent): Json | undefined {
   const block = varBlockOf(event);
   if (!block) return undefined;
   const { headers } = event;
   const end = block.at + block.headers.length;
-  const before: Record<string, string> = Object.create(null);
-  const after: Record<string, string> = Object.create(null);
-  const seen = new Set<string>();
-  const put = (into: Record<string, string>, k: string, v: string): boolean => {
-    const c = k.charCodeAt(0);
-    if (seen.has(k) || (c >= 48 && c <= 57) || k.startsWith('variable_') || k === '__proto__') return false;
-    seen.add(k);
-    into[k] = v;
-    return true;
-  };
-  for (let i = 0; i < block.at; i++) if (!put(before, headers[i]![0], headers[i]![1])) return undefined;
-  for (let i = end; i < headers.length; i++) if (!put(after, headers[i]![0], headers[i]![1])) return undefined;
-  if (event.body !== undefined) {
-    if (!put(after, 'Content-Length', String(Buffer.byteLength(event.body)))) return undefined;
-    if (!put(after, '_body', event.body)) return undefined;
+  let head = '{';
+  let tail = '';
+  seen.clear();
+  for (let i = 0; i < headers.length; i++) {
+    if (i === block.at) i = end;
+    if (i >= headers.length) break;
+    const [k, v] = headers[i]!;
+    const m = member(k, v);
+    if (m === undefined) return undefined;
+    if (i < block.at) head += `${m},`;
+    else tail += `,${m}`;
   }
+  if (event.body !== undefined) {
+    const length = member('Content-Length', String(Buffer.byteLength(event.body)));
+    const body = member('_body', event.body);
+    if (length === undefined || body === undefined) return undefined;
+    tail += `,${length},${body}`;
+  }
+  tail += '}';
   const vars = variablesJson(block.headers);
-  const head = JSON.stringify(before).slice(0, -1) + (block.at > 0 ? ',' : '');
-  const tailMembers = JSON.stringify(after).slice(1);
-  const tail = tailMembers === '}' ? tailMembers : `,${tailMembers}`;
-  const length = Buffer.byteLength(head) + vars.length + Buffer.byteLength(tail);
-  return [`Content-Length: ${length}\nContent-Type: text/event-json\n\n${head}`, vars, tail];
+  return { text: head + vars.text + tail, bytes: Buffer.byteLength(head) + vars.bytes + Buffer.byteLength(tail) };
 }
 
-function variablesJson(block: readonly Header[]): Buffer {
-  let json = varJsonCache.get(block);
-  if (!json) {
-    const obj: Record<string, string | string[]> = {};
-    for (const [k, v] of block) obj[k] = jsonValue(v);
-    json = Buffer.from(JSON.stringify(obj).slice(1, -1));
-    varJsonCache.set(block, json);
+/** `"name":"value"` of a header outside the variable block, or undefined when the fast path does not apply. */
+function member(k: string, v: string): string | undefined {
+  const c = k.charCodeAt(0);
+  if (seen.has(k) || (c >= 48 && c <= 57) || k.startsWith('variable_') || k === '__proto__') return undefined;
+  seen.add(k);
+  let key = keyJson.get(k);
+  if (key === undefined) {
+    key = `${JSON.stringify(k)}:`;
+    if (keyJson.size < 10_000) keyJson.set(k, key);
   }
+  return key + jsonString(v);
+}
+
+/** Characters JSON.stringify escapes in a string: `"`, `\\`, controls, surrogates (escaped when unpaired). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** JSON.stringify(v), without its call for the plain strings most header values are. */
+function jsonString(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/**
+ * A channel's variables as event json members (`"variable_a":"x",...`), in runs of SEGMENT variables: a run
+ * whose header tuples are all the same as last time (the channel reuses a variable's tuple while its value
+ * stays) is reused, so an event after a few variables changed re-serializes only their runs.
+ */
+const SEGMENT = 16;
+interface Run {
+  tuples: readonly Header[];
+  text: string;
+  bytes: number;
+}
+const runs = new WeakMap<Header, Run>();
+const blockJson = new WeakMap<readonly Header[], Json>();
+
+function variablesJson(block: readonly Header[]): Json {
+  let json = blockJson.get(block);
+  if (json) return json;
+  let text = '';
+  let bytes = 0;
+  for (let i = 0; i < block.length; i += SEGMENT) {
+    const end = Math.min(i + SEGMENT, block.length);
+    let run = runs.get(block[i]!);
+    if (!run || !sameTuples(run.tuples, block, i, end)) {
+      const tuples = block.slice(i, end);
+      const runText = tuples.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(jsonValue(v))}`).join(',');
+      run = { tuples, text: runText, bytes: Buffer.byteLength(runText) };
+      runs.set(block[i]!, run);
+    }
+    text = i === 0 ? run.text : `${text},${run.text}`;
+    bytes += i === 0 ? run.bytes : run.bytes + 1;
+  }
+  json = { text, bytes };
+  blockJson.set(block, json);
   return json;
+}
+
+function sameTuples(tuples: readonly Header[], block: readonly Header[], from: number, to: number): boolean {
+  if (tuples.length !== to - from) return false;
+  for (let i = from; i < to; i++) if (tuples[i - from] !== block[i]) return false;
+  return true;
 }
 
 /** `event plain`: URL-encoded `Name: value` lines, a blank line, then the body. */

@@ -73,6 +73,22 @@ function fill(template: string, ctx: Record<string, string>): string {
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+const CORE_HEADERS: readonly Header[] = Object.entries(fixture.core);
+
+/** Event-Date-Local and Event-Date-GMT (whole seconds), formatted once per second rather than per event. */
+let datesOf = { second: Number.NaN, local: '', gmt: '' };
+function dateHeaders(nowMs: number): { local: string; gmt: string } {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== datesOf.second) {
+    const date = new Date(nowMs);
+    datesOf = {
+      second,
+      local: `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`,
+      gmt: date.toUTCString(),
+    };
+  }
+  return datesOf;
+}
 
 /** Assigns Event-Sequence and the common headers; one per emulator "boot" (a restart gets a new Core-UUID). */
 export class EventFactory {
@@ -105,20 +121,16 @@ export class EventFactory {
     } = {},
   ): FsEvent {
     const nowMs = performance.timeOrigin + performance.now();
-    const date = new Date(nowMs);
+    const dates = dateHeaders(nowMs);
     const calling = parts.calling ??
       fixture.calling[parts.callingKey ?? name] ?? ['switch_event.c', 'switch_event_fire_detailed', '0'];
     const headers: Header[] = [];
     if (parts.subclass) headers.push(['Event-Subclass', parts.subclass]);
+    headers.push(['Event-Name', name], ['Core-UUID', this.coreUuid]);
+    for (const h of CORE_HEADERS) headers.push([h[0], h[1]]);
     headers.push(
-      ['Event-Name', name],
-      ['Core-UUID', this.coreUuid],
-      ...Object.entries(fixture.core),
-      [
-        'Event-Date-Local',
-        `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`,
-      ],
-      ['Event-Date-GMT', date.toUTCString()],
+      ['Event-Date-Local', dates.local],
+      ['Event-Date-GMT', dates.gmt],
       ['Event-Date-Timestamp', String(Math.round(nowMs * 1000))],
       ['Event-Calling-File', calling[0]],
       ['Event-Calling-Function', calling[1]],

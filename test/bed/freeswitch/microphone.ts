@@ -30,8 +30,19 @@ export class Microphone {
     return Math.max(0, ms);
   }
 
-  /** The next `samples` samples at `rate` (linear interpolation when the queued audio has another rate). */
+  /**
+   * The next `samples` samples at `rate` (linear interpolation when the queued audio has another rate). Read
+   * only: when nothing is queued it is a shared silent frame, and when the queued audio has that rate and holds
+   * the whole frame it is a view of it (the media clock then copies nothing per frame).
+   */
   take(samples: number, rate: number): Int16Array {
+    const chunk = this.#chunks[0];
+    if (!chunk) return silence(samples);
+    if (chunk.rate === rate && Number.isInteger(this.#pos) && chunk.pcm.length - this.#pos > samples) {
+      const start = this.#pos;
+      this.#pos += samples;
+      return chunk.pcm.subarray(start, start + samples);
+    }
     const out = new Int16Array(samples);
     let i = 0;
     while (i < samples && this.#chunks.length) {
@@ -65,4 +76,14 @@ export class Microphone {
     this.#chunks = [];
     this.#pos = 0;
   }
+}
+
+const silentFrames = new Map<number, Int16Array>();
+function silence(samples: number): Int16Array {
+  let frame = silentFrames.get(samples);
+  if (!frame) {
+    frame = new Int16Array(samples);
+    silentFrames.set(samples, frame);
+  }
+  return frame;
 }

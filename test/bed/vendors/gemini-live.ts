@@ -34,7 +34,6 @@
  * payload is decoded straight from the received Buffer, without JSON.parse and without logging.
  */
 import type { WebSocket } from 'ws';
-import { rmsInt16LE } from '../audio.ts';
 import { WsFake, WsFakeSession, type HttpRefusal, type Listening, type Upgrade } from './ws-fake.ts';
 
 export type { CloseInfo } from './ws-fake.ts';
@@ -199,6 +198,69 @@ function truncateReason(reason: string): string {
   while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
   return r;
 }
+
+/**
+ * Whether the RMS of the 16-bit LE samples in bytes [start, end) reaches `threshold` (rmsInt16LE(...) >= threshold,
+ * exactly): read through an Int16Array when aligned, and stopped as soon as the running sum gets there.
+ */
+function reachesRms(buf: Buffer, start: number, end: number, threshold: number): boolean {
+  const n = (end - start) >> 1;
+  if (n === 0) return threshold <= 0;
+  const at = buf.byteOffset + start;
+  const samples = at % 2 === 0 ? new Int16Array(buf.buffer, at, n) : undefined;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = samples ? samples[i]! : buf.readInt16LE(start + 2 * i);
+    sum += v * v;
+    // The sum only grows: once the RMS over all n samples reaches the threshold it stays there.
+    if ((i & 31) === 31 && Math.sqrt(sum / n) >= threshold) return true;
+  }
+  return Math.sqrt(sum / n) >= threshold;
+}
+
+let scratch = Buffer.alloc(0);
+/** Base64 caller audio decoded into one buffer reused by every session (valid until the next call). */
+function decodeScratch(base64: string): Buffer {
+  const max = (base64.length * 3) >> 2;
+  if (scratch.length < max) scratch = Buffer.alloc(Math.max(max, 4096));
+  return scratch.subarray(0, scratch.write(base64, 'base64'));
+}
+
+/**
+ * The wire form of reply audio messages (`{"serverContent":{"modelTurn":...}}` without transcription), per
+ * reply audio and chunking: a benchmark's sessions all stream the same reply. The audio is compared with the
+ * copy the messages were made from, so changed audio gets new messages.
+ */
+class ReplyWireCache {
+  #byAudio = new WeakMap<ArrayBufferLike, Map<string, { copy: Buffer; messages: (string | Buffer)[] }>>();
+
+  message(pcm: Buffer, rate: number, chunkBytes: number, index: number, text: boolean): string | Buffer {
+    let forBuffer = this.#byAudio.get(pcm.buffer);
+    if (!forBuffer) {
+      forBuffer = new Map();
+      this.#byAudio.set(pcm.buffer, forBuffer);
+    }
+    const key = `${pcm.byteOffset}:${pcm.length}:${rate}:${chunkBytes}:${text}`;
+    let entry = forBuffer.get(key);
+    if (entry && index === 0 && !entry.copy.equals(pcm)) entry = undefined;
+    if (!entry) {
+      entry = { copy: Buffer.from(pcm), messages: [] };
+      forBuffer.set(key, entry);
+    }
+    let wire = entry.messages[index];
+    if (wire === undefined) {
+      const chunk = pcm.subarray(index * chunkBytes, Math.min((index + 1) * chunkBytes, pcm.length));
+      const mimeType = `audio/pcm;rate=${rate}`;
+      const json = JSON.stringify({
+        serverContent: { modelTurn: { parts: [{ inlineData: { mimeType, data: chunk.toString('base64') } }] } },
+      });
+      wire = text ? json : Buffer.from(json);
+      entry.messages[index] = wire;
+    }
+    return wire;
+  }
+}
+const replyWire = new ReplyWireCache();
 
 function toBuffer(pcm: Int16Array | Buffer): Buffer {
   if (Buffer.isBuffer(pcm)) return pcm;
@@ -514,10 +576,22 @@ export class FakeLiveSession extends WsFakeSession {
     for (let off = 0, k = 1; off < pcm.length; off += chunkBytes, k++) {
       if (this.replyGen !== gen || this.isClosed) return;
       const chunk = pcm.subarray(off, Math.min(off + chunkBytes, pcm.length));
+      this.audioOutBytes += chunk.length;
+      if (!this.recordAudio && w >= words.length) {
+        // The same reply audio every turn (autoReply): its messages are serialized once, not per session and turn.
+        const wire = replyWire.message(pcm, rate, chunkBytes, off / chunkBytes, this.opts.textFrames === true);
+        this.sent.push({
+          serverContent: { modelTurn: { parts: [{ inlineData: { mimeType, data: `<${chunk.length} bytes>` } }] } },
+        });
+        if (typeof wire === 'string') this.ws.send(wire);
+        else this.ws.send(wire, { binary: true });
+        if (off + chunkBytes < pcm.length)
+          await this.sleep(options.realtime ? Math.max(0, t0 + k * chunkMs - performance.now()) : paceMs);
+        continue;
+      }
       const data = chunk.toString('base64');
       const serverContent: Record<string, any> = { modelTurn: { parts: [{ inlineData: { mimeType, data } }] } };
       if (w < words.length) serverContent.outputTranscription = { text: words[w++] };
-      this.audioOutBytes += chunk.length;
       if (this.recordAudio) {
         this.send({ serverContent });
       } else {
@@ -547,7 +621,9 @@ export class FakeLiveSession extends WsFakeSession {
         const mimeStart = end + MIME_INFIX.length;
         const mimeEnd = buf.indexOf(QUOTE, mimeStart);
         if (mimeEnd > 0) {
-          const pcm = Buffer.from(buf.toString('latin1', start, end), 'base64');
+          const pcm = this.recordAudio
+            ? Buffer.from(buf.toString('latin1', start, end), 'base64')
+            : decodeScratch(buf.toString('latin1', start, end)); // not kept: decoded into a reused buffer
           if (this.setup !== undefined) this.consumedMessages++;
           this.onAudio(pcm, buf.toString('latin1', mimeStart, mimeEnd));
           return;
@@ -716,7 +792,7 @@ export class FakeLiveSession extends WsFakeSession {
     }
     let off = 0;
     for (; off + windowBytes <= buf.length; off += windowBytes) {
-      const speech = rmsInt16LE(buf, off, off + windowBytes) >= threshold;
+      const speech = reachesRms(buf, off, off + windowBytes, threshold);
       if (speech) {
         this.speechMs += WINDOW_MS;
         this.silenceRunMs = 0;
