@@ -152,6 +152,7 @@ function member(k: string, v: string): string | undefined {
 }
 
 /** Characters JSON.stringify escapes in a string: `"`, `\\`, controls, surrogates (escaped when unpaired). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** JSON.stringify(v), without its call for the plain strings most header values are. */
 function jsonString(v: string): string {
