@@ -1,22 +1,17 @@
 /**
- * Gemini text generation (@google/genai `models.generateContentStream`, SSE) as the cascade's LanguageModel.
+ * Gemini text generation (the API's `streamGenerateContent`, SSE) as the cascade's LanguageModel.
  *
  * Each reply is one streaming request carrying the system instructions and the whole conversation. Our own
  * AbortController ends it on barge-in, on a first-token/stall timeout, or when the consumer stops reading.
- *
- * SDK behaviours this file works around (@google/genai 3.1):
- * - `generateContentStream` does "automatic continuation" by default: a dropped stream that yielded nothing is
- *   silently re-requested. Off here (`automaticContinuation: false`): retries are the agent's decision.
- * - `httpOptions.timeout` bounds a whole attempt including the body, so a long answer would be cut: the
- *   first-token and stall timeouts are ours, per chunk.
- * - `chunk.text` warns when a chunk has non-text parts (thought signatures): parts are read directly.
+ * The request goes out over node:http(s) (gemini-stream.ts), as @google/genai's `generateContentStream`
+ * would send it (its types are used here) but without its CPU cost per event; with no automatic continuation
+ * or retry (retries are the agent's decision) and no whole-request timeout: the first-token and stall
+ * timeouts are ours, per chunk. Parts are read directly (thought parts are skipped).
  *
  * Tools: the call's declarations go out as `tools: [{functionDeclarations}]` (JSON Schema parameters as
  * `parametersJsonSchema`); each `functionCall` part is yielded as an LlmToolCall, its `thoughtSignature` kept so
  * the call can be sent back as the model made it (Gemini 3 rejects a call without its signature).
  */
-import type { GoogleGenAI } from '@google/genai';
-import { FunctionCallingConfigMode } from '@google/genai';
 import type { Content, GenerateContentConfig, Part, ThinkingConfig, ThinkingLevel } from '@google/genai';
 import type { ToolDeclaration } from '../tools/types.ts';
 import { StageError, type ChatMessage, type LanguageModel, type LlmRequest, type LlmToolCall } from './stages.ts';
@@ -24,9 +19,9 @@ import { errorText } from '../../errors.ts';
 import type { AgentSettings } from '../agent.ts';
 import type { googleSettings } from '../google-settings.ts';
 import type { EnvOf } from '../vendor-settings.ts';
-import { googleClient } from '../google-client.ts';
 import { retryableStatus } from '../vendor-socket.ts';
 import type { GeminiThinking, geminiTextSettings } from './gemini-llm-settings.ts';
+import { streamGenerateContent, streamUrl } from './gemini-stream.ts';
 
 export type { GeminiThinking };
 
@@ -109,12 +104,12 @@ export function toFunctionDeclarations(tools: readonly ToolDeclaration[]): Gener
 export class GeminiLlm implements LanguageModel {
   readonly name = 'gemini';
   readonly #opts: GeminiLlmOptions;
-  readonly #ai: GoogleGenAI;
+  readonly #url: URL;
   readonly #thinkingConfig: ThinkingConfig | undefined;
 
   constructor(opts: GeminiLlmOptions) {
     this.#opts = opts;
-    this.#ai = googleClient(opts.apiKey || 'missing', opts.baseUrl);
+    this.#url = streamUrl(opts.model, opts.baseUrl);
     switch (opts.thinking) {
       case 'default':
         this.#thinkingConfig = undefined;
@@ -144,25 +139,12 @@ export class GeminiLlm implements LanguageModel {
         ctrl.abort();
       }, timeoutMs);
     };
-    const config: GenerateContentConfig = {
-      systemInstruction: req.systemInstructions,
-      abortSignal: ctrl.signal,
-      automaticContinuation: false,
-    };
-    if (this.#thinkingConfig !== undefined) config.thinkingConfig = this.#thinkingConfig;
-    if (this.#opts.maxOutputTokens !== undefined) config.maxOutputTokens = this.#opts.maxOutputTokens;
-    if (this.#opts.temperature !== undefined) config.temperature = this.#opts.temperature;
-    if (req.tools !== undefined && req.tools.length > 0) {
-      config.tools = toFunctionDeclarations(req.tools);
-      if (req.toolChoice === 'none')
-        config.toolConfig = { functionCallingConfig: { mode: FunctionCallingConfigMode.NONE } };
-    }
+    const body = this.#requestBody(req);
     let calls = 0;
     let finished = false;
     try {
       arm();
-      const stream = await this.#ai.models.generateContentStream({ model, contents: toContents(req.history), config });
-      for await (const chunk of stream) {
+      for await (const chunk of streamGenerateContent(this.#url, this.#opts.apiKey, body, ctrl.signal)) {
         arm();
         const parts = chunk.candidates?.[0]?.content?.parts;
         if (parts === undefined) continue;
@@ -206,6 +188,24 @@ export class GeminiLlm implements LanguageModel {
       req.signal.removeEventListener('abort', onAbort);
       if (!finished) ctrl.abort(); // the consumer stopped early or it failed: release the connection
     }
+  }
+
+  /** The request as @google/genai sends it to the Gemini API (its `generateContentParametersToMldev`). */
+  #requestBody(req: LlmRequest): string {
+    const generationConfig: GenerateContentConfig = {};
+    if (this.#opts.temperature !== undefined) generationConfig.temperature = this.#opts.temperature;
+    if (this.#opts.maxOutputTokens !== undefined) generationConfig.maxOutputTokens = this.#opts.maxOutputTokens;
+    if (this.#thinkingConfig !== undefined) generationConfig.thinkingConfig = this.#thinkingConfig;
+    const body: Record<string, unknown> = { contents: toContents(req.history) };
+    if (req.systemInstructions != null) {
+      body.systemInstruction = { role: 'user', parts: [{ text: req.systemInstructions }] } satisfies Content;
+    }
+    body.generationConfig = generationConfig;
+    if (req.tools !== undefined && req.tools.length > 0) {
+      body.tools = toFunctionDeclarations(req.tools);
+      if (req.toolChoice === 'none') body.toolConfig = { functionCallingConfig: { mode: 'NONE' } };
+    }
+    return JSON.stringify(body);
   }
 }
 
