@@ -72,9 +72,9 @@ function wideSamples(b: Buffer, width: 3 | 4): Int16Array {
 /** mod_native_file hands the bytes to the channel's codec: right only if the call uses that codec. */
 function native(b: Buffer, codec: string, fileCodec: 'PCMU' | 'PCMA'): DecodedFile {
   const callCodec = codec === 'PCMA' ? 'PCMA' : 'PCMU';
-  const decode = callCodec === 'PCMA' ? alawToLinear : ulawToLinear;
+  const table = callCodec === 'PCMA' ? ALAW_TABLE : ULAW_TABLE;
   const pcm = new Int16Array(b.length);
-  for (let i = 0; i < b.length; i++) pcm[i] = decode(b[i]!);
+  for (let i = 0; i < b.length; i++) pcm[i] = table[b[i]!]!;
   return codec === fileCodec ? { pcm, sampleRate: 8000 } : { pcm, sampleRate: 8000, noise: true, mismatch: true };
 }
 
@@ -164,3 +164,7 @@ export function resample(pcm: Int16Array, fromRate: number, toRate: number): Int
   }
   return out;
 }
+
+// G.711 decoded through a table: a playback file is decoded byte by byte.
+const ULAW_TABLE = Int16Array.from({ length: 256 }, (_, b) => ulawToLinear(b));
+const ALAW_TABLE = Int16Array.from({ length: 256 }, (_, b) => alawToLinear(b));

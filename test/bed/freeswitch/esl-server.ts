@@ -111,12 +111,13 @@ class EslConnection {
 
   write(text: string | Buffer): void {
     if (this.#closed || this.socket.destroyed) return;
-    // What is written in one turn of the event loop (a media tick's events, a reply and the events it caused)
-    // leaves in one system call: the bytes and their order are the same, only the segments differ.
+    // What is written in one turn of the event loop (the events of the timers due together, a reply and the
+    // events it caused) leaves in one system call: the bytes and their order are the same, only the TCP
+    // segments differ.
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.#corked = false;
         this.socket.uncork();
       });
