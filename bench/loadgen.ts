@@ -110,22 +110,17 @@ const fail = (msg: string): never => {
 
 /**
  * Notes when each late caller frame arrived (the fake only counts them): the gap is then checked against the
- * load generator processes' stalls (LoopLag) to say whose fault it was.
+ * load generator processes' stalls (LoopLag) to say whose fault it was. A hook the session calls, not an
+ * accessor put on it: redefining a property turns the session into a slow dictionary object on the fake's hot path.
  */
 function watchLateAudio(s: FakeLiveSession): void {
   if (watched.has(s)) return;
   watched.add(s);
-  let count = s.lateAudio;
-  Object.defineProperty(s, 'lateAudio', {
-    get: () => count,
-    set: (v: number) => {
-      if (v > count && lateGaps.length < 100_000) {
-        const now = epochNow();
-        lateGaps.push([now - (performance.now() - s.lastAudioAt), now]);
-      }
-      count = v;
-    },
-  });
+  s.onLateAudio = (previousAt) => {
+    if (lateGaps.length >= 100_000) return;
+    const now = epochNow();
+    lateGaps.push([now - (performance.now() - previousAt), now]);
+  };
 }
 
 async function handle(m: LoadgenRequest): Promise<unknown> {

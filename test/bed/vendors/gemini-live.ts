@@ -288,6 +288,8 @@ export class FakeLiveSession extends WsFakeSession {
   /** A gap above this counts as late (default 60: three 20 ms frames; raise it when frames are bigger). */
   lateAfterMs = 60;
   lateAudio = 0;
+  /** Called for each late caller audio message with when the previous one arrived (performance.now()). */
+  onLateAudio: ((previousAt: number) => void) | undefined = undefined;
   audioInMs = 0;
   /** Distinct mimeTypes of received audio. */
   readonly audioMimeTypes: string[] = [];
@@ -757,7 +759,10 @@ export class FakeLiveSession extends WsFakeSession {
     if (this.lastAudioAt > 0) {
       const gap = now - this.lastAudioAt;
       if (gap > this.maxAudioGapMs) this.maxAudioGapMs = gap;
-      if (gap > this.lateAfterMs) this.lateAudio++;
+      if (gap > this.lateAfterMs) {
+        this.lateAudio++;
+        this.onLateAudio?.(this.lastAudioAt);
+      }
     } else {
       this.firstAudioAt = now;
     }
