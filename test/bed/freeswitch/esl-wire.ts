@@ -105,50 +105,84 @@ const seen = new Set<string>();
 const keyJson = new Map<string, string>();
 
 /**
+ * Per channel and kind of event, the last such event's headers outside the variable block and their members:
+ * most (the caller profile, the channel state, the core headers) are the same from one event to the next.
+ */
+interface Shape {
+  keys: string[];
+  values: string[];
+  members: string[];
+}
+const shapes = new Map<string, Map<string, Shape>>();
+
+/**
  * The same text as wholeJson, with the channel's variables (most of an event's bytes) spliced in from
- * variablesJson. Undefined (use wholeJson) whenever the object's own rules would reorder or merge members: a
- * repeated header name (the last value wins at the first place), a `variable_` header outside the block, a
- * name starting with a digit (array-index names come first in an object), or `__proto__`.
+ * variablesJson and the other members reused from the channel's last event of that kind where unchanged.
+ * Undefined (use wholeJson) whenever the object's own rules would reorder or merge members: a repeated header
+ * name (the last value wins at the first place), a `variable_` header outside the block, a name starting with
+ * a digit (array-index names come first in an object), or `__proto__`.
  */
 function splicedJson(event: FsEvent): Json | undefined {
   const block = varBlockOf(event);
   if (!block) return undefined;
-  const { headers } = event;
+  const { headers, body } = event;
   const end = block.at + block.headers.length;
-  let head = '{';
-  let tail = '';
-  seen.clear();
-  for (let i = 0; i < headers.length; i++) {
-    if (i === block.at) i = end;
-    if (i >= headers.length) break;
-    const [k, v] = headers[i]!;
-    const m = member(k, v);
-    if (m === undefined) return undefined;
-    if (i < block.at) head += `${m},`;
-    else tail += `,${m}`;
+  const count = headers.length - block.headers.length + (body !== undefined ? 2 : 0);
+  const uuid = event.uuid ?? '';
+  let byKind = shapes.get(uuid);
+  if (!byKind) {
+    if (shapes.size >= 5000) shapes.clear();
+    byKind = new Map();
+    shapes.set(uuid, byKind);
   }
-  if (event.body !== undefined) {
-    const length = member('Content-Length', String(Buffer.byteLength(event.body)));
-    const body = member('_body', event.body);
-    if (length === undefined || body === undefined) return undefined;
-    tail += `,${length},${body}`;
+  const kind = event.subclass === undefined ? event.name : `${event.name} ${event.subclass}`;
+  const last = byKind.get(kind);
+  // The previous event's names were checked: the same names in the same order need no new check.
+  let sameNames = last !== undefined && last.keys.length === count;
+  const shape: Shape = { keys: new Array(count), values: new Array(count), members: new Array(count) };
+  let j = 0;
+  const add = (k: string, v: string) => {
+    if (sameNames && last!.keys[j] !== k) sameNames = false;
+    shape.keys[j] = k;
+    shape.values[j] = v;
+    shape.members[j] = sameNames && last!.values[j] === v ? last!.members[j]! : keyJsonOf(k) + jsonString(v);
+    j++;
+  };
+  for (let i = 0; i < block.at; i++) add(headers[i]![0], headers[i]![1]);
+  for (let i = end; i < headers.length; i++) add(headers[i]![0], headers[i]![1]);
+  if (body !== undefined) {
+    add('Content-Length', String(Buffer.byteLength(body)));
+    add('_body', body);
   }
-  tail += '}';
+  if (!sameNames && !plainNames(shape.keys)) return undefined;
+  if (event.name === 'CHANNEL_DESTROY') shapes.delete(uuid);
+  else byKind.set(kind, shape);
+  const before = shape.members.slice(0, block.at).join(',');
+  const after = shape.members.slice(block.at).join(',');
+  const head = block.at > 0 ? `{${before},` : '{';
+  const tail = after ? `,${after}}` : '}';
   const vars = variablesJson(block.headers);
   return { text: head + vars.text + tail, bytes: Buffer.byteLength(head) + vars.bytes + Buffer.byteLength(tail) };
 }
 
-/** `"name":"value"` of a header outside the variable block, or undefined when the fast path does not apply. */
-function member(k: string, v: string): string | undefined {
-  const c = k.charCodeAt(0);
-  if (seen.has(k) || (c >= 48 && c <= 57) || k.startsWith('variable_') || k === '__proto__') return undefined;
-  seen.add(k);
+/** Names that a JSON object keeps once each, in this order, and that are not variables. */
+function plainNames(keys: readonly string[]): boolean {
+  seen.clear();
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if (seen.has(k) || (c >= 48 && c <= 57) || k.startsWith('variable_') || k === '__proto__') return false;
+    seen.add(k);
+  }
+  return true;
+}
+
+function keyJsonOf(k: string): string {
   let key = keyJson.get(k);
   if (key === undefined) {
     key = `${JSON.stringify(k)}:`;
     if (keyJson.size < 10_000) keyJson.set(k, key);
   }
-  return key + jsonString(v);
+  return key;
 }
 
 /** Characters JSON.stringify escapes in a string: `"`, `\\`, controls, surrogates (escaped when unpaired). */
