@@ -63,7 +63,7 @@ export class SileroBatcher {
   readonly #probName: string;
   readonly #stateName: string;
   #queued: SileroRow[] = [];
-  /** When the oldest queued row was submitted (performance.now()). */
+  /** When the oldest queued window was complete (performance.now()); -Infinity: overdue. */
   #oldestAt = 0;
   #running = false;
   #timer: NodeJS.Timeout | undefined;
