@@ -6,6 +6,7 @@
  * that reaches into the SDKs' internals to find it (and to undo their other surprises named below).
  */
 import type { GoogleGenAI } from '@google/genai';
+import { WebSocket } from 'ws';
 
 /** How long a close handshake may take before the TCP connection is dropped. */
 export const CLOSE_GRACE_MS = 1000;
@@ -241,6 +242,14 @@ interface LiveConn {
   ws?: WsSocket;
   close(): void;
   send(message: string): void;
+  connect?(): void;
+}
+/** The SDK's socket callbacks (what its NodeWebSocket sets on the `ws` socket). */
+interface LiveCallbacks {
+  onopen?: unknown;
+  onerror?: unknown;
+  onclose?: unknown;
+  onmessage?: unknown;
 }
 interface LiveSocketFactory {
   create(url: string, headers: Record<string, string>, callbacks: unknown): LiveConn;
@@ -272,6 +281,8 @@ export class LiveSocketCapture {
       create: (url, headers, callbacks) => {
         const conn = factory!.create(url, headers, callbacks);
         this.#conn = conn;
+        if (typeof conn.connect === 'function')
+          conn.connect = () => openWithoutCompression(conn, url, headers, callbacks);
         if (rewriteSetup !== undefined && typeof conn.send === 'function') {
           const send = conn.send.bind(conn);
           let first = true;
@@ -303,6 +314,18 @@ export class LiveSocketCapture {
       /* never throws */
     }
   }
+}
+
+/**
+ * What the SDK's NodeWebSocket.connect does, but without offering permessage-deflate (`ws` clients offer it by
+ * default): a service that accepted it would have both sides deflate every audio message — base64 PCM that
+ * barely compresses — at a cost per message larger than everything else callbridge does with a frame.
+ */
+function openWithoutCompression(conn: LiveConn, url: string, headers: Record<string, string>, cb: unknown): void {
+  const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+  const { onopen, onerror, onclose, onmessage } = cb as LiveCallbacks;
+  Object.assign(ws, { onopen, onerror, onclose, onmessage });
+  conn.ws = ws as unknown as WsSocket;
 }
 
 /**
