@@ -111,13 +111,13 @@ class EslConnection {
 
   write(text: string | Buffer): void {
     if (this.#closed || this.socket.destroyed) return;
-    // What is written in one turn of the event loop (the events of the timers due together, a reply and the
-    // events it caused) leaves in one system call: the bytes and their order are the same, only the TCP
-    // segments differ.
+    // What is written in one callback (a playback's stop, completion and next start; a reply and the events it
+    // caused) leaves in one system call once it returns: the bytes and their order are the same, only the TCP
+    // segments differ. (Waiting for setImmediate would batch more, but delays replies behind the loop's I/O.)
     if (!this.#corked) {
       this.#corked = true;
       this.socket.cork();
-      setImmediate(() => {
+      process.nextTick(() => {
         this.#corked = false;
         this.socket.uncork();
       });
