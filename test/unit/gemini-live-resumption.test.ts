@@ -124,7 +124,7 @@ describe('replay ring and policy', () => {
     assert.equal(ring.overflowed, 1);
     const out: string[] = [];
     assert.deepEqual(
-      ring.replayAfter(0, (m) => out.push(String(m))),
+      ring.replayAfter(0, (m) => out.push(m)),
       { replayed: 4, missing: 1, base: 1 },
     );
     assert.deepEqual(out, ['b', 'c', 'd', 'e']);
@@ -132,7 +132,7 @@ describe('replay ring and policy', () => {
     assert.equal(ring.size, 2);
     out.length = 0;
     assert.deepEqual(
-      ring.replayAfter(3, (m) => out.push(String(m))),
+      ring.replayAfter(3, (m) => out.push(m)),
       { replayed: 2, missing: 0, base: 3 },
     );
     assert.deepEqual(out, ['d', 'e']);

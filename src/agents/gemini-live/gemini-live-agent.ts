@@ -14,7 +14,7 @@ import { errorText } from '../../errors.ts';
 import type { Agent, AgentSink } from '../agent.ts';
 import { LiveConnection, type LiveConnectionEvents } from './live-connection.ts';
 import { connectionOptions, type GeminiLiveAgentOptions } from './live-options.ts';
-import { LiveOutbox, audioMessage } from './live-outbox.ts';
+import { LiveOutbox } from './live-outbox.ts';
 import { notifyText, sayText, speakFirstText, textMessage } from './live-prompts.ts';
 import { LiveResumer, PlannedSwitch, ResumeFailed, closeOutcome } from './live-resumer.ts';
 import { liveConfig, setupProblem, type LiveSetupOptions } from './live-setup.ts';
@@ -252,7 +252,7 @@ export class GeminiLiveAgent implements Agent {
 
   #adopt(conn: LiveConnection, reason: string, since: number): void {
     const { replayed, missing, base } = this.#policy.ring.replayAfter(this.#policy.covered, (m) =>
-      conn.sendAlways(typeof m === 'string' ? this.#tools.forReplay(m) : audioMessage(m)),
+      conn.sendAlways(this.#tools.forReplay(m)),
     );
     this.#policy.connectionStarted(base);
     this.#out.conn = conn;

@@ -9,25 +9,20 @@
  */
 import type { LiveServerSessionResumptionUpdate } from '@google/genai';
 
-/** A client message kept for replay: its JSON text, or a caller audio frame's bytes (see LiveOutbox). */
-export type ReplayItem = string | Buffer;
-
 /**
- * The newest client messages: texts as the JSON that was (or will be) sent, caller audio as a copy of the
- * frame's bytes (a Buffer: outside the JS heap, ~30% smaller than its base64 message, and never moved by the
- * garbage collector however long the handle takes to cover it; the message is rebuilt only on a replay).
- * Bounded: when full the oldest is dropped and counted in `overflowed` (it is lost only if a resumption then
- * needs it).
+ * The newest client messages, as the JSON text that was (or will be) sent: references to strings already
+ * built for the socket, never copies. Bounded: when full the oldest is dropped and counted in `overflowed`
+ * (it is lost only if a resumption then needs it).
  */
 export class ReplayRing {
-  readonly #slots: (ReplayItem | undefined)[];
+  readonly #slots: (string | undefined)[];
   #last = 0;
   #count = 0;
   /** Messages pushed out of the ring before a handle covered them. */
   overflowed = 0;
 
   constructor(capacity: number) {
-    this.#slots = new Array<ReplayItem | undefined>(Math.max(1, capacity)).fill(undefined);
+    this.#slots = new Array<string | undefined>(Math.max(1, capacity)).fill(undefined);
   }
 
   /** Number of the newest message (0: none yet). */
@@ -39,8 +34,8 @@ export class ReplayRing {
     return this.#count;
   }
 
-  /** Keep `msg` as the next message; returns its number. Hot path: no allocation (a Buffer is kept, not copied). */
-  push(msg: ReplayItem): number {
+  /** Keep `msg` as the next message; returns its number. Hot path: no allocation. */
+  push(msg: string): number {
     const cap = this.#slots.length;
     if (this.#count === cap) this.overflowed++;
     else this.#count++;
@@ -64,7 +59,7 @@ export class ReplayRing {
    * Hand every kept message numbered above `n` to `send`, in order. `missing`: messages above `n` no longer
    * kept (overflowed); `base`: the number before the first message handed over.
    */
-  replayAfter(n: number, send: (msg: ReplayItem) => void): { replayed: number; missing: number; base: number } {
+  replayAfter(n: number, send: (msg: string) => void): { replayed: number; missing: number; base: number } {
     const cap = this.#slots.length;
     const first = Math.max(n + 1, this.#last - this.#count + 1);
     for (let i = first; i <= this.#last; i++) send(this.#slots[i % cap]!);
