@@ -137,6 +137,13 @@ class EslConnection {
     this.socket.end();
   }
 
+  mayWant(name: string, subclass: string | undefined): boolean {
+    if (!this.authed || !this.format) return false;
+    if (this.all) return true;
+    if (!this.names.has(name)) return false;
+    return !(name === 'CUSTOM' && subclass && !this.subclasses.has(subclass));
+  }
+
   #wants(event: FsEvent): boolean {
     if (!this.authed || !this.format) return false;
     if (this.all) return passesFilters(event, this.filters);
@@ -230,6 +237,12 @@ export class EslServer {
 
   injectRaw(raw: string | Buffer): void {
     for (const c of this.#connections) if (c.authed && !c.closed && !c.socket.destroyed) c.socket.write(raw);
+  }
+
+  /** Whether some connection may take an event of this name (its filters are not looked at: they need the headers). */
+  wants(name: string, subclass: string | undefined): boolean {
+    for (const c of this.#connections) if (c.mayWant(name, subclass)) return true;
+    return false;
   }
 
   broadcast(event: FsEvent): void {

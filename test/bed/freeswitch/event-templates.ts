@@ -95,6 +95,11 @@ export class EventFactory {
   coreUuid = randomUUID();
   #sequence = 0;
 
+  /** An event fired that nobody takes: it is not built, but it has its Event-Sequence number all the same. */
+  skip(): void {
+    ++this.#sequence;
+  }
+
   reboot(): void {
     this.coreUuid = randomUUID();
     this.#sequence = 0;

@@ -97,6 +97,9 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
       settings: this.settings,
       tmpDir: this.tmpDir,
       fire: (event) => this.#fire(event),
+      observed: (name, subclass) =>
+        this.settings.keepEventLog || this.listenerCount('event') > 0 || this.#esl.wants(name, subclass),
+      unobserved: () => this.#waiters.poke(),
       nextSessionId: () => ++this.#sessionId,
       channelGone: (ch) => {
         if (this.channels.get(ch.uuid) === ch) this.channels.delete(ch.uuid);
