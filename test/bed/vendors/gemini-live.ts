@@ -226,6 +226,26 @@ function decodeScratch(base64: string): Buffer {
   return scratch.subarray(0, scratch.write(base64, 'base64'));
 }
 
+const audioRecords = new Map<string, Record<string, any>>();
+/**
+ * What `sent` remembers of an audio message when audio is not recorded: one frozen record per mime type and size
+ * shared by every such message (hundreds a second in a benchmark, all kept: one object each grew the old heap).
+ */
+function audioRecord(mimeType: string, bytes: number): Record<string, any> {
+  const key = `${mimeType} ${bytes}`;
+  let record = audioRecords.get(key);
+  if (!record) {
+    const inlineData = Object.freeze({ mimeType, data: `<${bytes} bytes>` });
+    record = Object.freeze({
+      serverContent: Object.freeze({
+        modelTurn: Object.freeze({ parts: Object.freeze([Object.freeze({ inlineData })]) }),
+      }),
+    });
+    audioRecords.set(key, record);
+  }
+  return record;
+}
+
 /**
  * The wire form of reply audio messages (`{"serverContent":{"modelTurn":...}}` without transcription), per
  * reply audio and chunking: a benchmark's sessions all stream the same reply. The audio is compared with the
@@ -582,9 +602,7 @@ export class FakeLiveSession extends WsFakeSession {
       if (!this.recordAudio && w >= words.length) {
         // The same reply audio every turn (autoReply): its messages are serialized once, not per session and turn.
         const wire = replyWire.message(pcm, rate, chunkBytes, off / chunkBytes, this.opts.textFrames === true);
-        this.sent.push({
-          serverContent: { modelTurn: { parts: [{ inlineData: { mimeType, data: `<${chunk.length} bytes>` } }] } },
-        });
+        this.sent.push(audioRecord(mimeType, chunk.length));
         if (typeof wire === 'string') this.ws.send(wire);
         else this.ws.send(wire, { binary: true });
         if (off + chunkBytes < pcm.length)
