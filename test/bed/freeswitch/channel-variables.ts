@@ -4,7 +4,7 @@
  * handed to an event is never changed afterwards, and a variable keeps its header tuple while its value stays,
  * so the wire formats can cache what they made of an unchanged stretch of variables (esl-wire.ts).
  */
-import type { Header } from './event-templates.ts';
+import { type Header, type JsonRun, VarList } from './event-templates.ts';
 
 const PREFIX = 'variable_';
 
@@ -12,8 +12,9 @@ export class ChannelVariables {
   readonly map = new Map<string, string>();
   #headers: Header[] = [];
   #index = new Map<string, number>();
-  /** The current list went out with an event: the next change copies it first. */
-  #shared = false;
+  /** The current list went out with an event (as #list): the next change copies it first. */
+  #list: VarList | undefined;
+  readonly #runs: JsonRun[] = [];
 
   get(name: string): string | undefined {
     return this.map.get(name);
@@ -43,15 +44,15 @@ export class ChannelVariables {
   }
 
   /** The variables as event headers, as they are now. */
-  headers(): readonly Header[] {
-    this.#shared = true;
-    return this.#headers;
+  headers(): VarList {
+    this.#list ??= new VarList(this.#headers, this.#runs);
+    return this.#list;
   }
 
   #own(): Header[] {
-    if (this.#shared) {
+    if (this.#list) {
       this.#headers = this.#headers.slice();
-      this.#shared = false;
+      this.#list = undefined;
     }
     return this.#headers;
   }

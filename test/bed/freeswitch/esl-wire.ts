@@ -1,5 +1,5 @@
 /** The mod_event_socket wire format: incoming command packets, outgoing replies and events. */
-import { eventHeader, type FsEvent, type Header, varBlockOf } from './event-templates.ts';
+import { eventHeader, type FsEvent, type Header, type JsonRun, VARS, type VarList } from './event-templates.ts';
 
 export interface EslPacket {
   /** The command line, e.g. `api uuid_kill 123` or `sendmsg 123`. */
@@ -60,8 +60,10 @@ export const disconnectNotice = (): string =>
   `Content-Type: text/disconnect-notice\nContent-Length: ${Buffer.byteLength(GOODBYE)}\n\n${GOODBYE}`;
 
 // An event is serialized once per format and shared by every connection (hundreds of calls in benchmarks).
-const jsonCache = new WeakMap<FsEvent, string>();
-const plainCache = new WeakMap<FsEvent, string>();
+// Kept on the event under symbols (a WeakMap entry per event was a measurable share of the GC's work).
+const JSON_WIRE = Symbol('event json');
+const PLAIN_WIRE = Symbol('event plain');
+type Serialized = FsEvent & { [JSON_WIRE]?: string; [PLAIN_WIRE]?: string };
 
 /**
  * FreeSWITCH keeps an array variable (set with `push`, or the dialplan's DP_MATCH) as the string
@@ -73,12 +75,12 @@ export function jsonValue(value: string): string | string[] {
 }
 
 /** `event json`: one JSON object of string values (arrays for array variables); a body goes under `_body` after a Content-Length header. */
-export function eventAsJson(event: FsEvent): string {
-  let wire = jsonCache.get(event);
+export function eventAsJson(event: Serialized): string {
+  let wire = event[JSON_WIRE];
   if (!wire) {
     const json = splicedJson(event) ?? wholeJson(event);
     wire = `Content-Length: ${json.bytes}\nContent-Type: text/event-json\n\n${json.text}`;
-    jsonCache.set(event, wire);
+    event[JSON_WIRE] = wire;
   }
   return wire;
 }
@@ -123,8 +125,9 @@ const shapes = new Map<string, Map<string, Shape>>();
  * a digit (array-index names come first in an object), or `__proto__`.
  */
 function splicedJson(event: FsEvent): Json | undefined {
-  const block = varBlockOf(event);
-  if (!block) return undefined;
+  const vars = event[VARS];
+  if (!vars) return undefined;
+  const block = { at: vars.at, headers: vars.list.headers };
   const { headers, body } = event;
   const end = block.at + block.headers.length;
   const count = headers.length - block.headers.length + (body !== undefined ? 2 : 0);
@@ -161,8 +164,8 @@ function splicedJson(event: FsEvent): Json | undefined {
   const after = shape.members.slice(block.at).join(',');
   const head = block.at > 0 ? `{${before},` : '{';
   const tail = after ? `,${after}}` : '}';
-  const vars = variablesJson(block.headers);
-  return { text: head + vars.text + tail, bytes: Buffer.byteLength(head) + vars.bytes + Buffer.byteLength(tail) };
+  const json = variablesJson(vars.list);
+  return { text: head + json.text + tail, bytes: Buffer.byteLength(head) + json.bytes + Buffer.byteLength(tail) };
 }
 
 /** Names that a JSON object keeps once each, in this order, and that are not variables. */
@@ -199,34 +202,26 @@ function jsonString(v: string): string {
  * stays) is reused, so an event after a few variables changed re-serializes only their runs.
  */
 const SEGMENT = 16;
-interface Run {
-  tuples: readonly Header[];
-  text: string;
-  bytes: number;
-}
-const runs = new WeakMap<Header, Run>();
-const blockJson = new WeakMap<readonly Header[], Json>();
 
-function variablesJson(block: readonly Header[]): Json {
-  let json = blockJson.get(block);
-  if (json) return json;
+function variablesJson(list: VarList): Json {
+  if (list.json) return list.json;
+  const block = list.headers;
   let text = '';
   let bytes = 0;
-  for (let i = 0; i < block.length; i += SEGMENT) {
+  for (let i = 0, r = 0; i < block.length; i += SEGMENT, r++) {
     const end = Math.min(i + SEGMENT, block.length);
-    let run = runs.get(block[i]!);
+    let run: JsonRun | undefined = list.runs[r];
     if (!run || !sameTuples(run.tuples, block, i, end)) {
       const tuples = block.slice(i, end);
       const runText = tuples.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(jsonValue(v))}`).join(',');
       run = { tuples, text: runText, bytes: Buffer.byteLength(runText) };
-      runs.set(block[i]!, run);
+      list.runs[r] = run;
     }
     text = i === 0 ? run.text : `${text},${run.text}`;
     bytes += i === 0 ? run.bytes : run.bytes + 1;
   }
-  json = { text, bytes };
-  blockJson.set(block, json);
-  return json;
+  list.json = { text, bytes };
+  return list.json;
 }
 
 function sameTuples(tuples: readonly Header[], block: readonly Header[], from: number, to: number): boolean {
@@ -236,14 +231,14 @@ function sameTuples(tuples: readonly Header[], block: readonly Header[], from: n
 }
 
 /** `event plain`: URL-encoded `Name: value` lines, a blank line, then the body. */
-export function eventAsPlain(event: FsEvent): string {
-  let wire = plainCache.get(event);
+export function eventAsPlain(event: Serialized): string {
+  let wire = event[PLAIN_WIRE];
   if (!wire) {
     let text = '';
     for (const [k, v] of event.headers) text += `${k}: ${encodeURIComponent(v)}\n`;
     text += event.body !== undefined ? `Content-Length: ${Buffer.byteLength(event.body)}\n\n${event.body}` : '\n';
     wire = `Content-Length: ${Buffer.byteLength(text)}\nContent-Type: text/event-plain\n\n${text}`;
-    plainCache.set(event, wire);
+    event[PLAIN_WIRE] = wire;
   }
   return wire;
 }

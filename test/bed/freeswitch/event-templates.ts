@@ -18,21 +18,38 @@ export interface FsEvent {
   uuid?: string;
   /** performance.now() when fired. */
   at: number;
+  /** The channel variables among the headers, as one shared list (a symbol: not part of the event's data). */
+  [VARS]?: VarsAt;
+}
+
+/** A stretch of a variable list serialized for event json (esl-wire.ts), reused while its header tuples stay. */
+export interface JsonRun {
+  tuples: readonly Header[];
+  text: string;
+  bytes: number;
 }
 
 /**
- * An event's channel variables (`variable_*` headers) as one block, shared by every event the channel fires
- * while its variables do not change: `event.headers.slice(at, at + headers.length)`. Lets the wire formats
- * serialize the block once instead of once per event (kept beside the event, not on it: events stay plain data).
+ * A channel's variables as `variable_*` headers, one object per version: every event the channel fires while
+ * its variables do not change shares it, so the wire formats serialize it once (`json`), reusing the runs
+ * (`runs`, the channel's, across versions) whose tuples did not change.
  */
-export interface VarBlock {
-  at: number;
-  headers: readonly Header[];
-}
-const varBlocks = new WeakMap<FsEvent, VarBlock>();
+export class VarList {
+  readonly headers: readonly Header[];
+  readonly runs: JsonRun[];
+  json: { text: string; bytes: number } | undefined;
 
-export function varBlockOf(event: FsEvent): VarBlock | undefined {
-  return varBlocks.get(event);
+  constructor(headers: readonly Header[], runs: JsonRun[]) {
+    this.headers = headers;
+    this.runs = runs;
+  }
+}
+
+/** Where an event's variables are: `event.headers.slice(at, at + list.headers.length)`. */
+export const VARS = Symbol('channel variables');
+export interface VarsAt {
+  at: number;
+  list: VarList;
 }
 
 export interface CapturedEvent {
@@ -118,8 +135,8 @@ export class EventFactory {
       calling?: [string, string, string];
       pre?: Header[];
       data?: Header[];
-      /** The channel's `variable_*` headers (after `data`), no empty values: kept as one shared block. */
-      vars?: readonly Header[];
+      /** The channel's `variable_*` headers (after `data`), no empty values: kept as one shared list. */
+      vars?: VarList;
       post?: Header[];
       body?: string;
       uuid?: string;
@@ -147,10 +164,10 @@ export class EventFactory {
     // FreeSWITCH leaves out headers whose value is empty.
     const kept = headers.filter(([, v]) => v !== '');
     const varsAt = kept.length;
-    if (parts.vars) for (const h of parts.vars) kept.push(h);
+    if (parts.vars) for (const h of parts.vars.headers) kept.push(h);
     if (parts.post) for (const h of parts.post) if (h[1] !== '') kept.push(h);
     const event: FsEvent = { name, headers: kept, at: performance.now() };
-    if (parts.vars?.length) varBlocks.set(event, { at: varsAt, headers: parts.vars });
+    if (parts.vars?.headers.length) event[VARS] = { at: varsAt, list: parts.vars };
     if (parts.subclass) event.subclass = parts.subclass;
     if (parts.body !== undefined) event.body = parts.body;
     if (parts.uuid) event.uuid = parts.uuid;
