@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { blameLate, type LagSpread } from './callers.ts';
 import type { LoadgenRequest, LoadgenStats, ReconnectStats } from './loadgen.ts';
+import { loadConfig } from '../src/config.ts';
 
 type LoadgenRole = 'all' | 'emulator' | 'vendors';
 
@@ -91,6 +92,8 @@ const TARGETS = {
 };
 const ROOT = new URL('..', import.meta.url).pathname;
 const NODE = process.execPath;
+/** callbridge's own STREAM_FRAME_MS default (late-frame threshold when the run does not set one). */
+const DEFAULT_FRAME_MS = loadConfig({ GOOGLE_API_KEY: 'bench' }).STREAM_FRAME_MS;
 const pin = (cpu: number, cmd: string[]) => (os.cpus().length > 1 ? ['taskset', '-c', String(cpu), ...cmd] : cmd);
 
 // ---------------------------------------------------------------- processes
@@ -327,10 +330,11 @@ async function runStep(calls: number, reconnectEveryS = 0): Promise<StepResult> 
     });
     if (placed.streaming < calls) console.warn(`  only ${placed.streaming}/${calls} calls streaming`);
     await sleep(Number(args.warmup) * 1000);
+    // The frame size callbridge streams with: --env, else the environment, else its own default.
     const frameMs = Number(
       (args.env as string[]).find((e) => e.startsWith('STREAM_FRAME_MS='))?.split('=')[1] ??
         process.env.STREAM_FRAME_MS ??
-        40,
+        DEFAULT_FRAME_MS,
     );
     await lg.each({ cmd: 'window', frameMs });
     const a = await scrape(cb.port);
