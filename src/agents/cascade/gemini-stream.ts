@@ -41,6 +41,8 @@ export class GeminiApiError extends Error {
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 /** Longest error body read (the rest is dropped). */
 const MAX_ERROR_BODY = 64 * 1024;
+/** Longest SSE event accepted (a chunk is a few KB): beyond it the answer is refused, not buffered without end. */
+export const MAX_EVENT_BYTES = 1024 * 1024;
 /** SSE event delimiters the API may use (the first one found ends an event). */
 const DELIMITERS = ['\n\n', '\r\r', '\r\n\r\n'];
 
@@ -78,7 +80,10 @@ export async function* streamGenerateContent(
           len = d.length;
         }
       }
-      if (at === -1) break;
+      if (at === -1) {
+        if (buffer.length > MAX_EVENT_BYTES) throw new Error(`stream event over ${MAX_EVENT_BYTES} bytes`);
+        break;
+      }
       const event = buffer.slice(0, at).trim();
       buffer = buffer.slice(at + len);
       if (event.startsWith('data:')) yield parseEvent(event.slice(5).trim());
