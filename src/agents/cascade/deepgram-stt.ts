@@ -77,7 +77,7 @@ export class DeepgramStt implements SpeechToText {
   #lastError: string | undefined;
   #closePromise: Promise<void> | undefined;
   /** Caller audio waiting to go out as one message (sendMs), and how many frames it holds. */
-  readonly #pending: Buffer;
+  #pending: Buffer;
   readonly #sendBytes: number;
   #pendingBytes = 0;
   #pendingFrames = 0;
@@ -165,8 +165,8 @@ export class DeepgramStt implements SpeechToText {
 
   /**
    * Hot path: the frame joins the audio waiting to go out, which goes as one binary message once another frame
-   * like it would take it past sendMs (ws copies while masking, so the caller may reuse `frame`; the buffer is
-   * reused). A frame of sendMs or more goes on its own.
+   * like it would take it past sendMs (ws copies while masking, so the caller may reuse `frame`; each message gets
+   * a buffer of its own). A frame of sendMs or more goes on its own.
    */
   sendAudio(frame: Buffer): void {
     if (this.#socket === undefined) return;
@@ -200,7 +200,10 @@ export class DeepgramStt implements SpeechToText {
     if (bytes === 0) return;
     this.#pendingBytes = 0;
     this.#pendingFrames = 0;
-    this.#send(this.#pending.subarray(0, bytes), frames);
+    // The sent buffer is never written again: a socket that negotiated compression deflates it later.
+    const audio = this.#pending.subarray(0, bytes);
+    this.#pending = Buffer.allocUnsafe(this.#sendBytes);
+    this.#send(audio, frames);
   }
 
   #send(audio: Buffer, frames: number): void {
