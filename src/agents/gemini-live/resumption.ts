@@ -8,21 +8,34 @@
  * included); each connection records the number before its first message (`base`) to translate it.
  */
 import type { LiveServerSessionResumptionUpdate } from '@google/genai';
+import { FrameLog } from './frame-log.ts';
+import { audioMessage } from './live-audio.ts';
+
+/** The slot of a caller frame (its bytes are in the FrameLog): no text message is empty. */
+const AUDIO = '';
 
 /**
- * The newest client messages, as the JSON text that was (or will be) sent: references to strings already
- * built for the socket, never copies. Bounded: when full the oldest is dropped and counted in `overflowed`
- * (it is lost only if a resumption then needs it).
+ * The newest client messages: texts as the JSON that was (or will be) sent, caller audio as the frame's bytes in
+ * a FrameLog (no per-frame object for the garbage collector; the message is rebuilt only on a replay).
+ * Bounded: when full the oldest is dropped and counted in `overflowed` (it is lost only if a resumption then
+ * needs it).
  */
 export class ReplayRing {
+  /** A text message, or AUDIO: then the frame is at `#at` with `#len` bytes in the log. */
   readonly #slots: (string | undefined)[];
+  readonly #at: Float64Array;
+  readonly #len: Int32Array;
+  readonly #log = new FrameLog();
   #last = 0;
   #count = 0;
   /** Messages pushed out of the ring before a handle covered them. */
   overflowed = 0;
 
   constructor(capacity: number) {
-    this.#slots = new Array<string | undefined>(Math.max(1, capacity)).fill(undefined);
+    const cap = Math.max(1, capacity);
+    this.#slots = new Array<string | undefined>(cap).fill(undefined);
+    this.#at = new Float64Array(cap);
+    this.#len = new Int32Array(cap);
   }
 
   /** Number of the newest message (0: none yet). */
@@ -34,8 +47,22 @@ export class ReplayRing {
     return this.#count;
   }
 
-  /** Keep `msg` as the next message; returns its number. Hot path: no allocation. */
+  /** Keep the text message `msg` as the next message; returns its number. */
   push(msg: string): number {
+    return this.#add(msg);
+  }
+
+  /** Keep a caller frame (copied: the caller may reuse `frame`) as the next message. Hot path: no allocation. */
+  pushAudio(frame: Buffer): number {
+    const n = this.#add(AUDIO);
+    const i = n % this.#slots.length;
+    this.#at[i] = this.#log.append(frame);
+    this.#len[i] = frame.length;
+    if (this.#count === this.#slots.length) this.#release();
+    return n;
+  }
+
+  #add(msg: string): number {
     const cap = this.#slots.length;
     if (this.#count === cap) this.overflowed++;
     else this.#count++;
@@ -48,22 +75,44 @@ export class ReplayRing {
   trimThrough(n: number): void {
     const cap = this.#slots.length;
     let first = this.#last - this.#count + 1;
+    if (this.#count === 0 || first > n) return;
     while (this.#count > 0 && first <= n) {
       this.#slots[first % cap] = undefined;
       first++;
       this.#count--;
     }
+    this.#release();
+  }
+
+  /** Give the log's slabs back up to the oldest frame still kept (all of them when none is). */
+  #release(): void {
+    const cap = this.#slots.length;
+    for (let i = this.#last - this.#count + 1; i <= this.#last; i++) {
+      if (this.#slots[i % cap] === AUDIO) return this.#log.releaseBefore(this.#at[i % cap]!);
+    }
+    this.#log.releaseAll();
   }
 
   /**
-   * Hand every kept message numbered above `n` to `send`, in order. `missing`: messages above `n` no longer
-   * kept (overflowed); `base`: the number before the first message handed over.
+   * Hand every kept message numbered above `n` to `send`, in order (caller audio as its `realtimeInput`
+   * message). `missing`: messages above `n` no longer kept (overflowed); `base`: the number before the first
+   * message handed over.
    */
   replayAfter(n: number, send: (msg: string) => void): { replayed: number; missing: number; base: number } {
     const cap = this.#slots.length;
     const first = Math.max(n + 1, this.#last - this.#count + 1);
-    for (let i = first; i <= this.#last; i++) send(this.#slots[i % cap]!);
+    for (let i = first; i <= this.#last; i++) {
+      const msg = this.#slots[i % cap]!;
+      send(msg === AUDIO ? audioMessage(this.#log.view(this.#at[i % cap]!, this.#len[i % cap]!)) : msg);
+    }
     return { replayed: this.#last - first + 1, missing: first - (n + 1), base: first - 1 };
+  }
+
+  /** The call is over: the log's slabs go back to the pool. */
+  clear(): void {
+    this.#slots.fill(undefined);
+    this.#count = 0;
+    this.#log.releaseAll();
   }
 }
 
