@@ -15,6 +15,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { type EmulatedChannel, FreeSwitchEmulator } from '../test/bed/index.ts';
+import { loadConfig } from '../src/config.ts';
 import { converse, LoopLag, TurnClock } from './callers.ts';
 
 const { values: args } = parseArgs({
@@ -22,7 +23,8 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '200,400,600,800,1000' },
     hold: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
-    'frame-ms': { type: 'string', default: '40' },
+    // callbridge's own default message size unless given
+    'frame-ms': { type: 'string', default: String(loadConfig({ GOOGLE_API_KEY: 'bench' }).STREAM_FRAME_MS) },
     'barge-in': { type: 'string', default: '0.2' },
     'reply-ms': { type: 'string', default: '2000' },
     legacy: { type: 'boolean', default: false },
