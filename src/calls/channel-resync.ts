@@ -59,6 +59,10 @@ export class ChannelResync {
     const { esl, logger, sessions } = this.#h;
     const generation = ++this.#generation;
     clearTimeout(this.#retry);
+    // The listing can only judge calls that existed when it was asked for: a call picked up from its
+    // CHANNEL_PARK while the listing is on its way is not in it, and is not gone.
+    const known = new Set(sessions.keys());
+    const unconfirmed = this.#h.unconfirmed();
     let rows: ChannelRow[];
     try {
       rows = await listChannels(esl);
@@ -71,9 +75,12 @@ export class ChannelResync {
     if (generation !== this.#generation) return;
     const present = new Set(rows.map((r) => r.uuid));
     for (const s of [...sessions.values()]) {
-      if (!present.has(s.id)) void s.end('channel gone while ESL was disconnected', { hangup: false });
+      if (known.has(s.id) && !present.has(s.id))
+        void s.end('channel gone while ESL was disconnected', { hangup: false });
     }
-    for (const id of this.#h.unconfirmed()) {
+    const stillUnconfirmed = new Set(this.#h.unconfirmed());
+    for (const id of unconfirmed) {
+      if (!stillUnconfirmed.has(id)) continue;
       if (present.has(id)) this.#h.confirm(id);
       else this.#h.failUnconfirmed(id, 'the call is not in FreeSWITCH');
     }
