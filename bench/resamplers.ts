@@ -23,6 +23,7 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { speechLike } from './speech.ts';
+import { convertInChunks } from '../test/bed/audio.ts';
 import { CONVERTER_NAMES, type ConverterName } from '../src/media/resampling/converter-names.ts';
 import { createResampler, type Resampler } from '../src/media/resampling/converter.ts';
 import { ResamplerPools } from '../src/media/resampling/converter-pool.ts';
@@ -90,24 +91,6 @@ function chunkSizes(total: number, seed = 1): number[] {
     left -= n;
   }
   return sizes;
-}
-
-/** Convert `input` in the given chunks and flush; the whole output. */
-function convert(r: Resampler, input: Int16Array, sizes: number[]): Int16Array {
-  const parts: Int16Array[] = [];
-  let at = 0;
-  for (const n of sizes) {
-    parts.push(r.process(input.subarray(at, at + n)).slice());
-    at += n;
-  }
-  parts.push(r.flush().slice());
-  const out = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 const rms = (s: Int16Array, from = 0, to = s.length) => {
@@ -180,7 +163,7 @@ async function memory(name: ConverterName, out: number) {
 async function gainDb(name: ConverterName, out: number, hz: number): Promise<number> {
   const input = tone(hz, 1);
   const r = await createResampler(IN, out, name);
-  const y = convert(r, input, chunkSizes(input.length, 3));
+  const y = convertInChunks(r, input, chunkSizes(input.length, 3));
   r.destroy();
   const skip = out / 10;
   return db(rms(y, skip, y.length - skip) / rms(input));
@@ -216,7 +199,7 @@ const qualitySizes = chunkSizes(quality.length, 5);
 const refs = new Map<number, Int16Array>();
 for (const out of [8000, 16000]) {
   const r = await createResampler(IN, out, 'SINC_BEST_QUALITY');
-  refs.set(out, convert(r, quality, qualitySizes));
+  refs.set(out, convertInChunks(r, quality, qualitySizes));
   r.destroy();
 }
 
@@ -242,7 +225,7 @@ for (const out of [8000, 16000] as const) {
     const stop: number[] = [];
     for (const f of bands[out].stop) stop.push(await gainDb(name, out, f));
     const r = await createResampler(IN, out, name);
-    const snr = snrDb(refs.get(out)!, convert(r, quality, qualitySizes));
+    const snr = snrDb(refs.get(out)!, convertInChunks(r, quality, qualitySizes));
     r.destroy();
     const ripple = Math.max(...pass) - Math.min(...pass);
     const edge = await gainDb(name, out, bands[out].edge);

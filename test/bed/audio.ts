@@ -21,6 +21,25 @@ export function concat(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
+/** What `convertInChunks` needs of a resampler (src/media/resampling's Resampler has it). */
+export interface ChunkConverter {
+  process(input: Int16Array): Int16Array;
+  flush(): Int16Array;
+}
+
+/** Convert `input` in chunks of the given sizes (the rest in one more), then flush: everything given back. */
+export function convertInChunks(r: ChunkConverter, input: Int16Array, sizes: number[]): Int16Array {
+  const parts: Int16Array[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    parts.push(r.process(input.subarray(at, at + n)).slice());
+    at += n;
+  }
+  if (at < input.length) parts.push(r.process(input.subarray(at)).slice());
+  parts.push(r.flush().slice());
+  return concat(...parts);
+}
+
 /** Dominant frequency by zero crossings (good enough for one pure tone). */
 export function estimateFrequency(samples: Int16Array, rate: number): number {
   let crossings = 0;

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { concat } from '../bed/audio.ts';
 import type { CommandRecord } from '../bed/index.ts';
 import { startStack, until } from '../support/stack.ts';
 
@@ -19,14 +20,7 @@ function heardBackToBack(call: {
   heard: readonly unknown[];
   heardPcm(from?: number, to?: number): Int16Array;
 }): Int16Array {
-  const parts = call.heard.map((_, i) => call.heardPcm(i, i));
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...call.heard.map((_, i) => call.heardPcm(i, i)));
 }
 
 test('ESL drops while a reply plays (a playback command reached FreeSWITCH, its +OK did not): the caller hears every sample once, in order', async (t) => {

@@ -6,10 +6,11 @@ import vm from 'node:vm';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { ConverterName } from '../../src/media/resampling/converter-names.ts';
-import { createResampler, type Resampler } from '../../src/media/resampling/converter.ts';
+import { createResampler } from '../../src/media/resampling/converter.ts';
 import { ResamplerPool, ResamplerPools } from '../../src/media/resampling/converter-pool.ts';
 import { InlineResampling } from '../../src/media/resampling/inline-resampling.ts';
 import { WorkerResampling } from '../../src/media/resampling/worker-resampling.ts';
+import { convertInChunks } from '../bed/audio.ts';
 
 function tone(hz: number, samples: number, rate = 24000, amplitude = 16000): Int16Array {
   const s = new Int16Array(samples);
@@ -23,29 +24,6 @@ function mix(samples: number): Int16Array {
   const b = tone(2900, samples, 24000, 6000);
   const c = tone(6500, samples, 24000, 6000);
   return a.map((v, i) => v + b[i]! + c[i]!);
-}
-
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Convert `input` in chunks of the given sizes, then flush: everything the converter gave back. */
-function convert(r: Resampler, input: Int16Array, sizes: number[]): Int16Array {
-  const parts: Int16Array[] = [];
-  let at = 0;
-  for (const n of sizes) {
-    parts.push(r.process(input.subarray(at, at + n)).slice());
-    at += n;
-  }
-  if (at < input.length) parts.push(r.process(input.subarray(at)).slice());
-  parts.push(r.flush().slice());
-  return concat(parts);
 }
 
 function rms(s: Int16Array, from = 0, to = s.length): number {
@@ -69,7 +47,7 @@ for (const converter of ['SPEEX_3', 'SPEEX_7', 'SINC_FASTEST'] as ConverterName[
       const whole = await createResampler(24000, outRate, converter);
       const chunked = await createResampler(24000, outRate, converter);
       try {
-        const a = convert(whole, input, [input.length]);
+        const a = convertInChunks(whole, input, [input.length]);
         let seed = 12345;
         const sizes: number[] = [];
         for (let left = input.length; left > 0; ) {
@@ -78,7 +56,7 @@ for (const converter of ['SPEEX_3', 'SPEEX_7', 'SINC_FASTEST'] as ConverterName[
           sizes.push(n);
           left -= n;
         }
-        const b = convert(chunked, input, sizes);
+        const b = convertInChunks(chunked, input, sizes);
         assert.equal(b.length, a.length);
         let worst = 0;
         for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
@@ -99,7 +77,7 @@ for (const converter of ['SPEEX_3', 'SPEEX_5'] as ConverterName[]) {
       const r = await createResampler(24000, 8000, converter);
       try {
         const input = tone(hz, 24000);
-        const out = convert(r, input, Array(50).fill(480));
+        const out = convertInChunks(r, input, Array(50).fill(480));
         return 20 * Math.log10(Math.max(rms(out, 800, 7200), 1e-3) / rms(input));
       } finally {
         r.destroy();
