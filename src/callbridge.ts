@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
-import { createAgent } from './agents/pipelines.ts';
+import { createAgent, warmUpPipeline } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
 import { CallManager } from './calls/call-manager.ts';
 import { CallNodes } from './calls/call-nodes.ts';
@@ -298,6 +298,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         'Gemini Live, or AGENT_PIPELINE=cascade with the Deepgram/Cartesia keys',
     );
   } else logger.info({ pipeline: config.AGENT_PIPELINE, source: config.AGENT_PIPELINE_SOURCE }, 'default pipeline');
+  void warmUpPipeline(config.AGENT_PIPELINE, logger);
   const http = await startHttpServer({
     app,
     router: calls,

@@ -23,6 +23,8 @@ export interface PipelineEntry {
   /** The vendors it uses: their `needs` are the keys the pipeline needs, in this order. */
   readonly vendors: readonly VendorSettings[];
   create(settings: AgentSettings, config: VendorEnv, logger: Logger): Agent;
+  /** Loads what every call of this pipeline shares (the cascade's Silero model), so the first call need not. */
+  readonly warmUp?: () => Promise<unknown>;
 }
 
 export const PIPELINE_TABLE: Readonly<Record<Pipeline, PipelineEntry>> = {
@@ -35,6 +37,7 @@ export const PIPELINE_TABLE: Readonly<Record<Pipeline, PipelineEntry>> = {
     inputRate: 8000, // phone-call STT models like 8 kHz
     vendors: PIPELINE_VENDORS.cascade,
     create: (settings, config, logger) => createCascadeAgent(config, settings, logger),
+    warmUp: loadSileroModel,
   },
   echo: {
     inputRate: 8000,
@@ -46,6 +49,17 @@ export const PIPELINE_TABLE: Readonly<Record<Pipeline, PipelineEntry>> = {
 /** Needed keys that are not set; a call asking for a pipeline with missing keys gets the echo agent instead. */
 export function missingKeys(pipeline: Pipeline, config: Partial<Record<string, unknown>>): string[] {
   return neededKeys(pipeline).filter((k) => !config[k]);
+}
+
+/** Start loading, in the background, what the default pipeline's calls share; a failure is left to the first call. */
+export function warmUpPipeline(pipeline: Pipeline, logger: Logger): Promise<void> {
+  const warmUp = PIPELINE_TABLE[pipeline].warmUp;
+  if (warmUp === undefined) return Promise.resolve();
+  const t0 = performance.now();
+  return warmUp().then(
+    () => logger.info({ pipeline, ms: Math.round(performance.now() - t0) }, 'pipeline warmed up'),
+    (e: unknown) => logger.warn({ pipeline, err: e instanceof Error ? e.message : String(e) }, 'warm-up failed'),
+  );
 }
 
 /** Build the agent for one call. */
@@ -70,7 +84,11 @@ export function createCascadeAgent(config: VendorEnv, settings: AgentSettings, l
     createTts: () => new CartesiaTts(cartesiaOptions(config, settings, logger)),
     loadVad: loadSileroModel,
     turn: { endOn: config.TURN_END },
-    bargeIn: { threshold: config.VAD_THRESHOLD, minSpeechMs: config.BARGE_IN_MIN_MS },
+    bargeIn: {
+      threshold: config.VAD_THRESHOLD,
+      minSpeechMs: config.BARGE_IN_MIN_MS,
+      silenceDbfs: config.VAD_SILENCE_DBFS,
+    },
     apology: config.CASCADE_APOLOGY,
     historyTokens: config.CASCADE_HISTORY_TOKENS,
     toolFiller: { afterMs: config.CASCADE_TOOL_FILLER_MS, text: 'One moment, please.' },

@@ -78,6 +78,12 @@ export interface VadOptions {
   minSilenceMs?: number;
   /** Windows allowed to wait while an inference runs; beyond, the oldest is dropped. Default 4. */
   maxPendingWindows?: number;
+  /**
+   * Windows quieter than this (RMS, dBFS) are scored as silence without running the model, and the model's
+   * state starts afresh after them (as at the start of a stream). Default -60 (speech is -45..-10, a quiet
+   * digital line below -70); -100 runs the model on every window.
+   */
+  silenceDbfs?: number;
 }
 
 export interface VadListener {
@@ -90,7 +96,10 @@ export interface VadListener {
 }
 
 export interface VadStats {
+  /** Windows scored (by the model, or as silence by the level gate). */
   windows: number;
+  /** Of those, windows below `silenceDbfs`: scored 0 without a model run. */
+  skipped: number;
   dropped: number;
   /** Total and worst inference time, µs: this window's share of its batch's session.run (run time / rows). */
   inferenceUs: number;
@@ -101,7 +110,7 @@ export class VoiceActivityDetector {
   readonly sampleRate: 8000 | 16000;
   readonly windowSamples: number;
   readonly windowMs: number;
-  readonly stats: VadStats = { windows: 0, dropped: 0, inferenceUs: 0, maxInferenceUs: 0 };
+  readonly stats: VadStats = { windows: 0, skipped: 0, dropped: 0, inferenceUs: 0, maxInferenceUs: 0 };
 
   readonly #batcher: SileroBatcher;
   readonly #row: SileroRow;
@@ -117,9 +126,14 @@ export class VoiceActivityDetector {
   // window assembly and the waiting ring
   readonly #fill: Float32Array;
   #fillLen = 0;
+  /** Sum of squares of the window being filled, and the sum below which a whole window is silence. */
+  #fillEnergy = 0;
+  readonly #silentEnergy: number;
   readonly #ring: Float32Array[];
   /** When each ring slot's window was complete. */
   readonly #ringAt: Float64Array;
+  /** Whether each ring slot's window is below the level gate. */
+  readonly #ringSilent: Uint8Array;
   #ringHead = 0;
   #ringLen = 0;
   #running = false;
@@ -151,6 +165,9 @@ export class VoiceActivityDetector {
     const slots = Math.max(1, opts.maxPendingWindows ?? 4);
     this.#ring = Array.from({ length: slots }, () => new Float32Array(this.windowSamples));
     this.#ringAt = new Float64Array(slots);
+    this.#ringSilent = new Uint8Array(slots);
+    const dbfs = opts.silenceDbfs ?? -60;
+    this.#silentEnergy = dbfs <= -100 ? -1 : this.windowSamples * 10 ** (dbfs / 10); // -100: even zeros run
     this.#batcher = sileroBatcher(model.session, model.ort, opts.sampleRate, this.#input.length);
     this.#batcher.attach();
     this.#row = {
@@ -173,21 +190,27 @@ export class VoiceActivityDetector {
     const fill = this.#fill;
     const w = this.windowSamples;
     let len = this.#fillLen;
+    let energy = this.#fillEnergy;
     const pcm = int16View(frame); // a view, no copy (ws hands us even offsets)
     for (let i = 0; i < n; i++) {
-      fill[len++] = pcm[i]! / 32768;
+      const x = pcm[i]! / 32768;
+      fill[len++] = x;
+      energy += x * x;
       if (len === w) {
-        this.#enqueue();
+        this.#enqueue(energy < this.#silentEnergy);
         len = 0;
+        energy = 0;
       }
     }
     this.#fillLen = len;
+    this.#fillEnergy = energy;
   }
 
   /** Forget the audio so far (model state, partial window, speech state). Cheap. */
   reset(): void {
     this.#gen++;
     this.#fillLen = 0;
+    this.#fillEnergy = 0;
     this.#ringLen = 0;
     this.#state.fill(0);
     this.#input.fill(0);
@@ -207,7 +230,7 @@ export class VoiceActivityDetector {
     this.#ringLen = 0;
   }
 
-  #enqueue(): void {
+  #enqueue(silent: boolean): void {
     const slots = this.#ring.length;
     if (this.#ringLen === slots) {
       this.#ringHead = (this.#ringHead + 1) % slots; // drop the oldest waiting window
@@ -217,42 +240,59 @@ export class VoiceActivityDetector {
     const slot = (this.#ringHead + this.#ringLen) % slots;
     this.#ring[slot]!.set(this.#fill);
     this.#ringAt[slot] = performance.now();
+    this.#ringSilent[slot] = silent ? 1 : 0;
     this.#ringLen++;
     if (!this.#running) this.#pump();
   }
 
   #pump(): void {
-    if (this.#running || this.#ringLen === 0 || this.#closed) return;
-    const slot = this.#ring[this.#ringHead]!;
-    this.#row.readyAt = this.#ringAt[this.#ringHead]!;
-    this.#ringHead = (this.#ringHead + 1) % this.#ring.length;
-    this.#ringLen--;
-    // input = [context (last samples of the previous window) | window]
-    const c = this.#contextSamples;
-    this.#input.copyWithin(0, this.#input.length - c);
-    this.#input.set(slot, c);
-    this.#running = true;
-    this.#runGen = this.#gen;
-    this.#batcher.submit(this.#row);
+    if (this.#running || this.#closed) return;
+    while (this.#ringLen > 0 && !this.#closed) {
+      const head = this.#ringHead;
+      this.#ringHead = (head + 1) % this.#ring.length;
+      this.#ringLen--;
+      // input = [context (last samples of the previous window) | window]
+      const c = this.#contextSamples;
+      this.#input.copyWithin(0, this.#input.length - c);
+      this.#input.set(this.#ring[head]!, c);
+      if (this.#ringSilent[head] === 1) {
+        // Too quiet to be speech: score it silent here (most windows while the caller listens) and let the
+        // model start afresh on the next loud window, as it does at the start of a stream.
+        this.#state.fill(0);
+        this.stats.skipped++;
+        this.#scored(0);
+        continue;
+      }
+      this.#row.readyAt = this.#ringAt[head]!;
+      this.#running = true;
+      this.#runGen = this.#gen;
+      this.#batcher.submit(this.#row);
+      return;
+    }
   }
 
   #afterRun(p: number, stateOut: Float32Array, h0: number, h1: number, us: number): void {
     this.#running = false;
-    this.stats.windows++;
     this.stats.inferenceUs += us;
     if (us > this.stats.maxInferenceUs) this.stats.maxInferenceUs = us;
     if (this.#closed || this.#runGen !== this.#gen) {
+      this.stats.windows++; // run, but for audio from before a reset
       this.#pump();
       return;
     }
     const s = this.#state.length >> 1;
     this.#state.set(stateOut.subarray(h0, h0 + s), 0);
     this.#state.set(stateOut.subarray(h1, h1 + s), s);
+    this.#scored(p);
+    this.#pump();
+  }
+
+  #scored(p: number): void {
+    this.stats.windows++;
     const atMs = this.#windowsDone * this.windowMs;
     this.#windowsDone++;
     this.#listener.probability?.(p, atMs);
     this.#track(p, atMs);
-    this.#pump();
   }
 
   #track(p: number, atMs: number): void {
@@ -294,6 +334,8 @@ export interface BargeInOptions {
   threshold?: number;
   /** Speech needed to fire. Default 200 ms: a cough or a click is shorter. */
   minSpeechMs?: number;
+  /** Windows quieter than this are silence without a model run (VadOptions.silenceDbfs). Default -60. */
+  silenceDbfs?: number;
 }
 
 /**
@@ -313,6 +355,7 @@ export class BargeInDetector {
       minSilenceMs: 200,
     };
     if (opts.threshold !== undefined) vadOpts.threshold = opts.threshold;
+    if (opts.silenceDbfs !== undefined) vadOpts.silenceDbfs = opts.silenceDbfs;
     this.#vad = new VoiceActivityDetector(model, vadOpts, {
       speechStart: (atMs) => {
         if (!this.#armed) return;

@@ -20,6 +20,18 @@ function silence(ms: number): Buffer {
   return Buffer.alloc((8000 * ms * 2) / 1000);
 }
 
+/** White noise at `dbfs` RMS (deterministic). */
+function hiss(dbfs: number, ms: number): Buffer {
+  const out = Buffer.alloc((8000 * ms * 2) / 1000);
+  const peak = 32768 * 10 ** (dbfs / 20) * Math.sqrt(3); // uniform in ±peak has RMS peak/√3
+  let seed = 12345;
+  for (let i = 0; i < out.length; i += 2) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    out.writeInt16LE(Math.round(((seed / 0x7fffffff) * 2 - 1) * peak), i);
+  }
+  return out;
+}
+
 /** Feed frames at the pace inference keeps up with (one event-loop turn per frame), like a live call. */
 async function feed(push: (f: Buffer) => void, pcm: Buffer): Promise<void> {
   for (const f of frames(pcm)) {
@@ -220,6 +232,40 @@ describe('Silero VAD', () => {
     await sleep(50);
     assert.equal(fired.length, 1, 'once per arming');
     assert.equal(d.isArmed, false);
+    d.close();
+  });
+
+  test('level gate: windows under -60 dBFS (digital silence, a -70 dBFS hiss) are silent without a model run; speech is still found', async () => {
+    const before = Buffer.concat([silence(640), hiss(-70, 640)]); // 40 windows
+    const audio = Buffer.concat([before, SPEECH, silence(512)]);
+    const gated = await run(audio, { minSpeechMs: 96, minSilenceMs: 300 });
+    const always = await run(audio, { minSpeechMs: 96, minSilenceMs: 300, silenceDbfs: -100 });
+    assert.equal(gated.vad.stats.windows, always.vad.stats.windows, 'every window scored either way');
+    assert.equal(always.vad.stats.skipped, 0, '-100: the model runs on every window');
+    // Before the speech and after it every window is skipped; in between only the recording's own gaps are.
+    assert.ok(gated.vad.stats.skipped >= 40 + 16, `skipped ${gated.vad.stats.skipped}`);
+    assert.deepEqual(gated.probs.slice(0, 40), new Array(40).fill(0));
+    // The speech (at 1280 ms) is found where it is; ungated, Silero even calls the -70 dBFS hiss speech (~0.6).
+    assert.equal(gated.starts.length, 1, `starts ${gated.starts}`);
+    assert.ok(gated.starts[0]! >= 1280 && gated.starts[0]! <= 1280 + 160, `speech starts at ${gated.starts[0]} ms`);
+    assert.ok(gated.ends[0]! >= 1280 + 2900 && gated.ends[0]! <= 1280 + 3450, `speech ends at ${gated.ends[0]} ms`);
+    // Louder noise is left to the model.
+    const noisy = await run(hiss(-40, 640));
+    assert.equal(noisy.vad.stats.skipped, 0, 'a -40 dBFS hiss runs the model');
+  });
+
+  test('barge-in detector over a silent caller: no model run until the caller speaks, then it fires', async () => {
+    const model = await loadSileroModel();
+    const fired: number[] = [];
+    const d = new BargeInDetector(model, { sampleRate: 8000, minSpeechMs: 200 }, (t) => fired.push(t));
+    d.arm();
+    await feed((f) => d.push(f), silence(2000));
+    await until(() => d.stats.windows >= 62, 3000, 'silent windows');
+    assert.equal(d.stats.skipped, d.stats.windows, 'silence scored without the model');
+    assert.deepEqual(fired, []);
+    await feed((f) => d.push(f), SPEECH);
+    await until(() => fired.length > 0, 3000, 'barge-in');
+    assert.ok(d.stats.windows > d.stats.skipped, 'speech ran the model');
     d.close();
   });
 

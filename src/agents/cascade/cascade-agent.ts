@@ -59,7 +59,7 @@ export interface CascadeAgentOptions {
   /** Caller audio rate (what FreeSWITCH streams at). Default 8000. */
   sampleRate?: 8000 | 16000;
   turn: TurnPolicy;
-  bargeIn: { threshold: number; minSpeechMs: number };
+  bargeIn: { threshold: number; minSpeechMs: number; silenceDbfs?: number };
   /** Wait for a from_finalize final this long before using the interim words. Default 1000 ms. */
   finalizeTimeoutMs?: number;
   /** Said (one TTS attempt) before hanging up after a vendor fault. */
@@ -185,8 +185,8 @@ export class CascadeAgent implements Agent {
       throw new Error(`cascade: ${why}`);
     }
     const model = (vad as PromiseFulfilledResult<SileroModel>).value;
-    const { threshold, minSpeechMs } = this.#opts.bargeIn;
-    const vadOpts = { sampleRate: this.inputSampleRate, threshold, minSpeechMs };
+    const { threshold, minSpeechMs, silenceDbfs } = this.#opts.bargeIn;
+    const vadOpts = { sampleRate: this.inputSampleRate, threshold, minSpeechMs, silenceDbfs };
     call.bargeIn = new BargeInDetector(model, vadOpts, () => this.#onBargeIn());
     call.phase = 'open';
     const names = { stt: links.stt?.name, llm: this.#opts.llm.name, tts: links.tts?.name };

@@ -10,6 +10,11 @@ export const cascadeSettings = defineVendor({
     TURN_END: z.enum(TURN_END_ON).default('speech_final'),
     /** Silero speech probability counted as speech for barge-in (0..1). */
     VAD_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.5),
+    /**
+     * Caller audio quieter than this (RMS over 32 ms, dBFS) is silence for barge-in without running Silero: a
+     * caller listening in silence costs no model runs. Speech is -45..-10 dBFS; -100 runs Silero on everything.
+     */
+    VAD_SILENCE_DBFS: z.coerce.number().min(-100).max(-20).default(-60),
     /** Caller speech over the agent needed to interrupt it, ms (coughs and clicks are shorter). */
     BARGE_IN_MIN_MS: msSetting(32, 2000).default(200),
     /**
