@@ -118,6 +118,9 @@ export class AudioStream {
       // The libwsc build offered no compression in the captured runs, whatever STREAM_MESSAGE_DEFLATE said.
       perMessageDeflate: false,
       headers: extraHeaders(start.vars.STREAM_EXTRA_HEADERS),
+      // Frames stay masked (the MASK bit set, as a client must) with a zero key: callbridge unmasks them as
+      // it would libwsc's random-key frames, but ws here skips copying and XOR-ing every outgoing frame.
+      generateMask: zeroMask,
     });
     this.#ws.on('open', () => this.#opened());
     this.#ws.on('message', (data, isBinary) => this.#received(data as Buffer, isBinary));
@@ -334,4 +337,8 @@ function connectError(err: Error & { code?: string }): { code: number; error: st
   const http = /Unexpected server response: (\d+)/.exec(err.message);
   if (http) return { code: 6, error: `Unexpected HTTP status ${http[1]}` };
   return { code: 6, error: err.message };
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
