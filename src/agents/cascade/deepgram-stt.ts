@@ -19,7 +19,11 @@ import { errorText } from '../../errors.ts';
 import type { AgentSettings } from '../agent.ts';
 import type { EnvOf } from '../vendor-settings.ts';
 import type { deepgramSettings } from './deepgram-settings.ts';
+import { noCompressionAgent } from '../no-compression-agent.ts';
 import { deepgramSocket, refusedForGood, withinMs, type VendorSocket } from '../vendor-socket.ts';
+
+/** The SDK's own endpoint when no base URL is set. */
+const DEEPGRAM_DEFAULT_URL = 'wss://api.deepgram.com';
 
 export interface DeepgramSttOptions {
   apiKey: string;
@@ -121,6 +125,7 @@ export class DeepgramStt implements SpeechToText {
         // The SDK's generated type asks for this; the header actually sent comes from apiKey ("Token KEY").
         Authorization: `Token ${apiKey}`,
         reconnectAttempts: 0,
+        agent: noCompressionAgent(baseUrl ?? DEEPGRAM_DEFAULT_URL),
         connectionTimeoutInSeconds: Math.max(1, Math.ceil(connectTimeoutMs / 1000)),
       });
     } catch (e) {
