@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BargeInDetector, loadSileroModel } from '../src/media/vad.ts';
+import { BargeInDetector } from '../src/media/barge-in.ts';
+import { loadSileroModel } from '../src/media/silero-model.ts';
 
 const { values: args } = parseArgs({
   options: { calls: { type: 'string', default: '40' }, seconds: { type: 'string', default: '15' } },

@@ -4,7 +4,7 @@
  * against it at start; CallSession builds every call's agent through `createAgent`.
  */
 import type { Logger } from '../log.ts';
-import { loadSileroModel } from '../media/vad.ts';
+import { loadSileroModel } from '../media/silero-model.ts';
 import type { Agent, AgentSettings } from './agent.ts';
 import { CartesiaTts, cartesiaOptions } from './cascade/cartesia-tts.ts';
 import { CascadeAgent } from './cascade/cascade-agent.ts';

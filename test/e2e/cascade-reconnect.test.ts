@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, test } from 'node:test';
 import type { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import {
   type AgentOpts,
   CallerLine,

@@ -21,7 +21,7 @@ import {
   type AgentOpts,
 } from './cascade-harness.ts';
 import type { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 
 const SILENCE_1S = Buffer.alloc(16000);
 const REPLY1 = 'Of course, I can book that for you. For what time tonight? We have tables at seven and at nine.';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, before, test } from 'node:test';
 import pino from 'pino';
 import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import { EnergyStt, ScriptedLlm, tone, ToneTts } from '../bed/index.ts';
 import { CallerLine, SimSink } from './cascade-harness.ts';
 

@@ -12,7 +12,7 @@ import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { DeepgramStt } from '../../src/agents/cascade/deepgram-stt.ts';
 import { GeminiLlm } from '../../src/agents/cascade/gemini-llm.ts';
 import type { TurnEndOn } from '../../src/agents/cascade/turn-taking.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import {
   CartesiaFake,
   type CartesiaFakeOptions,

@@ -12,7 +12,7 @@ import { AudioRing } from '../../src/agents/cascade/audio-ring.ts';
 import { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 import { requestTokens, trimHistory } from '../../src/agents/cascade/history.ts';
 import type { ChatMessage } from '../../src/agents/cascade/stages.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import { EnergyStt, ScriptedLlm, tone, ToneTts } from '../bed/index.ts';
 
 const SYSTEM = 'You are a test agent on a long call.';

@@ -10,7 +10,7 @@ import { toContents } from '../../src/agents/cascade/gemini-llm.ts';
 import { requestTokens, trimHistory } from '../../src/agents/cascade/history.ts';
 import type { ChatMessage } from '../../src/agents/cascade/stages.ts';
 import type { ToolCallRequest, ToolDeclaration, ToolResult } from '../../src/agents/tools/types.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import { CallerLine, type Fakes, makeAgent, SHORT, SimSink, SPEECH, startFakes, until } from './cascade-harness.ts';
 import type { CascadeAgent } from '../../src/agents/cascade/cascade-agent.ts';
 

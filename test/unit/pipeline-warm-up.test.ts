@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { warmUpPipeline } from '../../src/agents/pipelines.ts';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 
 function capture(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loadSileroModel } from '../../src/media/vad.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
 import { analyse, speechProbabilities, type HeardTurn } from '../../src/recording/analysis.ts';
 import { constructCall, toMs, type Truth } from '../support/heard-call.ts';
 

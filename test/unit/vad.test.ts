@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { sileroBatcher } from '../../src/media/silero-batch.ts';
-import { BargeInDetector, loadSileroModel, VoiceActivityDetector, type VadOptions } from '../../src/media/vad.ts';
+import { BargeInDetector } from '../../src/media/barge-in.ts';
+import { loadSileroModel } from '../../src/media/silero-model.ts';
+import { VoiceActivityDetector, type VadOptions } from '../../src/media/vad.ts';
 
 const SPEECH = readFileSync(new URL('../fixtures/speech-8k.raw', import.meta.url));
 const COUGH = readFileSync(new URL('../fixtures/cough-8k.raw', import.meta.url));

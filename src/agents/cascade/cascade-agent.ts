@@ -33,7 +33,8 @@
  */
 import type { Agent, AgentSettings, AgentSink } from '../agent.ts';
 import type { Logger } from '../../log.ts';
-import { BargeInDetector, type SileroModel } from '../../media/vad.ts';
+import { BargeInDetector } from '../../media/barge-in.ts';
+import type { SileroModel } from '../../media/silero-model.ts';
 import { errorText } from '../../errors.ts';
 import { AudioClock } from './audio-clock.ts';
 import { CascadeCall, type CascadePhase } from './cascade-call.ts';

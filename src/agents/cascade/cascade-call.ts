@@ -1,4 +1,4 @@
-import type { BargeInDetector } from '../../media/vad.ts';
+import type { BargeInDetector } from '../../media/barge-in.ts';
 import type { AgentSink } from '../agent.ts';
 
 export type CascadePhase = 'idle' | 'starting' | 'open' | 'closed';

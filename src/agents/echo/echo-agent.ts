@@ -1,6 +1,7 @@
 import type { Logger } from '../../log.ts';
 import { int16View } from '../../media/pcm.ts';
-import { loadSileroModel, VoiceActivityDetector, type SileroModel } from '../../media/vad.ts';
+import { loadSileroModel, type SileroModel } from '../../media/silero-model.ts';
+import { VoiceActivityDetector } from '../../media/vad.ts';
 import type { Agent, AgentSink } from '../agent.ts';
 
 export interface EchoAgentOptions {
