@@ -1,120 +1,22 @@
 /**
- * One emulated call leg: its state, caller profile and variables (rendered into every event the way
- * FreeSWITCH's switch_channel_event_set_data does), its answer/hangup sequences as captured, the caller's
- * microphone, the mod_audio_stream bug and the playback queue with the record of what the caller heard.
+ * One emulated call leg, as the emulator and the tests see it. Its parts, one job each: the state its events
+ * carry (channel-state.ts), its events and variables (channel-events.ts), the answer sequences
+ * (channel-answer.ts), the hangup sequence (channel-hangup.ts), the applications, park, sendmsg queue and DTMF
+ * (channel-apps.ts), the media path with the caller's microphone and mod_audio_stream (channel-media.ts),
+ * `uuid_record` (recording.ts), the playback queue (playback.ts) and what the caller heard (timeline.ts).
  */
-import { randomInt } from 'node:crypto';
-import { TimerSet, type Waiters } from './async-tools.ts';
-import { resample } from './audio-files.ts';
-import { AudioStream, STREAM_VAR_NAMES, type StreamHost, type StreamStart, type StreamVars } from './audio-stream.ts';
-import { parseCause, q850 } from './causes.ts';
-import { hangupReport, profileHeaders, type CallTimes } from './channel-report.ts';
-import { epochMicros, templateVars, type EventFactory, type FsEvent, type Header } from './event-templates.ts';
-import type { MediaClock } from './media-clock.ts';
-import { Microphone } from './microphone.ts';
-import { ChannelVariables } from './channel-variables.ts';
-import { ChannelRecordings } from './recording.ts';
-import { PlaybackQueue, newAppUuid, type QueuedApp } from './playback.ts';
-import type { Settings } from './settings.ts';
-import { Timeline, type HeardSegment } from './timeline.ts';
+import type { AudioStream, StreamStart } from './audio-stream.ts';
+import type { TerminateOptions } from './channel-hangup.ts';
+import { channelParts, type ChannelParts } from './channel-parts.ts';
+import type { AnswerState, CallState, CallerProfile, ChannelHost, ChannelInit } from './channel-types.ts';
+import type { CodecName, EventMatch, FireParts, HangupHow } from './channel-types.ts';
+import type { FsEvent } from './event-templates.ts';
+import type { ChannelRecordings } from './recording.ts';
+import type { HeardSegment } from './timeline.ts';
 
-export type CodecName = 'PCMU' | 'PCMA' | 'L16' | 'G722';
-export const CODECS: Record<CodecName, { rate: number; bitRate: number; pt: number; bytesPerFrame: number }> = {
-  PCMU: { rate: 8000, bitRate: 64000, pt: 0, bytesPerFrame: 160 },
-  PCMA: { rate: 8000, bitRate: 64000, pt: 8, bytesPerFrame: 160 },
-  L16: { rate: 16000, bitRate: 256000, pt: 96, bytesPerFrame: 640 },
-  G722: { rate: 16000, bitRate: 64000, pt: 9, bytesPerFrame: 160 },
-};
-
-export type AnswerState = 'ringing' | 'early' | 'answered' | 'hangup';
-export type CallState = 'DOWN' | 'RINGING' | 'EARLY' | 'ACTIVE' | 'HANGUP';
-const CALL_STATE_NUMBER: Record<CallState, number> = { DOWN: 0, RINGING: 2, EARLY: 3, ACTIVE: 4, HANGUP: 7 };
-
-/** How the call ended on the SIP side: the sip_hangup_disposition FreeSWITCH records. */
-export type HangupHow = 'recv_bye' | 'send_bye' | 'recv_refuse' | 'send_refuse' | 'recv_cancel' | 'send_cancel';
-
-/** Events that carry the channel variables (switch_channel_event_set_extended_data); the others only carry channel data. */
-const WITH_VARIABLES = new Set([
-  'RECORD_START',
-  'RECORD_STOP',
-  'CHANNEL_CREATE',
-  'CHANNEL_ORIGINATE',
-  'CHANNEL_PROGRESS',
-  'CHANNEL_PROGRESS_MEDIA',
-  'CHANNEL_ANSWER',
-  'CHANNEL_HANGUP',
-  'CHANNEL_HANGUP_COMPLETE',
-  'CHANNEL_DESTROY',
-  'CHANNEL_EXECUTE',
-  'CHANNEL_EXECUTE_COMPLETE',
-  'CHANNEL_PARK',
-  'CHANNEL_UNPARK',
-  'CALL_UPDATE',
-  'MEDIA_BUG_START',
-  'MEDIA_BUG_STOP',
-  'PLAYBACK_START',
-  'PLAYBACK_STOP',
-  'CUSTOM',
-]);
-const MEDIA_BUG: Header[] = [
-  ['Media-Bug-Function', 'audio_stream'],
-  ['Media-Bug-Target', 'N/A'],
-];
-/** The channel thread notices a local hangup at its next frame; a far-end BYE right away. */
-const LOCAL_HANGUP_MS = 20;
-const FAR_END_HANGUP_MS = 1;
-
-export interface ChannelHost {
-  readonly factory: EventFactory;
-  readonly clock: MediaClock;
-  readonly waiters: Waiters;
-  readonly settings: Settings;
-  readonly tmpDir: string;
-  fire(event: FsEvent): void;
-  /** Whether anything (the event log, an 'event' listener, an ESL subscription) may take such an event. */
-  observed(name: string, subclass: string | undefined): boolean;
-  /** An event nobody takes was fired (not built). */
-  unobserved(): void;
-  nextSessionId(): number;
-  channelGone(channel: EmulatedChannel): void;
-  changed(): void;
-}
-
-export interface CallerProfile {
-  username?: string;
-  dialplan?: string;
-  cidName: string;
-  cidNum: string;
-  origCidName: string;
-  origCidNum: string;
-  calleeName?: string;
-  calleeNum?: string;
-  networkAddr?: string;
-  ani: string;
-  destination: string;
-  source: string;
-  context: string;
-}
-
-export interface ChannelInit {
-  uuid: string;
-  direction: 'inbound' | 'outbound';
-  name: string;
-  codec: CodecName;
-  profile: CallerProfile;
-  /** Values for the `${placeholders}` of the captured variable templates. */
-  templateContext: Record<string, string>;
-}
-
-export interface FireParts {
-  subclass?: string;
-  callingKey?: string;
-  pre?: Header[];
-  post?: Header[];
-  body?: string;
-}
-
-export type EventMatch = string | ((e: FsEvent) => boolean);
+export { CODECS } from './channel-types.ts';
+export type { AnswerState, CallState, CallerProfile, ChannelHost, ChannelInit } from './channel-types.ts';
+export type { CodecName, EventMatch, FireParts, HangupHow } from './channel-types.ts';
 
 export class EmulatedChannel {
   readonly uuid: string;
@@ -123,10 +25,9 @@ export class EmulatedChannel {
   readonly codec: CodecName;
   readonly profile: CallerProfile;
   /** Every event this channel fired, in order. */
-  readonly events: FsEvent[] = [];
+  readonly events: FsEvent[];
   /** Each `uuid_audio_stream start` that attached a bug, oldest first. */
-  readonly streams: AudioStream[] = [];
-  hangupCause: string | undefined;
+  readonly streams: AudioStream[];
   destroyed = false;
   /** What the far end heard of `uuid_send_dtmf`: each command's digits, in order. */
   readonly dtmfSent: string[] = [];
@@ -136,36 +37,12 @@ export class EmulatedChannel {
   bridgedWith: EmulatedChannel | undefined;
   /** @internal Called right after CHANNEL_HANGUP (originate uses it to fail a killed attempt). */
   onHangup: (() => void) | undefined;
+  /** `uuid_record` on this channel (recording.ts). */
+  readonly recordings: ChannelRecordings;
 
   readonly #host: ChannelHost;
-  readonly #ctx: Record<string, string>;
-  readonly #vars = new ChannelVariables();
-  readonly #timers = new TimerSet();
-  readonly #mic = new Microphone();
-  /** `uuid_record` on this channel (recording.ts). */
-  readonly recordings = new ChannelRecordings({
-    fire: (name, parts) => this.fire(name, parts),
-    setVar: (name, value) => this.setVar(name, value),
-    variable: (name) => this.#vars.get(name),
-    rate: () => CODECS[this.codec].rate,
-    played: () => this.#timeline.segments,
-    slice8k: (segment, fromMs, ms) => this.#timeline.slice8k(segment, fromMs, ms),
-  });
-  readonly #timeline: Timeline;
-  readonly #playback: PlaybackQueue;
-  #running = 'CS_NEW';
-  #stateNumber = 0;
-  #callState: CallState = 'DOWN';
-  #answerState: AnswerState = 'ringing';
-  #hitDialplan: boolean;
-  #profileReady = false;
-  #media = false;
-  #parkUuid: string | undefined;
-  #digits = '';
-  #framesPlayed = 0;
-  #wasTalking = false;
-  #hangup: Promise<void> | undefined;
-  readonly #times: CallTimes = { created: 0, answered: 0, progress: 0, progressMedia: 0, hangup: 0 };
+  /** The collaborators doing the work (channel-parts.ts). */
+  readonly #p: ChannelParts;
 
   constructor(host: ChannelHost, init: ChannelInit) {
     this.#host = host;
@@ -174,97 +51,62 @@ export class EmulatedChannel {
     this.name = init.name;
     this.codec = init.codec;
     this.profile = init.profile;
-    this.#ctx = init.templateContext;
-    this.#hitDialplan = init.direction === 'inbound';
-    this.#times.created = epochMicros();
-    this.#ctx['created_us'] = String(this.#times.created);
-    const settings = host.settings;
-    this.#timeline = new Timeline(settings.recordHeardAudio);
-    this.#playback = new PlaybackQueue({
-      timers: this.#timers,
-      timeline: this.#timeline,
-      playbackStartDelayMs: settings.playbackStartDelayMs,
-      breakDelayMs: settings.breakDelayMs,
-      broadcastLeadMs: () => (this.#mic.talking ? settings.broadcastLeadMs.talking : settings.broadcastLeadMs.silent),
-      codecName: () => this.codec,
-      alive: () => !this.#hangup,
-      ensureMedia: () => {
-        if (this.direction === 'inbound') this.preAnswer();
-      },
-      fire: (name, parts) => this.fire(name, parts),
-      setVar: (name, value) => this.setVar(name, value),
-      runApp: (app, arg) => this.#runApp(app, arg),
-      changed: () => host.changed(),
-    });
+    this.#p = channelParts(this, host, init);
+    this.recordings = this.#p.recordings;
+    this.events = this.#p.events.log;
+    this.streams = this.#p.media.streams;
   }
 
   // ---- state, as tests see it -------------------------------------------------------------------
 
   get answerState(): AnswerState {
-    return this.#answerState;
+    return this.#p.state.answerState;
   }
   get callState(): CallState {
-    return this.#callState;
+    return this.#p.state.callState;
   }
   /** Channel-State (CS_EXECUTE while parked). */
   get state(): string {
-    return this.#running;
+    return this.#p.state.running;
+  }
+  get hangupCause(): string | undefined {
+    return this.#p.state.hangupCause;
+  }
+  set hangupCause(cause: string | undefined) {
+    this.#p.state.hangupCause = cause;
   }
   get variables(): ReadonlyMap<string, string> {
-    return this.#vars.map;
+    return this.#p.events.variables;
   }
   /** The most recent mod_audio_stream bug (also after it stopped), or undefined if none was started. */
   get stream(): AudioStream | undefined {
-    return this.streams[this.streams.length - 1];
+    return this.#p.media.stream;
   }
   /** Every played file, in order (see timeline.ts). */
   get heard(): readonly HeardSegment[] {
-    return this.#timeline.segments;
+    return this.#p.timeline.segments;
   }
   get playbackIdle(): boolean {
-    return this.#playback.idle;
+    return this.#p.playback.idle;
   }
   /** The file playing now, if any. */
   get playing(): HeardSegment | undefined {
-    return this.#playback.playing;
+    return this.#p.playback.playing;
   }
   get hungUp(): boolean {
-    return this.#hangup !== undefined;
+    return this.#p.hangup.hungUp;
   }
 
   // ---- test controls --------------------------------------------------------------------------------
 
   /** Like `uuid_pre_answer`: early media (183). */
   preAnswer(): boolean {
-    if (this.#hangup) return false;
-    if (this.#answerState !== 'ringing') return true;
-    this.mediaUp(this.direction === 'inbound' ? 'inbound.media' : 'outbound.answer');
-    this.#times.progressMedia = epochMicros();
-    this.#answerState = 'early';
-    this.setVar('endpoint_disposition', 'EARLY MEDIA');
-    this.fire('CHANNEL_PROGRESS_MEDIA');
-    this.setCallState('EARLY');
-    if (this.direction === 'inbound') this.#addVars(templateVars('inbound.answer', this.#ctx));
-    return true;
+    return this.#p.answer.preAnswer();
   }
 
   /** Like `uuid_answer` (on an unanswered inbound leg: early media first, then the answer, as captured). */
   answer(): boolean {
-    if (this.#hangup) return false;
-    if (this.#answerState === 'answered') return true;
-    if (this.direction === 'inbound') this.preAnswer();
-    else this.mediaUp('outbound.answer');
-    this.#times.answered = epochMicros();
-    this.#answerState = 'answered';
-    this.fire('CHANNEL_ANSWER');
-    this.setCallState('ACTIVE');
-    this.setVar('endpoint_disposition', 'ANSWER');
-    // The caller's ACK (to-tag, CSeq) is recorded a moment later: the captured CHANNEL_PARK right after the
-    // answer does not have it yet, the MEDIA_BUG_START a few ms later does.
-    if (this.direction === 'inbound')
-      this.#timers.after(1, () => this.#addVars(templateVars('inbound.confirmed', this.#ctx)));
-    this.#host.changed();
-    return true;
+    return this.#p.answer.answer();
   }
 
   /**
@@ -272,81 +114,54 @@ export class EmulatedChannel {
    * before (recv_cancel, default ORIGINATOR_CANCEL). Resolves after CHANNEL_DESTROY.
    */
   hangup(cause?: string): Promise<void> {
-    const answered = this.#answerState === 'answered';
-    const how = answered || this.direction === 'outbound' ? 'recv_bye' : 'recv_cancel';
-    const fallback = answered || this.direction === 'outbound' ? 'NORMAL_CLEARING' : 'ORIGINATOR_CANCEL';
-    return this.terminate(parseCause(cause ?? fallback) ?? cause ?? fallback, how, { delayMs: FAR_END_HANGUP_MS });
+    return this.#p.hangup.farEnd(cause);
   }
 
   /** DTMF from the caller (RFC 2833): one DTMF event per digit. */
   dtmf(digits: string, durationMs = 280): void {
-    if (this.#hangup || !this.#media)
-      throw new Error(`channel ${this.uuid}: no media for DTMF (answer state ${this.#answerState})`);
-    for (const digit of digits) {
-      this.#digits += digit;
-      this.fire('DTMF', {
-        post: [
-          ['DTMF-Digit', digit],
-          ['DTMF-Duration', String(Math.round(durationMs * 8))],
-          ['DTMF-Source', 'RTP'],
-        ],
-      });
-      // playback's default terminator set is `*`; `none` and `any` are its other two forms (mod_dptools).
-      const terminators = this.#vars.get('playback_terminators') ?? '*';
-      const stops = terminators === 'any' || (terminators !== 'none' && terminators.includes(digit));
-      if (stops && this.#playback.terminate()) this.#vars.set('playback_terminator_used', digit);
-    }
+    if (this.hungUp || !this.#p.state.media)
+      throw new Error(`channel ${this.uuid}: no media for DTMF (answer state ${this.#p.state.answerState})`);
+    this.#p.apps.dtmf(digits, durationMs);
   }
 
   /** Queues caller audio (any sample rate; resampled linearly to the stream rate as it is sent). */
   say(pcm: Int16Array, sampleRate: number): void {
-    this.#mic.say(pcm, sampleRate);
-    this.#wasTalking = this.#mic.talking;
+    this.#p.media.say(pcm, sampleRate);
   }
 
   /** Caller audio queued by say() and not yet taken by the media clock, in ms (audio time). */
   get callerQueuedMs(): number {
-    return this.#mic.queuedMs;
+    return this.#p.media.queuedMs;
   }
 
   /** Resolves when the queued caller audio has been taken by the media clock. */
   micIdle(timeoutMs = 10_000): Promise<void> {
-    return this.#host.waiters
-      .until(`caller audio of ${this.uuid} to drain`, () => (this.#mic.talking ? undefined : true), timeoutMs)
-      .then(() => {});
+    return this.#until(`caller audio of ${this.uuid} to drain`, () => !this.#p.media.talking, timeoutMs);
   }
 
   /** What the caller heard, 8 kHz, silence in the gaps (segments `from..to` of `heard`). */
   heardPcm(from?: number, to?: number): Int16Array {
-    return this.#timeline.pcm(from, to);
+    return this.#p.timeline.pcm(from, to);
   }
 
   /** Gaps (ms) between consecutive heard segments `from..to`. */
   heardGaps(from?: number, to?: number): number[] {
-    return this.#timeline.gaps(from, to);
+    return this.#p.timeline.gaps(from, to);
   }
 
   /** Total ms of audio heard so far. */
   heardMs(): number {
-    return this.#timeline.heardMs();
+    return this.#p.timeline.heardMs();
   }
 
   waitHeardMs(ms: number, timeoutMs = 10_000): Promise<void> {
-    return this.#host.waiters
-      .until(
-        `${ms} ms of audio heard on ${this.uuid}`,
-        () => (this.#timeline.heardMs() >= ms ? true : undefined),
-        timeoutMs,
-        5,
-      )
-      .then(() => {});
+    const heard = () => this.#p.timeline.heardMs() >= ms;
+    return this.#until(`${ms} ms of audio heard on ${this.uuid}`, heard, timeoutMs, 5);
   }
 
   /** Resolves when nothing plays and nothing is queued. */
   waitPlaybackIdle(timeoutMs = 10_000): Promise<void> {
-    return this.#host.waiters
-      .until(`playback idle on ${this.uuid}`, () => (this.#playback.idle ? true : undefined), timeoutMs)
-      .then(() => {});
+    return this.#until(`playback idle on ${this.uuid}`, () => this.#p.playback.idle, timeoutMs);
   }
 
   /** First event (from `fromIndex` in `events`) matching an Event-Name, a `mod_audio_stream::x` subclass, or a predicate. */
@@ -360,9 +175,7 @@ export class EmulatedChannel {
   }
 
   waitDestroyed(timeoutMs = 5000): Promise<void> {
-    return this.#host.waiters
-      .until(`channel ${this.uuid} destroyed`, () => (this.destroyed ? true : undefined), timeoutMs)
-      .then(() => {});
+    return this.#until(`channel ${this.uuid} destroyed`, () => this.destroyed, timeoutMs);
   }
 
   // ---- used by the emulator (API commands, sendmsg, originate) ----------------------------------------
@@ -371,286 +184,126 @@ export class EmulatedChannel {
    * @internal Fires an event with this channel's data. An event nobody takes (no subscription, log or listener
    * for it) only takes its sequence number: building it was most of the emulator's cost per played file.
    */
-  fire(name: string, parts: FireParts = {}): FsEvent | undefined {
-    if (!this.#host.observed(name, parts.subclass)) {
-      this.#host.factory.skip();
-      this.#host.unobserved();
-      return undefined;
-    }
-    const event = this.#host.factory.make(name, {
-      ...parts,
-      data: this.#data(name === 'CHANNEL_HANGUP_COMPLETE'),
-      ...(WITH_VARIABLES.has(name) && { vars: this.#vars.headers() }),
-      uuid: this.uuid,
-    });
-    if (this.#host.settings.keepEventLog) this.events.push(event);
-    this.#host.fire(event);
-    return event;
+  fire(name: string, parts?: FireParts): FsEvent | undefined {
+    return this.#p.events.fire(name, parts);
   }
 
   /** @internal A new running state, announced with CHANNEL_STATE unless `announce` is false. */
   setRunning(state: string, stateNumber: number, announce = true): void {
-    this.#running = state;
-    this.#stateNumber = stateNumber;
-    if (announce) this.fire('CHANNEL_STATE');
-    if (state !== 'CS_NEW') this.#profileReady = true;
+    this.#p.events.setRunning(state, stateNumber, announce);
   }
 
   /** @internal A timer owned by this channel (cleared when it is destroyed). */
   schedule(ms: number, fn: () => void): void {
-    this.#timers.after(ms, fn);
+    this.#p.timers.after(ms, fn);
   }
 
   /** @internal When the channel was created (µs since the epoch). */
   get createdMicros(): number {
-    return this.#times.created;
+    return this.#p.state.times.created;
   }
 
   /** @internal The requested next state (Channel-State-Number) before the running state follows. */
   setStateNumber(n: number): void {
-    this.#stateNumber = n;
+    this.#p.state.stateNumber = n;
   }
 
   /** @internal */
   setCallState(next: CallState): void {
-    const original = this.#callState;
-    this.#callState = next;
-    this.fire('CHANNEL_CALLSTATE', {
-      pre: [
-        ['Original-Channel-Call-State', original],
-        ['Channel-Call-State-Number', String(CALL_STATE_NUMBER[next])],
-      ],
-    });
+    this.#p.events.setCallState(next);
   }
 
   /** @internal Sets (or with `undefined`, unsets) a channel variable. */
   setVar(name: string, value: string | undefined): void {
-    if (value === undefined || value === '') {
-      this.#vars.delete(name);
-    } else this.#vars.set(name, value);
+    this.#p.events.setVar(name, value);
   }
 
   /** @internal The `push` application: a second value turns the variable into FreeSWITCH's `ARRAY::a|:b` form. */
   pushVar(name: string, value: string): void {
-    const existing = this.#vars.get(name);
-    if (existing === undefined) this.setVar(name, value);
-    else this.setVar(name, `${existing.startsWith('ARRAY::') ? existing : `ARRAY::${existing}`}|:${value}`);
+    this.#p.events.pushVar(name, value);
   }
 
   /** @internal `uuid_dump`: the channel data with every variable, as a CHANNEL_DATA event (not fired). */
   dump(): FsEvent {
-    return this.#host.factory.make('CHANNEL_DATA', {
-      data: this.#data(false),
-      vars: this.#vars.headers(),
-      calling: ['mod_commands.c', 'uuid_dump_function', '6468'],
-      uuid: this.uuid,
-    });
+    return this.#p.events.dump();
   }
 
   /** @internal Adds a captured variable phase. */
   addTemplate(phase: string): void {
-    this.#addVars(templateVars(phase, this.#ctx));
+    this.#p.events.addTemplate(phase);
   }
 
   /** @internal Marks call progress (180 Ringing) times for the caller profile. */
   markProgress(): void {
-    this.#times.progress = epochMicros();
+    this.#p.answer.markProgress();
   }
 
   /** @internal Media negotiated: media variables, then the read and write CODEC events; joins the media clock. */
   mediaUp(phase: 'inbound.media' | 'outbound.answer'): void {
-    if (this.#media) return;
-    this.#media = true;
-    const c = CODECS[this.codec];
-    const overrides: Record<string, string> = {
-      rtp_audio_recv_pt: String(c.pt),
-      rtp_use_codec_name: this.codec,
-      rtp_use_codec_rate: String(c.rate),
-      rtp_last_audio_codec_string: `${this.codec}@${c.rate}h@20i@1c`,
-      read_codec: this.codec,
-      original_read_codec: this.codec,
-      read_rate: String(c.rate),
-      original_read_rate: String(c.rate),
-      write_codec: this.codec,
-      write_rate: String(c.rate),
-      rtp_use_pt: String(c.pt),
-      rtp_use_ssrc: String(randomInt(1, 2 ** 31)),
-      local_media_port: String(16384 + 2 * randomInt(0, 8000)),
-    };
-    this.#addVars(templateVars(phase, this.#ctx).map(([k, v]): Header => [k, overrides[k] ?? v]));
-    const rate = String(c.rate);
-    const bitRate = String(c.bitRate);
-    this.fire('CODEC', {
-      callingKey: 'CODEC:read',
-      post: [
-        ['channel-read-codec-name', this.codec],
-        ['channel-read-codec-rate', rate],
-        ['channel-read-codec-bit-rate', bitRate],
-      ],
-    });
-    this.fire('CODEC', { callingKey: 'CODEC:write', post: [['Channel-Write-codec-bit-rate', bitRate]] });
-    this.#host.clock.add(this);
+    this.#p.answer.mediaUp(phase);
   }
 
   /** @internal Answered outbound leg: CHANNEL_ANSWER, then the caller-id flip FreeSWITCH does (CALL_UPDATE). */
   answerOutbound(): void {
-    this.mediaUp('outbound.answer');
-    this.#times.answered = epochMicros();
-    this.#answerState = 'answered';
-    this.fire('CHANNEL_ANSWER');
-    this.setCallState('ACTIVE');
-    this.#addVars(templateVars('outbound.call_update', this.#ctx));
-    // Observed: after answer the outbound leg's caller id becomes "Outbound Call" / the destination.
-    const p = this.profile;
-    p.calleeName = p.origCidName;
-    p.calleeNum = p.origCidNum;
-    p.cidName = 'Outbound Call';
-    p.cidNum = p.destination;
-    this.#hitDialplan = true;
-    this.fire('CALL_UPDATE', { pre: [['Direction', 'RECV']] });
-    this.#host.changed();
+    this.#p.answer.answerOutbound();
   }
 
   /** @internal The `park` application: CHANNEL_EXECUTE park, CHANNEL_PARK. */
   park(): void {
-    this.#parkUuid = newAppUuid();
-    this.setVar('current_application_data', undefined);
-    this.setVar('current_application', 'park');
-    this.fire('CHANNEL_EXECUTE', {
-      post: [
-        ['Application', 'park'],
-        ['Application-UUID', this.#parkUuid],
-      ],
-    });
-    this.fire('CHANNEL_PARK');
+    this.#p.apps.park();
   }
 
   /** @internal Leaves `park` (uuid_bridge): what plays stops, CHANNEL_UNPARK and the park's EXECUTE_COMPLETE. */
   unpark(): void {
-    this.#playback.break(true);
-    if (!this.#parkUuid) return;
-    const parkUuid = this.#parkUuid;
-    this.#parkUuid = undefined;
-    this.fire('CHANNEL_UNPARK');
-    this.fire('CHANNEL_EXECUTE_COMPLETE', {
-      post: [
-        ['Application', 'park'],
-        ['Application-Response', '_none_'],
-        ['Application-UUID', parkUuid],
-      ],
-    });
+    this.#p.apps.unpark();
   }
 
   /** @internal A dialplan application that completes at once (set, answer, ...): EXECUTE, effect, EXECUTE_COMPLETE. */
   runDialplanApp(app: string, data: string, effect: () => void): void {
-    const appUuid = newAppUuid();
-    this.setVar('current_application_data', data || undefined);
-    this.setVar('current_application', app);
-    const headers: Header[] = [
-      ['Application', app],
-      ['Application-Data', data],
-    ];
-    this.fire('CHANNEL_EXECUTE', { post: [...headers, ['Application-UUID', appUuid]] });
-    effect();
-    this.fire('CHANNEL_EXECUTE_COMPLETE', {
-      post: [...headers, ['Application-Response', '_none_'], ['Application-UUID', appUuid]],
-    });
+    this.#p.apps.runDialplanApp(app, data, effect);
   }
 
   /** @internal `uuid_audio_stream <uuid> start ...` after argument checks; false → -ERR Operation Failed. */
   startAudioStream(start: Omit<StreamStart, 'vars'>): boolean {
-    if (this.#hangup || this.stream?.attached) return false;
+    if (this.hungUp || this.stream?.attached) return false;
     if (!this.preAnswer()) return false; // the module pre-answers an unanswered leg
-    const vars: StreamVars = {};
-    for (const n of STREAM_VAR_NAMES) {
-      const v = this.#vars.get(n);
-      if (v !== undefined) vars[n] = v;
-    }
-    const stream = new AudioStream(this.#streamHost(), { ...start, vars });
-    this.streams.push(stream);
-    this.fire('MEDIA_BUG_START', { pre: MEDIA_BUG });
+    this.#p.media.start(start);
     return true;
   }
 
   /** @internal `stop [text]`: text, close 1000, MEDIA_BUG_STOP (no disconnect event). */
   stopAudioStream(text?: string): boolean {
-    const s = this.stream;
-    if (!s?.attached) return false;
-    s.stop(text);
-    this.fire('MEDIA_BUG_STOP', { pre: MEDIA_BUG });
-    return true;
+    return this.#p.media.stop(text);
   }
 
   /** @internal */
   streamSendText(text: string): boolean {
-    const s = this.stream;
-    if (!s?.attached) return false;
-    s.sendText(text);
-    return true;
+    return this.#p.media.sendText(text);
   }
 
   /** @internal pause/resume: frames stop/resume, no events. */
   pauseAudioStream(pause: boolean): boolean {
-    const s = this.stream;
-    if (!s?.attached) return false;
-    s.paused = pause;
-    return true;
+    return this.#p.media.pause(pause);
   }
 
   /** @internal `uuid_broadcast <uuid> <path> [aleg|bleg|both]`. */
   broadcast(path: string, leg: string): void {
-    if (leg === 'bleg' || this.#hangup) return; // no b-leg on a parked channel
-    const sep = path.indexOf('::');
-    const app = sep > 0 ? path.slice(0, sep) : 'playback';
-    const arg = sep > 0 ? path.slice(sep + 2) : path;
-    this.#playback.enqueue({
-      app,
-      arg,
-      appUuid: newAppUuid(),
-      via: 'broadcast',
-      eventLock: true,
-      queuedAt: performance.now(),
-      commandHeaders: [
-        ['call-command', 'execute'],
-        ['execute-app-name', app],
-        ['execute-app-arg', arg],
-        ['event-lock', 'true'],
-        ['lead-frames', '5'],
-      ],
-    });
+    this.#p.apps.broadcast(path, leg);
   }
 
   /** @internal `sendmsg <uuid>`; returns the Reply-Text. */
   sendmsg(line: string, headers: Record<string, string>): string {
-    const get = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
-    const command = (get('call-command') ?? '').toLowerCase();
-    if (command === 'execute' && get('execute-app-name')) {
-      const item: QueuedApp = {
-        app: get('execute-app-name')!,
-        arg: get('execute-app-arg') ?? '',
-        appUuid: get('event-uuid') ?? newAppUuid(),
-        via: 'sendmsg',
-        eventLock: (get('event-lock') ?? '').toLowerCase() === 'true',
-        queuedAt: performance.now(),
-        commandHeaders: [['Command', line], ...Object.entries(headers)],
-      };
-      if (!this.#hangup) this.#playback.enqueue(item);
-    } else if (command === 'hangup') {
-      void this.kill(get('hangup-cause') ?? '');
-    }
-    return '+OK';
+    return this.#p.apps.sendmsg(line, headers);
   }
 
   /** @internal */
   breakPlayback(all: boolean): void {
-    this.#playback.break(all);
+    this.#p.playback.break(all);
   }
 
   /** @internal `uuid_kill` / sendmsg hangup: from our side (BYE once answered, else a refusal or a CANCEL). */
   kill(cause: string): Promise<void> {
-    const how =
-      this.#answerState === 'answered' ? 'send_bye' : this.direction === 'inbound' ? 'send_refuse' : 'send_cancel';
-    return this.terminate(parseCause(cause) ?? 'NORMAL_CLEARING', how, { delayMs: LOCAL_HANGUP_MS });
+    return this.#p.hangup.kill(cause);
   }
 
   /**
@@ -659,224 +312,22 @@ export class EmulatedChannel {
    * closes with 1000), CALLSTATE HANGUP, CS_REPORTING, CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY, CS_DESTROY.
    * `afterHangup`/`afterComplete` let originate put its BACKGROUND_JOB where FreeSWITCH does.
    */
-  terminate(
-    cause: string,
-    how: HangupHow,
-    opts: {
-      delayMs?: number;
-      sip?: { status: number; phrase: string };
-      afterHangup?: () => void;
-      afterComplete?: () => void;
-    } = {},
-  ): Promise<void> {
-    if (this.#hangup) return this.#hangup;
-    let resolveDone!: () => void;
-    this.#hangup = new Promise((resolve) => (resolveDone = resolve));
-    const hangupAt = performance.now();
-    this.hangupCause = cause;
-    this.#answerState = 'hangup';
-    this.#stateNumber = 10;
-    this.#times.hangup = epochMicros();
-    this.#host.clock.remove(this);
-    if (how === 'recv_bye') this.#sipTerm(200);
-    if (how === 'recv_refuse' && opts.sip) {
-      this.setVar('sip_hangup_disposition', 'recv_refuse');
-      this.setVar('sip_invite_failure_status', String(opts.sip.status));
-      this.setVar('sip_invite_failure_phrase', opts.sip.phrase);
-      this.#sipTerm(opts.sip.status);
-    }
-    this.fire('CHANNEL_HANGUP');
-    this.onHangup?.();
-    opts.afterHangup?.();
-    const finish = () => {
-      if (how === 'recv_bye' || how === 'recv_cancel' || how === 'send_refuse')
-        this.setVar('sip_hangup_disposition', how);
-      this.#playback.hangup(hangupAt);
-      if (this.#parkUuid) {
-        this.fire('CHANNEL_UNPARK');
-        this.fire('CHANNEL_EXECUTE_COMPLETE', {
-          post: [
-            ['Application', 'park'],
-            ['Application-Response', '_none_'],
-            ['Application-UUID', this.#parkUuid],
-          ],
-        });
-      }
-      this.recordings.hangup();
-      this.setRunning('CS_HANGUP', 10);
-      if (this.stream?.attached) {
-        this.stream.stop();
-        this.fire('MEDIA_BUG_STOP', { pre: MEDIA_BUG });
-      }
-      this.setCallState('HANGUP');
-      this.setRunning('CS_REPORTING', 11);
-      this.#addVars(
-        hangupReport({
-          how,
-          cause,
-          times: this.#times,
-          profile: this.profile,
-          digits: this.#digits,
-          lastApp: this.#vars.get('current_application') ?? '',
-          bytesPerPacket: CODECS[this.codec].bytesPerFrame + 12,
-          packetsOut: this.#framesPlayed,
-        }),
-      );
-      this.fire('CHANNEL_HANGUP_COMPLETE', { pre: [['Hangup-Cause', cause]] });
-      opts.afterComplete?.();
-      this.#stateNumber = 12;
-      this.fire('CHANNEL_DESTROY');
-      this.setRunning('CS_DESTROY', 12);
-      this.#timers.clear();
-      this.destroyed = true;
-      this.#host.channelGone(this);
-      this.#host.changed();
-      resolveDone();
-    };
-    const delay = opts.delayMs ?? 0;
-    if (delay > 0) this.#timers.after(delay, finish);
-    else finish();
-    this.#host.changed();
-    return this.#hangup;
+  terminate(cause: string, how: HangupHow, opts: TerminateOptions = {}): Promise<void> {
+    return this.#p.hangup.terminate(cause, how, opts);
   }
 
   /** @internal Emulator stop/restart: everything released, no events; resolves when the stream sockets are closed. */
   destroy(): Promise<void> {
-    const closed = Promise.all(this.streams.map((s) => s.destroy()));
-    this.#timers.clear();
-    this.#host.clock.remove(this);
-    this.#hangup ??= Promise.resolve();
-    this.destroyed = true;
-    return closed.then(() => {});
+    return this.#p.hangup.destroy();
   }
 
   /** @internal Media clock tick: 20 ms of caller audio, to the stream if one is attached. */
   onFrame(): void {
-    this.#mediaFrame();
-    const talking = this.#mic.talking;
-    if (this.#wasTalking && !talking) this.#host.changed();
-    this.#wasTalking = talking;
-    if (this.#playback.playing) this.#framesPlayed++;
+    this.#p.media.onFrame();
   }
 
-  // ---- internals ------------------------------------------------------------------------------------
-
-  /** `record` false: the connect burst, frames beyond real time that a recording (wall clock) does not hold. */
-  #mediaFrame(record = true): void {
-    const s = this.stream;
-    const active = s && (s.state === 'connecting' || s.state === 'connected');
-    const rate = active ? s.rate : CODECS[this.codec].rate;
-    const samples = rate / 50;
-    // A view of the queued audio or shared silence: read only, copied before it is kept.
-    const read = this.#mic.take(samples, rate);
-    // What the caller hears only goes into mixed and stereo streams.
-    if (active) s.pushFrame(read, s.mix === 'mono' ? undefined : this.#writtenFrame(rate, samples));
-    if (record && this.recordings.recording) {
-      const r = CODECS[this.codec].rate;
-      this.recordings.frame(rate === r ? read.slice() : resample(read, rate, r));
-    }
-  }
-
-  /** What the caller hears during this frame (for mixed/stereo streams), at `rate`. */
-  #writtenFrame(rate: number, samples: number): Int16Array | undefined {
-    const seg = this.#playback.playing;
-    if (!seg) return undefined;
-    const audio = this.#timeline.slice8k(seg, performance.now() - seg.startedAt, 20);
-    const out = resample(audio, 8000, rate);
-    if (out.length === samples) return out;
-    const fixed = new Int16Array(samples);
-    fixed.set(out.subarray(0, samples));
-    return fixed;
-  }
-
-  #streamHost(): StreamHost {
-    const settings = this.#host.settings;
-    return {
-      uuid: this.uuid,
-      tmpDir: this.#host.tmpDir,
-      timers: this.#timers,
-      handshakeTimeoutMs: settings.wsHandshakeTimeoutMs,
-      playDelayMs: settings.streamAudioPlayDelayMs,
-      metadataAfterFrames: settings.metadataAfterFrames,
-      connectBurstFrames: settings.connectBurstFrames,
-      fireCustom: (subclass, body) => this.fire('CUSTOM', { subclass, body, callingKey: 'CUSTOM' }),
-      bugClosed: () => this.fire('MEDIA_BUG_STOP', { pre: MEDIA_BUG }),
-      burst: (n) => {
-        for (let i = 0; i < n; i++) this.#mediaFrame(false);
-      },
-      changed: () => this.#host.changed(),
-    };
-  }
-
-  #runApp(app: string, arg: string): void {
-    switch (app) {
-      case 'set':
-      case 'export': {
-        const eq = arg.indexOf('=');
-        if (eq > 0) this.setVar(arg.slice(0, eq), arg.slice(eq + 1));
-        break;
-      }
-      case 'unset':
-        this.setVar(arg, undefined);
-        break;
-      case 'push': {
-        const eq = arg.indexOf('=');
-        if (eq > 0) this.pushVar(arg.slice(0, eq), arg.slice(eq + 1));
-        break;
-      }
-      case 'answer':
-        this.answer();
-        break;
-      case 'pre_answer':
-        this.preAnswer();
-        break;
-      case 'hangup':
-        void this.kill(arg);
-        break;
-      default:
-        break; // park, and applications the emulator does not model, complete at once
-    }
-  }
-
-  #sipTerm(status: number): void {
-    this.setVar('sip_term_status', String(status));
-    this.setVar('proto_specific_hangup_cause', `sip:${status}`);
-    this.setVar('sip_term_cause', String(q850(this.hangupCause ?? 'NORMAL_CLEARING')));
-  }
-
-  #addVars(vars: Header[]): void {
-    for (const [k, v] of vars) {
-      if (k === 'session_id') this.#vars.set(k, String(this.#host.nextSessionId()));
-      else this.setVar(k, v);
-    }
-  }
-
-  #data(causeFirst: boolean): Header[] {
-    const h: Header[] = [
-      ['Channel-State', this.#running],
-      ['Channel-Call-State', this.#callState],
-      ['Channel-State-Number', String(this.#stateNumber)],
-      ['Channel-Name', this.name],
-      ['Unique-ID', this.uuid],
-      ['Call-Direction', this.direction],
-      ['Presence-Call-Direction', this.direction],
-      ['Channel-HIT-Dialplan', String(this.#hitDialplan)],
-      ['Channel-Call-UUID', this.uuid],
-      ['Answer-State', this.#answerState],
-    ];
-    if (this.hangupCause && !causeFirst) h.push(['Hangup-Cause', this.hangupCause]);
-    if (this.#media) {
-      const c = CODECS[this.codec];
-      h.push(
-        ['Channel-Read-Codec-Name', this.codec],
-        ['Channel-Read-Codec-Rate', String(c.rate)],
-        ['Channel-Read-Codec-Bit-Rate', String(c.bitRate)],
-        ['Channel-Write-Codec-Name', this.codec],
-        ['Channel-Write-Codec-Rate', String(c.rate)],
-        ['Channel-Write-Codec-Bit-Rate', String(c.bitRate)],
-      );
-    }
-    if (this.#profileReady) h.push(...profileHeaders(this.direction, this.uuid, this.name, this.profile, this.#times));
-    return h;
+  /** Resolves once `done()` holds, polled as the emulator changes (rejects after `timeoutMs`). */
+  #until(what: string, done: () => boolean, timeoutMs: number, pollMs?: number): Promise<void> {
+    return this.#host.waiters.until(what, () => (done() ? true : undefined), timeoutMs, pollMs).then(() => {});
   }
 }
