@@ -321,7 +321,7 @@ export class EmulatedChannel {
     return this.#p.hangup.destroy();
   }
 
-  /** @internal Media clock tick: 20 ms of caller audio, to the stream if one is attached. */
+  /** @internal One media clock tick by hand (the clock itself ticks the media part: one call less per frame). */
   onFrame(): void {
     this.#p.media.onFrame();
   }
