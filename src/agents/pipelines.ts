@@ -6,9 +6,11 @@
 import type { Logger } from '../log.ts';
 import { loadSileroModel } from '../media/silero-model.ts';
 import type { Agent, AgentSettings } from './agent.ts';
-import { CartesiaTts, cartesiaOptions } from './cascade/cartesia-tts.ts';
+import { cartesiaOptions } from './cascade/cartesia-options.ts';
+import { CartesiaTts } from './cascade/cartesia-tts.ts';
 import { CascadeAgent } from './cascade/cascade-agent.ts';
-import { DeepgramStt, deepgramOptions } from './cascade/deepgram-stt.ts';
+import { deepgramOptions } from './cascade/deepgram-options.ts';
+import { DeepgramStt } from './cascade/deepgram-stt.ts';
 import { GeminiLlm, geminiTextOptions } from './cascade/gemini-llm.ts';
 import { EchoAgent } from './echo/echo-agent.ts';
 import { GeminiLiveAgent, geminiLiveOptions } from './gemini-live/gemini-live-agent.ts';

@@ -1,10 +1,10 @@
 /**
  * Cartesia streaming TTS (@cartesia/cartesia-js 4, WebSocket contexts) as the cascade's TextToSpeech.
  *
- * One instance = one WebSocket; each reply is a context: text pieces go out with `continue: true`, the end with
- * `continue: false`, a barge-in sends `cancel`. Audio comes back as raw 16-bit PCM at CARTESIA_SAMPLE_RATE
- * (8 kHz by default, the rate G.711 calls play at, so the playout need not resample). Word timestamps are
- * asked for so an interrupted reply can be cut where the caller stopped hearing it.
+ * One instance = one WebSocket; each reply is a context (a CartesiaStream, ./cartesia-stream.ts): text pieces go
+ * out with `continue: true`, the end with `continue: false`, a barge-in sends `cancel`. Audio comes back as raw
+ * 16-bit PCM at CARTESIA_SAMPLE_RATE (8 kHz by default, the rate G.711 calls play at, so the playout need not
+ * resample). Word timestamps are asked for so an interrupted reply can be cut where the caller stopped hearing it.
  *
  * SDK behaviours this file works around (@cartesia/cartesia-js 4.2):
  * - the ESM build cannot find `ws` (it calls `require` inside ESM) and would fall back to the global WebSocket;
@@ -21,7 +21,7 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type * as CartesiaModule from '@cartesia/cartesia-js';
-import type { TTSWS, TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
+import type { TTSWS } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import type { Logger } from '../../log.ts';
 import {
   closeWhy,
@@ -30,17 +30,14 @@ import {
   type TtsConnectionListener,
   type TtsListener,
   type TtsStream,
-  type TtsWordTimes,
 } from './stages.ts';
+import { type CartesiaEvent, CartesiaStream } from './cartesia-stream.ts';
+import type { CartesiaTtsOptions } from './cartesia-options.ts';
 import { errorText } from '../../errors.ts';
-import type { AgentSettings } from '../agent.ts';
-import type { EnvOf } from '../vendor-settings.ts';
-import type { cartesiaSettings } from './cartesia-settings.ts';
 import {
   cartesiaSocket,
   dropCartesiaContextQueue,
   refusedForGood,
-  retryableStatus,
   withinMs,
   type VendorSocket,
 } from '../vendor-socket.ts';
@@ -50,164 +47,6 @@ const { Cartesia } = require('@cartesia/cartesia-js') as typeof CartesiaModule;
 const { TTSWS: TTSWSClass } = require('@cartesia/cartesia-js/resources/tts/ws.js') as {
   TTSWS: new (client: CartesiaModule.Cartesia, options?: object) => TTSWS;
 };
-
-export interface CartesiaTtsOptions {
-  apiKey: string;
-  /** Override of the API endpoint, e.g. 'http://127.0.0.1:PORT' (plain ws) or 'https://api.cartesia.ai'. */
-  baseUrl?: string;
-  /** e.g. 'sonic-3'. */
-  model: string;
-  voiceId: string;
-  /** Cartesia language code ('en', 'de', ...); a BCP-47 tag is cut to its language. */
-  language?: string;
-  sampleRate: 8000 | 16000;
-  connectTimeoutMs: number;
-  /** Longest wait for the first audio of a context, and between chunks once its text is complete. */
-  timeoutMs: number;
-  /** Ask for word timestamps (used to keep an interrupted reply only as far as heard). Default true. */
-  wordTimestamps?: boolean;
-  /** Cartesia's max_buffer_delay_ms. Default 0: the text arrives in whole sentences already. */
-  maxBufferDelayMs?: number;
-  logger: Logger;
-}
-
-interface WsEvent {
-  type?: string;
-  context_id?: string;
-  audio?: Uint8Array;
-  data?: string;
-  word_timestamps?: { words?: string[]; start?: number[]; end?: number[] } | null;
-  status_code?: number;
-  title?: string;
-  message?: string;
-  error_code?: string;
-}
-
-class CartesiaStream implements TtsStream {
-  readonly id: string;
-  readonly #owner: CartesiaTts;
-  readonly #ctx: TTSWSContext;
-  readonly #listener: TtsListener;
-  readonly #timeoutMs: number;
-  #finished = false;
-  #ended = false;
-  #pushed = false;
-  #gotAudio = false;
-  #timer: NodeJS.Timeout | undefined;
-  /** An odd byte left over from the previous chunk (16-bit samples must not be split). */
-  #carry: number = -1;
-
-  constructor(owner: CartesiaTts, ctx: TTSWSContext, listener: TtsListener, timeoutMs: number) {
-    this.#owner = owner;
-    this.#ctx = ctx;
-    this.id = ctx.contextId;
-    this.#listener = listener;
-    this.#timeoutMs = timeoutMs;
-  }
-
-  push(text: string): void {
-    if (this.#finished || this.#ended || !text) return;
-    if (!this.#owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
-    this.#ctx.push({ transcript: text }).catch(() => {});
-    if (!this.#pushed) {
-      this.#pushed = true;
-      this.#arm(); // first audio due within timeoutMs
-    }
-  }
-
-  end(): void {
-    if (this.#finished || this.#ended) return;
-    this.#ended = true;
-    if (!this.#owner.canSend()) return this.fail(new StageError('tts', 'cartesia: connection not open', true));
-    this.#ctx.no_more_inputs().catch(() => {});
-    this.#arm();
-  }
-
-  cancel(): void {
-    if (this.#finished) return;
-    this.#finish();
-    if (this.#owner.canSend()) this.#ctx.cancel().catch(() => {});
-  }
-
-  // ---- from the connection ----
-
-  onEvent(ev: WsEvent): void {
-    if (this.#finished) return;
-    switch (ev.type) {
-      case 'chunk': {
-        const a = ev.audio;
-        if (a === undefined || a.length === 0) return;
-        this.#gotAudio = true;
-        if (this.#ended || !this.#pushed) this.#arm();
-        else this.#disarm(); // text still coming from the model: its pace is the model's
-        this.#emitAudio(a);
-        return;
-      }
-      case 'timestamps': {
-        const w = ev.word_timestamps;
-        if (w && Array.isArray(w.words) && Array.isArray(w.start) && Array.isArray(w.end) && this.#listener.words) {
-          this.#listener.words({ words: w.words, start: w.start, end: w.end } satisfies TtsWordTimes);
-        }
-        return;
-      }
-      case 'done':
-        this.#finish();
-        this.#listener.done();
-        return;
-      case 'error': {
-        const status = ev.status_code ?? 0;
-        const what = `cartesia error ${status} ${ev.title ?? ''}: ${ev.message ?? ''}`.trim();
-        this.fail(new StageError('tts', what, retryableStatus(status || undefined)));
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  fail(err: StageError): void {
-    if (this.#finished) return;
-    this.#finish();
-    this.#listener.error(err);
-  }
-
-  #emitAudio(a: Uint8Array): void {
-    let buf = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    if (this.#carry >= 0) {
-      const joined = Buffer.allocUnsafe(buf.length + 1);
-      joined[0] = this.#carry;
-      buf.copy(joined, 1);
-      buf = joined;
-      this.#carry = -1;
-    }
-    if (buf.length & 1) {
-      this.#carry = buf[buf.length - 1]!;
-      buf = buf.subarray(0, buf.length - 1);
-    }
-    if (buf.length > 0) this.#listener.audio(buf);
-  }
-
-  #arm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      const what = `cartesia: ${this.#gotAudio ? 'audio stalled' : 'no audio'} for ${this.#timeoutMs} ms`;
-      this.fail(new StageError('tts', what, true));
-      if (this.#owner.canSend()) this.#ctx.cancel().catch(() => {});
-    }, this.#timeoutMs);
-  }
-
-  #disarm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #finish(): void {
-    this.#finished = true;
-    this.#disarm();
-    this.#owner.forget(this.id);
-  }
-}
 
 export class CartesiaTts implements TextToSpeech {
   readonly name = 'cartesia';
@@ -266,7 +105,7 @@ export class CartesiaTts implements TextToSpeech {
       // Socket errors (the close follows) and per-context errors (routed from 'event' as well).
       this.#lastError = errorText(e);
     });
-    ws.on('event', (ev: unknown) => this.#onEvent(ev as WsEvent));
+    ws.on('event', (ev: unknown) => this.#onEvent(ev as CartesiaEvent));
     const socket = cartesiaSocket(ws);
     this.#socket = socket;
     socket.onClose((code, reason) => this.#onClose(code, reason));
@@ -330,7 +169,7 @@ export class CartesiaTts implements TextToSpeech {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  #onEvent(ev: WsEvent): void {
+  #onEvent(ev: CartesiaEvent): void {
     const id = ev.context_id;
     if (id === undefined) {
       if (ev.type === 'error') {
@@ -362,23 +201,4 @@ export class CartesiaTts implements TextToSpeech {
     this.#streams.clear();
     await this.#socket?.close(false);
   }
-}
-
-/** CartesiaTts options for one call: the environment, overridden by the call's settings. */
-export function cartesiaOptions(
-  env: EnvOf<typeof cartesiaSettings>,
-  settings: AgentSettings,
-  logger: Logger,
-): CartesiaTtsOptions {
-  return {
-    apiKey: env.CARTESIA_API_KEY ?? '',
-    ...(env.CARTESIA_BASE_URL !== undefined ? { baseUrl: env.CARTESIA_BASE_URL } : {}),
-    model: env.CARTESIA_MODEL,
-    voiceId: settings.cartesiaVoiceId ?? env.CARTESIA_VOICE_ID,
-    language: settings.language,
-    sampleRate: env.CARTESIA_SAMPLE_RATE,
-    connectTimeoutMs: env.CARTESIA_CONNECT_TIMEOUT_MS,
-    timeoutMs: env.CARTESIA_TIMEOUT_MS,
-    logger,
-  };
 }

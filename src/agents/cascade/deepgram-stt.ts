@@ -11,47 +11,21 @@
  * - `waitForOpen()` listeners are never removed and its promise may reject after we gave up: always handled;
  * - `socket.send()` queues without bound while the socket is not open: audio goes on the `ws` socket underneath,
  *   and only while it is open (../vendor-socket.ts).
+ *
+ * Joining and sending the caller's audio is ./deepgram-audio-sender.ts; reading the results, ./deepgram-results.ts.
  */
 import { DeepgramClient } from '@deepgram/sdk';
 import type { Logger } from '../../log.ts';
-import { closeWhy, StageError, type SpeechToText, type SttListener, type SttResult, type SttWord } from './stages.ts';
+import { closeWhy, StageError, type SpeechToText, type SttListener } from './stages.ts';
+import { DeepgramAudioSender } from './deepgram-audio-sender.ts';
+import { deliverDeepgramMessage } from './deepgram-results.ts';
+import type { DeepgramSttOptions } from './deepgram-options.ts';
 import { errorText } from '../../errors.ts';
-import type { AgentSettings } from '../agent.ts';
-import type { EnvOf } from '../vendor-settings.ts';
-import type { deepgramSettings } from './deepgram-settings.ts';
 import { noCompressionAgent } from '../no-compression-agent.ts';
 import { deepgramSocket, refusedForGood, withinMs, type VendorSocket } from '../vendor-socket.ts';
 
 /** The SDK's own endpoint when no base URL is set. */
 const DEEPGRAM_DEFAULT_URL = 'wss://api.deepgram.com';
-
-export interface DeepgramSttOptions {
-  apiKey: string;
-  /** Override of the endpoint (tests, proxies): `ws://host:port` (http/https are turned into ws/wss). */
-  baseUrl?: string;
-  /** e.g. 'nova-3', 'nova-2-phonecall'. */
-  model: string;
-  /** BCP-47 language, e.g. 'en-US' (omitted: the model's default). */
-  language?: string;
-  sampleRate: 8000 | 16000;
-  /** Silence (ms) after which Deepgram marks a final `speech_final`. */
-  endpointingMs: number;
-  /** Gap in words (ms) after which Deepgram sends UtteranceEnd (Deepgram's minimum is 1000). */
-  utteranceEndMs: number;
-  connectTimeoutMs: number;
-  /** A KeepAlive goes out when no audio was sent for this long (the service closes after ~10 s). Default 3000. */
-  keepAliveMs?: number;
-  /** Audio sent for this long without any message back → the stream counts as lost. Default 10000; 0 = off. */
-  stallTimeoutMs?: number;
-  /** Audio is dropped while more than this many bytes wait in the socket. Default 128 KiB (≈ 8 s at 8 kHz). */
-  maxBufferedBytes?: number;
-  /**
-   * Caller frames are joined into messages of at most this much audio (ms): a WebSocket message per frame costs
-   * a send (masking, a syscall) each. Default 0: every frame on its own.
-   */
-  sendMs?: number;
-  logger: Logger;
-}
 
 type DgSocket = Awaited<ReturnType<DeepgramClient['listen']['v1']['connect']>>;
 type State = 'idle' | 'connecting' | 'open' | 'lost' | 'closed';
@@ -62,9 +36,6 @@ const CLOSE_STREAM = JSON.stringify({ type: 'CloseStream' });
 
 export class DeepgramStt implements SpeechToText {
   readonly name = 'deepgram';
-  /** Frames sent, and frames dropped because the socket was backed up (logged once at close). */
-  framesSent = 0;
-  framesDropped = 0;
 
   readonly #opts: DeepgramSttOptions;
   readonly #log: Logger;
@@ -76,22 +47,24 @@ export class DeepgramStt implements SpeechToText {
   #socket: VendorSocket | undefined;
   #timer: NodeJS.Timeout | undefined;
   #framesAtTick = 0;
-  /** Audio bytes sent since the last message from Deepgram (stall detection). */
-  #bytesSinceMessage = 0;
   #lastError: string | undefined;
   #closePromise: Promise<void> | undefined;
-  /** Caller audio waiting to go out as one message (sendMs), and how many frames it holds. */
-  #pending: Buffer;
-  readonly #sendBytes: number;
-  #pendingBytes = 0;
-  #pendingFrames = 0;
+  readonly #audio: DeepgramAudioSender;
 
   constructor(opts: DeepgramSttOptions) {
     this.#opts = opts;
     this.#log = opts.logger;
     this.#maxBuffered = opts.maxBufferedBytes ?? 128 * 1024;
-    this.#sendBytes = Math.floor(((opts.sendMs ?? 0) * opts.sampleRate) / 1000) * 2;
-    this.#pending = Buffer.alloc(this.#sendBytes);
+    this.#audio = new DeepgramAudioSender(opts.sendMs ?? 0, opts.sampleRate);
+  }
+
+  /** Frames sent, and frames dropped because the socket was backed up (logged once at close). */
+  get framesSent(): number {
+    return this.#audio.framesSent;
+  }
+
+  get framesDropped(): number {
+    return this.#audio.framesDropped;
   }
 
   async connect(listener: SttListener): Promise<void> {
@@ -163,31 +136,19 @@ export class DeepgramStt implements SpeechToText {
     }
     this.#state = 'open';
     this.#socket = deepgramSocket(socket, this.#maxBuffered);
+    this.#audio.setSocket(this.#socket);
     const keepAliveMs = this.#opts.keepAliveMs ?? 3000;
     this.#timer = setInterval(() => this.#tick(), keepAliveMs);
     this.#log.debug({ model, connectMs: Math.round(performance.now() - t0) }, 'deepgram connected');
   }
 
-  /**
-   * Hot path: the frame joins the audio waiting to go out, which goes as one binary message once another frame
-   * like it would take it past sendMs (ws copies while masking, so the caller may reuse `frame`; each message gets
-   * a buffer of its own). A frame of sendMs or more goes on its own.
-   */
+  /** Hot path: joined with the frames before it into messages of at most sendMs (see DeepgramAudioSender). */
   sendAudio(frame: Buffer): void {
-    if (this.#socket === undefined) return;
-    const n = frame.length;
-    if (this.#pendingBytes + n > this.#sendBytes) {
-      this.#flush();
-      if (n > this.#sendBytes) return this.#send(frame, 1);
-    }
-    frame.copy(this.#pending, this.#pendingBytes);
-    this.#pendingBytes += n;
-    this.#pendingFrames++;
-    if (this.#pendingBytes + n > this.#sendBytes) this.#flush();
+    this.#audio.push(frame);
   }
 
   finalize(): void {
-    this.#flush(); // every sample heard so far goes before the Finalize
+    this.#audio.flush(); // every sample heard so far goes before the Finalize
     this.#socket?.sendControl(FINALIZE);
   }
 
@@ -197,29 +158,6 @@ export class DeepgramStt implements SpeechToText {
   }
 
   // ---- internals ------------------------------------------------------------------------------
-
-  /** The audio waiting (if any) as one message. */
-  #flush(): void {
-    const bytes = this.#pendingBytes;
-    const frames = this.#pendingFrames;
-    if (bytes === 0) return;
-    this.#pendingBytes = 0;
-    this.#pendingFrames = 0;
-    // The sent buffer is never written again: a socket that negotiated compression deflates it later.
-    const audio = this.#pending.subarray(0, bytes);
-    this.#pending = Buffer.allocUnsafe(this.#sendBytes);
-    this.#send(audio, frames);
-  }
-
-  #send(audio: Buffer, frames: number): void {
-    const sent = this.#socket?.send(audio) ?? 'closed';
-    if (sent === 'sent') {
-      this.framesSent += frames;
-      this.#bytesSinceMessage += audio.length;
-    } else if (sent === 'backed-up') {
-      this.framesDropped += frames;
-    }
-  }
 
   async #doClose(): Promise<void> {
     const prev = this.#state;
@@ -232,10 +170,10 @@ export class DeepgramStt implements SpeechToText {
     this.#timer = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
+    this.#audio.setSocket(undefined);
     if (prev === 'open' && socket !== undefined) {
       try {
-        if (this.#pendingBytes > 0) socket.send(this.#pending.subarray(0, this.#pendingBytes));
-        this.#pendingBytes = 0;
+        this.#audio.sendRest(socket);
         socket.sendControl(CLOSE_STREAM); // stop billing at once; we do not wait for the last results
       } catch {
         /* ignore */
@@ -260,57 +198,20 @@ export class DeepgramStt implements SpeechToText {
   #tick(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    if (this.framesSent === this.#framesAtTick) socket.sendControl(KEEPALIVE);
-    this.#framesAtTick = this.framesSent;
+    const framesSent = this.#audio.framesSent;
+    if (framesSent === this.#framesAtTick) socket.sendControl(KEEPALIVE);
+    this.#framesAtTick = framesSent;
     const stallMs = this.#opts.stallTimeoutMs ?? 10000;
-    if (stallMs > 0 && (this.#bytesSinceMessage / 2 / this.#opts.sampleRate) * 1000 > stallMs) {
+    if (stallMs > 0 && (this.#audio.bytesSinceMessage / 2 / this.#opts.sampleRate) * 1000 > stallMs) {
       this.#lose(new StageError('stt', `deepgram: no result for ${stallMs} ms of audio`, true, { why: 'stall' }));
     }
   }
 
   #onMessage(m: Record<string, unknown>): void {
     if (this.#state !== 'open') return;
-    this.#bytesSinceMessage = 0;
-    const listener = this.#listener!;
-    switch (m.type) {
-      case 'Results': {
-        const alt = (m.channel as { alternatives?: Array<Record<string, unknown>> } | undefined)?.alternatives?.[0];
-        const rawWords = (alt?.words as Array<Record<string, unknown>> | undefined) ?? [];
-        const words: SttWord[] = rawWords.map((w) => ({
-          word: String(w.punctuated_word ?? w.word ?? ''),
-          start: Number(w.start ?? 0),
-          end: Number(w.end ?? 0),
-          confidence: Number(w.confidence ?? 0),
-        }));
-        const r: SttResult = {
-          text: String(alt?.transcript ?? ''),
-          isFinal: m.is_final === true,
-          speechFinal: m.speech_final === true,
-          fromFinalize: m.from_finalize === true,
-          start: Number(m.start ?? 0),
-          duration: Number(m.duration ?? 0),
-          confidence: Number(alt?.confidence ?? 0),
-          words,
-        };
-        listener.result(r);
-        return;
-      }
-      case 'UtteranceEnd':
-        listener.utteranceEnd(Number(m.last_word_end ?? -1));
-        return;
-      case 'SpeechStarted':
-        listener.speechStarted(Number(m.timestamp ?? 0));
-        return;
-      case 'Metadata':
-        return;
-      case 'Error': {
-        const what = String(m.description ?? m.message ?? JSON.stringify(m)).slice(0, 200);
-        this.#lose(new StageError('stt', `deepgram error: ${what}`, true, { why: 'error' }));
-        return;
-      }
-      default:
-        return;
-    }
+    this.#audio.bytesSinceMessage = 0;
+    const error = deliverDeepgramMessage(m, this.#listener!);
+    if (error !== undefined) this.#lose(new StageError('stt', `deepgram error: ${error}`, true, { why: 'error' }));
   }
 
   #onClose(e: { code?: number; reason?: string }): void {
@@ -328,6 +229,7 @@ export class DeepgramStt implements SpeechToText {
     if (this.#state !== 'open') return;
     this.#state = 'lost';
     this.#socket = undefined;
+    this.#audio.setSocket(undefined);
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#log.warn({ err: err.message }, 'deepgram stream lost');
@@ -338,25 +240,4 @@ export class DeepgramStt implements SpeechToText {
       this.#log.error({ err: errorText(e) }, 'deepgram: listener threw');
     }
   }
-}
-
-/** DeepgramStt options for one call: the environment, overridden by the call's settings. */
-export function deepgramOptions(
-  env: EnvOf<typeof deepgramSettings>,
-  settings: AgentSettings,
-  sampleRate: 8000 | 16000,
-  logger: Logger,
-): DeepgramSttOptions {
-  return {
-    apiKey: env.DEEPGRAM_API_KEY ?? '',
-    ...(env.DEEPGRAM_BASE_URL !== undefined ? { baseUrl: env.DEEPGRAM_BASE_URL } : {}),
-    model: settings.deepgramModel ?? env.DEEPGRAM_MODEL,
-    language: settings.language,
-    sampleRate,
-    endpointingMs: env.DEEPGRAM_ENDPOINTING_MS,
-    utteranceEndMs: env.DEEPGRAM_UTTERANCE_END_MS,
-    connectTimeoutMs: env.DEEPGRAM_CONNECT_TIMEOUT_MS,
-    sendMs: env.DEEPGRAM_SEND_MS,
-    logger,
-  };
 }
