@@ -2,7 +2,8 @@
  * HTTP agents for WebSocket clients that offer permessage-deflate and give no way to stop it (the Deepgram SDK
  * builds its `ws` options itself; only an agent can be passed in): the offer is taken off the upgrade request
  * before it leaves. A service that would accept it then never deflates our audio messages, which would cost
- * CPU on both sides for audio that barely compresses. (Gemini Live's socket is handled in vendor-socket.ts.)
+ * CPU on both sides for audio that barely compresses. (Gemini Live's socket is handled in
+ * gemini-live/live-socket-capture.ts.)
  */
 import http from 'node:http';
 import https from 'node:https';

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { googleClient } from '../../src/agents/google-client.ts';
-import { LiveSocketCapture } from '../../src/agents/vendor-socket.ts';
+import { LiveSocketCapture } from '../../src/agents/gemini-live/live-socket-capture.ts';
 
 /**
  * A server that would accept permessage-deflate records what each client offers. The SDK's own socket offers it

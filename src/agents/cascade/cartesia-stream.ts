@@ -6,7 +6,7 @@
  */
 import type { TTSWSContext } from '@cartesia/cartesia-js/resources/tts/ws.js';
 import { StageError, type TtsListener, type TtsStream, type TtsWordTimes } from './stages.ts';
-import { retryableStatus } from '../vendor-socket.ts';
+import { retryableStatus } from '../connect-retry.ts';
 
 /** An event from Cartesia's WebSocket (the fields this adapter reads). */
 export interface CartesiaEvent {

@@ -34,13 +34,9 @@ import {
 import { type CartesiaEvent, CartesiaStream } from './cartesia-stream.ts';
 import type { CartesiaTtsOptions } from './cartesia-options.ts';
 import { errorText } from '../../errors.ts';
-import {
-  cartesiaSocket,
-  dropCartesiaContextQueue,
-  refusedForGood,
-  withinMs,
-  type VendorSocket,
-} from '../vendor-socket.ts';
+import { refusedForGood, withinMs } from '../connect-retry.ts';
+import { cartesiaSocket, dropCartesiaContextQueue } from '../sdk-sockets.ts';
+import type { VendorSocket } from '../vendor-socket.ts';
 
 const require = createRequire(import.meta.url);
 const { Cartesia } = require('@cartesia/cartesia-js') as typeof CartesiaModule;

@@ -22,7 +22,9 @@ import { deliverDeepgramMessage } from './deepgram-results.ts';
 import type { DeepgramSttOptions } from './deepgram-options.ts';
 import { errorText } from '../../errors.ts';
 import { noCompressionAgent } from '../no-compression-agent.ts';
-import { deepgramSocket, refusedForGood, withinMs, type VendorSocket } from '../vendor-socket.ts';
+import { refusedForGood, withinMs } from '../connect-retry.ts';
+import { deepgramSocket } from '../sdk-sockets.ts';
+import type { VendorSocket } from '../vendor-socket.ts';
 
 /** The SDK's own endpoint when no base URL is set. */
 const DEEPGRAM_DEFAULT_URL = 'wss://api.deepgram.com';

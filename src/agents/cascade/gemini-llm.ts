@@ -19,7 +19,7 @@ import { errorText } from '../../errors.ts';
 import type { AgentSettings } from '../agent.ts';
 import type { googleSettings } from '../google-settings.ts';
 import type { EnvOf } from '../vendor-settings.ts';
-import { retryableStatus } from '../vendor-socket.ts';
+import { retryableStatus } from '../connect-retry.ts';
 import type { GeminiThinking, geminiTextSettings } from './gemini-llm-settings.ts';
 import { streamGenerateContent, streamUrl } from './gemini-stream.ts';
 

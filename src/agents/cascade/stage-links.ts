@@ -1,6 +1,6 @@
 import type { Logger } from '../../log.ts';
 import { errorText } from '../../errors.ts';
-import { connectWithRetry } from '../vendor-socket.ts';
+import { connectWithRetry } from '../connect-retry.ts';
 import { AudioRing } from './audio-ring.ts';
 import type { CascadeCall } from './cascade-call.ts';
 import { StageError, type SpeechToText, type StageName, type SttResult, type TextToSpeech } from './stages.ts';
@@ -68,7 +68,7 @@ export function asStageError(e: unknown, stage: StageName): StageError {
 
 /**
  * The cascade's live connections to its streaming stages: the STT stream and the TTS connection, each
- * (re)connected through the vendor-socket retry rule. Events of a stream that has been replaced are dropped
+ * (re)connected through the connect-retry rule. Events of a stream that has been replaced are dropped
  * here, so the agent only hears the current one.
  *
  * A new STT stream first gets the caller audio the lost one never answered for (after its last result, and

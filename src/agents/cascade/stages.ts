@@ -4,7 +4,7 @@
  * these; every SDK detail stays in its adapter.
  *
  * Faults cross these boundaries as `StageError`s that say whether trying again can help (the rule for
- * connects and HTTP statuses is in ../vendor-socket.ts).
+ * connects and HTTP statuses is in ../connect-retry.ts).
  */
 
 import type { ToolCallRequest, ToolDeclaration, ToolResult } from '../tools/types.ts';

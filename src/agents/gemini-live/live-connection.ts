@@ -8,7 +8,9 @@ import type { LiveConnectConfig, LiveServerMessage, Session } from '@google/gena
 import type { Logger } from 'pino';
 import { errorText } from '../../errors.ts';
 import { googleClient } from '../google-client.ts';
-import { ConnectWait, LiveSocketCapture, type SendResult, type VendorSocket } from '../vendor-socket.ts';
+import { ConnectWait } from '../connect-retry.ts';
+import type { SendResult, VendorSocket } from '../vendor-socket.ts';
+import { LiveSocketCapture } from './live-socket-capture.ts';
 
 export interface LiveConnectionOptions {
   apiKey: string;

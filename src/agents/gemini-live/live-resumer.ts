@@ -5,7 +5,7 @@
  * 4xx on the upgrade.
  */
 import { errorText } from '../../errors.ts';
-import { refusedForGood } from '../vendor-socket.ts';
+import { refusedForGood } from '../connect-retry.ts';
 import type { LiveConnection, LiveConnectionEvents } from './live-connection.ts';
 
 /** At most this many connects per resumption, however large the budget. */
