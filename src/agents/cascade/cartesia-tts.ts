@@ -13,9 +13,9 @@
  * - `client.tts.websocket()` resolves only once open and gives no way to listen for errors before that: a refused
  *   connect then ends in an *unhandled rejection* (crash). TTSWS is constructed directly and `error` bound first;
  * - TTSWS silently opens a new socket when sending on a closed one, and has no `close` event: we watch the
- *   underlying socket and never send unless it is open (../vendor-socket.ts reaches it);
+ *   underlying socket and never send unless it is open (../sdk-sockets.ts reaches it);
  * - `context()` registers a per-context event queue that grows until `receive()` drains it; events are consumed
- *   from the `event` emitter instead, so that queue is dropped at once (../vendor-socket.ts);
+ *   from the `event` emitter instead, so that queue is dropped at once (../sdk-sockets.ts);
  * - no connect timeout of its own (ws `handshakeTimeout` plus ours).
  */
 import { createRequire } from 'node:module';

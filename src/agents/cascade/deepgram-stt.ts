@@ -10,7 +10,7 @@
  * - `V1Socket.close()` calls the `close` handlers itself with code 1000: ignored once we are closing;
  * - `waitForOpen()` listeners are never removed and its promise may reject after we gave up: always handled;
  * - `socket.send()` queues without bound while the socket is not open: audio goes on the `ws` socket underneath,
- *   and only while it is open (../vendor-socket.ts).
+ *   and only while it is open (../sdk-sockets.ts reaches it).
  *
  * Joining and sending the caller's audio is ./deepgram-audio-sender.ts; reading the results, ./deepgram-results.ts.
  */
