@@ -75,7 +75,8 @@ const HELP = `node bench/run.ts [options]   (npm run build first: the bench runs
   --cpu-prof               profile callbridge (bench/results/); LOADGEN_PROF=1 profiles the load generator
   --heap-snapshot          heap snapshot half-way through the hold (SIGUSR2)
   --loadgen-procs 1|2      2: the FreeSWITCH emulator and the vendor fakes in separate processes
-  --callbridge-cpu 0 --loadgen-cpu 1   taskset pinning; --no-pin leaves callbridge unpinned
+  --callbridge-cpu 0 --loadgen-cpu 1   taskset pinning (a CPU or a list); --no-pin leaves callbridge unpinned;
+                           --loadgen-cpu 0,1 lets the load generator use what callbridge leaves of its CPU
   --churn N [--concurrency 50]         memory after N short calls (leak check)
   --reconnect-every N      Gemini Live connections retired every N s (reconnect bench)
   --whole-stack ...        a real FreeSWITCH with SIPp callers: node bench/run.ts --whole-stack --help
@@ -94,7 +95,11 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const NODE = process.execPath;
 /** callbridge's own STREAM_FRAME_MS default (late-frame threshold when the run does not set one). */
 const DEFAULT_FRAME_MS = loadConfig({ GOOGLE_API_KEY: 'bench' }).STREAM_FRAME_MS;
-const pin = (cpu: number, cmd: string[]) => (os.cpus().length > 1 ? ['taskset', '-c', String(cpu), ...cmd] : cmd);
+/** `taskset -c <cpus>`: one CPU ("1") or a list ("0,1"); checked so a typo fails here, not as a bench of nothing. */
+const pin = (cpus: string, cmd: string[]) => {
+  if (!/^\d+(,\d+)*$/.test(cpus)) throw new Error(`not a CPU list: ${cpus}`);
+  return os.cpus().length > 1 ? ['taskset', '-c', cpus, ...cmd] : cmd;
+};
 
 // ---------------------------------------------------------------- processes
 class Loadgen {
@@ -105,7 +110,7 @@ class Loadgen {
   ready: Promise<void>;
   constructor(role: LoadgenRole = 'all') {
     this.role = role;
-    const [cmd, ...rest] = pin(Number(args['loadgen-cpu']), [
+    const [cmd, ...rest] = pin(String(args['loadgen-cpu']), [
       NODE,
       ...(process.env.LOADGEN_PROF
         ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, `bench/results/loadgen-${role}`)}`]
@@ -226,7 +231,7 @@ async function startCallbridge(
     (args.env as string[]).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
   const node = [NODE, ...(args['node-flag'] as string[]), join(ROOT, 'dist/main.js')];
-  const [cmd, ...rest] = args['no-pin'] ? node : pin(Number(args['callbridge-cpu']), node);
+  const [cmd, ...rest] = args['no-pin'] ? node : pin(String(args['callbridge-cpu']), node);
   const proc = spawn(cmd!, rest, {
     stdio: ['ignore', (args['node-flag'] as string[]).length ? 'inherit' : 'ignore', 'inherit'],
     cwd: join(ROOT, 'bench/results'),
