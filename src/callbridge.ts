@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Agent } from './agents/agent.ts';
 import { createAgent, warmUpPipeline } from './agents/pipelines.ts';
 import { CallBook } from './calls/call-book.ts';
@@ -10,29 +8,16 @@ import { admissionSettings } from './calls/admission.ts';
 import { CallRecorder } from './calls/call-recording.ts';
 import { ChannelControl } from './freeswitch/channel-control.ts';
 import { PendingToolSettings } from './calls/call-tools.ts';
-import { loadToolsFile } from './calls/tools/tool-config.ts';
-import {
-  profilesSchema,
-  resolveCallSettings,
-  type CallFacts,
-  type CallSettings,
-  type Profiles,
-} from './calls/call-settings.ts';
+import type { CallFacts, CallSettings } from './calls/call-settings.ts';
 import { outboundSettings } from './calls/outbound-call.ts';
 import { sessionSettings } from './calls/session-settings.ts';
-import { ConfigError, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import type { EslClient } from './freeswitch/esl.ts';
 import { createHttpApp } from './http/app.ts';
 import { clusterApi, localApi, trackLiveCalls } from './api-wiring.ts';
-import { limitSettings } from './calls/call-limits.ts';
-import { dtmfSettings } from './calls/dtmf-collector.ts';
 import { startHttpServer, type HttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
-import { WorkerResampling } from './media/resampling/worker-resampling.ts';
-import { ResamplerPools } from './media/resampling/converter-pool.ts';
-import { InlineResampling } from './media/resampling/inline-resampling.ts';
 import type { Resampling } from './media/resampling/resampling.ts';
-import { isPooled } from './media/resampling/converter.ts';
 import { PaceMemory } from './playout/arrival-pace.ts';
 import { Metrics } from './metrics.ts';
 import { BrowserTickets } from './calls/browser-tickets.ts';
@@ -41,7 +26,9 @@ import { SharedDirTransport } from './playout/transport.ts';
 import { usablePlaybackDir } from './playout/playback-dir.ts';
 import type { CallStore } from './store/call-store.ts';
 import { openHistoryStore } from './store/open-store.ts';
-import { errorText, issueLines } from './errors.ts';
+import { loadSettingsFiles, wireCallSettings } from './call-settings-wiring.ts';
+import { startHistoryPruning } from './history-pruning.ts';
+import { startResampling } from './resampling-wiring.ts';
 
 export interface Callbridge {
   readonly config: Config;
@@ -77,23 +64,6 @@ export interface StartOptions {
   consoleDir?: string;
 }
 
-/** Named agent profiles from AGENT_PROFILES (JSON) or AGENT_PROFILES_FILE (a JSON file). */
-function loadProfiles(config: Config): Profiles {
-  const file = config.AGENT_PROFILES_FILE;
-  const text = config.AGENT_PROFILES ?? (file ? readFileSync(file, 'utf8') : undefined);
-  if (!text) return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    const name = `AGENT_PROFILES${config.AGENT_PROFILES ? '' : '_FILE'}`;
-    throw new ConfigError([`${name}: not valid JSON (${errorText(err)})`]);
-  }
-  const parsed = profilesSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(issueLines(parsed.error).map((line) => `AGENT_PROFILES: ${line}`));
-  return parsed.data;
-}
-
 /** The stream URL's port should be ours: FreeSWITCH streaming elsewhere fails only when a call comes in. */
 function checkStreamUrl(config: Config, port: number, logger: Logger): void {
   for (const node of config.FREESWITCH_NODES) {
@@ -112,9 +82,7 @@ function checkStreamUrl(config: Config, port: number, logger: Logger): void {
 /** Wire and start everything: call history, ESL client, call manager, HTTP API + media WebSocket server. */
 export async function startCallbridge(config: Config, opts: StartOptions): Promise<Callbridge> {
   const { logger } = opts;
-  const profiles = loadProfiles(config);
-  const fileTools = config.TOOLS_FILE ? loadToolsFile(config.TOOLS_FILE) : undefined;
-  if (fileTools && !fileTools.ok) throw new ConfigError(fileTools.problems);
+  const settingsFiles = loadSettingsFiles(config);
   let playbackOnTmpfs = false;
   if (config.PLAYBACK_TRANSPORT === 'shared-dir') {
     config = await usablePlaybackDir(config, logger);
@@ -166,70 +134,13 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
     },
   });
   await recorder.prepare();
-  const pruneHistory = async () => {
-    try {
-      const removed = await store.prune(
-        config.CALL_HISTORY_DAYS,
-        config.CALL_HISTORY_MAX_CALLS,
-        (ids) => void recorder.removeFiles(ids),
-      );
-      if (removed) logger.info({ removed }, 'pruned call history');
-    } catch (err) {
-      logger.error({ err: errorText(err) }, 'could not prune call history');
-    }
-  };
-  await pruneHistory();
-  const pruneTimer = setInterval(() => void pruneHistory(), 3_600_000).unref();
+  const pruning = await startHistoryPruning({ config, store, recorder, logger });
 
-  // Gemini speaks 24 kHz; calls play at 8 (G.711) or 16 kHz. Those converters are created before the first
-  // call (creating one is too slow for a reply waiting on it), in the DSP worker or here.
-  const warm: Array<[number, number, number]> = [
-    [24000, 8000, config.RESAMPLER_POOL_START],
-    [24000, 16000, 2],
-  ];
-  let resampling: Resampling;
-  let pools: ResamplerPools | undefined;
-  // Speex converters cost less than the messages to a worker (bench/resamplers.ts): `auto` keeps them inline.
-  const autoWorker = availableParallelism() > 1 && isPooled(config.RESAMPLER);
-  if (config.DSP_THREADS === '1' || (config.DSP_THREADS === 'auto' && autoWorker)) {
-    const worker = new WorkerResampling({ converter: config.RESAMPLER, warm, max: config.RESAMPLER_POOL_MAX, logger });
-    await worker.ready();
-    resampling = worker;
-  } else {
-    pools = new ResamplerPools({ converter: config.RESAMPLER, max: config.RESAMPLER_POOL_MAX });
-    await pools.warm(warm);
-    resampling = new InlineResampling(pools);
-  }
+  const { resampling, pools } = await startResampling(config, metrics, logger);
 
-  if (pools) metrics.converters = () => pools!.stats;
-
-  const defaults: CallSettings = {
-    pipeline: config.AGENT_PIPELINE,
-    systemInstructions: config.SYSTEM_INSTRUCTIONS,
-    voice: config.GEMINI_VOICE,
-    language: config.AGENT_LANGUAGE,
-    ...(config.GREETING && { greeting: config.GREETING }),
-    dtmf: dtmfSettings(config),
-    limits: limitSettings(config),
-    ...(fileTools?.ok && { toolPatch: fileTools.patch }),
-  };
-  const callback = config.CALLBACK_URL
-    ? { url: config.CALLBACK_URL, secret: config.CALLBACK_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS }
-    : undefined;
   // Tools given with POST /calls wait here for their call to be answered (too large for channel variables).
   const apiTools = new PendingToolSettings(callBook);
-  const resolveSettings = async (facts: CallFacts, log: Logger): Promise<CallSettings> => {
-    const settings = await resolveCallSettings(facts, {
-      defaults,
-      profiles,
-      callback,
-      logger: log,
-      toolSecret: config.CALLBACK_SECRET,
-      apiTools: (id) => apiTools.take(id),
-    });
-    recorder.decide(facts.callId, settings.recording);
-    return settings;
-  };
+  const { callback, resolveSettings } = wireCallSettings({ config, files: settingsFiles, apiTools, recorder });
   const session = sessionSettings(config, playbackOnTmpfs);
   const pace = new PaceMemory();
   // One ESL client and call manager per FreeSWITCH node (FREESWITCH_NODES; a single `default` node unless set).
@@ -351,7 +262,7 @@ export async function startCallbridge(config: Config, opts: StartOptions): Promi
         await http.close(2000);
         await calls.stop();
         await clusterMode?.close();
-        clearInterval(pruneTimer);
+        pruning.stop();
         await recorder.close();
         // After the calls, so their recordings are complete; analyses still waiting are given up.
         await analyzer.close();
