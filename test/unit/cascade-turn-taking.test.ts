@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SttResult } from '../../src/agents/cascade/stages.ts';
-import { SentenceChunker, TurnAssembler } from '../../src/agents/cascade/turn-taking.ts';
+import { SentenceChunker } from '../../src/agents/cascade/sentence-chunker.ts';
+import { TurnAssembler } from '../../src/agents/cascade/turn-taking.ts';
 
 /** A result with words spread over [start, end]. */
 function res(text: string, start: number, end: number, o: Partial<SttResult> = {}): SttResult {

@@ -14,7 +14,7 @@ import type { Reply } from './reply.ts';
 import { asStageError } from './stage-links.ts';
 import type { LanguageModel, LlmRequest, LlmToolCall, StageName } from './stages.ts';
 import { runToolRound, type ToolRoundHost } from './tool-rounds.ts';
-import { SentenceChunker } from './turn-taking.ts';
+import { SentenceChunker } from './sentence-chunker.ts';
 
 /** Tool rounds one reply may take before the model must answer without tools. */
 export const MAX_TOOL_ROUNDS = 4;

@@ -1,5 +1,5 @@
 import type { ChatMessage, TtsStream } from './stages.ts';
-import { SentenceChunker } from './turn-taking.ts';
+import { SentenceChunker } from './sentence-chunker.ts';
 
 /** Typical speaking rate, for cutting an interrupted reply when no word timings came back. */
 const CHARS_PER_SECOND = 15;
