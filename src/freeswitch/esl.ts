@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { SUBSCRIBED_EVENTS, SUBSCRIBED_SUBCLASSES, subscribe, type EslCommand, type SendMsg } from './commands.ts';
 import { EslConnection, type EslReply } from './esl-connection.ts';
+import { EslCommandError, EslError, EslNotConnectedError, EslTimeoutError } from './esl-errors.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './esl-frames.ts';
+import { EslPendingReplies } from './esl-pending.ts';
 import type { RawEvent } from './events.ts';
 
 /**
@@ -15,25 +17,11 @@ import type { RawEvent } from './events.ts';
  *
  * Replies are matched to commands strictly first-in-first-out. A command that timed out therefore keeps
  * its slot until its (late) reply arrives, so the next command never receives someone else's reply. If the
- * late reply does not come either, the connection is declared dead and replaced.
+ * late reply does not come either, the connection is declared dead and replaced. That bookkeeping lives in
+ * esl-pending.ts, the error classes in esl-errors.ts (re-exported here).
  */
 
-export class EslError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EslError';
-  }
-}
-export class EslNotConnectedError extends EslError {}
-export class EslTimeoutError extends EslError {}
-/** FreeSWITCH answered `-ERR ...` (or `-USAGE`). */
-export class EslCommandError extends EslError {
-  readonly reply: string;
-  constructor(command: string, reply: string) {
-    super(`${command.split(' ', 2).join(' ')}: ${reply.trim()}`);
-    this.reply = reply.trim();
-  }
-}
+export { EslCommandError, EslError, EslNotConnectedError, EslTimeoutError };
 
 export interface EslClientOptions {
   host: string;
@@ -47,14 +35,6 @@ export interface EslClientOptions {
   /** Largest ESL frame body accepted; a bigger one breaks the connection (default 8 MiB). */
   maxFrameBytes?: number;
   logger: Logger;
-}
-
-interface Pending {
-  command: string;
-  settled: boolean;
-  timer: NodeJS.Timeout | undefined;
-  resolve(value: string): void;
-  reject(err: Error): void;
 }
 
 export interface EslClientEvents {
@@ -72,15 +52,14 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
-  /** Commands waiting for their reply (api, sendmsg, bgapi acceptance). */
-  #inflight = new Set<Pending>();
-  /** bgapi jobs waiting for their BACKGROUND_JOB event. */
-  #jobs = new Map<string, Pending>();
+  /** Commands waiting for their reply and bgapi jobs waiting for their result (esl-pending.ts). */
+  readonly #pending: EslPendingReplies;
 
   constructor(opts: EslClientOptions) {
     super();
     if (/[\r\n]/.test(opts.password)) throw new EslError('the ESL password must not contain line breaks');
     this.#opts = { reconnectInitialMs: 250, connectTimeoutMs: 5000, maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, ...opts };
+    this.#pending = new EslPendingReplies(opts.logger, () => this.#conn);
   }
 
   get connected(): boolean {
@@ -134,26 +113,15 @@ export class EslClient extends EventEmitter<EslClientEvents> {
    * `api`. Resolves with the BACKGROUND_JOB body (e.g. `+OK <uuid>` or `-ERR USER_BUSY`).
    */
   bgapi(command: EslCommand, timeoutMs: number, jobUuid: string = randomUUID()): Promise<string> {
-    const job = new Promise<string>((resolve, reject) => {
-      const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
-      pending.timer = setTimeout(
-        () =>
-          this.#failJob(
-            jobUuid,
-            new EslTimeoutError(`bgapi ${command.split(' ')[0]}: no result within ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      );
-      this.#jobs.set(jobUuid, pending);
-    });
+    const job = this.#pending.job(jobUuid, command, timeoutMs);
     const accepted = this.#request(command, this.#opts.commandTimeoutMs, (conn, done) =>
       conn.send(`bgapi ${command}`, { 'Job-UUID': jobUuid }, (r) => done(r.replyText)),
     );
     accepted.then(
       (reply) => {
-        if (!reply.startsWith('+OK')) this.#failJob(jobUuid, new EslCommandError(command, reply));
+        if (!reply.startsWith('+OK')) this.#pending.failJob(jobUuid, new EslCommandError(command, reply));
       },
-      (err: Error) => this.#failJob(jobUuid, err),
+      (err: Error) => this.#pending.failJob(jobUuid, err),
     );
     return job;
   }
@@ -165,12 +133,6 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     );
   }
 
-  #failJob(jobUuid: string, err: Error): void {
-    const pending = this.#jobs.get(jobUuid);
-    this.#jobs.delete(jobUuid);
-    if (pending) this.#settle(pending, err);
-  }
-
   #request(
     command: string,
     timeoutMs: number,
@@ -179,40 +141,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     const conn = this.#conn;
     if (!conn || !this.#ready)
       return Promise.reject(new EslNotConnectedError(`ESL not connected (${command.split(' ')[0]})`));
-    return new Promise<string>((resolve, reject) => {
-      const pending: Pending = { command, settled: false, timer: undefined, resolve, reject };
-      pending.timer = setTimeout(() => this.#timedOut(pending, conn, timeoutMs), timeoutMs);
-      this.#inflight.add(pending);
-      send(conn, (reply) => {
-        this.#inflight.delete(pending);
-        this.#settle(pending, undefined, reply);
-      });
-    });
-  }
-
-  #timedOut(pending: Pending, conn: EslConnection, timeoutMs: number): void {
-    this.#settle(
-      pending,
-      new EslTimeoutError(`${pending.command.split(' ', 2).join(' ')}: no reply within ${timeoutMs} ms`),
-    );
-    // Keep the FIFO slot. If the reply still has not come after another timeout, the socket is stuck.
-    pending.timer = setTimeout(() => {
-      if (this.#inflight.has(pending) && this.#conn === conn) {
-        this.#opts.logger.error(
-          { command: pending.command.split(' ')[0] },
-          'ESL connection unresponsive; reconnecting',
-        );
-        conn.destroy();
-      }
-    }, timeoutMs);
-  }
-
-  #settle(pending: Pending, err?: Error, value?: string): void {
-    clearTimeout(pending.timer);
-    if (pending.settled) return;
-    pending.settled = true;
-    if (err) pending.reject(err);
-    else pending.resolve(value ?? '');
+    return this.#pending.request(conn, command, timeoutMs, send);
   }
 
   #connect(): void {
@@ -244,7 +173,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
 
   /** One event: a listener that throws costs that event, never the connection or the process. */
   #onEvent(raw: RawEvent): void {
-    if (raw.name === 'BACKGROUND_JOB') this.#onJob(raw);
+    if (raw.name === 'BACKGROUND_JOB') this.#pending.completeJob(raw);
     try {
       this.emit('event', raw);
     } catch (err) {
@@ -293,14 +222,6 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     });
   }
 
-  #onJob(e: RawEvent): void {
-    const id = e.header('Job-UUID');
-    const pending = id ? this.#jobs.get(id) : undefined;
-    if (!pending || !id) return;
-    this.#jobs.delete(id);
-    this.#settle(pending, undefined, e.body);
-  }
-
   #onClose(conn: EslConnection): void {
     if (this.#conn !== conn) return;
     clearTimeout(this.#connectTimer);
@@ -320,11 +241,7 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.#conn = undefined;
     this.#ready = false;
     clearTimeout(this.#connectTimer);
-    for (const p of this.#inflight)
-      this.#settle(p, new EslNotConnectedError(`${reason} (${p.command.split(' ')[0]} pending)`));
-    this.#inflight.clear();
-    for (const p of this.#jobs.values()) this.#settle(p, new EslNotConnectedError(`${reason} (bgapi job pending)`));
-    this.#jobs.clear();
+    this.#pending.failAll(reason);
     if (conn) {
       conn.socket.removeAllListeners('data');
       conn.socket.on('error', () => {});
