@@ -6,14 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { limitSettings } from './calls/call-limits.ts';
 import type { CallRecorder } from './calls/call-recording.ts';
-import {
-  profilesSchema,
-  resolveCallSettings,
-  type CallbackOptions,
-  type CallFacts,
-  type CallSettings,
-  type Profiles,
-} from './calls/call-settings.ts';
+import { resolveCallSettings, type CallbackOptions, type CallFacts, type CallSettings } from './calls/call-settings.ts';
+import { profilesSchema, type Profiles } from './calls/settings-patch.ts';
 import type { PendingToolSettings } from './calls/call-tools.ts';
 import { dtmfSettings } from './calls/dtmf-collector.ts';
 import { loadToolsFile, type ToolPatch } from './calls/tools/tool-config.ts';

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { UnsafeEslValueError, originate, type EslCommand } from '../freeswitch/commands.ts';
 import { noResumptions, type CallRecord } from '../store/call-record.ts';
-import { CALL_VARIABLES, encodeOptions, encodeText, type dtmfPatch, type limitsPatch } from './call-settings.ts';
+import { CALL_VARIABLES, encodeOptions, encodeText } from './call-settings.ts';
+import type { dtmfPatch, limitsPatch } from './settings-patch.ts';
 import type { z } from 'zod';
 import { MARKER_VARIABLE } from './marker.ts';
 

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { PIPELINES, TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/call-settings.ts';
+import { PIPELINES } from '../calls/call-settings.ts';
+import { TEXT_LIMITS, dtmfPatch, limitsPatch } from '../calls/settings-patch.ts';
 import { BROWSER_TICKET_HEADER } from '../calls/browser-tickets.ts';
 import { PATTERNS } from '../patterns.ts';
 import { NODE_NAME } from '../freeswitch/nodes.ts';

@@ -19,7 +19,7 @@ import type { Resampling } from '../../src/media/resampling/resampling.ts';
 import { PaceMemory } from '../../src/playout/arrival-pace.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { noResumptions } from '../../src/store/call-record.ts';
-import { settingsPatch } from '../../src/calls/call-settings.ts';
+import { settingsPatch } from '../../src/calls/settings-patch.ts';
 import { callTools } from '../../src/calls/tools/tool-table.ts';
 import { signCallback } from '../../src/calls/signing.ts';
 import { createServer } from 'node:http';

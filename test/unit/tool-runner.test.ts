@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { CallActions, TransferOutcome } from '../../src/calls/call-actions.ts';
 import { CallBook, type CallChange } from '../../src/calls/call-book.ts';
 import { callToolRunner } from '../../src/calls/call-tools.ts';
-import { settingsPatch } from '../../src/calls/call-settings.ts';
+import { settingsPatch } from '../../src/calls/settings-patch.ts';
 import { callTools } from '../../src/calls/tools/tool-table.ts';
 import { silentLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
