@@ -1,14 +1,11 @@
 /**
  * A call's settings (CallSettings) and how they are decided when the call arrives: the callback request, the
- * callbridge_* channel variables, the profile, the tools. The wire schemas and the merge of one patch into
- * settings live in settings-patch.ts.
+ * callbridge_* channel variables, the profile, the tools. The wire schemas, the CallSettings type and the merge
+ * of one patch into settings live in settings-patch.ts.
  */
-import type { AgentSettings } from '../agents/agent.ts';
 import { PIPELINES, type Pipeline } from '../agents/vendors.ts';
 import type { Logger } from '../log.ts';
 import { errorText, issueLines } from '../errors.ts';
-import type { LimitSettings } from './call-limits.ts';
-import type { DtmfSettings } from './dtmf-collector.ts';
 import {
   applyPatch,
   callbackAnswer,
@@ -17,12 +14,13 @@ import {
   TEXT_LIMITS,
   withToolPatch,
   type CallOptions,
+  type CallSettings,
   type Profiles,
   type SettingsPatch,
 } from './settings-patch.ts';
 import { signedHeaders } from './signing.ts';
 import type { ToolPatch } from './tools/tool-config.ts';
-import { callTools, type CallToolTable } from './tools/tool-table.ts';
+import { callTools } from './tools/tool-table.ts';
 
 /**
  * How one call is answered. Sources, lowest to highest precedence:
@@ -30,22 +28,7 @@ import { callTools, type CallToolTable } from './tools/tool-table.ts';
  *   user's own originate, or POST /calls).
  */
 export { PIPELINES, type Pipeline };
-
-export interface CallSettings extends AgentSettings {
-  pipeline: Pipeline;
-  /** Outbound campaigns: why we call and what we want; shape the instructions and the first sentence. */
-  openingReason?: string;
-  objective?: string;
-  /** Caller digits and call limits; absent: the built-in defaults (DEFAULT_DTMF, DEFAULT_LIMITS). */
-  dtmf?: DtmfSettings;
-  limits?: LimitSettings;
-  /** The tool settings as the sources gave them, merged field by field (see tools/tool-config.ts). */
-  toolPatch?: ToolPatch;
-  /** What the call's tool runner needs besides `tools` (URLs, timeouts, the transfer allow-list). */
-  toolTable?: CallToolTable;
-  /** Record the call (stereo WAV, see call-recording.ts); absent: RECORDING. */
-  recording?: boolean;
-}
+export type { CallSettings };
 
 /**
  * Channel variables callbridge reads on a parked call (besides the marker `callbridge`). Free text travels

@@ -1,16 +1,34 @@
 /**
  * The wire shape of per-call settings and how one is laid over another: the zod schemas a callback answer, a
  * profile, POST /calls and the `callbridge_options_b64` channel variable are checked against (snake_case), and
- * `applyPatch`, which merges such a patch into CallSettings. Where the patches come from: call-settings.ts.
+ * `applyPatch`, which merges such a patch into CallSettings (defined here). Where the patches come from: call-settings.ts.
  */
 import { z } from 'zod';
 import { applyOverrides } from '../agents/vendor-settings.ts';
-import { PIPELINES, VENDOR_OVERRIDES, VENDORS } from '../agents/vendors.ts';
+import type { AgentSettings } from '../agents/agent.ts';
+import { PIPELINES, type Pipeline, VENDOR_OVERRIDES, VENDORS } from '../agents/vendors.ts';
 import { PATTERNS } from '../patterns.ts';
-import type { CallSettings } from './call-settings.ts';
 import { DEFAULT_LIMITS, type LimitSettings } from './call-limits.ts';
 import { DEFAULT_DTMF, type DtmfSettings } from './dtmf-collector.ts';
 import { mergeToolPatch, TOOL_FIELDS, type ToolPatch } from './tools/tool-config.ts';
+import type { CallToolTable } from './tools/tool-table.ts';
+
+/** A call's settings: what its agent gets (AgentSettings) and what callbridge does around it. */
+export interface CallSettings extends AgentSettings {
+  pipeline: Pipeline;
+  /** Outbound campaigns: why we call and what we want; shape the instructions and the first sentence. */
+  openingReason?: string;
+  objective?: string;
+  /** Caller digits and call limits; absent: the built-in defaults (DEFAULT_DTMF, DEFAULT_LIMITS). */
+  dtmf?: DtmfSettings;
+  limits?: LimitSettings;
+  /** The tool settings as the sources gave them, merged field by field (see tools/tool-config.ts). */
+  toolPatch?: ToolPatch;
+  /** What the call's tool runner needs besides `tools` (URLs, timeouts, the transfer allow-list). */
+  toolTable?: CallToolTable;
+  /** Record the call (stereo WAV, see call-recording.ts); absent: RECORDING. */
+  recording?: boolean;
+}
 
 /**
  * Longest free text, in characters, wherever it comes from (API, callback, profile, channel variable): it all
