@@ -178,7 +178,7 @@ export class FreeSwitchEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /** Where the shared media clock is (see MediaClock.position): for tests of the frame pacing. */
-  clockPosition(): { origin: number; ticks: number; countedAt: number; intervalMs: number } {
+  clockPosition(): { origin: number; ticks: number; dropped: number; countedAt: number; intervalMs: number } {
     return this.#clock.position;
   }
 

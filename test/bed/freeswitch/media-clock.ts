@@ -17,6 +17,8 @@ export class MediaClock {
   #timer: NodeJS.Timeout | undefined;
   #origin = 0;
   #ticks = 0;
+  /** Ticks given up (counted, no frame taken) because the loop was more than MAX_CATCH_UP ticks behind. */
+  #dropped = 0;
   #countedAt = 0;
   /** How late ticks ran (a load generator that falls behind would make callbridge look slow). */
   readonly lateness = { maxMs: 0, over10ms: 0, ticks: 0 };
@@ -47,10 +49,17 @@ export class MediaClock {
 
   /**
    * For tests of the pacing: the clock's origin, the ticks run so far and when the last run counted the ticks
-   * owed (performance.now()). After every run `ticks === floor((countedAt - origin) / intervalMs)`.
+   * owed (performance.now()). After every run `ticks === floor((countedAt - origin) / intervalMs)`; `dropped`
+   * of those ticks took no frame (the loop had stalled for more than MAX_CATCH_UP intervals).
    */
-  get position(): { origin: number; ticks: number; countedAt: number; intervalMs: number } {
-    return { origin: this.#origin, ticks: this.#ticks, countedAt: this.#countedAt, intervalMs: this.intervalMs };
+  get position(): { origin: number; ticks: number; dropped: number; countedAt: number; intervalMs: number } {
+    return {
+      origin: this.#origin,
+      ticks: this.#ticks,
+      dropped: this.#dropped,
+      countedAt: this.#countedAt,
+      intervalMs: this.intervalMs,
+    };
   }
 
   #schedule(): void {
@@ -65,7 +74,11 @@ export class MediaClock {
     if (late > 10) this.lateness.over10ms++;
     this.#countedAt = performance.now();
     const owed = Math.floor((this.#countedAt - this.#origin) / this.intervalMs) - this.#ticks;
-    if (owed > MAX_CATCH_UP) this.#ticks += owed - MAX_CATCH_UP; // too far behind: drop the excess
+    if (owed > MAX_CATCH_UP) {
+      // too far behind: drop the excess (counted, so a pacing check can tell a stall from a lost frame)
+      this.#ticks += owed - MAX_CATCH_UP;
+      this.#dropped += owed - MAX_CATCH_UP;
+    }
     for (let i = 0; i < Math.min(owed, MAX_CATCH_UP); i++) {
       this.#ticks++;
       for (const l of [...this.#listeners]) l.onFrame();
