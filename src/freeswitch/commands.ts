@@ -24,22 +24,8 @@ import {
   varValue,
 } from './esl-values.ts';
 
-export {
-  UnsafeEslValueError,
-  callerName,
-  dtmfDigits,
-  filePath,
-  gateway,
-  hangupCause,
-  isFilePath,
-  phoneNumber,
-  sipUri,
-  sofiaProfile,
-  streamUrl,
-  uuid,
-  varName,
-  varValue,
-} from './esl-values.ts';
+// Callers validate with the same names they build with: `cmd.uuid(...)`, `cmd.sendmsg(...)`.
+export * from './esl-values.ts';
 
 declare const brand: unique symbol;
 export type EslCommand = string & { readonly [brand]: 'EslCommand' };
