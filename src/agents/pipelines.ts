@@ -3,6 +3,7 @@
  * the keys) it needs, and how to build its agent for one call. config.ts checks the default pipeline's keys
  * against it at start; CallSession builds every call's agent through `createAgent`.
  */
+import { errorText } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { loadSileroModel } from '../media/silero-model.ts';
 import type { Agent, AgentSettings } from './agent.ts';
@@ -60,7 +61,7 @@ export function warmUpPipeline(pipeline: Pipeline, logger: Logger): Promise<void
   const t0 = performance.now();
   return warmUp().then(
     () => logger.info({ pipeline, ms: Math.round(performance.now() - t0) }, 'pipeline warmed up'),
-    (e: unknown) => logger.warn({ pipeline, err: e instanceof Error ? e.message : String(e) }, 'warm-up failed'),
+    (e: unknown) => logger.warn({ pipeline, err: errorText(e) }, 'warm-up failed'),
   );
 }
 

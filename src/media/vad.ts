@@ -1,21 +1,20 @@
 /**
  * Silero VAD for caller audio: per-call detectors over the process-wide model (silero-model.ts).
  *
- * - One InferenceSession per process, shared by every call: the model is stateless between runs (the LSTM state
- *   is an input and an output), so each call keeps its own state/context arrays and tensors. One intra-op thread:
- *   onnxruntime-node runs inference synchronously on the main thread (inside a setImmediate), so a wider thread
- *   pool would only compete with the event loop.
+ * - The shared model is stateless between runs (the LSTM state is an input and an output), so each call keeps
+ *   its own state/context arrays and tensors.
  * - Windows are exactly what the model wants: 256 samples at 8 kHz (32 ms), 512 at 16 kHz, assembled from the
  *   caller frames into preallocated buffers (no allocation per frame on the way in).
  * - Batched across calls (silero-batch.ts): the windows of every detector run together, one `session.run` for
  *   all of them, which costs a fraction of one run per window.
+ * - Windows under `silenceDbfs` are scored silent without a model run (a listening caller costs no runs).
  * - Bounded cost per call: at most one window in flight; windows that arrive meanwhile wait in a small ring
  *   (`maxPendingWindows`); if the process falls behind, the oldest waiting window is dropped and counted.
  *
  * `VoiceActivityDetector` turns probabilities into speech start/end events with hysteresis (start at
- * `threshold`, end below `negThreshold`, so a window hovering at the threshold does not flap). `BargeInDetector` (barge-in.ts) is the one-shot
- * "caller has been talking for ≥ minSpeechMs" trigger the cascade arms while the agent speaks; the echo agent
- * can use VoiceActivityDetector for its turn detection directly.
+ * `threshold`, end below `negThreshold`, so a window hovering at the threshold does not flap).
+ * `BargeInDetector` (barge-in.ts) is the one-shot "caller has been talking for ≥ minSpeechMs" trigger the
+ * cascade arms while the agent speaks; the echo agent uses VoiceActivityDetector for its turn detection directly.
  *
  * Cost per window and per call while a detector is fed, and the model's load time and memory: measured, see
  * README Performance (test/unit/vad.test.ts prints the per-window figure).
