@@ -3,31 +3,20 @@
  * that sends the caller's audio as binary L16 frames, the start metadata and `send_text`/`stop` texts as text
  * frames, and turns the server's text frames into `mod_audio_stream::*` events (writing `streamAudio` files
  * into the emulator's temp dir). Behaviour follows the captures (reference/captured, stream/modes/json/play).
+ *
+ * Its parts, one job each: the stream's lifecycle and frame path (here), the WebSocket it opens
+ * (audio-stream-socket.ts), the `streamAudio` files and `::play` events (audio-stream-play.ts) and the shapes
+ * they share (audio-stream-types.ts).
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { TimerSet } from './async-tools.ts';
+import { StreamPlays } from './audio-stream-play.ts';
+import { connectError, openStreamSocket } from './audio-stream-socket.ts';
+import type { StreamMix, StreamStart, StreamState, StreamVars } from './audio-stream-types.ts';
 
-export type StreamMix = 'mono' | 'mixed' | 'stereo';
-/** `disconnected`: the server closed the socket; the bug stays attached until `stop`. */
-export type StreamState = 'connecting' | 'connected' | 'disconnected' | 'failed' | 'stopped';
-
-/** The channel variables mod_audio_stream reads at `start` (only those that were set). */
-export interface StreamVars {
-  STREAM_MESSAGE_DEFLATE?: string;
-  STREAM_HEART_BEAT?: string;
-  STREAM_BUFFER_SIZE?: string;
-  STREAM_EXTRA_HEADERS?: string;
-  STREAM_SUPPRESS_LOG?: string;
-}
-export const STREAM_VAR_NAMES = [
-  'STREAM_MESSAGE_DEFLATE',
-  'STREAM_HEART_BEAT',
-  'STREAM_BUFFER_SIZE',
-  'STREAM_EXTRA_HEADERS',
-  'STREAM_SUPPRESS_LOG',
-] as const;
+export { validStreamUrl } from './audio-stream-socket.ts';
+export { STREAM_VAR_NAMES } from './audio-stream-types.ts';
+export type { StreamMix, StreamStart, StreamState, StreamVars } from './audio-stream-types.ts';
 
 export interface StreamHost {
   readonly uuid: string;
@@ -44,31 +33,6 @@ export interface StreamHost {
   burst(n: number): void;
   changed(): void;
 }
-
-export interface StreamStart {
-  url: string;
-  mix: StreamMix;
-  rate: number;
-  metadata: string | undefined;
-  vars: StreamVars;
-}
-
-/** `uuid_audio_stream ... start` URL check of the module: ws:// or wss://, host letters/digits/./- only, numeric port. */
-export function validStreamUrl(url: string): boolean {
-  const m = /^wss?:\/\/([^:/?#]*)(?::([^/?#]*))?/.exec(url);
-  if (!m?.[1] || !/^[A-Za-z0-9.-]+$/.test(m[1])) return false;
-  return m[2] === undefined || /^\d*$/.test(m[2]);
-}
-
-const RAW_EXTENSIONS: Record<number, string> = {
-  8000: 'r8',
-  16000: 'r16',
-  24000: 'r24',
-  32000: 'r32',
-  48000: 'r48',
-  64000: 'r64',
-};
-const TYPE_EXTENSIONS: Record<string, string> = { wav: 'wav', mp3: 'mp3', ogg: 'ogg', pcmu: 'pcmu', pcma: 'pcma' };
 
 export class AudioStream {
   readonly url: string;
@@ -87,9 +51,9 @@ export class AudioStream {
   readonly textsSent: string[] = [];
   /** Binary frames received from the server (the module ignores them). */
   binaryIgnored = 0;
-  readonly files: string[] = [];
+  readonly files: string[];
   /** Per accepted `streamAudio` message: when it arrived and the modelled delay before its `::play` event. */
-  readonly plays: { receivedAt: number; delayMs: number }[] = [];
+  readonly plays: { receivedAt: number; delayMs: number }[];
   closeCode: number | undefined;
   closeReason: string | undefined;
   readonly framesPerMessage: number;
@@ -100,12 +64,14 @@ export class AudioStream {
   /** Messages captured before the socket opened, flushed first. */
   #held: Buffer[] = [];
   #metadataSent = false;
-  #fileCount = 0;
   #heartbeat: NodeJS.Timeout | undefined;
-  #playTimers = new Set<NodeJS.Timeout>();
+  readonly #streamPlays: StreamPlays;
 
   constructor(host: StreamHost, start: StreamStart) {
     this.#host = host;
+    this.#streamPlays = new StreamPlays(host);
+    this.files = this.#streamPlays.files;
+    this.plays = this.#streamPlays.plays;
     this.url = start.url;
     this.mix = start.mix;
     this.rate = start.rate;
@@ -113,15 +79,7 @@ export class AudioStream {
     this.vars = start.vars;
     const bufferMs = Number.parseInt(start.vars.STREAM_BUFFER_SIZE ?? '', 10);
     this.framesPerMessage = Number.isFinite(bufferMs) && bufferMs >= 20 ? Math.floor(bufferMs / 20) : 1;
-    this.#ws = new WebSocket(start.url, {
-      handshakeTimeout: host.handshakeTimeoutMs,
-      // The libwsc build offered no compression in the captured runs, whatever STREAM_MESSAGE_DEFLATE said.
-      perMessageDeflate: false,
-      headers: extraHeaders(start.vars.STREAM_EXTRA_HEADERS),
-      // Frames stay masked (the MASK bit set, as a client must) with a zero key: callbridge unmasks them as
-      // it would libwsc's random-key frames, but ws here skips copying and XOR-ing every outgoing frame.
-      generateMask: zeroMask,
-    });
+    this.#ws = openStreamSocket(start, host.handshakeTimeoutMs);
     this.#ws.on('open', () => this.#opened());
     this.#ws.on('message', (data, isBinary) => this.#received(data as Buffer, isBinary));
     this.#ws.on('error', (err) => this.#failed(err));
@@ -263,82 +221,12 @@ export class AudioStream {
       return;
     }
     const text = data.toString('utf8');
-    const play = this.#streamAudio(text);
+    const play = this.#streamPlays.accept(text);
     if (!play) this.#host.fireCustom('mod_audio_stream::json', text);
-  }
-
-  /** A valid `streamAudio` message: writes the file, fires `::play` a little later; returns false otherwise. */
-  #streamAudio(text: string): boolean {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch {
-      return false;
-    }
-    if (!isObject(msg) || msg['type'] !== 'streamAudio' || !isObject(msg['data'])) return false;
-    const { audioData, ...rest } = msg['data'];
-    if (typeof audioData !== 'string') return false;
-    const type = rest['audioDataType'];
-    const ext =
-      type === 'raw'
-        ? typeof rest['sampleRate'] === 'number'
-          ? RAW_EXTENSIONS[rest['sampleRate']]
-          : undefined
-        : typeof type === 'string'
-          ? TYPE_EXTENSIONS[type]
-          : undefined;
-    if (!ext) return false;
-    const file = join(this.#host.tmpDir, `${this.#host.uuid}_${this.#fileCount++}.tmp.${ext}`);
-    writeFileSync(file, Buffer.from(audioData, 'base64'));
-    this.files.push(file);
-    const body = JSON.stringify({ ...rest, file });
-    this.plays.push({ receivedAt: performance.now(), delayMs: this.#host.playDelayMs });
-    const t = this.#host.timers.after(this.#host.playDelayMs, () => {
-      this.#playTimers.delete(t);
-      this.#host.fireCustom('mod_audio_stream::play', body);
-    });
-    this.#playTimers.add(t);
-    return true;
   }
 
   #cleanup(): void {
     this.#host.timers.cancel(this.#heartbeat);
-    for (const t of this.#playTimers) this.#host.timers.cancel(t);
-    this.#playTimers.clear();
-    for (const f of this.files) {
-      try {
-        unlinkSync(f);
-      } catch {
-        // already gone
-      }
-    }
+    this.#streamPlays.clear();
   }
-}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function extraHeaders(json: string | undefined): Record<string, string> {
-  if (!json) return {};
-  try {
-    const parsed: unknown = JSON.parse(json);
-    if (!isObject(parsed)) return {};
-    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  } catch {
-    return {};
-  }
-}
-
-/** The module's error body for a failed connect (code 6 and its text as captured; the others are guesses). */
-function connectError(err: Error & { code?: string }): { code: number; error: string } {
-  if (err.code === 'ECONNREFUSED') return { code: 6, error: 'Connection refused (system error 111)' };
-  if (/timed out/i.test(err.message)) return { code: 10, error: 'Connection timed out' };
-  const http = /Unexpected server response: (\d+)/.exec(err.message);
-  if (http) return { code: 6, error: `Unexpected HTTP status ${http[1]}` };
-  return { code: 6, error: err.message };
-}
-
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
 }
