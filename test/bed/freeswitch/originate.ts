@@ -8,60 +8,19 @@
  *
  * Failures end with the hangup sequence and `-ERR <CAUSE>` (BACKGROUND_JOB after HANGUP_COMPLETE for a refusal,
  * right after CHANNEL_HANGUP for NO_ANSWER, as captured).
+ *
+ * Its parts: the leg's life (here), the dial string (originate-dial.ts) and what a test sees of an originate
+ * and decides about it (originate-types.ts).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { parseCause } from './causes.ts';
-import type { ChannelInit, CodecName, EmulatedChannel } from './channel.ts';
 import { randomTag } from './inbound.ts';
 import { separateString } from './fs-args.ts';
-import type { Settings } from './settings.ts';
+import { parseDialString } from './originate-dial.ts';
+import type { OriginateContext, OriginateRequest } from './originate-types.ts';
 
-export interface OriginateRequest {
-  /** The dial string without the `{...}` blocks, e.g. `sofia/gateway/gw1/15551234567`. */
-  dialString: string;
-  /** Variables from the `{...}` / `[...]` blocks, in order. */
-  variables: Record<string, string>;
-  /** origination_uuid, or the one FreeSWITCH picked. */
-  uuid: string;
-  /** Destination user/number from the dial string. */
-  destination: string;
-  /** `park` for `&park()`; an extension for dialplan transfers. */
-  application: string;
-  timeoutSec: number;
-  ignoreEarlyMedia: boolean;
-}
-
-/** What happens to an originated call (decided by `emulator.onOriginate`). Times are from the originate. */
-export type OriginatePlan =
-  | {
-      result: 'answer';
-      /** Default 50. */
-      afterMs?: number;
-      /** 180 Ringing first: false for none, or when (ms). Default 20 (or at once if answering sooner). */
-      ringingAfterMs?: number | false;
-      /** 183 with early media at this time; without ignore_early_media the originate succeeds there. */
-      earlyMediaAfterMs?: number;
-      codec?: CodecName;
-      /** The callee hangs up (BYE) this long after answering. */
-      hangupAfterMs?: number;
-      hangupCause?: string;
-    }
-  /** 486 Busy Here → USER_BUSY. */
-  | { result: 'busy'; afterMs?: number; ringingAfterMs?: number | false }
-  /** Rings until originate_timeout → NO_ANSWER. */
-  | { result: 'no-answer'; ringingAfterMs?: number | false }
-  /** Nothing listening (503) → NORMAL_TEMPORARY_FAILURE, default after 20 ms. */
-  | { result: 'unreachable'; afterMs?: number }
-  /** Any other refusal: `cause` such as CALL_REJECTED, with the SIP status FreeSWITCH would have seen. */
-  | { result: 'reject'; cause: string; sipStatus?: number; afterMs?: number; ringingAfterMs?: number | false }
-  /** Fails before any channel exists: `-ERR <cause>` (e.g. GATEWAY_DOWN). */
-  | { result: 'error'; cause: string };
-
-export interface OriginateContext {
-  settings: Settings;
-  plan(req: OriginateRequest): OriginatePlan;
-  newChannel(init: ChannelInit): EmulatedChannel;
-}
+export { parseDialString } from './originate-dial.ts';
+export type { OriginateContext, OriginatePlan, OriginateRequest } from './originate-types.ts';
 
 const USAGE =
   '-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n';
@@ -77,15 +36,6 @@ const SIP_FOR_CAUSE: Record<string, [number, string]> = {
   INVALID_NUMBER_FORMAT: [484, 'Address Incomplete'],
   NORMAL_CIRCUIT_CONGESTION: [503, 'Service Unavailable'],
 };
-
-interface ParsedDial {
-  variables: Record<string, string>;
-  dialString: string;
-  destination: string;
-  destHost: string;
-  channelName: string;
-  endpoint: string;
-}
 
 /**
  * Runs `originate <arg>`. `onResult` is called synchronously at the point FreeSWITCH would fire the
@@ -252,86 +202,4 @@ export function runOriginate(ctx: OriginateContext, arg: string, onResult: (resu
       break;
   }
   return reply;
-}
-
-/** `{a=b,c=d}sofia/...`: variables and endpoint; a string is the `-ERR` cause for a dial string FreeSWITCH rejects. */
-export function parseDialString(raw: string, settings: Settings): ParsedDial | string {
-  const variables: Record<string, string> = {};
-  let rest = raw;
-  const closers: Record<string, string> = { '{': '}', '[': ']', '<': '>' };
-  while (rest[0] && closers[rest[0]]) {
-    const end = rest.indexOf(closers[rest[0]]!);
-    if (end < 0) return 'CHANNEL_UNACCEPTABLE';
-    for (const pair of rest.slice(1, end).split(',')) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) variables[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
-    }
-    rest = rest.slice(end + 1);
-  }
-  const parts = rest.split('/');
-  const endpoint = parts[0] ?? '';
-  switch (endpoint) {
-    case 'sofia': {
-      if (parts.length < 3 || !parts[1]) return 'CHANNEL_UNACCEPTABLE';
-      if (parts[1] === 'gateway') {
-        const gw = parts[2] ?? '';
-        const number = parts.slice(3).join('/');
-        if (!gw || !number) return 'CHANNEL_UNACCEPTABLE';
-        if (settings.gateways && !settings.gateways.includes(gw)) return 'INVALID_GATEWAY';
-        return {
-          variables,
-          dialString: rest,
-          destination: number,
-          destHost: gw,
-          channelName: `sofia/gateway/${gw}/${number}`,
-          endpoint,
-        };
-      }
-      const uri = parts
-        .slice(2)
-        .join('/')
-        .replace(/^sips?:/, '');
-      const at = uri.indexOf('@');
-      if (!uri) return 'CHANNEL_UNACCEPTABLE';
-      const destination = at >= 0 ? uri.slice(0, at) : uri;
-      const destHost = at >= 0 ? uri.slice(at + 1) : '127.0.0.1';
-      return {
-        variables,
-        dialString: rest,
-        destination,
-        destHost,
-        channelName: `sofia/${parts[1]}/${destination}@${destHost}`,
-        endpoint,
-      };
-    }
-    case 'loopback': {
-      const ext = parts[1];
-      if (!ext) return 'CHANNEL_UNACCEPTABLE';
-      return {
-        variables,
-        dialString: rest,
-        destination: ext,
-        destHost: '127.0.0.1',
-        channelName: `loopback/${ext}-a`,
-        endpoint,
-      };
-    }
-    case 'user': {
-      const user = parts[1] ?? '';
-      if (!user) return 'CHANNEL_UNACCEPTABLE';
-      const [name, domain] = user.split('@');
-      return {
-        variables,
-        dialString: rest,
-        destination: name!,
-        destHost: domain ?? '127.0.0.1',
-        channelName: `sofia/internal/${user}`,
-        endpoint: 'sofia',
-      };
-    }
-    case 'error':
-      return parseCause(parts[1] ?? '') ?? 'CHANNEL_UNACCEPTABLE';
-    default:
-      return 'CHAN_NOT_IMPLEMENTED';
-  }
 }
