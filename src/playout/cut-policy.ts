@@ -37,8 +37,8 @@ export class CutPolicy {
    * `starting`: FreeSWITCH has nothing of ours; `last`: the reply has ended, what is buffered is all of it.
    */
   next(bufferedMs: number, aheadMs: number, starting: boolean, last: boolean): number {
-    const wholeMs = Math.floor(bufferedMs / 20) * 20;
-    const availMs = wholeMs > 0 ? wholeMs : 20; // only a reply's padded remainder is under a frame
+    // Whole frames; at a reply's end its remainder too, padded, in the same file (not a file of its own).
+    const availMs = last ? Math.ceil(bufferedMs / 20) * 20 : Math.max(20, Math.floor(bufferedMs / 20) * 20);
     // A reply arriving in real time starts once its lead is here (none for bursts: the first audio goes at once).
     if (starting && !last && bufferedMs < this.#pace.leadMs()) return HOLD;
     const s = this.#s;

@@ -276,10 +276,12 @@ export class PlayoutQueue {
       if (take === HOLD) break;
       if (take < 0) return this.#wake(-take);
       const want = (take / 20) * frame;
-      if (this.#acc.length < want) {
-        if (this.#inFlightMs > 0 && this.#acc.length < frame) break; // the worker's output is on its way
-        if (this.#acc.length >= frame) take = Math.floor(this.#acc.length / frame) * 20;
-        else if (!closing) break;
+      // Less converted than the policy counted: the converter's output is on its way, or this is the reply's
+      // padded end (closing, nothing in flight), which is cut as it is.
+      if (this.#acc.length < want && !(closing && this.#inFlightMs === 0)) {
+        if (this.#inFlightMs > 0 && this.#acc.length < frame) break;
+        if (this.#acc.length < frame) break;
+        take = Math.floor(this.#acc.length / frame) * 20;
       }
       this.#cut(take, now);
     }

@@ -95,6 +95,20 @@ test('chunks are whole 20 ms frames, the remainder carries over, only the last p
   await q.close();
 });
 
+test("a reply's end goes out as one file: its whole frames and the padded remainder together", async () => {
+  const { q, transport, control } = queue({ lowWaterMs: 0 });
+  q.push(ramp(130), 8000); // the first 100 ms go at once; with no low-water mark the other 30 ms wait
+  q.push(ramp(45, 130 * 8), 8000); // 75 ms buffered: 3 whole frames and 15 ms
+  q.endReply();
+  await sleep(20);
+  const sizes = control.played.map((p) => transport.files.get(p.path)!.length / 16);
+  assert.deepEqual(sizes, [100, 80], 'ms per file (before: 100, 60, then a padded 20 of its own)');
+  const all = Buffer.concat(control.played.map((p) => transport.files.get(p.path)!));
+  for (let i = 0; i < 175 * 8; i++) assert.equal(all.readInt16LE(i * 2), i);
+  for (let i = 175 * 8; i < 180 * 8; i++) assert.equal(all.readInt16LE(i * 2), 0);
+  await q.close();
+});
+
 test('the first file goes out at once and never more than maxAhead is queued in FreeSWITCH', async () => {
   const { q, control, transport } = queue({ maxAheadMs: 600, chunkMs: 200, lowWaterMs: 100 });
   q.push(ramp(3000), 8000); // a 3 s reply arriving at once
