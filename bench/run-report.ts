@@ -7,11 +7,6 @@ import type { StepResult } from './run-step.ts';
 export const resultsFile = (kind: string) =>
   join(ROOT, `bench/results/${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 
-export function median<T>(runs: T[], pick: (r: T) => number): number {
-  const v = runs.map(pick).sort((a, b) => a - b);
-  return v[Math.floor(v.length / 2)]!;
-}
-
 export function row(r: StepResult): string {
   const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '–');
   return [
