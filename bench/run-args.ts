@@ -27,6 +27,8 @@ export const { values: args } = parseArgs({
     env: { type: 'string', multiple: true, default: [] },
     // flags for callbridge's node, e.g. --node-flag=--trace-gc (NODE_OPTIONS refuses some); its stdout is shown then
     'node-flag': { type: 'string', multiple: true, default: [] },
+    // the same for the load generator's processes (e.g. --loadgen-node-flag=--trace-gc to see its GC pauses)
+    'loadgen-node-flag': { type: 'string', multiple: true, default: [] },
     cascade: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '50' },
     'reconnect-every': { type: 'string', default: '0' },
@@ -49,6 +51,7 @@ export const HELP = `node bench/run.ts [options]   (npm run build first: the ben
   --cascade                Deepgram → Gemini → Cartesia instead of Gemini Live
   --env K=V                extra environment for callbridge (repeatable), e.g. --env STREAM_FRAME_MS=20
   --node-flag F            a flag for callbridge's node (repeatable)
+  --loadgen-node-flag F    a flag for the load generator processes' node (repeatable)
   --cpu-prof               profile callbridge (bench/results/); LOADGEN_PROF=1 profiles the load generator
   --heap-snapshot          heap snapshot half-way through the hold (SIGUSR2)
   --loadgen-procs 1|2      2: the FreeSWITCH emulator and the vendor fakes in separate processes

@@ -20,6 +20,7 @@ class Loadgen {
     this.role = role;
     const [cmd, ...rest] = pin(String(args['loadgen-cpu']), [
       NODE,
+      ...(args['loadgen-node-flag'] as string[]),
       ...(process.env.LOADGEN_PROF
         ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, `bench/results/loadgen-${role}`)}`]
         : []),
