@@ -9,7 +9,7 @@ import type { ReconnectStats } from './loadgen.ts';
 import { args } from './run-args.ts';
 import { startCallbridge, stopCallbridge } from './run-callbridge.ts';
 import { initLoadgen, Loadgens, type LoadgenRun } from './run-loadgens.ts';
-import { ms, scrape } from './run-metrics.ts';
+import { ms, type Scrape, scrape } from './run-metrics.ts';
 import { loadConfig } from '../src/config.ts';
 
 export const TARGETS = {
@@ -86,8 +86,15 @@ export async function runStep(calls: number, reconnectEveryS = 0): Promise<StepR
       (k) =>
         `${k} ${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0)}/${(b.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (b.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0) - ((a.get(`nodejs_gc_duration_seconds_count{kind="${k}"}`) ?? 0) - (a.get(`nodejs_gc_duration_seconds_bucket{le="0.01",kind="${k}"}`) ?? 0))}`,
     );
+    // Pause time of every kind summed: what GC took from callbridge's loop in the window.
+    const gcSum = (m: Scrape) =>
+      ['major', 'minor', 'incremental', 'weakcb'].reduce(
+        (t, k) => t + (m.get(`nodejs_gc_duration_seconds_sum{kind="${k}"}`) ?? 0),
+        0,
+      );
+    const gcMsPerS = ((gcSum(b) - gcSum(a)) * 1000) / wall;
     console.log(
-      `  gc count/over 10 ms: ${gcOver10.join(', ')}; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`,
+      `  gc count/over 10 ms: ${gcOver10.join(', ')}; paused ${gcMsPerS.toFixed(1)} ms/s; heap used ${((b.get('nodejs_heap_size_used_bytes') ?? 0) / 1e6).toFixed(0)} MB`,
     );
     console.log(
       `  chunk write ms p50/p99/max ${['0.5', '0.99', '1'].map((q) => ms(b, 'callbridge_chunk_write_seconds', q).toFixed(2)).join('/')}; first PLAYBACK_START ms ${['0.5', '0.99'].map((q) => ms(b, 'callbridge_first_playback_start_seconds', q).toFixed(1)).join('/')}`,
