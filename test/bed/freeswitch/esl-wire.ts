@@ -204,7 +204,6 @@ function jsonString(v: string): string {
 const SEGMENT = 16;
 
 function variablesJson(list: VarList): Json {
-  if (list.json) return list.json;
   const block = list.headers;
   let text = '';
   let bytes = 0;
@@ -220,8 +219,7 @@ function variablesJson(list: VarList): Json {
     text = i === 0 ? run.text : `${text},${run.text}`;
     bytes += i === 0 ? run.bytes : run.bytes + 1;
   }
-  list.json = { text, bytes };
-  return list.json;
+  return { text, bytes };
 }
 
 function sameTuples(tuples: readonly Header[], block: readonly Header[], from: number, to: number): boolean {

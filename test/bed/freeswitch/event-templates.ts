@@ -31,13 +31,14 @@ export interface JsonRun {
 
 /**
  * A channel's variables as `variable_*` headers, one object per version: every event the channel fires while
- * its variables do not change shares it, so the wire formats serialize it once (`json`), reusing the runs
- * (`runs`, the channel's, across versions) whose tuples did not change.
+ * its variables do not change shares it. Event json reuses the serialized runs (`runs`, the channel's, across
+ * versions) whose tuples did not change; the whole text is not kept (joining the runs is cheap, and a ~5 KB
+ * string kept per channel until its next change outlives the young generation: measured at 400 calls, it was
+ * ~9% of what the emulator promoted to the old generation).
  */
 export class VarList {
   readonly headers: readonly Header[];
   readonly runs: JsonRun[];
-  json: { text: string; bytes: number } | undefined;
 
   constructor(headers: readonly Header[], runs: JsonRun[]) {
     this.headers = headers;
