@@ -139,16 +139,24 @@ function splicedJson(event: FsEvent): Json | undefined {
     shapes.set(uuid, byKind);
   }
   const kind = event.subclass === undefined ? event.name : `${event.name} ${event.subclass}`;
-  const last = byKind.get(kind);
+  // The last event's shape is updated in place: new arrays per event would outlive the young generation (a
+  // channel's next event of a kind comes hundreds of ms later) and make most of the emulator's old garbage.
+  let shape = byKind.get(kind);
   // The previous event's names were checked: the same names in the same order need no new check.
-  let sameNames = last !== undefined && last.keys.length === count;
-  const shape: Shape = { keys: new Array(count), values: new Array(count), members: new Array(count) };
+  let sameNames = shape !== undefined && shape.keys.length === count;
+  if (!sameNames) {
+    shape = { keys: new Array(count), values: new Array(count), members: new Array(count) };
+    byKind.set(kind, shape);
+  }
+  const { keys, values, members } = shape!;
   let j = 0;
   const add = (k: string, v: string) => {
-    if (sameNames && last!.keys[j] !== k) sameNames = false;
-    shape.keys[j] = k;
-    shape.values[j] = v;
-    shape.members[j] = sameNames && last!.values[j] === v ? last!.members[j]! : keyJsonOf(k) + jsonString(v);
+    if (sameNames && keys[j] !== k) sameNames = false;
+    if (!sameNames || values[j] !== v) {
+      keys[j] = k;
+      values[j] = v;
+      members[j] = keyJsonOf(k) + jsonString(v);
+    }
     j++;
   };
   for (let i = 0; i < block.at; i++) add(headers[i]![0], headers[i]![1]);
@@ -157,11 +165,13 @@ function splicedJson(event: FsEvent): Json | undefined {
     add('Content-Length', String(Buffer.byteLength(body)));
     add('_body', body);
   }
-  if (!sameNames && !plainNames(shape.keys)) return undefined;
+  if (!sameNames && !plainNames(keys)) {
+    byKind.delete(kind); // names that cannot be spliced: the next event of this kind is checked afresh
+    return undefined;
+  }
   if (event.name === 'CHANNEL_DESTROY') shapes.delete(uuid);
-  else byKind.set(kind, shape);
-  const before = shape.members.slice(0, block.at).join(',');
-  const after = shape.members.slice(block.at).join(',');
+  const before = members.slice(0, block.at).join(',');
+  const after = members.slice(block.at).join(',');
   const head = block.at > 0 ? `{${before},` : '{';
   const tail = after ? `,${after}}` : '}';
   const json = variablesJson(vars.list);
