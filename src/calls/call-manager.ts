@@ -1,72 +1,23 @@
-import type { Agent, AgentSettings } from '../agents/agent.ts';
 import { ChannelControl } from '../freeswitch/channel-control.ts';
 import { UnsafeEslValueError } from '../freeswitch/commands.ts';
-import type { EslClient } from '../freeswitch/esl.ts';
 import { toCallEvent, type ChannelInfo, type RawEvent } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import type { Resampling } from '../media/resampling/resampling.ts';
-import type { PaceMemory } from '../playout/arrival-pace.ts';
-import type { Metrics } from '../metrics.ts';
 import { errorText } from '../errors.ts';
 import { noResumptions, type CallRecord } from '../store/call-record.ts';
 import type { TransferOutcome } from './call-actions.ts';
-import type { CallBook } from './call-book.ts';
-import { BrowserGate, type BrowserAdmission } from './browser-admission.ts';
+import { BrowserGate } from './browser-admission.ts';
 import { CallControl, CallUnavailableError } from './call-control.ts';
-import { CALL_VARIABLES, type CallFacts, type CallSettings } from './call-settings.ts';
+import { CALL_VARIABLES } from './call-settings.ts';
 import { CallSession, type EndedSession } from './call-session.ts';
 import { ChannelResync } from './channel-resync.ts';
+import { callFacts, type CallManagerDeps, type Takeover } from './manager-deps.ts';
 import { OutboundDialing } from './outbound-dialing.ts';
 import { isMarked } from './marker.ts';
 import { MEDIA_CLOSE, type MediaAttachResult, type MediaConnection, type MediaRouter } from './media-port.ts';
-import { DEFAULT_SIP_PROFILE, type OriginateRequest, type OutboundSettings } from './outbound-call.ts';
-import type { SessionSettings } from './session-settings.ts';
+import { DEFAULT_SIP_PROFILE, type OriginateRequest } from './outbound-call.ts';
 
-export interface CallManagerDeps extends BrowserAdmission {
-  /** What each call's session reads from the configuration. */
-  session: SessionSettings;
-  outbound: OutboundSettings;
-  esl: EslClient;
-  logger: Logger;
-  book: CallBook;
-  resolveSettings(facts: CallFacts, logger: Logger): Promise<CallSettings>;
-  createAgent(settings: CallSettings, facts: CallFacts, logger: Logger): Agent;
-  resampling: Resampling;
-  /** How agents' replies arrive, learnt from every call of this instance (see playout/arrival-pace.ts). */
-  pace: PaceMemory;
-  metrics?: Metrics;
-  /** The FreeSWITCH node this manager drives (FREESWITCH_NODES), written on each call's record. */
-  node?: string;
-  /** Admission control (calls/admission.ts) of parked calls not ours yet; absent: every marked call is taken. */
-  admit?(channel: ChannelInfo, control: ChannelControl, log: Logger): 'take' | 'busy' | 'leave';
-  /**
-   * Cluster mode (calls/cluster-calls.ts): a call is taken (or placed) only once this resolves true, i.e. this
-   * instance owns it in Redis (false also for an answered channel another instance carried: failover's to take
-   * over). Absent: every admitted call is ours.
-   */
-  claim?(callId: string, answered?: boolean): Promise<boolean>;
-  /** Cluster mode: give up a claim won for a call not taken after all (shutting down meanwhile). */
-  unclaim?(callId: string): void;
-}
-
-/** A call carried on from another instance: its shared record and what the new agent is told of the past. */
-export interface Takeover {
-  record: CallRecord;
-  priorConversation: AgentSettings['priorConversation'];
-}
-
-export function callFacts(channel: ChannelInfo): CallFacts {
-  return {
-    callId: channel.uuid,
-    direction: channel.direction,
-    from: channel.callerNumber,
-    to: channel.destination,
-    sipCallId: channel.sipCallId,
-    sipRequestUri: channel.variable('sip_req_uri'),
-    sipFromUri: channel.variable('sip_from_uri'),
-    variable: channel.variable,
-  };
-}
+export { callFacts } from './manager-deps.ts';
+export type { CallManagerDeps, Takeover } from './manager-deps.ts';
 
 /**
  * Owns the live calls: picks up every marked parked channel (one CallSession each), places outbound calls,
