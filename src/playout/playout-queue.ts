@@ -276,10 +276,10 @@ export class PlayoutQueue {
       if (take === HOLD) break;
       if (take < 0) return this.#wake(-take);
       const want = (take / 20) * frame;
-      // Less converted than the policy counted: the converter's output is on its way, or this is the reply's
-      // padded end (closing, nothing in flight), which is cut as it is.
-      if (this.#acc.length < want && !(closing && this.#inFlightMs === 0)) {
-        if (this.#inFlightMs > 0 && this.#acc.length < frame) break;
+      // Less converted than the policy counted: the converter's output is on its way (cut the whole frames
+      // there are, or wait for one), unless this is the reply's padded end (closing: nothing is in flight any
+      // more), which is cut as it is.
+      if (this.#acc.length < want && !closing) {
         if (this.#acc.length < frame) break;
         take = Math.floor(this.#acc.length / frame) * 20;
       }
