@@ -1,10 +1,3 @@
-import {
-  ActionBusBusyError,
-  ActionBusUnavailableError,
-  OwnerGoneError,
-  OwnerTimeoutError,
-  RemoteActionError,
-} from '../cluster/action-bus.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 import type { ChangeMessage } from '../cluster/shared-calls.ts';
 import { errorText } from '../errors.ts';
@@ -13,9 +6,11 @@ import type { Metrics } from '../metrics.ts';
 import type { ListOptions } from '../store/call-store.ts';
 import { FINAL_STATUSES, afterCursor, newestFirst, type CallRecord } from '../store/call-record.ts';
 import type { CallBook, CallChange } from './call-book.ts';
-import { CallUnavailableError } from './call-control.ts';
 import type { CallNodes, ClaimHooks } from './call-nodes.ts';
-import { NOT_LIVE, serveAction } from './cluster-actions.ts';
+import { serveAction } from './cluster-actions.ts';
+import { routeToOwner } from './cluster-routing.ts';
+
+export { OwnerUnavailableError } from './cluster-routing.ts';
 
 export interface ClusterCallsOptions {
   cluster: Cluster;
@@ -25,11 +20,6 @@ export interface ClusterCallsOptions {
   metrics?: Metrics;
   /** How long an action routed to a call's owner waits for its answer (and the owner for its own call). */
   actionTimeoutMs?: number;
-}
-
-/** The call's owner is gone or did not answer in time (the API answers 503 owner_unavailable). */
-export class OwnerUnavailableError extends Error {
-  override name = 'OwnerUnavailableError';
 }
 
 type Listener = (record: CallRecord, change: CallChange) => void;
@@ -214,37 +204,12 @@ export class ClusterCalls {
   }
 
   /**
-   * Run an action here when the call is ours (or nobody's), else on its owner. OwnerUnavailableError when the
-   * owner is gone or silent; CallUnavailableError when the owner says the call is not live.
+   * Run an action here when the call is live here, else on its owner (routeToOwner: OwnerUnavailableError when
+   * the owner is gone or silent; CallUnavailableError when the owner says the call is not live).
    */
   async route<T>(id: string, action: string, args: unknown, local: () => Promise<T>): Promise<T> {
     if (this.#o.nodes.isLive(id) || this.#o.book.live(id)) return local();
-    const owner = await this.#c.claims.owner(id).catch(() => undefined);
-    if (owner === this.instanceId) return local();
-    if (!owner) {
-      // Live in the cluster with nobody holding it: its owner died and the failover has not taken it yet.
-      const shared = await this.#c.calls.get(id).catch(() => undefined);
-      if (!shared || FINAL_STATUSES.has(shared.status)) return local();
-      throw new OwnerUnavailableError(
-        `call ${id} lost its instance (${shared.owner}); another instance is taking it over: try again in a moment`,
-      );
-    }
-    try {
-      return (await this.#c.actions.request(owner, { callId: id, action, args }, this.#timeoutMs)) as T;
-    } catch (e) {
-      if (e instanceof RemoteActionError && e.name === NOT_LIVE) {
-        const kind = e.code === 'ended' || e.code === 'not-ready' ? e.code : 'unknown';
-        throw new CallUnavailableError(kind, e.message);
-      }
-      const ownerFailed = [OwnerGoneError, OwnerTimeoutError, ActionBusUnavailableError, ActionBusBusyError];
-      if (ownerFailed.some((type) => e instanceof type)) {
-        throw new OwnerUnavailableError(
-          `call ${id} is carried by instance ${owner}, which cannot be reached (${errorText(e)}); ` +
-            'another instance takes its calls over within the claim lease: try again in a few seconds',
-        );
-      }
-      throw e;
-    }
+    return routeToOwner(this.#c, this.#timeoutMs, { callId: id, action, args }, local);
   }
 
   /** Every change of a call this instance owns goes to Redis; a call that ended leaves the shared state. */
