@@ -1,16 +1,17 @@
 import type { Agent } from '../agents/agent.ts';
-import { EslNotConnectedError } from '../freeswitch/esl.ts';
 import type { CallEvent, ChannelInfo } from '../freeswitch/events.ts';
 import type { Logger } from '../log.ts';
-import { finalStatus, type CallRecord, type TranscriptEntry } from '../store/call-record.ts';
+import type { CallRecord, TranscriptEntry } from '../store/call-record.ts';
 import { errorText } from '../errors.ts';
 import { CallApology } from './call-apology.ts';
+import { hangUpChannel, recordEnding } from './call-ending.ts';
 import type { CallControl as CallActionsControl } from './call-control.ts';
 import { speak } from './call-limits.ts';
 import { CallMedia, type CallState } from './call-media.ts';
 import { CallPlayout } from './call-playout.ts';
 import { openingHint } from './call-settings.ts';
 import { CallSink } from './call-sink.ts';
+import { callSummary, newCallStats } from './call-stats.ts';
 import { CallTranscript } from './call-transcript.ts';
 import { fallbackActions } from './call-tools.ts';
 import type { MediaAttachResult, MediaConnection } from './media-port.ts';
@@ -33,15 +34,7 @@ export class CallSession {
   readonly channel: ChannelInfo;
   readonly record: CallRecord;
   readonly createdAt = Date.now();
-  readonly stats: CallStats = {
-    framesIn: 0,
-    badFrames: 0,
-    replies: 0,
-    bargeIns: 0,
-    firstCommandMs: [],
-    bargeInMs: [],
-    chunkFailures: 0,
-  };
+  readonly stats: CallStats = newCallStats();
   state: CallState = 'starting';
   endedAt: number | undefined;
   endReason: string | undefined;
@@ -257,37 +250,24 @@ export class CallSession {
       this.#playout.interrupt();
       hangup = (await this.#apology.play()) !== 'caller-hung-up';
     }
-    // Without ESL nobody can hang the channel up or say how it ended: FreeSWITCH went away (or is unreachable).
-    let connectionLost = false;
-    if (hangup) {
-      connectionLost = await control.hangup().then(
-        () => false,
-        (err: unknown) => {
-          this.#log.warn({ err: errorText(err) }, 'hangup command failed');
-          return err instanceof EslNotConnectedError;
-        },
-      );
-      if (!connectionLost) this.#hangupCause ??= 'NORMAL_CLEARING';
-    }
+    const connectionLost = hangup && (await hangUpChannel(control, this.#log));
+    if (hangup && !connectionLost) this.#hangupCause ??= 'NORMAL_CLEARING';
     this.#media.close();
     this.#transcript.closeAll();
     // actions.close() waits for a REFER in flight: its result says whether the call was transferred.
     await Promise.allSettled([this.#agent?.close(), this.#playout.close(), this.actions?.close()]);
     this.state = 'ended';
     this.endedAt = Date.now();
-    const answered = book.live(this.id)?.answeredAt !== undefined;
-    if (connectionLost) {
-      this.endReason = `FreeSWITCH connection lost (${reason})`;
-      book.setStatus(this.id, 'failed', { endReason: this.endReason, endedAt: this.endedAt });
-    } else {
-      const hangupCause = this.#hangupCause;
-      const { endedAt } = this;
-      const status = opts.failed ? 'failed' : finalStatus(hangupCause, answered);
-      const endReason = this.#transferredTo ? `transferred to ${this.#transferredTo}` : reason;
-      book.setStatus(this.id, status, { hangupCause, endReason, endedAt });
-    }
+    this.endReason = recordEnding(book, this.id, {
+      reason,
+      endedAt: this.endedAt,
+      connectionLost,
+      failed: opts.failed,
+      hangupCause: this.#hangupCause,
+      transferredTo: this.#transferredTo,
+    });
     const level = wasActive || reason.startsWith('hangup') ? 'info' : 'warn';
-    this.#log[level]({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call ended');
+    this.#log[level]({ reason, ...callSummary(this.stats, this.endedAt - this.createdAt) }, 'call ended');
     this.#d.onEnded(this);
   }
 
@@ -299,12 +279,7 @@ export class CallSession {
     this.state = 'ended';
     this.endedAt = Date.now();
     this.#d.book.release(this.id);
-    this.#log.info({ reason, durationMs: this.endedAt - this.createdAt, ...this.#summary() }, 'call handed over');
+    this.#log.info({ reason, ...callSummary(this.stats, this.endedAt - this.createdAt) }, 'call handed over');
     this.#d.onEnded(this);
-  }
-
-  #summary() {
-    const { framesIn, badFrames, replies, bargeIns, chunkFailures } = this.stats;
-    return { framesIn, badFrames, replies, bargeIns, chunkFailures };
   }
 }
