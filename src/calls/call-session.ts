@@ -9,6 +9,7 @@ import type { CallControl as CallActionsControl } from './call-control.ts';
 import { speak } from './call-limits.ts';
 import { CallMedia, type CallState } from './call-media.ts';
 import { CallPlayout } from './call-playout.ts';
+import { answerWhileDeciding, connectAgent } from './call-setup.ts';
 import { openingHint } from './call-settings.ts';
 import { CallSink } from './call-sink.ts';
 import { callSummary, newCallStats } from './call-stats.ts';
@@ -136,14 +137,9 @@ export class CallSession {
     const { direction, callerNumber: from, destination: to } = channel;
     this.#log.info({ direction, from, to }, 'call picked up');
     try {
-      const [answer, decided] = await Promise.allSettled([
-        channel.answered ? Promise.resolve() : control.answer(),
-        this.#d.resolveSettings(),
-      ]);
+      const settings = await answerWhileDeciding(channel, control, () => this.#d.resolveSettings());
       if (this.state !== 'starting') return;
-      if (answer.status === 'rejected') return void this.end(`answer failed: ${errorText(answer.reason)}`);
-      if (decided.status === 'rejected') return void this.end(`call settings failed: ${errorText(decided.reason)}`);
-      const settings = decided.value;
+      if (typeof settings === 'string') return void this.end(settings);
       this.#side.useTools(settings.toolTable, this.actions ?? fallbackActions(this.#side.sink.hangup));
       const { pipeline, voice, language } = settings;
       book.setStatus(this.id, 'answered', { pipeline, voice, language });
@@ -151,17 +147,9 @@ export class CallSession {
       this.#agent = agent;
       this.agentKind = agent.kind;
       this.#log.info({ agent: agent.kind, voice, language }, 'agent chosen');
-      const [agentResult, mediaResult] = await Promise.allSettled([
-        agent.start(this.#side.sink),
-        this.#media.setUp(agent),
-      ]);
+      const failure = await connectAgent(agent, this.#side.sink, this.#media);
       if (this.state !== 'starting') return;
-      if (mediaResult.status === 'rejected') {
-        return void this.end(`media stream failed: ${errorText(mediaResult.reason)}`);
-      }
-      if (agentResult.status === 'rejected') {
-        return void this.end(`agent failed to start: ${errorText(agentResult.reason)}`);
-      }
+      if (failure) return void this.end(failure);
       this.state = 'active';
       this.#log.info({ streamRate: agent.inputSampleRate }, 'call active');
       this.#side.inputs.start(agent, settings);
