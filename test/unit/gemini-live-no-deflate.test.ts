@@ -20,7 +20,7 @@ async function offeredExtensions(capture: boolean): Promise<string | undefined> 
     });
   });
   const ai = googleClient('test-key', `http://127.0.0.1:${(wss.address() as AddressInfo).port}`);
-  if (capture) new LiveSocketCapture(ai, 1 << 20);
+  if (capture) new LiveSocketCapture(ai, { maxBufferedBytes: 1 << 20 });
   let session: { close(): void } | undefined;
   try {
     session = await ai.live.connect({ model: 'gemini-test', callbacks: { onmessage: () => {} } });

@@ -80,11 +80,16 @@ export class LiveConnection {
     } catch (e) {
       throw new Error(`gemini live: cannot create the client for model ${model}: ${errorText(e)}`);
     }
-    const capture = new LiveSocketCapture(
-      ai,
-      this.#opts.maxBufferedBytes,
-      this.#opts.transparent ? withTransparent : undefined,
-    );
+    const capture = new LiveSocketCapture(ai, {
+      maxBufferedBytes: this.#opts.maxBufferedBytes,
+      ...(this.#opts.transparent ? { rewriteSetup: withTransparent } : {}),
+      // Once open, model audio skips the SDK's decoding; before that the SDK holds messages back, so it gets all.
+      audioMessage: (msg) => {
+        if (!this.#open) return false;
+        this.#onMessage(msg);
+        return true;
+      },
+    });
     this.#capture = capture;
     if (!capture.capturing) this.#log.warn('gemini live: SDK socket factory not found; a timed-out connect leaks');
     const connecting = new ConnectWait(
