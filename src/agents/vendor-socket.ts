@@ -14,7 +14,7 @@ const WS_CLOSED = 3;
 export interface WsSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  send(data: Buffer | string): void;
+  send(data: Buffer | string, options?: { binary?: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
   once(event: 'close', listener: () => void): unknown;
@@ -65,6 +65,15 @@ export class VendorSocket {
     if (ws.readyState !== WS_OPEN) return 'closed';
     if (ws.bufferedAmount > this.#maxBuffered) return 'backed-up';
     ws.send(data);
+    return 'sent';
+  }
+
+  /** `send` for a text message already encoded as UTF-8 bytes: it goes out as a text frame, not a binary one. */
+  sendText(data: Buffer): SendResult {
+    const ws = this.#ws;
+    if (ws.readyState !== WS_OPEN) return 'closed';
+    if (ws.bufferedAmount > this.#maxBuffered) return 'backed-up';
+    ws.send(data, { binary: false });
     return 'sent';
   }
 

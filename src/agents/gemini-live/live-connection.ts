@@ -144,6 +144,13 @@ export class LiveConnection {
     return this.sendAlways(msg) ? 'sent' : 'closed';
   }
 
+  /** Hot path: `send` for a message already encoded as bytes (caller audio: live-audio.ts), sent as text. */
+  sendBytes(msg: Buffer): SendResult {
+    const socket = this.#socket;
+    if (socket !== undefined) return socket.sendText(msg);
+    return this.sendAlways(msg.toString()) ? 'sent' : 'closed';
+  }
+
   /** A client message sent whenever open, backed up or not (replayed audio, speak-first text). */
   sendAlways(msg: string): boolean {
     if (!this.#open) return false;

@@ -4,7 +4,7 @@
  * sent on the connection in use (none while resuming: they wait in the ring).
  */
 import type { Logger } from 'pino';
-import { audioMessage } from './live-audio.ts';
+import { audioMessageBytes } from './live-audio.ts';
 import type { LiveConnection } from './live-connection.ts';
 import type { ReplayRing } from './resumption.ts';
 
@@ -42,7 +42,7 @@ export class LiveOutbox {
       this.#ring.pushAudio(frame); // resuming: sent when the new connection is up
       return;
     }
-    const sent = conn.send(audioMessage(frame));
+    const sent = conn.sendBytes(audioMessageBytes(frame));
     if (sent === 'sent') {
       this.sentFrames++;
       this.#ring.pushAudio(frame);
