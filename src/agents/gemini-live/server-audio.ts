@@ -31,6 +31,8 @@ const MIME_KEY = bytes('"mimeType"');
 const DATA_KEY = bytes('"data"');
 const COMMA = bytes(',');
 const COLON = bytes(':');
+/** Printable ASCII: what a mime type is made of. */
+const ASCII = /^[\x20-\x7e]*$/;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -108,6 +110,8 @@ export function serverAudioMessage(frame: Buffer): LiveServerMessage | undefined
     }
   }
   for (const t of CLOSING) if (!c.token(t)) return undefined;
-  if (!c.atEnd() || !mimeType?.startsWith('audio/')) return undefined;
+  // Bytes were read as latin1: a mime type that is not plain ASCII would read differently than the SDK reads it.
+  // (In `data` such bytes are not base64 either way, and base64 decoding skips them both ways.)
+  if (!c.atEnd() || !mimeType?.startsWith('audio/') || !ASCII.test(mimeType)) return undefined;
   return { serverContent: { modelTurn: { parts: [{ inlineData: { mimeType, data } }] } } } as LiveServerMessage;
 }
