@@ -2,7 +2,7 @@
  * Most of what Gemini Live sends during a reply is one piece of model audio per message:
  * `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"..."}}]}}}`.
  * Recognising exactly that shape in the frame's bytes skips what the SDK does with every message (decode it to
- * a string, JSON.parse, an async handler, copy it onto a LiveServerMessage): about half the cost of a message
+ * a string, JSON.parse, an async handler, copy it onto a LiveServerMessage): ~40% of what a message costs
  * (`node bench/server-audio.ts`). Anything else, however small the difference (another field, an escape, a
  * second part), is not recognised and goes the SDK's way: the shape decides only the speed, never the result.
  */
