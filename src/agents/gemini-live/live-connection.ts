@@ -137,14 +137,10 @@ export class LiveConnection {
     this.#startKeepalive();
   }
 
-  /** Hot path: a client message, dropped (never queued without bound) while the socket is backed up. */
-  send(msg: string): SendResult {
-    const socket = this.#socket;
-    if (socket !== undefined) return socket.send(msg);
-    return this.sendAlways(msg) ? 'sent' : 'closed';
-  }
-
-  /** Hot path: `send` for a message already encoded as bytes (caller audio: live-audio.ts), sent as text. */
+  /**
+   * Hot path: caller audio, a client message already encoded as bytes (live-audio.ts), sent as a text frame;
+   * dropped (never queued without bound) while the socket is backed up.
+   */
   sendBytes(msg: Buffer): SendResult {
     const socket = this.#socket;
     if (socket !== undefined) return socket.sendText(msg);
